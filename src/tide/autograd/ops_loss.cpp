@@ -1,0 +1,57 @@
+#include "tide/autograd/ops_loss.hpp"
+
+#include "tide/autograd/dispatch.hpp"
+#include "tide/autograd/tensor_math.hpp"
+#include "tide/kernels/reduce.hpp"
+#include "tide/kernels/softmax.hpp"
+
+namespace tide {
+
+Variable cross_entropy(const Variable& logits, const Tensor& labels) {
+  TIDE_CHECK(logits.value().ndim() == 2, "cross_entropy: logits must be (N, C), got {}",
+             logits.value().str());
+  const int64_t n = logits.dim(0), classes = logits.dim(1);
+  TIDE_CHECK(labels.dtype() == DType::i64 && labels.shape() == Shape({n}),
+             "cross_entropy: labels must be i64[{}] to match logits {}, got {}", n,
+             logits.value().str(), labels.str());
+  TIDE_CHECK(n > 0, "cross_entropy: empty batch");
+  Tensor probs = Tensor::empty(logits.shape(), logits.dtype());
+  Tensor loss = Tensor::empty({}, logits.dtype());
+  dispatch_float(logits.dtype(), "cross_entropy", [&]<class T>(T) {
+    loss.data<T>()[0] = static_cast<T>(cross_entropy(
+        probs.data<T>(), logits.value().data<T>(), labels.data<int64_t>(), n, classes));
+  });
+  return make_result(loss, {logits}, [probs, labels, n, classes](const Tensor& dy,
+                                                                 std::vector<Variable>& in) {
+    Tensor dx = Tensor::empty(probs.shape(), probs.dtype());
+    dispatch_float(dy.dtype(), "cross_entropy backward", [&]<class T>(T) {
+      const T scale = dy.data<T>()[0] / static_cast<T>(n);
+      cross_entropy_backward(dx.data<T>(), probs.data<T>(), labels.data<int64_t>(), n, classes,
+                             scale, false);
+    });
+    in[0].accumulate_grad(dx);
+  }, "cross_entropy");
+}
+
+Variable mse_loss(const Variable& prediction, const Variable& target) {
+  TIDE_CHECK(prediction.shape() == target.shape() && prediction.dtype() == target.dtype(),
+             "mse_loss: prediction {} and target {} must have the same shape and dtype",
+             prediction.value().str(), target.value().str());
+  TIDE_CHECK(prediction.numel() > 0, "mse_loss: empty input");
+  Tensor diff = binary_tensor(prediction.value(), target.value(), BinaryOp::sub);
+  const double n = static_cast<double>(diff.numel());
+  Tensor loss = Tensor::empty({}, diff.dtype());
+  dispatch_float(diff.dtype(), "mse_loss", [&]<class T>(T) {
+    Tensor sq = binary_tensor(diff, diff, BinaryOp::mul);
+    loss.data<T>()[0] = static_cast<T>(sum_all(sq.data<T>(), sq.numel()) / n);
+  });
+  return make_result(loss, {prediction, target}, [diff, n](const Tensor& dy,
+                                                           std::vector<Variable>& in) {
+    // d/dp mean((p - t)^2) = 2 (p - t) / n; the target gets the negative.
+    const double g = 2.0 * dy.item() / n;
+    if (in[0].requires_grad()) in[0].accumulate_grad(affine_tensor(diff, g, 0.0));
+    if (in[1].requires_grad()) in[1].accumulate_grad(affine_tensor(diff, -g, 0.0));
+  }, "mse_loss");
+}
+
+}  // namespace tide

@@ -1,0 +1,123 @@
+#include "tide/autograd/variable.hpp"
+
+#include <unordered_set>
+
+#include "tide/kernels/elementwise.hpp"
+
+namespace tide {
+namespace {
+
+// Gradient recording is per thread, like PyTorch's: a data-loading thread is unaffected by
+// an evaluation running under no_grad.
+thread_local bool t_grad_enabled = true;
+
+Tensor add_tensors(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  if (a.dtype() == DType::f32)
+    binary(out.data<float>(), a.data<float>(), b.data<float>(), a.shape(), a.shape(), a.shape(),
+           BinaryOp::add);
+  else
+    binary(out.data<double>(), a.data<double>(), b.data<double>(), a.shape(), a.shape(),
+           a.shape(), BinaryOp::add);
+  return out;
+}
+
+}  // namespace
+
+Variable::Variable(Tensor value, bool requires_grad) : data_(std::make_shared<Data>()) {
+  TIDE_CHECK(value.defined(), "a Variable needs a defined tensor");
+  TIDE_CHECK(!requires_grad || value.dtype() != DType::i64,
+             "an integer tensor {} cannot require a gradient", value.str());
+  data_->value = std::move(value);
+  data_->requires_grad = requires_grad;
+}
+
+Variable::Data& Variable::data() const {
+  TIDE_CHECK(data_ != nullptr, "use of an undefined Variable");
+  return *data_;
+}
+
+const Tensor& Variable::value() const { return data().value; }
+
+void Variable::set_value(Tensor value) {
+  TIDE_CHECK(value.shape() == data().value.shape() && value.dtype() == data().value.dtype(),
+             "cannot replace a value of {} with {}", data().value.str(), value.str());
+  data().value = std::move(value);
+}
+
+bool Variable::requires_grad() const { return data().requires_grad; }
+const Tensor& Variable::grad() const { return data().grad; }
+bool Variable::is_leaf() const { return data().node == nullptr; }
+const std::shared_ptr<Node>& Variable::node() const { return data().node; }
+
+void Variable::accumulate_grad(Tensor g) {
+  Data& d = data();
+  if (!d.requires_grad) return;
+  TIDE_CHECK(g.shape() == d.value.shape() && g.dtype() == d.value.dtype(),
+             "gradient {} does not match its variable {}", g.str(), d.value.str());
+  // A second contribution makes a new tensor rather than adding in place: the first may
+  // share storage with a tensor the caller still holds.
+  d.grad = d.grad.defined() ? add_tensors(d.grad, g) : std::move(g);
+}
+
+void Variable::zero_grad() { data().grad = Tensor(); }
+
+Variable Variable::detach() const { return Variable(value(), false); }
+
+void Variable::backward() const {
+  TIDE_CHECK(numel() == 1, "backward() without a gradient needs a scalar, got {}",
+             value().str());
+  backward(Tensor::full(shape(), 1.0, dtype()));
+}
+
+void Variable::backward(const Tensor& grad_output) const {
+  TIDE_CHECK(requires_grad(), "backward() on a variable that does not require a gradient");
+  TIDE_CHECK(grad_output.shape() == shape() && grad_output.dtype() == dtype(),
+             "backward(): gradient {} does not match the output {}", grad_output.str(),
+             value().str());
+  // Reverse topological order by an iterative depth-first search: graphs of long recurrent
+  // networks are too deep for recursion.
+  std::vector<Data*> order;
+  std::unordered_set<Data*> visited;
+  std::vector<std::pair<Data*, size_t>> stack{{data_.get(), 0}};
+  visited.insert(data_.get());
+  while (!stack.empty()) {
+    auto& [d, next] = stack.back();
+    if (d->node && next < d->node->inputs.size()) {
+      Data* child = d->node->inputs[next++].data_.get();
+      if (child->requires_grad && visited.insert(child).second) stack.emplace_back(child, 0);
+    } else {
+      order.push_back(d);
+      stack.pop_back();
+    }
+  }
+  data_->grad = grad_output;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Data* d = *it;
+    if (!d->node) continue;  // a leaf: its gradient stays
+    // Take the node and the gradient out first: the graph is freed as it is consumed, so
+    // saved activations go as soon as they are used.
+    std::shared_ptr<Node> node = std::move(d->node);
+    Tensor grad = std::move(d->grad);
+    if (!grad.defined()) continue;  // no path from the output reached this node
+    node->backward(grad, node->inputs);
+  }
+}
+
+Variable make_result(Tensor value, std::vector<Variable> inputs, BackwardFn backward,
+                     const char* name) {
+  Variable out(std::move(value));
+  if (!t_grad_enabled) return out;
+  bool any = false;
+  for (const Variable& v : inputs) any = any || v.requires_grad();
+  if (!any) return out;
+  out.data_->requires_grad = true;
+  out.data_->node = std::make_shared<Node>(Node{name, std::move(inputs), std::move(backward)});
+  return out;
+}
+
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+bool grad_enabled() { return t_grad_enabled; }
+
+}  // namespace tide

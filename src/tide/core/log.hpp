@@ -1,0 +1,21 @@
+// Logging to standard error, one line per message, prefixed with the elapsed time.
+#pragma once
+
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace tide::log {
+
+void write(std::string_view level, std::string_view message);
+
+template <class... Args>
+void info(fmt::format_string<Args...> f, Args&&... args) {
+  write("info", fmt::format(f, std::forward<Args>(args)...));
+}
+template <class... Args>
+void warn(fmt::format_string<Args...> f, Args&&... args) {
+  write("warn", fmt::format(f, std::forward<Args>(args)...));
+}
+
+}  // namespace tide::log

@@ -1,0 +1,16 @@
+// Thread configuration for every kernel. oneDNN and our loops share one OpenMP runtime.
+#pragma once
+
+#include <cstdint>
+
+namespace tide {
+
+// Sets the number of threads kernels use; n <= 0 means one per available core.
+void set_num_threads(int n);
+int num_threads();
+
+// Loops shorter than this run on one thread: below it, waking the team costs more than the
+// work (a few microseconds against ~1 ns per element).
+inline constexpr int64_t kParallelGrain = 1 << 15;
+
+}  // namespace tide

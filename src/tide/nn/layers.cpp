@@ -1,0 +1,63 @@
+#include "tide/nn/layers.hpp"
+
+#include <cmath>
+
+#include "tide/autograd/ops.hpp"
+#include "tide/nn/init.hpp"
+#include "tide/tensor/random.hpp"
+
+namespace tide {
+
+Linear::Linear(int64_t in_features, int64_t out_features, RngStream& rng, bool bias,
+               LinearInit init)
+    : in_features_(in_features), out_features_(out_features) {
+  TIDE_CHECK(in_features > 0 && out_features > 0,
+             "Linear({}, {}): sizes must be positive", in_features, out_features);
+  const Shape w_shape{out_features, in_features};
+  Tensor w;
+  switch (init) {
+    // PyTorch's kaiming_uniform_(a = sqrt 5) has gain sqrt(1/3): bound 1/sqrt(in).
+    case LinearInit::torch_default: w = kaiming_uniform(w_shape, in_features, std::sqrt(1.0 / 3.0), rng); break;
+    case LinearInit::kaiming: w = kaiming_uniform(w_shape, in_features, std::sqrt(2.0), rng); break;
+    case LinearInit::xavier: w = xavier_uniform(w_shape, in_features, out_features, 1.0, rng); break;
+  }
+  weight_ = register_parameter("weight", std::move(w));
+  if (bias) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+    bias_ = register_parameter("bias", init == LinearInit::torch_default
+                                           ? uniform({out_features}, -bound, bound, rng)
+                                           : Tensor::zeros({out_features}));
+  }
+}
+
+Variable Linear::forward(const Variable& x) { return linear(x, weight_, bias_); }
+
+std::string Linear::describe() const {
+  return fmt::format("Linear({}, {}{})", in_features_, out_features_,
+                     bias_.defined() ? "" : ", bias=false");
+}
+
+Sequential& Sequential::add(std::shared_ptr<Module> module) {
+  register_module(std::to_string(children().size()), std::move(module));
+  return *this;
+}
+
+Variable Sequential::forward(const Variable& x) {
+  Variable h = x;
+  for (const auto& [name, child] : children()) h = child->forward(h);
+  return h;
+}
+
+Variable Flatten::forward(const Variable& x) { return flatten(x, start_dim_); }
+
+std::shared_ptr<Module> make_relu() {
+  return std::make_shared<Activation>("ReLU", [](const Variable& x) { return relu(x); });
+}
+std::shared_ptr<Module> make_sigmoid() {
+  return std::make_shared<Activation>("Sigmoid", [](const Variable& x) { return sigmoid(x); });
+}
+std::shared_ptr<Module> make_tanh() {
+  return std::make_shared<Activation>("Tanh", [](const Variable& x) { return tide::tanh(x); });
+}
+
+}  // namespace tide

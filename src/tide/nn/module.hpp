@@ -1,0 +1,71 @@
+// Module: a piece of a network that owns named parameters and child modules.
+//
+// Parameter names are dotted paths as in PyTorch ("0.weight", "encoder.1.bias"), so a
+// state dict saved by Tide loads in PyTorch and back.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tide/autograd/variable.hpp"
+#include "tide/tensor/safetensors.hpp"
+
+namespace tide {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  // The module's computation for one input tensor.
+  virtual Variable forward(const Variable& x) = 0;
+  Variable operator()(const Variable& x) { return forward(x); }
+  // A one-line description, such as "Linear(784, 1024)".
+  virtual std::string describe() const = 0;
+
+  // Every parameter of this module and its children, depth first in registration order.
+  std::vector<Variable> parameters() const;
+  std::vector<std::pair<std::string, Variable>> named_parameters() const;
+  int64_t num_parameters() const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
+    return children_;
+  }
+
+  // Training mode (the default) or evaluation mode, for this module and its children.
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Parameters and buffers by dotted name; the tensors share storage with the module.
+  TensorMap state_dict() const;
+  // Copies values in by name. Throws naming the tensor on a shape or dtype mismatch, and
+  // naming the keys when some are missing or unexpected.
+  void load_state_dict(const TensorMap& state);
+
+  // A multi-line tree of describe() for this module and its children.
+  std::string summary() const;
+
+ protected:
+  Variable register_parameter(std::string name, Tensor value);
+  // State that is saved and loaded but not trained (running statistics).
+  void register_buffer(std::string name, Tensor value);
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
+    children_.emplace_back(std::move(name), module);
+    return module;
+  }
+  const Tensor& buffer(const std::string& name) const;
+
+ private:
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Variable>>* params,
+               TensorMap* state) const;
+  void summarize(const std::string& name, int depth, std::string* out) const;
+
+  std::vector<std::pair<std::string, Variable>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace tide

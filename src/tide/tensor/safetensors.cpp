@@ -1,0 +1,114 @@
+#include "tide/tensor/safetensors.hpp"
+
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace tide {
+namespace {
+
+// This format's data is little-endian, as is every machine Tide builds for.
+static_assert(std::endian::native == std::endian::little);
+
+// A header larger than this is taken as corruption rather than allocated.
+constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;
+
+const char* dtype_tag(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::f64: return "F64";
+    case DType::i64: return "I64";
+  }
+  return "?";
+}
+
+DType dtype_from_tag(const std::string& tag, const std::string& path, const std::string& name) {
+  if (tag == "F32") return DType::f32;
+  if (tag == "F64") return DType::f64;
+  if (tag == "I64") return DType::i64;
+  TIDE_FAIL("{}: tensor '{}' has dtype {}; expected F32, F64 or I64", path, name, tag);
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path, const TensorMap& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    TIDE_CHECK(t.defined(), "{}: tensor '{}' is undefined", path, name);
+    header[name] = {{"dtype", dtype_tag(t.dtype())},
+                    {"shape", t.shape().dims()},
+                    {"data_offsets", {offset, offset + t.nbytes()}}};
+    offset += t.nbytes();
+  }
+  std::string text = header.dump();
+  // Pad the header with spaces so the data starts 8-byte aligned, as the format recommends.
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  TIDE_CHECK(out, "{}: cannot open for writing: {}", path, std::strerror(errno));
+  const uint64_t n = text.size();
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  out.write(text.data(), static_cast<std::streamsize>(n));
+  for (const auto& [name, t] : tensors)
+    out.write(static_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+  out.flush();
+  TIDE_CHECK(out, "{}: write failed: {}", path, std::strerror(errno));
+}
+
+TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+  std::ifstream in(path, std::ios::binary);
+  TIDE_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  uint64_t header_size = 0;
+  TIDE_CHECK(file_size >= 8, "{}: {} bytes is too short for a safetensors file (needs an 8-byte "
+             "header length)", path, file_size);
+  in.read(reinterpret_cast<char*>(&header_size), 8);
+  TIDE_CHECK(header_size <= kMaxHeaderBytes && 8 + header_size <= file_size,
+             "{}: header length {} at byte 0 exceeds the file size {}", path, header_size,
+             file_size);
+  std::string text(header_size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_size));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    TIDE_FAIL("{}: the JSON header at byte 8 is invalid: {}", path, e.what());
+  }
+  TIDE_CHECK(header.is_object(), "{}: the JSON header is not an object", path);
+  const uint64_t data_start = 8 + header_size, data_size = file_size - data_start;
+  TensorMap out;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (metadata)
+        for (const auto& [k, v] : entry.items()) (*metadata)[k] = v.get<std::string>();
+      continue;
+    }
+    try {
+      const DType dtype = dtype_from_tag(entry.at("dtype").get<std::string>(), path, name);
+      Shape shape(entry.at("shape").get<std::vector<int64_t>>());
+      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
+      TIDE_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size,
+                 "{}: tensor '{}' has data offsets outside the {} data bytes", path, name,
+                 data_size);
+      Tensor t = Tensor::empty(shape, dtype);
+      TIDE_CHECK(offsets[1] - offsets[0] == t.nbytes(),
+                 "{}: tensor '{}' of shape {} needs {} bytes, the header gives {}", path, name,
+                 shape.str(), t.nbytes(), offsets[1] - offsets[0]);
+      in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
+      in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+      TIDE_CHECK(in, "{}: read of tensor '{}' at byte {} failed", path, name,
+                 data_start + offsets[0]);
+      out.emplace(name, std::move(t));
+    } catch (const nlohmann::json::exception& e) {
+      TIDE_FAIL("{}: header entry for tensor '{}' is malformed: {}", path, name, e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace tide
