@@ -32,6 +32,21 @@ Variable::Variable(Tensor value, bool requires_grad) : data_(std::make_shared<Da
   data_->requires_grad = requires_grad;
 }
 
+Variable::Data::~Data() {
+  std::vector<std::shared_ptr<Node>> pending;
+  if (node && node.use_count() == 1) pending.push_back(std::move(node));
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    for (Variable& input : n->inputs) {
+      // Steal the node of any input that dies with this one, so its destructor finds none.
+      Data* d = input.data_.get();
+      if (d && input.data_.use_count() == 1 && d->node && d->node.use_count() == 1)
+        pending.push_back(std::move(d->node));
+    }
+  }
+}
+
 Variable::Data& Variable::data() const {
   TIDE_CHECK(data_ != nullptr, "use of an undefined Variable");
   return *data_;
@@ -77,15 +92,17 @@ void Variable::backward(const Tensor& grad_output) const {
              value().str());
   // Reverse topological order by an iterative depth-first search: graphs of long recurrent
   // networks are too deep for recursion.
-  std::vector<Data*> order;
+  // `order` owns its entries: freeing a node as it is consumed must not free a variable
+  // that is still to be processed.
+  std::vector<std::shared_ptr<Data>> order;
   std::unordered_set<Data*> visited;
-  std::vector<std::pair<Data*, size_t>> stack{{data_.get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Data>, size_t>> stack{{data_, 0}};
   visited.insert(data_.get());
   while (!stack.empty()) {
     auto& [d, next] = stack.back();
     if (d->node && next < d->node->inputs.size()) {
-      Data* child = d->node->inputs[next++].data_.get();
-      if (child->requires_grad && visited.insert(child).second) stack.emplace_back(child, 0);
+      const std::shared_ptr<Data>& child = d->node->inputs[next++].data_;
+      if (child->requires_grad && visited.insert(child.get()).second) stack.emplace_back(child, 0);
     } else {
       order.push_back(d);
       stack.pop_back();
@@ -93,7 +110,7 @@ void Variable::backward(const Tensor& grad_output) const {
   }
   data_->grad = grad_output;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Data* d = *it;
+    Data* d = it->get();
     if (!d->node) continue;  // a leaf: its gradient stays
     // Take the node and the gradient out first: the graph is freed as it is consumed, so
     // saved activations go as soon as they are used.

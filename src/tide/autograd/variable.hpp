@@ -66,6 +66,9 @@ class Variable {
  private:
   friend Variable make_result(Tensor, std::vector<Variable>, BackwardFn, const char*);
   struct Data {
+    // Releases a long chain of nodes iteratively; the default destructor would recurse once
+    // per node and overflow the stack on deep graphs.
+    ~Data();
     Tensor value;
     Tensor grad;
     bool requires_grad = false;

@@ -1,0 +1,49 @@
+#include "op_table.hpp"
+
+namespace tide::testing {
+namespace {
+
+using V = const std::vector<Variable>&;
+constexpr auto kAny = InputKind::any;
+constexpr auto kPos = InputKind::positive;
+
+Tensor labels() { return Tensor::from<int64_t>({6}, {0, 3, 1, 4, 2, 0}); }
+
+}  // namespace
+
+const std::vector<OpCase>& op_table() {
+  static const std::vector<OpCase> table = {
+      {"add", {{4, 3, 5}, {3, 1}}, {kAny, kAny}, [](V x) { return x[0] + x[1]; }},
+      {"sub", {{4, 5}, {5}}, {kAny, kAny}, [](V x) { return x[0] - x[1]; }},
+      {"mul", {{2, 3, 4}, {1, 3, 1}}, {kAny, kAny}, [](V x) { return x[0] * x[1]; }},
+      {"div", {{4, 5}, {4, 1}}, {kAny, kPos}, [](V x) { return x[0] / x[1]; }},
+      {"affine", {{3, 4}}, {kAny}, [](V x) { return x[0] * 2.5 - 1.0; }},
+      {"matmul", {{5, 7}, {7, 3}}, {kAny, kAny}, [](V x) { return matmul(x[0], x[1]); }},
+      {"linear", {{6, 7}, {4, 7}, {4}}, {kAny, kAny, kAny},
+       [](V x) { return linear(x[0], x[1], x[2]); }},
+      {"linear_3d", {{2, 3, 7}, {4, 7}, {4}}, {kAny, kAny, kAny},
+       [](V x) { return linear(x[0], x[1], x[2]); }},
+      {"relu", {{4, 6}}, {InputKind::away_from_zero}, [](V x) { return relu(x[0]); }},
+      {"sigmoid", {{4, 6}}, {kAny}, [](V x) { return sigmoid(x[0]); }},
+      {"tanh", {{4, 6}}, {kAny}, [](V x) { return tide::tanh(x[0]); }},
+      {"exp", {{4, 6}}, {kAny}, [](V x) { return tide::exp(x[0]); }},
+      {"log", {{4, 6}}, {kPos}, [](V x) { return tide::log(x[0]); }},
+      {"square", {{4, 6}}, {kAny}, [](V x) { return square(x[0]); }},
+      {"sqrt", {{4, 6}}, {kPos}, [](V x) { return tide::sqrt(x[0]); }},
+      {"sum_all", {{3, 4, 5}}, {kAny}, [](V x) { return sum(x[0]); }},
+      {"sum_dim1", {{3, 4, 5}}, {kAny}, [](V x) { return sum(x[0], 1); }},
+      {"mean_all", {{3, 4, 5}}, {kAny}, [](V x) { return mean(x[0]); }},
+      {"mean_dim0_keepdim", {{3, 4, 5}}, {kAny}, [](V x) { return mean(x[0], 0, true); }},
+      {"softmax", {{4, 7}}, {kAny}, [](V x) { return softmax(x[0], -1); }},
+      {"softmax_dim1", {{2, 5, 3}}, {kAny}, [](V x) { return softmax(x[0], 1); }},
+      {"log_softmax", {{4, 7}}, {kAny}, [](V x) { return log_softmax(x[0], -1); }},
+      {"log_softmax_dim0", {{5, 3}}, {kAny}, [](V x) { return log_softmax(x[0], 0); }},
+      {"cross_entropy", {{6, 5}}, {kAny},
+       [](V x) { return cross_entropy(x[0] * 3.0, labels()); }},
+      {"mse_loss", {{4, 5}, {4, 5}}, {kAny, kAny}, [](V x) { return mse_loss(x[0], x[1]); }},
+      {"flatten", {{2, 3, 4}}, {kAny}, [](V x) { return flatten(x[0], 1); }},
+  };
+  return table;
+}
+
+}  // namespace tide::testing
