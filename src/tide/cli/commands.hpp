@@ -1,0 +1,12 @@
+// Subcommands of the `tide` program. Each registers its flags on the app and, when chosen,
+// parses them into a config struct and calls the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace tide::cli {
+
+// `tide train`: trains a classifier (train/trainer.hpp).
+void add_train_command(CLI::App& app);
+
+}  // namespace tide::cli

@@ -1,0 +1,32 @@
+// The `tide` program: parses the command line and runs one subcommand. This is the only
+// place that catches tide::Error: it prints one line and returns a non-zero status.
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "tide/cli/commands.hpp"
+#include "tide/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tide: training machine-learning models in C++, on one machine or many", "tide"};
+  app.require_subcommand(1);
+  // Parse errors in one line, naming the option; --help still prints the full help.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return fmt::format("tide: error: {}; run with --help for usage\n", e.what());
+  });
+  tide::cli::add_train_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const tide::Error& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "tide: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "tide: internal error: {}\n", e.what());
+    return 3;
+  }
+  return 0;
+}

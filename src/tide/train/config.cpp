@@ -1,0 +1,60 @@
+#include "tide/train/config.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "tide/core/error.hpp"
+
+namespace tide {
+namespace {
+
+// TOML basic string: quotes and backslashes escaped.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  TIDE_CHECK(c.batch_size > 0, "--batch-size must be a positive integer, got {}", c.batch_size);
+  TIDE_CHECK(c.epochs >= 0, "--epochs must be >= 0, got {}", c.epochs);
+  TIDE_CHECK(c.max_steps >= 0, "--max-steps must be >= 0 (0 means no limit), got {}",
+             c.max_steps);
+  TIDE_CHECK(c.epochs > 0 || c.max_steps > 0, "--epochs and --max-steps are both 0: nothing to do");
+  TIDE_CHECK(std::isfinite(c.lr) && c.lr > 0, "--lr must be a positive number, got {}", c.lr);
+  TIDE_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got {}",
+             c.momentum);
+  TIDE_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got {}", c.weight_decay);
+  TIDE_CHECK(!c.nesterov || c.momentum > 0, "--nesterov needs --momentum > 0");
+  TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
+  TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
+  TIDE_CHECK(c.prefetch >= 0, "--prefetch must be >= 0, got {}", c.prefetch);
+}
+
+std::string to_toml(const TrainConfig& c) {
+  std::string s = "# Resolved configuration of this run; `tide train --config` accepts it.\n";
+  s += fmt::format("model = {}\n", quoted(c.model));
+  s += fmt::format("dataset = {}\n", quoted(c.dataset));
+  s += fmt::format("data-dir = {}\n", quoted(c.data_dir));
+  s += fmt::format("epochs = {}\n", c.epochs);
+  s += fmt::format("max-steps = {}\n", c.max_steps);
+  s += fmt::format("batch-size = {}\n", c.batch_size);
+  s += fmt::format("lr = {}\n", c.lr);
+  s += fmt::format("momentum = {}\n", c.momentum);
+  s += fmt::format("weight-decay = {}\n", c.weight_decay);
+  s += fmt::format("nesterov = {}\n", c.nesterov);
+  s += fmt::format("seed = {}\n", c.seed);
+  s += fmt::format("threads = {}\n", c.threads);
+  s += fmt::format("run-dir = {}\n", quoted(c.run_dir));
+  s += fmt::format("log-every = {}\n", c.log_every);
+  s += fmt::format("prefetch = {}\n", c.prefetch);
+  return s;
+}
+
+}  // namespace tide

@@ -1,0 +1,22 @@
+// Evaluation of a classifier over a whole data split.
+#pragma once
+
+#include "tide/data/loader.hpp"
+#include "tide/nn/module.hpp"
+
+namespace tide {
+
+struct EvalResult {
+  double loss = 0;      // mean cross-entropy per example
+  double accuracy = 0;  // fraction of examples whose largest logit is the label
+  int64_t examples = 0;
+};
+
+// Runs `model` in evaluation mode without recording gradients over one pass of `loader`
+// (epoch 0), then restores the model's previous mode.
+EvalResult evaluate(Module& model, DataLoader& loader);
+
+// The number of rows of logits (N, C) whose largest entry is at the row's label (N).
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
+
+}  // namespace tide

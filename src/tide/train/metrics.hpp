@@ -1,0 +1,35 @@
+// metrics.csv: one row per logged training window and per evaluation.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+namespace tide {
+
+struct MetricsRow {
+  int64_t step = 0;
+  double epoch = 0;        // fractional: 1.5 is half-way through the second epoch
+  std::string split;       // "train" or "test"
+  double loss = 0;
+  double accuracy = 0;
+  double lr = 0;
+  double samples_per_sec = 0;
+  double wall_s = 0;       // since the start of training
+};
+
+class MetricsWriter {
+ public:
+  // Creates (truncates) `path` and writes the header; throws naming the path on failure.
+  explicit MetricsWriter(const std::string& path);
+  ~MetricsWriter();
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+  // Appends a row and flushes it, so the file is current while training runs.
+  void write(const MetricsRow& row);
+
+ private:
+  std::string path_;
+  std::FILE* file_;
+};
+
+}  // namespace tide

@@ -1,0 +1,47 @@
+#include "tide/train/models.hpp"
+
+#include <functional>
+#include <map>
+
+#include <fmt/ranges.h>
+
+#include "tide/nn/layers.hpp"
+
+namespace tide {
+namespace {
+
+using Builder = std::function<std::shared_ptr<Module>(const Shape&, int64_t, RngStream&)>;
+
+std::shared_ptr<Module> mlp(const Shape& sample, int64_t classes, RngStream& rng) {
+  auto m = std::make_shared<Sequential>();
+  m->add(std::make_shared<Flatten>(1));
+  m->add(std::make_shared<Linear>(sample.numel(), 1024, rng));
+  m->add(make_relu());
+  m->add(std::make_shared<Linear>(1024, 1024, rng));
+  m->add(make_relu());
+  m->add(std::make_shared<Linear>(1024, classes, rng));
+  return m;
+}
+
+const std::map<std::string, Builder>& builders() {
+  static const std::map<std::string, Builder> table = {{"mlp", mlp}};
+  return table;
+}
+
+}  // namespace
+
+std::shared_ptr<Module> make_model(const std::string& name, const Shape& sample_shape,
+                                   int64_t classes, RngStream& rng) {
+  const auto it = builders().find(name);
+  TIDE_CHECK(it != builders().end(), "unknown model '{}'; known models: {}", name,
+             fmt::join(model_names(), ", "));
+  return it->second(sample_shape, classes, rng);
+}
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, b] : builders()) names.push_back(name);
+  return names;
+}
+
+}  // namespace tide

@@ -1,0 +1,27 @@
+// A training run of a classifier: data, model, optimizer, loop, evaluation, run directory.
+#pragma once
+
+#include <string>
+
+#include "tide/train/config.hpp"
+
+namespace tide {
+
+struct TrainSummary {
+  double test_accuracy = 0;
+  double test_loss = 0;
+  double train_loss = 0;     // mean over the steps of the last epoch run
+  double epochs = 0;         // steps / batches per epoch
+  int64_t steps = 0;
+  double samples_per_sec = 0;  // training examples per second over the whole run
+  double wall_s = 0;
+  int64_t parameters = 0;
+  std::string run_dir;
+};
+
+// Trains config.model on config.dataset with SGD, evaluating on the test split after each
+// epoch (and after the last step), and writes into the run directory: config.toml (the
+// resolved configuration), metrics.csv and summary.json. Progress goes to standard error.
+TrainSummary train_classifier(TrainConfig config);
+
+}  // namespace tide

@@ -1,0 +1,81 @@
+// Real training runs on Fashion-MNIST (installed by scripts/setup).
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tide/data/mnist.hpp"
+#include "tide/train/trainer.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Trainer, OneEpochOfTheDefaultMlpReaches84Percent) {
+  TrainConfig c;  // the defaults: mlp on fashion-mnist, batch 64, SGD lr 0.01 momentum 0.9
+  c.epochs = 1;
+  c.run_dir = ::testing::TempDir() + "/tide_one_epoch";
+  fs::remove_all(c.run_dir);
+  const TrainSummary s = train_classifier(c);
+  EXPECT_GE(s.test_accuracy, 0.84);
+  EXPECT_EQ(s.steps, 938);  // ceil(60000 / 64)
+  EXPECT_DOUBLE_EQ(s.epochs, 1.0);
+  EXPECT_LT(s.train_loss, 0.6);
+
+  const auto summary = nlohmann::json::parse(read_file(fs::path(c.run_dir) / "summary.json"));
+  for (const char* key : {"test_accuracy", "test_loss", "train_loss", "epochs", "steps",
+                          "samples_per_sec", "wall_s"})
+    EXPECT_TRUE(summary.contains(key)) << key;
+  EXPECT_DOUBLE_EQ(summary["test_accuracy"].get<double>(), s.test_accuracy);
+  EXPECT_GT(summary["samples_per_sec"].get<double>(), 0.0);
+
+  const std::string metrics = read_file(fs::path(c.run_dir) / "metrics.csv");
+  EXPECT_THAT(metrics, StartsWith("step,epoch,split,loss,accuracy,lr,samples_per_sec,wall_s\n"));
+  EXPECT_THAT(metrics, HasSubstr("\n900,"));  // a train row every 100 steps
+  EXPECT_THAT(metrics, HasSubstr(",test,"));
+  EXPECT_THAT(read_file(fs::path(c.run_dir) / "config.toml"), HasSubstr("batch-size = 64"));
+}
+
+TEST(Trainer, SameSeedSameResult) {
+  auto run = [](const std::string& dir) {
+    TrainConfig c;
+    c.max_steps = 30;
+    c.seed = 5;
+    c.run_dir = ::testing::TempDir() + dir;
+    return train_classifier(c);
+  };
+  const TrainSummary a = run("/tide_seed_a"), b = run("/tide_seed_b");
+  EXPECT_EQ(a.test_loss, b.test_loss);
+  EXPECT_EQ(a.train_loss, b.train_loss);
+  EXPECT_EQ(a.steps, 30);
+}
+
+TEST(Trainer, DivergenceIsAnErrorNamingTheStep) {
+  TrainConfig c;
+  c.max_steps = 200;
+  c.lr = 1e6;
+  c.run_dir = ::testing::TempDir() + "/tide_diverge";
+  try {
+    train_classifier(c);
+    FAIL() << "expected divergence";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("diverged"));
+    EXPECT_THAT(e.what(), HasSubstr("--lr"));
+  }
+}
+
+}  // namespace
+}  // namespace tide
