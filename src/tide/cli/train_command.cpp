@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "tide/cli/commands.hpp"
+#include "tide/cli/config_file.hpp"
 #include "tide/train/models.hpp"
 #include "tide/train/trainer.hpp"
 
@@ -9,9 +10,8 @@ namespace tide::cli {
 void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST or Fashion-MNIST");
   auto config = std::make_shared<TrainConfig>();
-  cmd->set_config("--config", "", "TOML file setting any of these options (flags win)");
-  // An unknown key in the TOML file is an error, like an unknown flag.
-  cmd->allow_config_extras(CLI::config_extras_mode::error);
+  auto config_path = std::make_shared<std::string>();
+  cmd->add_option("--config", *config_path, "TOML file setting any of these options (flags win)");
   cmd->add_option("--model", config->model, "Model to train")
       ->check(CLI::IsMember(model_names()))
       ->capture_default_str();
@@ -36,7 +36,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--log-every", config->log_every, "Steps between metrics rows")
       ->capture_default_str();
   cmd->add_option("--prefetch", config->prefetch, "Batches prepared ahead")->capture_default_str();
-  cmd->callback([config] {
+  cmd->callback([cmd, config, config_path] {
+    if (!config_path->empty()) apply_config_file(*cmd, *config_path);
     const TrainSummary s = train_classifier(*config);
     fmt::print("test accuracy {:.4f}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
                s.test_accuracy, s.test_loss, s.steps, s.samples_per_sec, s.wall_s);

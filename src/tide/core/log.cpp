@@ -3,13 +3,13 @@
 #include <chrono>
 #include <cstdio>
 
-namespace tide::log {
+namespace tide {
 
-void write(std::string_view level, std::string_view message) {
+void log_write(std::string_view level, std::string_view message) {
   static const auto start = std::chrono::steady_clock::now();
   const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // One fmt::print call per line keeps lines from different threads whole.
   fmt::print(stderr, "[{:8.2f}s {}] {}\n", t, level, message);
 }
 
-}  // namespace tide::log
+}  // namespace tide

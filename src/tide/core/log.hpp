@@ -5,17 +5,17 @@
 
 #include <fmt/format.h>
 
-namespace tide::log {
+namespace tide {
 
-void write(std::string_view level, std::string_view message);
+void log_write(std::string_view level, std::string_view message);
 
 template <class... Args>
-void info(fmt::format_string<Args...> f, Args&&... args) {
-  write("info", fmt::format(f, std::forward<Args>(args)...));
+void log_info(fmt::format_string<Args...> f, Args&&... args) {
+  log_write("info", fmt::format(f, std::forward<Args>(args)...));
 }
 template <class... Args>
-void warn(fmt::format_string<Args...> f, Args&&... args) {
-  write("warn", fmt::format(f, std::forward<Args>(args)...));
+void log_warn(fmt::format_string<Args...> f, Args&&... args) {
+  log_write("warn", fmt::format(f, std::forward<Args>(args)...));
 }
 
-}  // namespace tide::log
+}  // namespace tide

@@ -62,7 +62,8 @@ uint64_t RngStream::below(uint64_t n) {
   // Lemire's multiply-and-reject on 64-bit draws.
   for (;;) {
     const uint64_t x = (uint64_t{next_u32()} << 32) | next_u32();
-    const unsigned __int128 m = static_cast<unsigned __int128>(x) * n;
+    __extension__ using u128 = unsigned __int128;
+    const u128 m = static_cast<u128>(x) * n;
     const uint64_t low = static_cast<uint64_t>(m);
     if (low >= n || low >= (0 - n) % n) return static_cast<uint64_t>(m >> 64);
   }

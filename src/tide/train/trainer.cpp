@@ -94,7 +94,7 @@ TrainSummary train_classifier(TrainConfig c) {
   int64_t total = c.epochs * per_epoch;
   if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
   const int64_t epochs_to_run = (total + per_epoch - 1) / per_epoch;
-  log::info("{}: {} parameters; {} training and {} test examples; {} steps of batch {}",
+  log_info("{}: {} parameters; {} training and {} test examples; {} steps of batch {}",
             c.model, model->num_parameters(), train_set->size(), test_set->size(), total,
             c.batch_size);
 
@@ -150,7 +150,7 @@ TrainSummary train_classifier(TrainConfig c) {
     s.train_loss = epoch_steps > 0 ? epoch_loss / static_cast<double>(epoch_steps) : 0.0;
     metrics.write({s.steps, static_cast<double>(s.steps) / static_cast<double>(per_epoch), "test",
                    eval.loss, eval.accuracy, optimizer.lr(), 0.0, seconds_since(start)});
-    log::info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}", epoch + 1,
+    log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}", epoch + 1,
               s.train_loss, eval.loss, eval.accuracy);
   }
   s.wall_s = seconds_since(start);

@@ -1,0 +1,38 @@
+#include "tide/data/dataset.hpp"
+
+#include <cstring>
+
+namespace tide {
+
+TensorDataset::TensorDataset(Tensor inputs, Tensor targets)
+    : inputs_(std::move(inputs)), targets_(std::move(targets)) {
+  TIDE_CHECK(inputs_.dtype() == DType::f32 && inputs_.ndim() >= 1,
+             "dataset inputs must be f32 (N, ...), got {}", inputs_.str());
+  TIDE_CHECK(targets_.dtype() == DType::i64 && targets_.ndim() == 1,
+             "dataset targets must be i64 (N), got {}", targets_.str());
+  TIDE_CHECK(inputs_.dim(0) == targets_.dim(0), "dataset has {} inputs but {} targets",
+             inputs_.dim(0), targets_.dim(0));
+}
+
+Shape TensorDataset::sample_shape() const {
+  return Shape(std::vector<int64_t>(inputs_.shape().dims().begin() + 1, inputs_.shape().dims().end()));
+}
+
+Batch TensorDataset::get_batch(std::span<const int64_t> indices) const {
+  const int64_t b = static_cast<int64_t>(indices.size());
+  std::vector<int64_t> dims = inputs_.shape().dims();
+  dims[0] = b;
+  Batch batch{Tensor::empty(Shape(dims)), Tensor::empty({b}, DType::i64)};
+  const int64_t row = size() > 0 ? inputs_.numel() / size() : 0;
+  const float* src = inputs_.data<float>();
+  float* dst = batch.inputs.data<float>();
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t k = indices[static_cast<size_t>(i)];
+    TIDE_CHECK(k >= 0 && k < size(), "example index {} is outside the dataset of {}", k, size());
+    std::memcpy(dst + i * row, src + k * row, static_cast<size_t>(row) * sizeof(float));
+    batch.targets.data<int64_t>()[i] = targets_.data<int64_t>()[k];
+  }
+  return batch;
+}
+
+}  // namespace tide

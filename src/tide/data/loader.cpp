@@ -1,0 +1,106 @@
+#include "tide/data/loader.hpp"
+
+#include <algorithm>
+
+#include "tide/core/error.hpp"
+
+namespace tide {
+namespace {
+
+std::shared_ptr<const Sampler> default_sampler(const Dataset& d, const LoaderOptions& o) {
+  if (o.shuffle) return std::make_shared<ShuffledSampler>(d.size(), o.seed);
+  return std::make_shared<SequentialSampler>(d.size());
+}
+
+}  // namespace
+
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
+    : DataLoader(dataset, default_sampler(*dataset, options), options) {}
+
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
+                       std::shared_ptr<const Sampler> sampler, LoaderOptions options)
+    : dataset_(std::move(dataset)), sampler_(std::move(sampler)), options_(options) {
+  TIDE_CHECK(options_.batch_size > 0, "batch size must be positive, got {}", options_.batch_size);
+  TIDE_CHECK(options_.prefetch >= 0, "prefetch must be >= 0, got {}", options_.prefetch);
+}
+
+DataLoader::~DataLoader() { stop_worker(); }
+
+int64_t DataLoader::batches_per_epoch() const {
+  const int64_t n = dataset_->size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+Batch DataLoader::build(int64_t batch_index) const {
+  const int64_t begin = batch_index * options_.batch_size;
+  const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order_.size()));
+  return dataset_->get_batch(std::span<const int64_t>(order_.data() + begin, static_cast<size_t>(end - begin)));
+}
+
+void DataLoader::produce(int64_t first, int64_t end) {
+  for (int64_t i = first; i < end; ++i) {
+    std::optional<Batch> batch;
+    try {
+      batch = build(i);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      error_ = std::current_exception();
+      changed_.notify_all();
+      return;
+    }
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
+    if (stop_) return;
+    ready_.push_back(std::move(*batch));
+    changed_.notify_all();
+  }
+}
+
+void DataLoader::stop_worker() {
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    changed_.notify_all();
+  }
+  worker_.join();
+}
+
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  stop_worker();
+  const int64_t total = batches_per_epoch();
+  TIDE_CHECK(first_batch >= 0 && first_batch <= total,
+             "cannot start epoch {} at batch {}: it has {} batches", epoch, first_batch, total);
+  order_ = sampler_->epoch_indices(epoch);
+  TIDE_CHECK(static_cast<int64_t>(order_.size()) == dataset_->size(),
+             "sampler returned {} indices for a dataset of {}", order_.size(), dataset_->size());
+  next_ = first_batch;
+  end_ = total;
+  ready_.clear();
+  error_ = nullptr;
+  stop_ = false;
+  if (options_.prefetch > 0 && next_ < end_)
+    worker_ = std::thread([this, first = next_, end = end_] { produce(first, end); });
+}
+
+std::optional<Batch> DataLoader::next() {
+  if (next_ >= end_) return std::nullopt;
+  if (options_.prefetch == 0) return build(next_++);
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return !ready_.empty() || error_; });
+  if (ready_.empty()) {
+    // The worker failed on this batch; end the epoch so the error is not met twice.
+    std::exception_ptr e = error_;
+    next_ = end_;
+    lock.unlock();
+    stop_worker();
+    std::rethrow_exception(e);
+  }
+  Batch b = std::move(ready_.front());
+  ready_.pop_front();
+  ++next_;
+  changed_.notify_all();
+  return b;
+}
+
+}  // namespace tide
