@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -23,5 +24,8 @@ struct OpCase {
 };
 
 const std::vector<OpCase>& op_table();
+
+// Test names and failure messages show a case by its name.
+inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 }  // namespace tide::testing

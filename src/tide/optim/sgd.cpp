@@ -19,20 +19,17 @@ Sgd::Sgd(std::vector<Variable> params, SgdOptions options)
 }
 
 void Sgd::step() {
-  SgdParams s;
-  s.lr = static_cast<float>(lr_);
-  s.momentum = static_cast<float>(options_.momentum);
-  s.dampening = static_cast<float>(options_.dampening);
-  s.weight_decay = static_cast<float>(options_.weight_decay);
-  s.nesterov = options_.nesterov;
+  const float momentum = static_cast<float>(options_.momentum);
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& g = params_[i].grad();
     if (!g.defined()) continue;
     const Tensor& p = params_[i].value();
-    const bool first = s.momentum != 0 && !momentum_[i].defined();
+    const bool first = momentum != 0 && !momentum_[i].defined();
     if (first) momentum_[i] = Tensor::empty(p.shape());
-    sgd_step(p.data<float>(), s.momentum != 0 ? momentum_[i].data<float>() : nullptr,
-             g.data<float>(), p.numel(), s, first);
+    sgd_step(p.data<float>(), momentum != 0 ? momentum_[i].data<float>() : nullptr,
+             g.data<float>(), p.numel(), static_cast<float>(lr_), momentum,
+             static_cast<float>(options_.dampening), static_cast<float>(options_.weight_decay),
+             options_.nesterov, first);
   }
 }
 
