@@ -6,8 +6,8 @@
 #include <functional>
 #include <map>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "tide/autograd/ops.hpp"
 #include "tide/kernels/parallel.hpp"
@@ -35,7 +35,8 @@ Workload mlp(int64_t batch) {
   m->add(std::make_shared<Linear>(1024, 10, rng));
   RngStream data(0, RngPurpose::data);
   Tensor labels = Tensor::empty({batch}, DType::i64);
-  for (int64_t i = 0; i < batch; ++i) labels.data<int64_t>()[i] = static_cast<int64_t>(data.below(10));
+  for (int64_t i = 0; i < batch; ++i)
+    labels.data<int64_t>()[i] = static_cast<int64_t>(data.below(10));
   return {m, normal({batch, 1, 28, 28}, 0.0, 1.0, data), labels};
 }
 

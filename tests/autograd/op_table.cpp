@@ -7,7 +7,9 @@ using V = const std::vector<Variable>&;
 constexpr auto kAny = InputKind::any;
 constexpr auto kPos = InputKind::positive;
 
-Tensor labels() { return Tensor::from<int64_t>({6}, {0, 3, 1, 4, 2, 0}); }
+Tensor labels() {
+  return Tensor::from<int64_t>({6}, {0, 3, 1, 4, 2, 0});
+}
 
 }  // namespace
 
@@ -19,9 +21,13 @@ const std::vector<OpCase>& op_table() {
       {"div", {{4, 5}, {4, 1}}, {kAny, kPos}, [](V x) { return x[0] / x[1]; }},
       {"affine", {{3, 4}}, {kAny}, [](V x) { return x[0] * 2.5 - 1.0; }},
       {"matmul", {{5, 7}, {7, 3}}, {kAny, kAny}, [](V x) { return matmul(x[0], x[1]); }},
-      {"linear", {{6, 7}, {4, 7}, {4}}, {kAny, kAny, kAny},
+      {"linear",
+       {{6, 7}, {4, 7}, {4}},
+       {kAny, kAny, kAny},
        [](V x) { return linear(x[0], x[1], x[2]); }},
-      {"linear_3d", {{2, 3, 7}, {4, 7}, {4}}, {kAny, kAny, kAny},
+      {"linear_3d",
+       {{2, 3, 7}, {4, 7}, {4}},
+       {kAny, kAny, kAny},
        [](V x) { return linear(x[0], x[1], x[2]); }},
       {"relu", {{4, 6}}, {InputKind::away_from_zero}, [](V x) { return relu(x[0]); }},
       {"sigmoid", {{4, 6}}, {kAny}, [](V x) { return sigmoid(x[0]); }},
@@ -38,8 +44,7 @@ const std::vector<OpCase>& op_table() {
       {"softmax_dim1", {{2, 5, 3}}, {kAny}, [](V x) { return softmax(x[0], 1); }},
       {"log_softmax", {{4, 7}}, {kAny}, [](V x) { return log_softmax(x[0], -1); }},
       {"log_softmax_dim0", {{5, 3}}, {kAny}, [](V x) { return log_softmax(x[0], 0); }},
-      {"cross_entropy", {{6, 5}}, {kAny},
-       [](V x) { return cross_entropy(x[0] * 3.0, labels()); }},
+      {"cross_entropy", {{6, 5}}, {kAny}, [](V x) { return cross_entropy(x[0] * 3.0, labels()); }},
       {"mse_loss", {{4, 5}, {4, 5}}, {kAny, kAny}, [](V x) { return mse_loss(x[0], x[1]); }},
       {"flatten", {{2, 3, 4}}, {kAny}, [](V x) { return flatten(x[0], 1); }},
   };

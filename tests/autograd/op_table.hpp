@@ -26,6 +26,8 @@ struct OpCase {
 const std::vector<OpCase>& op_table();
 
 // Test names and failure messages show a case by its name.
-inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
+inline void PrintTo(const OpCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 }  // namespace tide::testing

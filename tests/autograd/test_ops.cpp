@@ -28,7 +28,8 @@ TEST_P(OpTest, GradientMatchesFiniteDifferences) {
   const OpCase& op = GetParam();
   RngStream rng(42, RngPurpose::test, {std::hash<std::string>{}(op.name)});
   std::vector<Tensor> inputs;
-  for (size_t i = 0; i < op.shapes.size(); ++i) inputs.push_back(draw(op.shapes[i], op.kinds[i], rng));
+  for (size_t i = 0; i < op.shapes.size(); ++i)
+    inputs.push_back(draw(op.shapes[i], op.kinds[i], rng));
   const GradcheckResult r = gradcheck(op.fn, inputs);
   EXPECT_TRUE(r.ok) << op.name << ": max error " << r.max_error << "\n" << r.report;
 }
@@ -43,8 +44,8 @@ void expect_close(const Tensor& actual, const Tensor& expected, const std::strin
 
 TEST_P(OpTest, MatchesPyTorch) {
   const OpCase& op = GetParam();
-  const std::string path = std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/ops/" + op.name +
-                           ".safetensors";
+  const std::string path =
+      std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/ops/" + op.name + ".safetensors";
   const TensorMap fx = load_safetensors(path);
   std::vector<Variable> inputs;
   for (size_t i = 0; i < op.shapes.size(); ++i) {

@@ -90,7 +90,7 @@ TEST(Variable, ErrorsNameTheShapes) {
     EXPECT_THAT(e.what(), HasSubstr("f32[4, 5]"));
   }
   EXPECT_THROW(a + b, Error);
-  EXPECT_THROW(a.backward(), Error);  // not a scalar
+  EXPECT_THROW(a.backward(), Error);                                          // not a scalar
   EXPECT_THROW(cross_entropy(a, Tensor::from<int64_t>({2}, {0, 3})), Error);  // label 3 >= 3
 }
 

@@ -51,7 +51,8 @@ void expect_clear_error(const Result& r, const std::string& needle) {
 }
 
 void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 // An IDX file: magic 0x0000 08 ndim, big-endian sizes, then `payload` bytes.
@@ -67,7 +68,8 @@ class DataDir : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
-           ("tide_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("tide_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     write_bytes(dir_ / "train-images-idx3-ubyte", idx({100, 28, 28}, 100 * 784));
@@ -123,7 +125,9 @@ TEST_F(DataDir, NonPositiveBatchSize) {
   expect_clear_error(run(train("--batch-size -3")), "--batch-size");
 }
 
-TEST_F(DataDir, UnknownFlag) { expect_clear_error(run(train("--bogus 1")), "--bogus"); }
+TEST_F(DataDir, UnknownFlag) {
+  expect_clear_error(run(train("--bogus 1")), "--bogus");
+}
 
 TEST_F(DataDir, ConfigFileSetsOptionsAndFlagsWin) {
   std::ofstream(dir_ / "run.toml") << "batch-size = 10\nlr = 0.02\nmax-steps = 3\n";

@@ -78,8 +78,9 @@ TEST(Idx, ErrorsNameTheFileAndTheProblem) {
   EXPECT_THAT(error_of([] { read_idx(temp_path("type.idx")); }), HasSubstr("element type 0x0d"));
 
   write_plain(temp_path("short_data.idx"), idx_bytes({5}, {1, 2, 3}));
-  EXPECT_THAT(error_of([] { read_idx(temp_path("short_data.idx")); }),
-              HasSubstr("short_data.idx: truncated: expected 5 data bytes after the header, found 3"));
+  EXPECT_THAT(
+      error_of([] { read_idx(temp_path("short_data.idx")); }),
+      HasSubstr("short_data.idx: truncated: expected 5 data bytes after the header, found 3"));
 
   write_plain(temp_path("short_header.idx"), {0, 0, 8, 3, 0, 0});
   EXPECT_THAT(error_of([] { read_idx(temp_path("short_header.idx")); }),
@@ -89,7 +90,8 @@ TEST(Idx, ErrorsNameTheFileAndTheProblem) {
   EXPECT_THAT(error_of([] { read_idx(temp_path("short.idx.gz")); }),
               HasSubstr("short.idx.gz: truncated"));
 
-  EXPECT_THAT(error_of([] { read_idx(temp_path("none.idx")); }), HasSubstr("none.idx: cannot open"));
+  EXPECT_THAT(error_of([] { read_idx(temp_path("none.idx")); }),
+              HasSubstr("none.idx: cannot open"));
 }
 
 TEST(Sampler, ShuffleIsAPermutationFixedBySeedAndEpoch) {
@@ -110,7 +112,8 @@ std::shared_ptr<TensorDataset> counting(int64_t n) {
   std::vector<int64_t> y(static_cast<size_t>(n));
   std::iota(x.begin(), x.end(), 0.0f);
   std::iota(y.begin(), y.end(), 0);
-  return std::make_shared<TensorDataset>(Tensor::from<float>({n, 1}, x), Tensor::from<int64_t>({n}, y));
+  return std::make_shared<TensorDataset>(Tensor::from<float>({n, 1}, x),
+                                         Tensor::from<int64_t>({n}, y));
 }
 
 std::vector<std::vector<int64_t>> epoch(DataLoader& l, int64_t e, int64_t first = 0) {
@@ -172,7 +175,8 @@ class FailingDataset : public Dataset {
 };
 
 TEST(Loader, ErrorsOfTheWorkerSurfaceInNext) {
-  DataLoader l(std::make_shared<FailingDataset>(), LoaderOptions{.batch_size = 5, .shuffle = false});
+  DataLoader l(std::make_shared<FailingDataset>(),
+               LoaderOptions{.batch_size = 5, .shuffle = false});
   l.start_epoch(0);
   EXPECT_TRUE(l.next().has_value());
   EXPECT_TRUE(l.next().has_value());

@@ -68,8 +68,8 @@ int64_t source_index(int64_t flat, const Shape& out, const Shape& in) {
 TEST(Elementwise, BroadcastingMatchesNaiveIndexing) {
   RngStream rng(2, RngPurpose::test);
   const std::vector<std::pair<Shape, Shape>> cases = {
-      {{5, 7}, {5, 7}}, {{5, 7}, {}},      {{}, {5, 7}},          {{5, 7}, {7}},
-      {{5, 7}, {5, 1}}, {{2, 3, 4}, {3, 1}}, {{2, 1, 4}, {1, 3, 1}}, {{2, 3, 4, 5}, {3, 1, 5}},
+      {{5, 7}, {5, 7}},    {{5, 7}, {}},          {{}, {5, 7}},           {{5, 7}, {7}},
+      {{5, 7}, {5, 1}},    {{2, 3, 4}, {3, 1}},   {{2, 1, 4}, {1, 3, 1}}, {{2, 3, 4, 5}, {3, 1, 5}},
       {{200, 300}, {300}}, {{300, 200}, {300, 1}}};
   for (const auto& [sa, sb] : cases) {
     const Shape so = broadcast_shapes(sa, sb);
@@ -81,11 +81,12 @@ TEST(Elementwise, BroadcastingMatchesNaiveIndexing) {
       binary(out.data(), a.data(), b.data(), so, sa, sb, op);
       for (int64_t i = 0; i < so.numel(); ++i) {
         const float x = a[source_index(i, so, sa)], y = b[source_index(i, so, sb)];
-        const float want = op == BinaryOp::add ? x + y
+        const float want = op == BinaryOp::add   ? x + y
                            : op == BinaryOp::sub ? x - y
                            : op == BinaryOp::mul ? x * y
                                                  : x / y;
-        ASSERT_FLOAT_EQ(out[i], want) << sa.str() << " op " << static_cast<int>(op) << " " << sb.str();
+        ASSERT_FLOAT_EQ(out[i], want)
+            << sa.str() << " op " << static_cast<int>(op) << " " << sb.str();
       }
     }
     // The backward of broadcasting sums back to each input's shape.
@@ -109,7 +110,8 @@ TEST(Elementwise, UnaryAndDerivativesOnTheParallelPath) {
   }
   unary(y.data(), x.data(), n, UnaryOp::tanh);
   unary_backward(dx.data(), dy.data(), x.data(), y.data(), n, UnaryOp::tanh, false);
-  for (int64_t i = 0; i < n; i += 997) EXPECT_NEAR(dx[i], 1.0 / std::pow(std::cosh(x[i]), 2), 1e-12);
+  for (int64_t i = 0; i < n; i += 997)
+    EXPECT_NEAR(dx[i], 1.0 / std::pow(std::cosh(x[i]), 2), 1e-12);
 }
 
 TEST(Reduce, FloatSumsAccumulateInDouble) {
@@ -161,9 +163,13 @@ void sgd_reference(std::vector<float>& p, std::vector<float>& m, const std::vect
 
 TEST(OptimKernels, SgdStepFollowsPyTorchsRule) {
   RngStream rng(3, RngPurpose::test);
-  struct Case { float mu, damp, wd; bool nesterov; };
-  for (const Case c : {Case{0, 0, 0, false}, Case{0.9f, 0, 0, false}, Case{0.9f, 0.3f, 0, false},
-                       Case{0.9f, 0, 0, true}, Case{0.8f, 0, 1e-2f, true}, Case{0, 0, 0.1f, false}}) {
+  struct Case {
+    float mu, damp, wd;
+    bool nesterov;
+  };
+  for (const Case c :
+       {Case{0, 0, 0, false}, Case{0.9f, 0, 0, false}, Case{0.9f, 0.3f, 0, false},
+        Case{0.9f, 0, 0, true}, Case{0.8f, 0, 1e-2f, true}, Case{0, 0, 0.1f, false}}) {
     const size_t n = 70000;
     std::vector<float> p = random_vector(n, rng), m(n), pr = p, mr(n);
     for (int step = 0; step < 3; ++step) {

@@ -36,11 +36,13 @@ TEST(Sgd, ParametersWithoutGradientStayPut) {
 TEST(Sgd, StateDictRestoresMomentum) {
   auto run = [](bool reload) {
     Variable w(Tensor::from<float>({2}, {1, 2}), true);
-    auto opt = std::make_unique<Sgd>(std::vector<Variable>{w}, SgdOptions{.lr = 0.1, .momentum = 0.9});
+    auto opt =
+        std::make_unique<Sgd>(std::vector<Variable>{w}, SgdOptions{.lr = 0.1, .momentum = 0.9});
     for (int i = 0; i < 4; ++i) {
       if (i == 2 && reload) {
         const TensorMap state = opt->state_dict();
-        opt = std::make_unique<Sgd>(std::vector<Variable>{w}, SgdOptions{.lr = 0.1, .momentum = 0.9});
+        opt =
+            std::make_unique<Sgd>(std::vector<Variable>{w}, SgdOptions{.lr = 0.1, .momentum = 0.9});
         opt->load_state_dict(state);
       }
       opt->zero_grad();

@@ -51,7 +51,9 @@ TEST(Tensor, CloneAndConversionsCopy) {
   EXPECT_THAT(error_of([] { Tensor::from<float>({2, 2}, {1, 2, 3}); }), HasSubstr("3 values"));
 }
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+std::string temp(const std::string& name) {
+  return ::testing::TempDir() + "/" + name;
+}
 
 TEST(Safetensors, RoundTripKeepsDtypesShapesValuesAndMetadata) {
   const TensorMap in = {{"w", Tensor::from<float>({2, 2}, {1, 2, 3, 4})},
@@ -96,7 +98,8 @@ TEST(Safetensors, CorruptFilesGiveErrorsNamingTheFile) {
   std::ofstream(p) << "abc";
   expect("too short");
   write_raw(p, "{}", 0);
-  std::ofstream(p, std::ios::binary | std::ios::trunc).write("\xff\x00\x00\x00\x00\x00\x00\x00{}", 10);
+  std::ofstream(p, std::ios::binary | std::ios::trunc)
+      .write("\xff\x00\x00\x00\x00\x00\x00\x00{}", 10);
   expect("exceeds the file size");
   write_raw(p, "{not json", 0);
   expect("JSON header");

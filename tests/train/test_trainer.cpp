@@ -36,8 +36,8 @@ TEST(Trainer, OneEpochOfTheDefaultMlpReaches84Percent) {
   EXPECT_LT(s.train_loss, 0.6);
 
   const auto summary = nlohmann::json::parse(read_file(fs::path(c.run_dir) / "summary.json"));
-  for (const char* key : {"test_accuracy", "test_loss", "train_loss", "epochs", "steps",
-                          "samples_per_sec", "wall_s"})
+  for (const char* key :
+       {"test_accuracy", "test_loss", "train_loss", "epochs", "steps", "samples_per_sec", "wall_s"})
     EXPECT_TRUE(summary.contains(key)) << key;
   EXPECT_DOUBLE_EQ(summary["test_accuracy"].get<double>(), s.test_accuracy);
   EXPECT_GT(summary["samples_per_sec"].get<double>(), 0.0);

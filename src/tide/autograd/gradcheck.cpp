@@ -20,8 +20,10 @@ double get(const Tensor& t, int64_t i) {
   return t.dtype() == DType::f64 ? t.data<double>()[i] : t.data<float>()[i];
 }
 void set(const Tensor& t, int64_t i, double v) {
-  if (t.dtype() == DType::f64) t.data<double>()[i] = v;
-  else t.data<float>()[i] = static_cast<float>(v);
+  if (t.dtype() == DType::f64)
+    t.data<double>()[i] = v;
+  else
+    t.data<float>()[i] = static_cast<float>(v);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ struct GradcheckOptions {
   double eps = 1e-6;   // central-difference step
   double atol = 1e-6;  // |analytic - numeric| <= atol + rtol * |numeric|
   double rtol = 1e-5;
-  uint64_t seed = 0;   // for the random projection of the output
+  uint64_t seed = 0;  // for the random projection of the output
 };
 
 struct GradcheckResult {

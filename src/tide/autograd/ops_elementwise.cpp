@@ -12,11 +12,14 @@ Variable binary_op(const Variable& a, const Variable& b, BinaryOp op, const char
                    Grads grads) {
   Tensor av = a.value(), bv = b.value();
   Tensor out = binary_tensor(av, bv, op);
-  return make_result(out, {a, b}, [=](const Tensor& dy, std::vector<Variable>& in) {
-    auto [da, db] = grads(dy, av, bv, out, in[0].requires_grad(), in[1].requires_grad());
-    if (in[0].requires_grad()) in[0].accumulate_grad(reduce_to_shape(da, av.shape()));
-    if (in[1].requires_grad()) in[1].accumulate_grad(reduce_to_shape(db, bv.shape()));
-  }, name);
+  return make_result(
+      out, {a, b},
+      [=](const Tensor& dy, std::vector<Variable>& in) {
+        auto [da, db] = grads(dy, av, bv, out, in[0].requires_grad(), in[1].requires_grad());
+        if (in[0].requires_grad()) in[0].accumulate_grad(reduce_to_shape(da, av.shape()));
+        if (in[1].requires_grad()) in[1].accumulate_grad(reduce_to_shape(db, bv.shape()));
+      },
+      name);
 }
 
 }  // namespace
@@ -36,12 +39,12 @@ Variable sub(const Variable& a, const Variable& b) {
 }
 
 Variable mul(const Variable& a, const Variable& b) {
-  return binary_op(a, b, BinaryOp::mul, "mul",
-                   [](const Tensor& dy, const Tensor& av, const Tensor& bv, auto&, bool need_a,
-                      bool need_b) {
-                     return std::pair{need_a ? binary_tensor(dy, bv, BinaryOp::mul) : Tensor(),
-                                      need_b ? binary_tensor(dy, av, BinaryOp::mul) : Tensor()};
-                   });
+  return binary_op(
+      a, b, BinaryOp::mul, "mul",
+      [](const Tensor& dy, const Tensor& av, const Tensor& bv, auto&, bool need_a, bool need_b) {
+        return std::pair{need_a ? binary_tensor(dy, bv, BinaryOp::mul) : Tensor(),
+                         need_b ? binary_tensor(dy, av, BinaryOp::mul) : Tensor()};
+      });
 }
 
 Variable div(const Variable& a, const Variable& b) {
@@ -52,19 +55,19 @@ Variable div(const Variable& a, const Variable& b) {
         Tensor da = need_a ? binary_tensor(dy, bv, BinaryOp::div) : Tensor();
         Tensor db;
         if (need_b)
-          db = affine_tensor(binary_tensor(binary_tensor(dy, out, BinaryOp::mul), bv,
-                                           BinaryOp::div),
-                             -1.0, 0.0);
+          db = affine_tensor(
+              binary_tensor(binary_tensor(dy, out, BinaryOp::mul), bv, BinaryOp::div), -1.0, 0.0);
         return std::pair{da, db};
       });
 }
 
 Variable affine(const Variable& a, double alpha, double beta) {
-  return make_result(affine_tensor(a.value(), alpha, beta), {a},
-                     [alpha](const Tensor& dy, std::vector<Variable>& in) {
-                       in[0].accumulate_grad(affine_tensor(dy, alpha, 0.0));
-                     },
-                     "affine");
+  return make_result(
+      affine_tensor(a.value(), alpha, beta), {a},
+      [alpha](const Tensor& dy, std::vector<Variable>& in) {
+        in[0].accumulate_grad(affine_tensor(dy, alpha, 0.0));
+      },
+      "affine");
 }
 
 }  // namespace tide

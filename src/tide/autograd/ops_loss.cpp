@@ -18,19 +18,21 @@ Variable cross_entropy(const Variable& logits, const Tensor& labels) {
   Tensor probs = Tensor::empty(logits.shape(), logits.dtype());
   Tensor loss = Tensor::empty({}, logits.dtype());
   dispatch_float(logits.dtype(), "cross_entropy", [&]<class T>(T) {
-    loss.data<T>()[0] = static_cast<T>(cross_entropy(
-        probs.data<T>(), logits.value().data<T>(), labels.data<int64_t>(), n, classes));
+    loss.data<T>()[0] = static_cast<T>(cross_entropy(probs.data<T>(), logits.value().data<T>(),
+                                                     labels.data<int64_t>(), n, classes));
   });
-  return make_result(loss, {logits}, [probs, labels, n, classes](const Tensor& dy,
-                                                                 std::vector<Variable>& in) {
-    Tensor dx = Tensor::empty(probs.shape(), probs.dtype());
-    dispatch_float(dy.dtype(), "cross_entropy backward", [&]<class T>(T) {
-      const T scale = dy.data<T>()[0] / static_cast<T>(n);
-      cross_entropy_backward(dx.data<T>(), probs.data<T>(), labels.data<int64_t>(), n, classes,
-                             scale, false);
-    });
-    in[0].accumulate_grad(dx);
-  }, "cross_entropy");
+  return make_result(
+      loss, {logits},
+      [probs, labels, n, classes](const Tensor& dy, std::vector<Variable>& in) {
+        Tensor dx = Tensor::empty(probs.shape(), probs.dtype());
+        dispatch_float(dy.dtype(), "cross_entropy backward", [&]<class T>(T) {
+          const T scale = dy.data<T>()[0] / static_cast<T>(n);
+          cross_entropy_backward(dx.data<T>(), probs.data<T>(), labels.data<int64_t>(), n, classes,
+                                 scale, false);
+        });
+        in[0].accumulate_grad(dx);
+      },
+      "cross_entropy");
 }
 
 Variable mse_loss(const Variable& prediction, const Variable& target) {
@@ -45,13 +47,15 @@ Variable mse_loss(const Variable& prediction, const Variable& target) {
     Tensor sq = binary_tensor(diff, diff, BinaryOp::mul);
     loss.data<T>()[0] = static_cast<T>(sum_all(sq.data<T>(), sq.numel()) / n);
   });
-  return make_result(loss, {prediction, target}, [diff, n](const Tensor& dy,
-                                                           std::vector<Variable>& in) {
-    // d/dp mean((p - t)^2) = 2 (p - t) / n; the target gets the negative.
-    const double g = 2.0 * dy.item() / n;
-    if (in[0].requires_grad()) in[0].accumulate_grad(affine_tensor(diff, g, 0.0));
-    if (in[1].requires_grad()) in[1].accumulate_grad(affine_tensor(diff, -g, 0.0));
-  }, "mse_loss");
+  return make_result(
+      loss, {prediction, target},
+      [diff, n](const Tensor& dy, std::vector<Variable>& in) {
+        // d/dp mean((p - t)^2) = 2 (p - t) / n; the target gets the negative.
+        const double g = 2.0 * dy.item() / n;
+        if (in[0].requires_grad()) in[0].accumulate_grad(affine_tensor(diff, g, 0.0));
+        if (in[1].requires_grad()) in[1].accumulate_grad(affine_tensor(diff, -g, 0.0));
+      },
+      "mse_loss");
 }
 
 }  // namespace tide

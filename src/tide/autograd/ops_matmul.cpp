@@ -18,28 +18,31 @@ Variable matmul(const Variable& a, const Variable& b) {
          T(0));
   });
   Tensor av = a.value(), bv = b.value();
-  return make_result(out, {a, b}, [av, bv, m, n, k](const Tensor& dy, std::vector<Variable>& in) {
-    dispatch_float(dy.dtype(), "matmul backward", [&]<class T>(T) {
-      if (in[0].requires_grad()) {  // da (M,K) = dy (M,N) * b^T
-        Tensor da = Tensor::empty({m, k}, dy.dtype());
-        gemm(da.data<T>(), dy.data<T>(), bv.data<T>(), false, true, m, k, n, T(1), T(0));
-        in[0].accumulate_grad(da);
-      }
-      if (in[1].requires_grad()) {  // db (K,N) = a^T * dy
-        Tensor db = Tensor::empty({k, n}, dy.dtype());
-        gemm(db.data<T>(), av.data<T>(), dy.data<T>(), true, false, k, n, m, T(1), T(0));
-        in[1].accumulate_grad(db);
-      }
-    });
-  }, "matmul");
+  return make_result(
+      out, {a, b},
+      [av, bv, m, n, k](const Tensor& dy, std::vector<Variable>& in) {
+        dispatch_float(dy.dtype(), "matmul backward", [&]<class T>(T) {
+          if (in[0].requires_grad()) {  // da (M,K) = dy (M,N) * b^T
+            Tensor da = Tensor::empty({m, k}, dy.dtype());
+            gemm(da.data<T>(), dy.data<T>(), bv.data<T>(), false, true, m, k, n, T(1), T(0));
+            in[0].accumulate_grad(da);
+          }
+          if (in[1].requires_grad()) {  // db (K,N) = a^T * dy
+            Tensor db = Tensor::empty({k, n}, dy.dtype());
+            gemm(db.data<T>(), av.data<T>(), dy.data<T>(), true, false, k, n, m, T(1), T(0));
+            in[1].accumulate_grad(db);
+          }
+        });
+      },
+      "matmul");
 }
 
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
   const Tensor& w = weight.value();
-  TIDE_CHECK(x.value().ndim() >= 1 && w.ndim() == 2 && x.shape()[-1] == w.dim(1) &&
-                 x.dtype() == w.dtype(),
-             "linear: input {} does not match weight {} (expected input (..., {}))",
-             x.value().str(), w.str(), w.ndim() == 2 ? w.dim(1) : -1);
+  TIDE_CHECK(
+      x.value().ndim() >= 1 && w.ndim() == 2 && x.shape()[-1] == w.dim(1) && x.dtype() == w.dtype(),
+      "linear: input {} does not match weight {} (expected input (..., {}))", x.value().str(),
+      w.str(), w.ndim() == 2 ? w.dim(1) : -1);
   const int64_t in_features = w.dim(1), out_features = w.dim(0);
   const int64_t rows = x.numel() / std::max<int64_t>(in_features, 1);
   const bool has_bias = bias.defined();
@@ -63,28 +66,30 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   std::vector<Variable> inputs{x, weight};
   if (has_bias) inputs.push_back(bias);
   Tensor xv = x.value();
-  return make_result(out, std::move(inputs), [xv, w, rows, in_features, out_features](
-                                                 const Tensor& dy, std::vector<Variable>& in) {
-    dispatch_float(dy.dtype(), "linear backward", [&]<class T>(T) {
-      if (in[0].requires_grad()) {  // dx (rows, in) = dy (rows, out) * W (out, in)
-        Tensor dx = Tensor::empty(xv.shape(), dy.dtype());
-        gemm(dx.data<T>(), dy.data<T>(), w.data<T>(), false, false, rows, in_features,
-             out_features, T(1), T(0));
-        in[0].accumulate_grad(dx);
-      }
-      if (in[1].requires_grad()) {  // dW (out, in) = dy^T (out, rows) * x (rows, in)
-        Tensor dw = Tensor::empty(w.shape(), dy.dtype());
-        gemm(dw.data<T>(), dy.data<T>(), xv.data<T>(), true, false, out_features, in_features,
-             rows, T(1), T(0));
-        in[1].accumulate_grad(dw);
-      }
-      if (in.size() > 2 && in[2].requires_grad()) {  // db (out) = sum over rows of dy
-        Tensor db = Tensor::empty({out_features}, dy.dtype());
-        sum_rows(db.data<T>(), dy.data<T>(), rows, out_features, false);
-        in[2].accumulate_grad(db);
-      }
-    });
-  }, "linear");
+  return make_result(
+      out, std::move(inputs),
+      [xv, w, rows, in_features, out_features](const Tensor& dy, std::vector<Variable>& in) {
+        dispatch_float(dy.dtype(), "linear backward", [&]<class T>(T) {
+          if (in[0].requires_grad()) {  // dx (rows, in) = dy (rows, out) * W (out, in)
+            Tensor dx = Tensor::empty(xv.shape(), dy.dtype());
+            gemm(dx.data<T>(), dy.data<T>(), w.data<T>(), false, false, rows, in_features,
+                 out_features, T(1), T(0));
+            in[0].accumulate_grad(dx);
+          }
+          if (in[1].requires_grad()) {  // dW (out, in) = dy^T (out, rows) * x (rows, in)
+            Tensor dw = Tensor::empty(w.shape(), dy.dtype());
+            gemm(dw.data<T>(), dy.data<T>(), xv.data<T>(), true, false, out_features, in_features,
+                 rows, T(1), T(0));
+            in[1].accumulate_grad(dw);
+          }
+          if (in.size() > 2 && in[2].requires_grad()) {  // db (out) = sum over rows of dy
+            Tensor db = Tensor::empty({out_features}, dy.dtype());
+            sum_rows(db.data<T>(), dy.data<T>(), rows, out_features, false);
+            in[2].accumulate_grad(db);
+          }
+        });
+      },
+      "linear");
 }
 
 }  // namespace tide

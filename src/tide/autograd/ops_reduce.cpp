@@ -8,8 +8,8 @@ namespace {
 
 // Sums x over the middle axis of (outer, size, inner), times alpha, into out_shape. Backward
 // spreads the gradient back along that axis.
-Variable reduce_axis(const Variable& x, int64_t outer, int64_t size, int64_t inner,
-                     Shape out_shape, double alpha, const char* name) {
+Variable reduce_axis(const Variable& x, int64_t outer, int64_t size, int64_t inner, Shape out_shape,
+                     double alpha, const char* name) {
   Tensor y = Tensor::empty(std::move(out_shape), x.dtype());
   dispatch_float(x.dtype(), name, [&]<class T>(T) {
     if (outer == 1 && inner == 1)  // everything: one parallel reduction
@@ -18,13 +18,16 @@ Variable reduce_axis(const Variable& x, int64_t outer, int64_t size, int64_t inn
       sum_axis(y.data<T>(), x.value().data<T>(), outer, size, inner, static_cast<T>(alpha));
   });
   const Shape in_shape = x.shape();
-  return make_result(y, {x}, [=](const Tensor& dy, std::vector<Variable>& in) {
-    Tensor dx = Tensor::empty(in_shape, dy.dtype());
-    dispatch_float(dy.dtype(), name, [&]<class T>(T) {
-      expand_axis(dx.data<T>(), dy.data<T>(), outer, size, inner, static_cast<T>(alpha), false);
-    });
-    in[0].accumulate_grad(dx);
-  }, name);
+  return make_result(
+      y, {x},
+      [=](const Tensor& dy, std::vector<Variable>& in) {
+        Tensor dx = Tensor::empty(in_shape, dy.dtype());
+        dispatch_float(dy.dtype(), name, [&]<class T>(T) {
+          expand_axis(dx.data<T>(), dy.data<T>(), outer, size, inner, static_cast<T>(alpha), false);
+        });
+        in[0].accumulate_grad(dx);
+      },
+      name);
 }
 
 Variable reduce_dim(const Variable& x, int dim, bool keepdim, bool average, const char* name) {
@@ -44,7 +47,9 @@ Variable reduce_dim(const Variable& x, int dim, bool keepdim, bool average, cons
 
 }  // namespace
 
-Variable sum(const Variable& x) { return reduce_axis(x, 1, x.numel(), 1, {}, 1.0, "sum"); }
+Variable sum(const Variable& x) {
+  return reduce_axis(x, 1, x.numel(), 1, {}, 1.0, "sum");
+}
 
 Variable mean(const Variable& x) {
   TIDE_CHECK(x.numel() > 0, "mean of an empty tensor {}", x.value().str());

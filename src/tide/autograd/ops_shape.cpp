@@ -4,11 +4,12 @@ namespace tide {
 
 Variable reshape(const Variable& x, Shape shape) {
   const Shape in_shape = x.shape();
-  return make_result(x.value().reshape(std::move(shape)), {x},
-                     [in_shape](const Tensor& dy, std::vector<Variable>& in) {
-                       in[0].accumulate_grad(dy.reshape(in_shape));
-                     },
-                     "reshape");
+  return make_result(
+      x.value().reshape(std::move(shape)), {x},
+      [in_shape](const Tensor& dy, std::vector<Variable>& in) {
+        in[0].accumulate_grad(dy.reshape(in_shape));
+      },
+      "reshape");
 }
 
 Variable flatten(const Variable& x, int start_dim) {

@@ -15,9 +15,8 @@ Tensor binary_tensor(const Tensor& a, const Tensor& b, BinaryOp op) {
 Tensor reduce_to_shape(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape) return t;
   Tensor out = Tensor::empty(shape, t.dtype());
-  dispatch_float(t.dtype(), "broadcast backward", [&]<class T>(T) {
-    sum_to_shape(out.data<T>(), t.data<T>(), shape, t.shape());
-  });
+  dispatch_float(t.dtype(), "broadcast backward",
+                 [&]<class T>(T) { sum_to_shape(out.data<T>(), t.data<T>(), shape, t.shape()); });
   return out;
 }
 

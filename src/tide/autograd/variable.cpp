@@ -17,8 +17,8 @@ Tensor add_tensors(const Tensor& a, const Tensor& b) {
     binary(out.data<float>(), a.data<float>(), b.data<float>(), a.shape(), a.shape(), a.shape(),
            BinaryOp::add);
   else
-    binary(out.data<double>(), a.data<double>(), b.data<double>(), a.shape(), a.shape(),
-           a.shape(), BinaryOp::add);
+    binary(out.data<double>(), a.data<double>(), b.data<double>(), a.shape(), a.shape(), a.shape(),
+           BinaryOp::add);
   return out;
 }
 
@@ -52,7 +52,9 @@ Variable::Data& Variable::data() const {
   return *data_;
 }
 
-const Tensor& Variable::value() const { return data().value; }
+const Tensor& Variable::value() const {
+  return data().value;
+}
 
 void Variable::set_value(Tensor value) {
   TIDE_CHECK(value.shape() == data().value.shape() && value.dtype() == data().value.dtype(),
@@ -60,10 +62,18 @@ void Variable::set_value(Tensor value) {
   data().value = std::move(value);
 }
 
-bool Variable::requires_grad() const { return data().requires_grad; }
-const Tensor& Variable::grad() const { return data().grad; }
-bool Variable::is_leaf() const { return data().node == nullptr; }
-const std::shared_ptr<Node>& Variable::node() const { return data().node; }
+bool Variable::requires_grad() const {
+  return data().requires_grad;
+}
+const Tensor& Variable::grad() const {
+  return data().grad;
+}
+bool Variable::is_leaf() const {
+  return data().node == nullptr;
+}
+const std::shared_ptr<Node>& Variable::node() const {
+  return data().node;
+}
 
 void Variable::accumulate_grad(Tensor g) {
   Data& d = data();
@@ -75,13 +85,16 @@ void Variable::accumulate_grad(Tensor g) {
   d.grad = d.grad.defined() ? add_tensors(d.grad, g) : std::move(g);
 }
 
-void Variable::zero_grad() { data().grad = Tensor(); }
+void Variable::zero_grad() {
+  data().grad = Tensor();
+}
 
-Variable Variable::detach() const { return Variable(value(), false); }
+Variable Variable::detach() const {
+  return Variable(value(), false);
+}
 
 void Variable::backward() const {
-  TIDE_CHECK(numel() == 1, "backward() without a gradient needs a scalar, got {}",
-             value().str());
+  TIDE_CHECK(numel() == 1, "backward() without a gradient needs a scalar, got {}", value().str());
   backward(Tensor::full(shape(), 1.0, dtype()));
 }
 
@@ -133,8 +146,14 @@ Variable make_result(Tensor value, std::vector<Variable> inputs, BackwardFn back
   return out;
 }
 
-NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
-bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) {
+  t_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  t_grad_enabled = previous_;
+}
+bool grad_enabled() {
+  return t_grad_enabled;
+}
 
 }  // namespace tide

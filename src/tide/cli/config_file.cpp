@@ -16,13 +16,15 @@ void apply_config_file(CLI::App& cmd, const std::string& path) {
   }
   for (const CLI::ConfigItem& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // table start and end markers
-    TIDE_CHECK(item.parents.empty() || (item.parents.size() == 1 && item.parents[0] == cmd.get_name()),
-               "config file {}: unknown key '{}' (tables other than [{}] are not used)", path,
-               item.fullname(), cmd.get_name());
+    TIDE_CHECK(
+        item.parents.empty() || (item.parents.size() == 1 && item.parents[0] == cmd.get_name()),
+        "config file {}: unknown key '{}' (tables other than [{}] are not used)", path,
+        item.fullname(), cmd.get_name());
     CLI::Option* opt = cmd.get_option_no_throw("--" + item.name);
     TIDE_CHECK(opt != nullptr && item.name != "config",
                "config file {}: unknown key '{}'; keys are the flags of `tide {}` without the "
-               "dashes (see --help)", path, item.name, cmd.get_name());
+               "dashes (see --help)",
+               path, item.name, cmd.get_name());
     if (opt->count() > 0) continue;  // given on the command line
     try {
       for (const std::string& value : item.inputs) opt->add_result(value);

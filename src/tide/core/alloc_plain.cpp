@@ -14,6 +14,8 @@ void* allocate_bytes(size_t bytes) {
   return p;
 }
 
-void free_bytes(void* ptr, size_t) { std::free(ptr); }
+void free_bytes(void* ptr, size_t) {
+  std::free(ptr);
+}
 
 }  // namespace tide

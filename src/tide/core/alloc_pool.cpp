@@ -17,7 +17,9 @@ constexpr size_t kPoolMinBytes = 4096;
 // Cached bytes beyond this are returned to the system.
 constexpr size_t kPoolMaxCachedBytes = size_t{4} << 30;
 
-size_t round_up(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+size_t round_up(size_t bytes) {
+  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 class Pool {
  public:

@@ -29,9 +29,9 @@ namespace detail {
 
 // TIDE_CHECK(cond, "format {}", args...): throws tide::Error with the formatted message
 // when cond is false.
-#define TIDE_CHECK(cond, ...)                                                 \
-  do {                                                                        \
-    if (!(cond)) [[unlikely]]                                                 \
+#define TIDE_CHECK(cond, ...)                                                    \
+  do {                                                                           \
+    if (!(cond)) [[unlikely]]                                                    \
       ::tide::detail::throw_error(__FILE__, __LINE__, fmt::format(__VA_ARGS__)); \
   } while (0)
 

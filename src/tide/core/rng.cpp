@@ -45,7 +45,9 @@ uint32_t RngStream::next_u32() {
   return block_[used_++];
 }
 
-float RngStream::uniform() { return static_cast<float>(next_u32() >> 8) * 0x1.0p-24f; }
+float RngStream::uniform() {
+  return static_cast<float>(next_u32() >> 8) * 0x1.0p-24f;
+}
 
 double RngStream::uniform_double() {
   const uint64_t hi = next_u32() >> 5, lo = next_u32() >> 6;  // 27 + 26 bits

@@ -15,7 +15,14 @@ namespace tide {
 std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);
 
 // What a stream of random numbers is for; part of the stream's identity.
-enum class RngPurpose : uint32_t { init = 1, shuffle = 2, dropout = 3, augment = 4, data = 5, test = 6 };
+enum class RngPurpose : uint32_t {
+  init = 1,
+  shuffle = 2,
+  dropout = 3,
+  augment = 4,
+  data = 5,
+  test = 6
+};
 
 // A sequential reader over one Philox stream. The stream is named by the seed and up to
 // three ids (for example rank, epoch, step); two streams with different names are

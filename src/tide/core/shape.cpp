@@ -18,7 +18,9 @@ int Shape::normalize_dim(int i) const {
   return i < 0 ? i + n : i;
 }
 
-std::string Shape::str() const { return fmt::format("[{}]", fmt::join(dims_, ", ")); }
+std::string Shape::str() const {
+  return fmt::format("[{}]", fmt::join(dims_, ", "));
+}
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
   const int n = std::max(a.ndim(), b.ndim());

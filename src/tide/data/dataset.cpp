@@ -15,7 +15,8 @@ TensorDataset::TensorDataset(Tensor inputs, Tensor targets)
 }
 
 Shape TensorDataset::sample_shape() const {
-  return Shape(std::vector<int64_t>(inputs_.shape().dims().begin() + 1, inputs_.shape().dims().end()));
+  return Shape(
+      std::vector<int64_t>(inputs_.shape().dims().begin() + 1, inputs_.shape().dims().end()));
 }
 
 Batch TensorDataset::get_batch(std::span<const int64_t> indices) const {

@@ -48,7 +48,8 @@ IdxArray read_idx(const std::string& path) {
              path, m);
   TIDE_CHECK(magic[2] == 0x08,
              "{}: IDX element type 0x{:02x} is not supported (magic 0x{:08x}); expected 0x08, "
-             "unsigned bytes", path, magic[2], m);
+             "unsigned bytes",
+             path, magic[2], m);
   IdxArray a;
   uint64_t count = 1;
   for (int d = 0; d < magic[3]; ++d) {
@@ -64,8 +65,8 @@ IdxArray read_idx(const std::string& path) {
   }
   a.data.resize(count);
   const size_t got = read_up_to(f.get(), a.data.data(), count, path);
-  TIDE_CHECK(got == count, "{}: truncated: expected {} data bytes after the header, found {}",
-             path, count, got);
+  TIDE_CHECK(got == count, "{}: truncated: expected {} data bytes after the header, found {}", path,
+             count, got);
   return a;
 }
 

@@ -24,7 +24,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
   TIDE_CHECK(options_.prefetch >= 0, "prefetch must be >= 0, got {}", options_.prefetch);
 }
 
-DataLoader::~DataLoader() { stop_worker(); }
+DataLoader::~DataLoader() {
+  stop_worker();
+}
 
 int64_t DataLoader::batches_per_epoch() const {
   const int64_t n = dataset_->size(), b = options_.batch_size;
@@ -33,8 +35,10 @@ int64_t DataLoader::batches_per_epoch() const {
 
 Batch DataLoader::build(int64_t batch_index) const {
   const int64_t begin = batch_index * options_.batch_size;
-  const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order_.size()));
-  return dataset_->get_batch(std::span<const int64_t>(order_.data() + begin, static_cast<size_t>(end - begin)));
+  const int64_t end =
+      std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order_.size()));
+  return dataset_->get_batch(
+      std::span<const int64_t>(order_.data() + begin, static_cast<size_t>(end - begin)));
 }
 
 void DataLoader::produce(int64_t first, int64_t end) {
@@ -49,7 +53,8 @@ void DataLoader::produce(int64_t first, int64_t end) {
       return;
     }
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
+    changed_.wait(lock,
+                  [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
     if (stop_) return;
     ready_.push_back(std::move(*batch));
     changed_.notify_all();

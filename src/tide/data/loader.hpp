@@ -17,7 +17,7 @@ namespace tide {
 
 struct LoaderOptions {
   int64_t batch_size = 64;
-  bool shuffle = true;     // ShuffledSampler(seed) when true, SequentialSampler otherwise
+  bool shuffle = true;  // ShuffledSampler(seed) when true, SequentialSampler otherwise
   uint64_t seed = 0;
   bool drop_last = false;  // drop the last, smaller batch of an epoch
   int prefetch = 2;        // batches built ahead; 0 builds on the calling thread

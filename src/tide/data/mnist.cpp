@@ -47,8 +47,8 @@ TensorDataset load_mnist(std::string_view dataset, const std::string& dir, Split
   const std::string labels_path = find_file(dataset, dir, prefix + "-labels-idx1-ubyte");
   const IdxArray images = read_idx(images_path);
   const IdxArray labels = read_idx(labels_path);
-  TIDE_CHECK(images.dims.size() == 3, "{}: expected 3 dimensions (N, H, W), found {}",
-             images_path, images.dims.size());
+  TIDE_CHECK(images.dims.size() == 3, "{}: expected 3 dimensions (N, H, W), found {}", images_path,
+             images.dims.size());
   TIDE_CHECK(labels.dims.size() == 1, "{}: expected 1 dimension (N), found {}", labels_path,
              labels.dims.size());
   const int64_t n = images.dims[0], h = images.dims[1], w = images.dims[2];

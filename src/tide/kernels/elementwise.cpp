@@ -36,10 +36,14 @@ int64_t row_offset(int64_t row, const Shape& out_shape, const std::vector<int64_
 template <class T>
 inline T apply(BinaryOp op, T x, T y) {
   switch (op) {
-    case BinaryOp::add: return x + y;
-    case BinaryOp::sub: return x - y;
-    case BinaryOp::mul: return x * y;
-    case BinaryOp::div: return x / y;
+    case BinaryOp::add:
+      return x + y;
+    case BinaryOp::sub:
+      return x - y;
+    case BinaryOp::mul:
+      return x * y;
+    case BinaryOp::div:
+      return x / y;
   }
   return T(0);
 }
@@ -89,10 +93,14 @@ void binary(T* out, const T* a, const T* b, const Shape& out_shape, const Shape&
     sa = sb = {1};
   }
   switch (op) {
-    case BinaryOp::add: return binary_rows<T, BinaryOp::add>(out, a, b, shape, sa, sb);
-    case BinaryOp::sub: return binary_rows<T, BinaryOp::sub>(out, a, b, shape, sa, sb);
-    case BinaryOp::mul: return binary_rows<T, BinaryOp::mul>(out, a, b, shape, sa, sb);
-    case BinaryOp::div: return binary_rows<T, BinaryOp::div>(out, a, b, shape, sa, sb);
+    case BinaryOp::add:
+      return binary_rows<T, BinaryOp::add>(out, a, b, shape, sa, sb);
+    case BinaryOp::sub:
+      return binary_rows<T, BinaryOp::sub>(out, a, b, shape, sa, sb);
+    case BinaryOp::mul:
+      return binary_rows<T, BinaryOp::mul>(out, a, b, shape, sa, sb);
+    case BinaryOp::div:
+      return binary_rows<T, BinaryOp::div>(out, a, b, shape, sa, sb);
   }
 }
 
@@ -122,21 +130,29 @@ void sum_to_shape(T* out, const T* in, const Shape& out_shape, const Shape& in_s
 
 template <class T>
 void unary(T* y, const T* x, int64_t n, UnaryOp op) {
-#define TIDE_UNARY_LOOP(expr)                                        \
+#define TIDE_UNARY_LOOP(expr)                                                                \
   _Pragma("omp parallel for simd if (n > kParallelGrain)") for (int64_t i = 0; i < n; ++i) { \
-    const T v = x[i];                                                \
-    y[i] = (expr);                                                   \
-  }                                                                  \
+    const T v = x[i];                                                                        \
+    y[i] = (expr);                                                                           \
+  }                                                                                          \
   return
   switch (op) {
-    case UnaryOp::relu: TIDE_UNARY_LOOP(v > T(0) ? v : T(0));
-    case UnaryOp::sigmoid: TIDE_UNARY_LOOP(T(1) / (T(1) + std::exp(-v)));
-    case UnaryOp::tanh: TIDE_UNARY_LOOP(std::tanh(v));
-    case UnaryOp::exp: TIDE_UNARY_LOOP(std::exp(v));
-    case UnaryOp::log: TIDE_UNARY_LOOP(std::log(v));
-    case UnaryOp::neg: TIDE_UNARY_LOOP(-v);
-    case UnaryOp::square: TIDE_UNARY_LOOP(v * v);
-    case UnaryOp::sqrt: TIDE_UNARY_LOOP(std::sqrt(v));
+    case UnaryOp::relu:
+      TIDE_UNARY_LOOP(v > T(0) ? v : T(0));
+    case UnaryOp::sigmoid:
+      TIDE_UNARY_LOOP(T(1) / (T(1) + std::exp(-v)));
+    case UnaryOp::tanh:
+      TIDE_UNARY_LOOP(std::tanh(v));
+    case UnaryOp::exp:
+      TIDE_UNARY_LOOP(std::exp(v));
+    case UnaryOp::log:
+      TIDE_UNARY_LOOP(std::log(v));
+    case UnaryOp::neg:
+      TIDE_UNARY_LOOP(-v);
+    case UnaryOp::square:
+      TIDE_UNARY_LOOP(v * v);
+    case UnaryOp::sqrt:
+      TIDE_UNARY_LOOP(std::sqrt(v));
   }
 #undef TIDE_UNARY_LOOP
 }
@@ -145,24 +161,32 @@ template <class T>
 void unary_backward(T* dx, const T* dy, const T* x, const T* y, int64_t n, UnaryOp op,
                     bool accumulate) {
   // `expr` is the gradient for element i; accumulate decides between += and =.
-#define TIDE_BACKWARD_LOOP(expr)                                                          \
-  if (accumulate) {                                                                       \
+#define TIDE_BACKWARD_LOOP(expr)                                                             \
+  if (accumulate) {                                                                          \
     _Pragma("omp parallel for simd if (n > kParallelGrain)") for (int64_t i = 0; i < n; ++i) \
-        dx[i] += (expr);                                                                  \
-  } else {                                                                                \
+        dx[i] += (expr);                                                                     \
+  } else {                                                                                   \
     _Pragma("omp parallel for simd if (n > kParallelGrain)") for (int64_t i = 0; i < n; ++i) \
-        dx[i] = (expr);                                                                   \
-  }                                                                                       \
+        dx[i] = (expr);                                                                      \
+  }                                                                                          \
   return
   switch (op) {
-    case UnaryOp::relu: TIDE_BACKWARD_LOOP(y[i] > T(0) ? dy[i] : T(0));
-    case UnaryOp::sigmoid: TIDE_BACKWARD_LOOP(dy[i] * y[i] * (T(1) - y[i]));
-    case UnaryOp::tanh: TIDE_BACKWARD_LOOP(dy[i] * (T(1) - y[i] * y[i]));
-    case UnaryOp::exp: TIDE_BACKWARD_LOOP(dy[i] * y[i]);
-    case UnaryOp::log: TIDE_BACKWARD_LOOP(dy[i] / x[i]);
-    case UnaryOp::neg: TIDE_BACKWARD_LOOP(-dy[i]);
-    case UnaryOp::square: TIDE_BACKWARD_LOOP(T(2) * x[i] * dy[i]);
-    case UnaryOp::sqrt: TIDE_BACKWARD_LOOP(dy[i] / (T(2) * y[i]));
+    case UnaryOp::relu:
+      TIDE_BACKWARD_LOOP(y[i] > T(0) ? dy[i] : T(0));
+    case UnaryOp::sigmoid:
+      TIDE_BACKWARD_LOOP(dy[i] * y[i] * (T(1) - y[i]));
+    case UnaryOp::tanh:
+      TIDE_BACKWARD_LOOP(dy[i] * (T(1) - y[i] * y[i]));
+    case UnaryOp::exp:
+      TIDE_BACKWARD_LOOP(dy[i] * y[i]);
+    case UnaryOp::log:
+      TIDE_BACKWARD_LOOP(dy[i] / x[i]);
+    case UnaryOp::neg:
+      TIDE_BACKWARD_LOOP(-dy[i]);
+    case UnaryOp::square:
+      TIDE_BACKWARD_LOOP(T(2) * x[i] * dy[i]);
+    case UnaryOp::sqrt:
+      TIDE_BACKWARD_LOOP(dy[i] / (T(2) * y[i]));
   }
 #undef TIDE_BACKWARD_LOOP
 }
@@ -185,7 +209,7 @@ void scale_into(T* y, const T* x, int64_t n, T alpha, bool accumulate) {
 }
 
 #define TIDE_INSTANTIATE(T)                                                                  \
-  template void binary<T>(T*, const T*, const T*, const Shape&, const Shape&, const Shape&, \
+  template void binary<T>(T*, const T*, const T*, const Shape&, const Shape&, const Shape&,  \
                           BinaryOp);                                                         \
   template void sum_to_shape<T>(T*, const T*, const Shape&, const Shape&);                   \
   template void unary<T>(T*, const T*, int64_t, UnaryOp);                                    \

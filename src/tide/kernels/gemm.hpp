@@ -16,7 +16,7 @@ void gemm(double* c, const double* a, const double* b, bool trans_a, bool trans_
 
 // Plain triple loop with a double accumulator, for checking the fast kernel.
 template <class T>
-void gemm_reference(T* c, const T* a, const T* b, bool trans_a, bool trans_b, int64_t m,
-                    int64_t n, int64_t k, T alpha, T beta);
+void gemm_reference(T* c, const T* a, const T* b, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                    int64_t k, T alpha, T beta);
 
 }  // namespace tide

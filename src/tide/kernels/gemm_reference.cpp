@@ -4,8 +4,8 @@
 namespace tide {
 
 template <class T>
-void gemm_reference(T* c, const T* a, const T* b, bool trans_a, bool trans_b, int64_t m,
-                    int64_t n, int64_t k, T alpha, T beta) {
+void gemm_reference(T* c, const T* a, const T* b, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                    int64_t k, T alpha, T beta) {
 #pragma omp parallel for if (m * n * k > kParallelGrain)
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {

@@ -66,10 +66,10 @@ void sum_rows(T* y, const T* x, int64_t rows, int64_t cols, bool accumulate) {
   }
 }
 
-#define TIDE_INSTANTIATE(T)                                                              \
-  template double sum_all<T>(const T*, int64_t);                                         \
-  template void sum_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T);                 \
-  template void expand_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T, bool);        \
+#define TIDE_INSTANTIATE(T)                                                       \
+  template double sum_all<T>(const T*, int64_t);                                  \
+  template void sum_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T);          \
+  template void expand_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T, bool); \
   template void sum_rows<T>(T*, const T*, int64_t, int64_t, bool);
 TIDE_INSTANTIATE(float)
 TIDE_INSTANTIATE(double)

@@ -14,15 +14,14 @@ void softmax(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, bool 
 // dx (+)= the input gradient of softmax (log = false) or log-softmax (log = true), given the
 // forward output y and its gradient dy; all (outer, size, inner).
 template <class T>
-void softmax_backward(T* dx, const T* dy, const T* y, int64_t outer, int64_t size,
-                      int64_t inner, bool log, bool accumulate);
+void softmax_backward(T* dx, const T* dy, const T* y, int64_t outer, int64_t size, int64_t inner,
+                      bool log, bool accumulate);
 
 // Mean cross-entropy of logits (n, classes) against integer labels (n): writes the softmax
 // probabilities to probs (n, classes) for the backward pass and returns the mean loss.
 // Throws naming the row when a label is outside [0, classes).
 template <class T>
-double cross_entropy(T* probs, const T* logits, const int64_t* labels, int64_t n,
-                     int64_t classes);
+double cross_entropy(T* probs, const T* logits, const int64_t* labels, int64_t n, int64_t classes);
 
 // dlogits (n, classes) (+)= (probs - onehot(labels)) * scale; scale is dloss / n for a mean.
 template <class T>

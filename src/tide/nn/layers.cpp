@@ -11,15 +11,21 @@ namespace tide {
 Linear::Linear(int64_t in_features, int64_t out_features, RngStream& rng, bool bias,
                LinearInit init)
     : in_features_(in_features), out_features_(out_features) {
-  TIDE_CHECK(in_features > 0 && out_features > 0,
-             "Linear({}, {}): sizes must be positive", in_features, out_features);
+  TIDE_CHECK(in_features > 0 && out_features > 0, "Linear({}, {}): sizes must be positive",
+             in_features, out_features);
   const Shape w_shape{out_features, in_features};
   Tensor w;
   switch (init) {
     // PyTorch's kaiming_uniform_(a = sqrt 5) has gain sqrt(1/3): bound 1/sqrt(in).
-    case LinearInit::torch_default: w = kaiming_uniform(w_shape, in_features, std::sqrt(1.0 / 3.0), rng); break;
-    case LinearInit::kaiming: w = kaiming_uniform(w_shape, in_features, std::sqrt(2.0), rng); break;
-    case LinearInit::xavier: w = xavier_uniform(w_shape, in_features, out_features, 1.0, rng); break;
+    case LinearInit::torch_default:
+      w = kaiming_uniform(w_shape, in_features, std::sqrt(1.0 / 3.0), rng);
+      break;
+    case LinearInit::kaiming:
+      w = kaiming_uniform(w_shape, in_features, std::sqrt(2.0), rng);
+      break;
+    case LinearInit::xavier:
+      w = xavier_uniform(w_shape, in_features, out_features, 1.0, rng);
+      break;
   }
   weight_ = register_parameter("weight", std::move(w));
   if (bias) {
@@ -30,7 +36,9 @@ Linear::Linear(int64_t in_features, int64_t out_features, RngStream& rng, bool b
   }
 }
 
-Variable Linear::forward(const Variable& x) { return linear(x, weight_, bias_); }
+Variable Linear::forward(const Variable& x) {
+  return linear(x, weight_, bias_);
+}
 
 std::string Linear::describe() const {
   return fmt::format("Linear({}, {}{})", in_features_, out_features_,
@@ -48,7 +56,9 @@ Variable Sequential::forward(const Variable& x) {
   return h;
 }
 
-Variable Flatten::forward(const Variable& x) { return flatten(x, start_dim_); }
+Variable Flatten::forward(const Variable& x) {
+  return flatten(x, start_dim_);
+}
 
 std::shared_ptr<Module> make_relu() {
   return std::make_shared<Activation>("ReLU", [](const Variable& x) { return relu(x); });

@@ -83,8 +83,8 @@ const Tensor& Module::buffer(const std::string& name) const {
 }
 
 void Module::summarize(const std::string& name, int depth, std::string* out) const {
-  *out += fmt::format("{:{}}{}{}\n", "", 2 * depth, name.empty() ? "" : "(" + name + ") ",
-                      describe());
+  *out +=
+      fmt::format("{:{}}{}{}\n", "", 2 * depth, name.empty() ? "" : "(" + name + ") ", describe());
   for (const auto& [n, child] : children_) child->summarize(n, depth + 1, out);
 }
 

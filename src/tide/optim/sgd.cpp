@@ -26,10 +26,9 @@ void Sgd::step() {
     const Tensor& p = params_[i].value();
     const bool first = momentum != 0 && !momentum_[i].defined();
     if (first) momentum_[i] = Tensor::empty(p.shape());
-    sgd_step(p.data<float>(), momentum != 0 ? momentum_[i].data<float>() : nullptr,
-             g.data<float>(), p.numel(), static_cast<float>(lr_), momentum,
-             static_cast<float>(options_.dampening), static_cast<float>(options_.weight_decay),
-             options_.nesterov, first);
+    sgd_step(p.data<float>(), momentum != 0 ? momentum_[i].data<float>() : nullptr, g.data<float>(),
+             p.numel(), static_cast<float>(lr_), momentum, static_cast<float>(options_.dampening),
+             static_cast<float>(options_.weight_decay), options_.nesterov, first);
   }
 }
 

@@ -16,9 +16,12 @@ constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;
 
 const char* dtype_tag(DType t) {
   switch (t) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i64: return "I64";
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::i64:
+      return "I64";
   }
   return "?";
 }
@@ -65,8 +68,10 @@ TensorMap load_safetensors(const std::string& path, std::map<std::string, std::s
   const uint64_t file_size = static_cast<uint64_t>(in.tellg());
   in.seekg(0);
   uint64_t header_size = 0;
-  TIDE_CHECK(file_size >= 8, "{}: {} bytes is too short for a safetensors file (needs an 8-byte "
-             "header length)", path, file_size);
+  TIDE_CHECK(file_size >= 8,
+             "{}: {} bytes is too short for a safetensors file (needs an 8-byte "
+             "header length)",
+             path, file_size);
   in.read(reinterpret_cast<char*>(&header_size), 8);
   TIDE_CHECK(header_size <= kMaxHeaderBytes && 8 + header_size <= file_size,
              "{}: header length {} at byte 0 exceeds the file size {}", path, header_size,

@@ -7,16 +7,21 @@
 namespace tide {
 
 Storage::Storage(size_t bytes) : data_(allocate_bytes(bytes)), bytes_(bytes) {}
-Storage::~Storage() { free_bytes(data_, bytes_); }
+Storage::~Storage() {
+  free_bytes(data_, bytes_);
+}
 
 namespace {
 
 template <class F>
 void visit_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::i64: return f(int64_t{});
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::i64:
+      return f(int64_t{});
   }
 }
 

@@ -24,12 +24,10 @@ std::string quoted(const std::string& s) {
 void validate(const TrainConfig& c) {
   TIDE_CHECK(c.batch_size > 0, "--batch-size must be a positive integer, got {}", c.batch_size);
   TIDE_CHECK(c.epochs >= 0, "--epochs must be >= 0, got {}", c.epochs);
-  TIDE_CHECK(c.max_steps >= 0, "--max-steps must be >= 0 (0 means no limit), got {}",
-             c.max_steps);
+  TIDE_CHECK(c.max_steps >= 0, "--max-steps must be >= 0 (0 means no limit), got {}", c.max_steps);
   TIDE_CHECK(c.epochs > 0 || c.max_steps > 0, "--epochs and --max-steps are both 0: nothing to do");
   TIDE_CHECK(std::isfinite(c.lr) && c.lr > 0, "--lr must be a positive number, got {}", c.lr);
-  TIDE_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got {}",
-             c.momentum);
+  TIDE_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got {}", c.momentum);
   TIDE_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got {}", c.weight_decay);
   TIDE_CHECK(!c.nesterov || c.momentum > 0, "--nesterov needs --momentum > 0");
   TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);

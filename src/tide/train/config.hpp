@@ -8,21 +8,21 @@
 namespace tide {
 
 struct TrainConfig {
-  std::string model = "mlp";            // see models.hpp
+  std::string model = "mlp";              // see models.hpp
   std::string dataset = "fashion-mnist";  // fashion-mnist | mnist
-  std::string data_dir;                 // empty: the dataset's default location
+  std::string data_dir;                   // empty: the dataset's default location
   int64_t epochs = 5;
-  int64_t max_steps = 0;                // stop after this many steps; 0: no limit
+  int64_t max_steps = 0;  // stop after this many steps; 0: no limit
   int64_t batch_size = 64;
   double lr = 0.01;
   double momentum = 0.9;
   double weight_decay = 0;
   bool nesterov = false;
   uint64_t seed = 0;
-  int threads = 0;                      // 0: one per core
-  std::string run_dir;                  // empty: runs/<model>-<dataset>-<time>
-  int64_t log_every = 100;              // steps between rows of metrics.csv
-  int prefetch = 2;                     // batches prepared ahead by the loader thread
+  int threads = 0;          // 0: one per core
+  std::string run_dir;      // empty: runs/<model>-<dataset>-<time>
+  int64_t log_every = 100;  // steps between rows of metrics.csv
+  int prefetch = 2;         // batches prepared ahead by the loader thread
 };
 
 // Throws tide::Error naming the option (as its flag, e.g. --batch-size) when a value is out

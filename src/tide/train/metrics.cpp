@@ -16,7 +16,9 @@ MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
   std::fflush(file_);
 }
 
-MetricsWriter::~MetricsWriter() { std::fclose(file_); }
+MetricsWriter::~MetricsWriter() {
+  std::fclose(file_);
+}
 
 void MetricsWriter::write(const MetricsRow& r) {
   fmt::print(file_, "{},{:.4f},{},{:.6g},{:.6g},{:.6g},{:.1f},{:.3f}\n", r.step, r.epoch, r.split,

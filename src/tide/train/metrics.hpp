@@ -8,13 +8,13 @@ namespace tide {
 
 struct MetricsRow {
   int64_t step = 0;
-  double epoch = 0;        // fractional: 1.5 is half-way through the second epoch
-  std::string split;       // "train" or "test"
+  double epoch = 0;   // fractional: 1.5 is half-way through the second epoch
+  std::string split;  // "train" or "test"
   double loss = 0;
   double accuracy = 0;
   double lr = 0;
   double samples_per_sec = 0;
-  double wall_s = 0;       // since the start of training
+  double wall_s = 0;  // since the start of training
 };
 
 class MetricsWriter {

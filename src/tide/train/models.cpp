@@ -15,9 +15,9 @@ using Builder = std::function<std::shared_ptr<Module>(const Shape&, int64_t, Rng
 std::shared_ptr<Module> mlp(const Shape& sample, int64_t classes, RngStream& rng) {
   auto m = std::make_shared<Sequential>();
   m->add(std::make_shared<Flatten>(1));
-  m->add(std::make_shared<Linear>(sample.numel(), 1024, rng));
+  m->add(std::make_shared<Linear>(sample.numel(), 1024, rng, true, LinearInit::kaiming));
   m->add(make_relu());
-  m->add(std::make_shared<Linear>(1024, 1024, rng));
+  m->add(std::make_shared<Linear>(1024, 1024, rng, true, LinearInit::kaiming));
   m->add(make_relu());
   m->add(std::make_shared<Linear>(1024, classes, rng));
   return m;

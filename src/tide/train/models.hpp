@@ -12,7 +12,8 @@ namespace tide {
 
 // Builds model `name` for inputs of `sample_shape` (such as [1, 28, 28]) and `classes`
 // outputs, with weights drawn from `rng`. Throws listing the known names for an unknown one.
-//   mlp: Flatten - Linear(in, 1024) - ReLU - Linear(1024, 1024) - ReLU - Linear(1024, classes)
+//   mlp: Flatten - Linear(in, 1024) - ReLU - Linear(1024, 1024) - ReLU - Linear(1024, classes),
+//        the hidden layers He-initialised for ReLU, the output layer as PyTorch does.
 std::shared_ptr<Module> make_model(const std::string& name, const Shape& sample_shape,
                                    int64_t classes, RngStream& rng);
 

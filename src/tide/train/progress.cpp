@@ -30,9 +30,9 @@ void Progress::update(int64_t step, int64_t epoch, double loss, double samples_p
     return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double eta = step > 0 ? elapsed / static_cast<double>(step) *
-                                    static_cast<double>(total_steps_ - step)
-                              : 0.0;
+  const double eta =
+      step > 0 ? elapsed / static_cast<double>(step) * static_cast<double>(total_steps_ - step)
+               : 0.0;
   const std::string line =
       fmt::format("epoch {} step {}/{} loss {:.4f} {:.0f} samples/s ETA {}", epoch + 1, step,
                   total_steps_, loss, samples_per_sec, clock_time(eta));

@@ -78,15 +78,16 @@ TrainSummary train_classifier(TrainConfig c) {
 
   constexpr int64_t kClasses = 10;
   RngStream init_rng(c.seed, RngPurpose::init);
-  std::shared_ptr<Module> model = make_model(c.model, train_set->sample_shape(), kClasses, init_rng);
+  std::shared_ptr<Module> model =
+      make_model(c.model, train_set->sample_shape(), kClasses, init_rng);
   Sgd optimizer(model->parameters(), SgdOptions{.lr = c.lr,
                                                 .momentum = c.momentum,
                                                 .weight_decay = c.weight_decay,
                                                 .nesterov = c.nesterov});
-  DataLoader train_loader(train_set, LoaderOptions{.batch_size = c.batch_size,
-                                                   .shuffle = true,
-                                                   .seed = c.seed,
-                                                   .prefetch = c.prefetch});
+  DataLoader train_loader(
+      train_set,
+      LoaderOptions{
+          .batch_size = c.batch_size, .shuffle = true, .seed = c.seed, .prefetch = c.prefetch});
   DataLoader test_loader(test_set, LoaderOptions{.batch_size = std::max<int64_t>(c.batch_size, 256),
                                                  .shuffle = false,
                                                  .prefetch = c.prefetch});
@@ -94,9 +95,8 @@ TrainSummary train_classifier(TrainConfig c) {
   int64_t total = c.epochs * per_epoch;
   if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
   const int64_t epochs_to_run = (total + per_epoch - 1) / per_epoch;
-  log_info("{}: {} parameters; {} training and {} test examples; {} steps of batch {}",
-            c.model, model->num_parameters(), train_set->size(), test_set->size(), total,
-            c.batch_size);
+  log_info("{}: {} parameters; {} training and {} test examples; {} steps of batch {}", c.model,
+           model->num_parameters(), train_set->size(), test_set->size(), total, c.batch_size);
 
   TrainSummary s;
   s.run_dir = c.run_dir;
@@ -120,7 +120,8 @@ TrainSummary train_classifier(TrainConfig c) {
       const double loss_value = loss.value().item();
       TIDE_CHECK(std::isfinite(loss_value),
                  "training diverged: the loss is {} at step {} (epoch {}); try a smaller --lr "
-                 "(now {})", loss_value, s.steps + 1, epoch + 1, c.lr);
+                 "(now {})",
+                 loss_value, s.steps + 1, epoch + 1, c.lr);
       loss.backward();
       optimizer.step();
 
@@ -133,7 +134,8 @@ TrainSummary train_classifier(TrainConfig c) {
       window_loss += loss_value;
       epoch_loss += loss_value;
       window_correct += count_correct(logits.value(), batch->targets);
-      const double rate = static_cast<double>(window_examples) / std::max(seconds_since(window_start), 1e-9);
+      const double rate =
+          static_cast<double>(window_examples) / std::max(seconds_since(window_start), 1e-9);
       progress.update(s.steps, epoch, window_loss / static_cast<double>(window_steps), rate);
       if (s.steps % c.log_every == 0) {
         metrics.write({s.steps, static_cast<double>(s.steps) / static_cast<double>(per_epoch),
@@ -151,7 +153,7 @@ TrainSummary train_classifier(TrainConfig c) {
     metrics.write({s.steps, static_cast<double>(s.steps) / static_cast<double>(per_epoch), "test",
                    eval.loss, eval.accuracy, optimizer.lr(), 0.0, seconds_since(start)});
     log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}", epoch + 1,
-              s.train_loss, eval.loss, eval.accuracy);
+             s.train_loss, eval.loss, eval.accuracy);
   }
   s.wall_s = seconds_since(start);
   s.test_accuracy = eval.accuracy;

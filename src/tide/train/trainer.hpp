@@ -10,8 +10,8 @@ namespace tide {
 struct TrainSummary {
   double test_accuracy = 0;
   double test_loss = 0;
-  double train_loss = 0;     // mean over the steps of the last epoch run
-  double epochs = 0;         // steps / batches per epoch
+  double train_loss = 0;  // mean over the steps of the last epoch run
+  double epochs = 0;      // steps / batches per epoch
   int64_t steps = 0;
   double samples_per_sec = 0;  // training examples per second over the whole run
   double wall_s = 0;
