@@ -1,6 +1,8 @@
 // Every row of the op table, checked two ways: finite differences on the f64 reference
 // path, and values and gradients against PyTorch on the f32 path.
 #include <cmath>
+#include <filesystem>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -59,6 +61,17 @@ TEST_P(OpTest, MatchesPyTorch) {
   for (size_t i = 0; i < inputs.size(); ++i)
     expect_close(inputs[i].grad(), fx.at("grad_input" + std::to_string(i)),
                  op.name + " grad of input " + std::to_string(i));
+}
+
+// The C++ table and the generator's table name the same cases: every row has a fixture
+// and every fixture a row.
+TEST(OpTable, MatchesTheFixtures) {
+  std::set<std::string> rows, fixtures;
+  for (const OpCase& op : op_table()) rows.insert(op.name);
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/ops"))
+    fixtures.insert(entry.path().stem().string());
+  EXPECT_EQ(rows, fixtures);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpTest, ::testing::ValuesIn(op_table()),

@@ -80,6 +80,20 @@ TEST(Variable, GradientIsNotSharedWithTheCallersTensor) {
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{2, 2}));
 }
 
+TEST(Variable, SecondBackwardThroughAFreedGraphIsAnError) {
+  Variable x = leaf({1, 2});
+  Variable y = x * 2.0;
+  Variable a = sum(y), b = sum(relu(y));
+  a.backward();
+  try {
+    b.backward();  // reaches y, whose node a.backward() consumed
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("'affine' a second time"));
+  }
+  EXPECT_THROW(a.backward(), Error);
+}
+
 TEST(Variable, ErrorsNameTheShapes) {
   Variable a(Tensor::zeros({2, 3}), true), b(Tensor::zeros({4, 5}), true);
   try {

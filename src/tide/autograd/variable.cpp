@@ -113,6 +113,10 @@ void Variable::backward(const Tensor& grad_output) const {
   visited.insert(data_.get());
   while (!stack.empty()) {
     auto& [d, next] = stack.back();
+    TIDE_CHECK(d->freed_op == nullptr,
+               "backward() through the output of '{}' a second time: an earlier backward() "
+               "freed that part of the graph; run the forward pass again",
+               d->freed_op);
     if (d->node && next < d->node->inputs.size()) {
       const std::shared_ptr<Data>& child = d->node->inputs[next++].data_;
       if (child->requires_grad && visited.insert(child.get()).second) stack.emplace_back(child, 0);
@@ -128,6 +132,7 @@ void Variable::backward(const Tensor& grad_output) const {
     // Take the node and the gradient out first: the graph is freed as it is consumed, so
     // saved activations go as soon as they are used.
     std::shared_ptr<Node> node = std::move(d->node);
+    d->freed_op = node->name;
     Tensor grad = std::move(d->grad);
     if (!grad.defined()) continue;  // no path from the output reached this node
     node->backward(grad, node->inputs);

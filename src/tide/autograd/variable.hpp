@@ -73,6 +73,8 @@ class Variable {
     Tensor grad;
     bool requires_grad = false;
     std::shared_ptr<Node> node;
+    // Set when backward() consumed `node`; another backward through here is an error.
+    const char* freed_op = nullptr;
   };
   Data& data() const;
   std::shared_ptr<Data> data_;
