@@ -34,8 +34,10 @@ TEST(Gemm, OneDnnMatchesReferenceOnOddShapes) {
           auto c0 = random_vector(m * n, rng);
           auto fast = c0, ref = c0;
           const float beta = (m + n) % 2 ? 1.0f : 0.0f;
-          gemm(fast.data(), a.data(), b.data(), ta, tb, m, n, k, 1.0f, beta);
-          gemm_reference(ref.data(), a.data(), b.data(), ta, tb, m, n, k, 1.0f, beta);
+          const auto bias = random_vector(n, rng);
+          const float* b_ptr = (m + k) % 3 == 0 ? bias.data() : nullptr;
+          gemm(fast.data(), a.data(), b.data(), ta, tb, m, n, k, 1.0f, beta, b_ptr);
+          gemm_reference(ref.data(), a.data(), b.data(), ta, tb, m, n, k, 1.0f, beta, b_ptr);
           for (size_t i = 0; i < fast.size(); ++i)
             ASSERT_NEAR(fast[i], ref[i], 2e-6f * static_cast<float>(k) + 1e-6f)
                 << "m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb;

@@ -54,14 +54,8 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   out_shape[-1] = out_features;
   Tensor out = Tensor::empty(out_shape, x.dtype());
   dispatch_float(x.dtype(), "linear", [&]<class T>(T) {
-    T* y = out.data<T>();
-    if (has_bias) {
-      // Start from the bias in every row and let the GEMM add x * W^T onto it (beta = 1).
-      const T* b = bias.value().data<T>();
-      for (int64_t r = 0; r < rows; ++r) std::copy(b, b + out_features, y + r * out_features);
-    }
-    gemm(y, x.value().data<T>(), w.data<T>(), false, true, rows, out_features, in_features, T(1),
-         has_bias ? T(1) : T(0));
+    gemm(out.data<T>(), x.value().data<T>(), w.data<T>(), false, true, rows, out_features,
+         in_features, T(1), T(0), has_bias ? bias.value().data<T>() : nullptr);
   });
   std::vector<Variable> inputs{x, weight};
   if (has_bias) inputs.push_back(bias);

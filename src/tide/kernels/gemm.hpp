@@ -7,16 +7,17 @@
 
 namespace tide {
 
-// c: (M,N); a: (M,K), or (K,M) when trans_a; b: (K,N), or (N,K) when trans_b.
-// float runs oneDNN's sgemm (AVX-512 JIT); double runs the reference loops (oneDNN has no f64).
+// c: (M,N); a: (M,K), or (K,M) when trans_a; b: (K,N), or (N,K) when trans_b; bias: (N)
+// or null, added to every row of the product: C = alpha * op(A) op(B) + bias + beta * C.
+// float runs oneDNN's matmul primitive; double runs the reference loops (oneDNN has no f64).
 void gemm(float* c, const float* a, const float* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, float alpha, float beta);
+          int64_t n, int64_t k, float alpha, float beta, const float* bias = nullptr);
 void gemm(double* c, const double* a, const double* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, double alpha, double beta);
+          int64_t n, int64_t k, double alpha, double beta, const double* bias = nullptr);
 
 // Plain triple loop with a double accumulator, for checking the fast kernel.
 template <class T>
 void gemm_reference(T* c, const T* a, const T* b, bool trans_a, bool trans_b, int64_t m, int64_t n,
-                    int64_t k, T alpha, T beta);
+                    int64_t k, T alpha, T beta, const T* bias = nullptr);
 
 }  // namespace tide

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <unordered_map>
 
 #include "tide/core/error.hpp"
 #include "tide/kernels/gemm.hpp"
@@ -16,23 +17,26 @@
 namespace tide {
 namespace {
 
-using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, float, float>;
+using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, float, float, bool>;
 
 struct Entry {
   dnnl::matmul primitive;
-  dnnl::memory::desc a, b, c;
+  dnnl::memory::desc a, b, c, bias;
 };
 
 class GemmCache {
  public:
   GemmCache() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
-  void run(float* c, const float* a, const float* b, const Key& key) {
+  void run(float* c, const float* a, const float* b, const float* bias, const Key& key) {
     const Entry& e = get(key);
     dnnl::memory am(e.a, engine_, const_cast<float*>(a));
     dnnl::memory bm(e.b, engine_, const_cast<float*>(b));
     dnnl::memory cm(e.c, engine_, c);
-    e.primitive.execute(stream_, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine_, const_cast<float*>(bias)));
+    e.primitive.execute(stream_, args);
     stream_.wait();
   }
 
@@ -41,7 +45,7 @@ class GemmCache {
     std::lock_guard lock(mutex_);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
-    const auto [ta, tb, m, n, k, alpha, beta] = key;
+    const auto [ta, tb, m, n, k, alpha, beta, has_bias] = key;
     using dt = dnnl::memory::data_type;
     // Row-major operands; a transpose is expressed by strides, never by a copy.
     dnnl::memory::desc a({m, k}, dt::f32, ta ? dnnl::memory::dims{1, m} : dnnl::memory::dims{k, 1});
@@ -54,8 +58,11 @@ class GemmCache {
       ops.append_sum(beta);
       attr.set_post_ops(ops);
     }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
-    return cache_.emplace(key, Entry{dnnl::matmul(pd), a, b, c}).first->second;
+    dnnl::memory::desc bias = has_bias ? dnnl::memory::desc({1, n}, dt::f32, dnnl::memory::dims{n, 1})
+                                       : dnnl::memory::desc();
+    dnnl::matmul::primitive_desc pd(
+        has_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c), attr, engine_);
+    return cache_.emplace(key, Entry{dnnl::matmul(pd), a, b, c, bias}).first->second;
   }
 
   dnnl::engine engine_;
@@ -74,22 +81,23 @@ GemmCache& cache() {
 }  // namespace
 
 void gemm(float* c, const float* a, const float* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, float alpha, float beta) {
+          int64_t n, int64_t k, float alpha, float beta, const float* bias) {
   if (m == 0 || n == 0) return;
-  if (k == 0) {  // an empty sum: C = beta * C
-    for (int64_t i = 0; i < m * n; ++i) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
+  if (k == 0) {  // an empty product: C = bias + beta * C
+    for (int64_t i = 0; i < m * n; ++i)
+      c[i] = (bias ? bias[i % n] : 0.0f) + (beta == 0.0f ? 0.0f : beta * c[i]);
     return;
   }
   try {
-    cache().run(c, a, b, Key{trans_a, trans_b, m, n, k, alpha, beta});
+    cache().run(c, a, b, bias, Key{trans_a, trans_b, m, n, k, alpha, beta, bias != nullptr});
   } catch (const dnnl::error& e) {
     TIDE_FAIL("oneDNN matmul failed for M={} N={} K={}: {}", m, n, k, e.what());
   }
 }
 
 void gemm(double* c, const double* a, const double* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, double alpha, double beta) {
-  gemm_reference(c, a, b, trans_a, trans_b, m, n, k, alpha, beta);
+          int64_t n, int64_t k, double alpha, double beta, const double* bias) {
+  gemm_reference(c, a, b, trans_a, trans_b, m, n, k, alpha, beta, bias);
 }
 
 }  // namespace tide
