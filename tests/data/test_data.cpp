@@ -9,6 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/testing.hpp"
+
 #include "tide/data/idx.hpp"
 #include "tide/data/loader.hpp"
 #include "tide/data/mnist.hpp"
@@ -18,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using tide::testing::error_of;
 
 std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, std::vector<uint8_t> payload) {
   std::vector<uint8_t> b{0, 0, 0x08, static_cast<uint8_t>(dims.size())};
@@ -41,15 +44,6 @@ void write_gzip(const std::string& path, const std::vector<uint8_t>& b) {
   gzFile f = gzopen(path.c_str(), "wb");
   gzwrite(f, b.data(), static_cast<unsigned>(b.size()));
   gzclose(f);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Idx, ReadsPlainAndGzip) {

@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "support/testing.hpp"
 #include <nlohmann/json.hpp>
 
 #include "tide/tensor/safetensors.hpp"
@@ -12,15 +14,7 @@ namespace tide {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using tide::testing::error_of;
 
 TEST(Tensor, ReshapeAndSliceAreViews) {
   Tensor t = Tensor::from<float>({2, 3}, {0, 1, 2, 3, 4, 5});
