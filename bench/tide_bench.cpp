@@ -11,41 +11,37 @@
 
 #include "tide/autograd/ops.hpp"
 #include "tide/kernels/parallel.hpp"
-#include "tide/nn/layers.hpp"
 #include "tide/optim/sgd.hpp"
 #include "tide/tensor/random.hpp"
+#include "tide/train/models.hpp"
 
 namespace tide {
 namespace {
 
-// One workload: a model, a batch of inputs and labels, and its loss.
+// One workload: a model, a batch of inputs and labels.
 struct Workload {
   std::shared_ptr<Module> model;
   Tensor inputs, labels;
 };
 
-Workload mlp(int64_t batch) {
+// A model of `tide train` on a batch of random 1x28x28 images with random labels.
+Workload classifier(const std::string& model, int64_t batch) {
   RngStream rng(0, RngPurpose::init);
-  auto m = std::make_shared<Sequential>();
-  m->add(std::make_shared<Flatten>(1));
-  m->add(std::make_shared<Linear>(784, 1024, rng));
-  m->add(make_relu());
-  m->add(std::make_shared<Linear>(1024, 1024, rng));
-  m->add(make_relu());
-  m->add(std::make_shared<Linear>(1024, 10, rng));
   RngStream data(0, RngPurpose::data);
   Tensor labels = Tensor::empty({batch}, DType::i64);
   for (int64_t i = 0; i < batch; ++i)
     labels.data<int64_t>()[i] = static_cast<int64_t>(data.below(10));
-  return {m, normal({batch, 1, 28, 28}, 0.0, 1.0, data), labels};
+  return {make_model(model, {1, 28, 28}, 10, rng), normal({batch, 1, 28, 28}, 0.0, 1.0, data),
+          labels};
 }
 
-// Workloads by name; later issues add rows.
+// Workloads by name (../shared/BENCH.md); later issues add rows.
 const std::map<std::string, std::function<Workload()>>& workloads() {
   static const std::map<std::string, std::function<Workload()>> table = {
-      {"mlp-64", [] { return mlp(64); }},
-      {"mlp-256", [] { return mlp(256); }},
-      {"mlp-1024", [] { return mlp(1024); }},
+      {"mlp-64", [] { return classifier("mlp", 64); }},
+      {"mlp-256", [] { return classifier("mlp", 256); }},
+      {"mlp-1024", [] { return classifier("mlp", 1024); }},
+      {"cnn-64", [] { return classifier("cnn", 64); }},
   };
   return table;
 }

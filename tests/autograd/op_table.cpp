@@ -47,6 +47,50 @@ const std::vector<OpCase>& op_table() {
       {"cross_entropy", {{6, 5}}, {kAny}, [](V x) { return cross_entropy(x[0] * 3.0, labels()); }},
       {"mse_loss", {{4, 5}, {4, 5}}, {kAny, kAny}, [](V x) { return mse_loss(x[0], x[1]); }},
       {"flatten", {{2, 3, 4}}, {kAny}, [](V x) { return flatten(x[0], 1); }},
+      {"conv2d",
+       {{2, 3, 7, 6}, {4, 3, 3, 3}, {4}},
+       {kAny, kAny, kAny},
+       [](V x) { return conv2d(x[0], x[1], x[2]); }},
+      {"conv2d_stride_pad",
+       {{2, 2, 9, 8}, {3, 2, 3, 2}, {3}},
+       {kAny, kAny, kAny},
+       [](V x) {
+         return conv2d(x[0], x[1], x[2], {.stride = {2, 3}, .padding = {1, 2}});
+       }},
+      {"conv2d_dilation_nobias",
+       {{1, 2, 9, 9}, {3, 2, 3, 3}},
+       {kAny, kAny},
+       [](V x) {
+         return conv2d(x[0], x[1], Variable(), {.padding = {2, 1}, .dilation = {2, 3}});
+       }},
+      {"conv2d_groups",
+       {{2, 4, 6, 5}, {6, 2, 3, 3}, {6}},
+       {kAny, kAny, kAny},
+       [](V x) {
+         return conv2d(x[0], x[1], x[2], {.padding = {1, 1}, .groups = 2});
+       }},
+      {"max_pool2d", {{2, 3, 6, 7}}, {kAny}, [](V x) { return max_pool2d(x[0]); }},
+      {"max_pool2d_stride_pad",
+       {{1, 2, 7, 7}},
+       {kAny},
+       [](V x) {
+         return max_pool2d(x[0], {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
+       }},
+      {"avg_pool2d", {{2, 3, 6, 7}}, {kAny}, [](V x) { return avg_pool2d(x[0]); }},
+      {"avg_pool2d_stride_pad",
+       {{1, 2, 7, 7}},
+       {kAny},
+       [](V x) {
+         return avg_pool2d(x[0], {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
+       }},
+      {"adaptive_avg_pool2d",
+       {{2, 3, 7, 5}},
+       {kAny},
+       [](V x) { return adaptive_avg_pool2d(x[0], 3, 2); }},
+      {"global_avg_pool2d",
+       {{2, 3, 4, 5}},
+       {kAny},
+       [](V x) { return adaptive_avg_pool2d(x[0], 1, 1); }},
   };
   return table;
 }

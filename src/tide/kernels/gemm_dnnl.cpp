@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "tide/core/error.hpp"
+#include "tide/kernels/dnnl_context.hpp"
 #include "tide/kernels/gemm.hpp"
 
 namespace tide {
@@ -26,18 +27,17 @@ struct Entry {
 
 class GemmCache {
  public:
-  GemmCache() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
-
   void run(float* c, const float* a, const float* b, const float* bias, const Key& key) {
     const Entry& e = get(key);
-    dnnl::memory am(e.a, engine_, const_cast<float*>(a));
-    dnnl::memory bm(e.b, engine_, const_cast<float*>(b));
-    dnnl::memory cm(e.c, engine_, c);
+    dnnl::memory am(e.a, dnnl_engine(), const_cast<float*>(a));
+    dnnl::memory bm(e.b, dnnl_engine(), const_cast<float*>(b));
+    dnnl::memory cm(e.c, dnnl_engine(), c);
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
-    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine_, const_cast<float*>(bias)));
-    e.primitive.execute(stream_, args);
-    stream_.wait();
+    if (bias)
+      args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, dnnl_engine(), const_cast<float*>(bias)));
+    e.primitive.execute(dnnl_stream(), args);
+    dnnl_stream().wait();
   }
 
  private:
@@ -58,15 +58,15 @@ class GemmCache {
       ops.append_sum(beta);
       attr.set_post_ops(ops);
     }
-    dnnl::memory::desc bias = has_bias ? dnnl::memory::desc({1, n}, dt::f32, dnnl::memory::dims{n, 1})
-                                       : dnnl::memory::desc();
+    dnnl::memory::desc bias = has_bias
+                                  ? dnnl::memory::desc({1, n}, dt::f32, dnnl::memory::dims{n, 1})
+                                  : dnnl::memory::desc();
     dnnl::matmul::primitive_desc pd(
-        has_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c), attr, engine_);
+        has_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c), attr,
+        dnnl_engine());
     return cache_.emplace(key, Entry{dnnl::matmul(pd), a, b, c, bias}).first->second;
   }
 
-  dnnl::engine engine_;
-  dnnl::stream stream_;
   std::mutex mutex_;
   std::map<Key, Entry> cache_;
 };

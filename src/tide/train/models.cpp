@@ -5,6 +5,7 @@
 
 #include <fmt/ranges.h>
 
+#include "tide/nn/conv_layers.hpp"
 #include "tide/nn/layers.hpp"
 
 namespace tide {
@@ -23,8 +24,29 @@ std::shared_ptr<Module> mlp(const Shape& sample, int64_t classes, RngStream& rng
   return m;
 }
 
+// The cnn-64 network of the benchmarks: two 5x5 convolutions with pooling, then two
+// fully connected layers.
+std::shared_ptr<Module> cnn(const Shape& sample, int64_t classes, RngStream& rng) {
+  TIDE_CHECK(sample.ndim() == 3, "cnn: expects images (C, H, W), got samples of shape {}",
+             sample.str());
+  const Conv2dOptions same{.padding = {2, 2}};
+  auto m = std::make_shared<Sequential>();
+  m->add(std::make_shared<Conv2d>(sample[0], 32, std::array<int64_t, 2>{5, 5}, rng, same));
+  m->add(make_relu());
+  m->add(std::make_shared<MaxPool2d>(Pool2dOptions{}));
+  m->add(std::make_shared<Conv2d>(32, 64, std::array<int64_t, 2>{5, 5}, rng, same));
+  m->add(make_relu());
+  m->add(std::make_shared<MaxPool2d>(Pool2dOptions{}));
+  m->add(std::make_shared<Flatten>(1));
+  m->add(std::make_shared<Linear>(64 * (sample[1] / 4) * (sample[2] / 4), 1024, rng, true,
+                                  LinearInit::kaiming));
+  m->add(make_relu());
+  m->add(std::make_shared<Linear>(1024, classes, rng));
+  return m;
+}
+
 const std::map<std::string, Builder>& builders() {
-  static const std::map<std::string, Builder> table = {{"mlp", mlp}};
+  static const std::map<std::string, Builder> table = {{"mlp", mlp}, {"cnn", cnn}};
   return table;
 }
 

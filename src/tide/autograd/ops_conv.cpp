@@ -1,0 +1,92 @@
+#include "tide/autograd/ops_conv.hpp"
+
+#include "tide/autograd/dispatch.hpp"
+#include "tide/kernels/conv.hpp"
+
+namespace tide {
+namespace {
+
+// f32 goes to oneDNN, f64 to the reference loops; both have the same signatures.
+void forward(float* y, const float* x, const float* w, const float* b, const ConvGeometry& g) {
+  conv2d_forward(y, x, w, b, g);
+}
+void forward(double* y, const double* x, const double* w, const double* b, const ConvGeometry& g) {
+  conv2d_forward_reference(y, x, w, b, g);
+}
+void backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
+  conv2d_backward_data(dx, dy, w, g);
+}
+void backward_data(double* dx, const double* dy, const double* w, const ConvGeometry& g) {
+  conv2d_backward_data_reference(dx, dy, w, g);
+}
+void backward_weights(float* dw, float* db, const float* dy, const float* x,
+                      const ConvGeometry& g) {
+  conv2d_backward_weights(dw, db, dy, x, g);
+}
+void backward_weights(double* dw, double* db, const double* dy, const double* x,
+                      const ConvGeometry& g) {
+  conv2d_backward_weights_reference(dw, db, dy, x, g);
+}
+
+}  // namespace
+
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
+                const Conv2dOptions& o) {
+  const Tensor& xv = x.value();
+  const Tensor& wv = weight.value();
+  TIDE_CHECK(xv.ndim() == 4 && wv.ndim() == 4 && xv.dtype() == wv.dtype(),
+             "conv2d: expected input (N, C, H, W) and weight (C_out, C_in/groups, KH, KW) of "
+             "one dtype, got {} and {}",
+             xv.str(), wv.str());
+  ConvGeometry g;
+  g.n = xv.dim(0), g.c_in = xv.dim(1), g.h = xv.dim(2), g.w = xv.dim(3);
+  g.c_out = wv.dim(0), g.kh = wv.dim(2), g.kw = wv.dim(3);
+  g.stride_h = o.stride[0], g.stride_w = o.stride[1];
+  g.pad_h = o.padding[0], g.pad_w = o.padding[1];
+  g.dilation_h = o.dilation[0], g.dilation_w = o.dilation[1];
+  g.groups = o.groups;
+  TIDE_CHECK(g.groups > 0 && g.c_in % g.groups == 0 && g.c_out % g.groups == 0 &&
+                 wv.dim(1) * g.groups == g.c_in,
+             "conv2d: input {} and weight {} do not match with {} groups", xv.str(), wv.str(),
+             g.groups);
+  TIDE_CHECK(g.stride_h > 0 && g.stride_w > 0 && g.dilation_h > 0 && g.dilation_w > 0 &&
+                 g.pad_h >= 0 && g.pad_w >= 0,
+             "conv2d: stride and dilation must be positive and padding non-negative");
+  TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0, "conv2d: kernel {}x{} does not fit input {}", g.kh,
+             g.kw, xv.str());
+  const bool has_bias = bias.defined();
+  if (has_bias)
+    TIDE_CHECK(bias.shape() == Shape({g.c_out}) && bias.dtype() == xv.dtype(),
+               "conv2d: bias {} does not match {} output channels", bias.value().str(), g.c_out);
+
+  Tensor y = Tensor::empty({g.n, g.c_out, g.out_h(), g.out_w()}, xv.dtype());
+  dispatch_float(xv.dtype(), "conv2d", [&]<class T>(T) {
+    forward(y.data<T>(), xv.data<T>(), wv.data<T>(), has_bias ? bias.value().data<T>() : nullptr,
+            g);
+  });
+  std::vector<Variable> inputs{x, weight};
+  if (has_bias) inputs.push_back(bias);
+  return make_result(
+      y, std::move(inputs),
+      [xv, wv, g](const Tensor& dy, std::vector<Variable>& in) {
+        dispatch_float(dy.dtype(), "conv2d backward", [&]<class T>(T) {
+          if (in[0].requires_grad()) {
+            Tensor dx = Tensor::empty(xv.shape(), dy.dtype());
+            backward_data(dx.data<T>(), dy.data<T>(), wv.data<T>(), g);
+            in[0].accumulate_grad(dx);
+          }
+          const bool want_bias = in.size() > 2 && in[2].requires_grad();
+          if (in[1].requires_grad() || want_bias) {
+            Tensor dw = Tensor::empty(wv.shape(), dy.dtype());
+            Tensor db = want_bias ? Tensor::empty({g.c_out}, dy.dtype()) : Tensor();
+            backward_weights(dw.data<T>(), want_bias ? db.data<T>() : nullptr, dy.data<T>(),
+                             xv.data<T>(), g);
+            in[1].accumulate_grad(dw);
+            if (want_bias) in[2].accumulate_grad(db);
+          }
+        });
+      },
+      "conv2d");
+}
+
+}  // namespace tide

@@ -1,0 +1,89 @@
+#include "tide/autograd/ops_pool.hpp"
+
+#include "tide/autograd/dispatch.hpp"
+#include "tide/kernels/pool.hpp"
+
+namespace tide {
+namespace {
+
+PoolGeometry geometry(const Tensor& x, const Pool2dOptions& o, const char* op) {
+  TIDE_CHECK(x.ndim() == 4, "{}: expected input (N, C, H, W), got {}", op, x.str());
+  PoolGeometry g;
+  g.n = x.dim(0), g.c = x.dim(1), g.h = x.dim(2), g.w = x.dim(3);
+  g.kh = o.kernel[0], g.kw = o.kernel[1];
+  g.stride_h = o.stride[0] > 0 ? o.stride[0] : g.kh;
+  g.stride_w = o.stride[1] > 0 ? o.stride[1] : g.kw;
+  g.pad_h = o.padding[0], g.pad_w = o.padding[1];
+  TIDE_CHECK(g.kh > 0 && g.kw > 0 && g.pad_h >= 0 && g.pad_w >= 0 && 2 * g.pad_h <= g.kh &&
+                 2 * g.pad_w <= g.kw,
+             "{}: kernel {}x{} with padding {}x{}: padding must be at most half the kernel", op,
+             g.kh, g.kw, g.pad_h, g.pad_w);
+  TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0, "{}: kernel {}x{} does not fit input {}", op, g.kh,
+             g.kw, x.str());
+  return g;
+}
+
+}  // namespace
+
+Variable max_pool2d(const Variable& x, const Pool2dOptions& o) {
+  const PoolGeometry g = geometry(x.value(), o, "max_pool2d");
+  const Shape out_shape{g.n, g.c, g.out_h(), g.out_w()};
+  Tensor y = Tensor::empty(out_shape, x.dtype());
+  Tensor argmax = Tensor::empty(out_shape, DType::i64);
+  dispatch_float(x.dtype(), "max_pool2d", [&]<class T>(T) {
+    max_pool2d(y.data<T>(), argmax.data<int64_t>(), x.value().data<T>(), g);
+  });
+  const Shape in_shape = x.shape();
+  return make_result(
+      y, {x},
+      [argmax, g, in_shape](const Tensor& dy, std::vector<Variable>& in) {
+        Tensor dx = Tensor::empty(in_shape, dy.dtype());
+        dispatch_float(dy.dtype(), "max_pool2d backward", [&]<class T>(T) {
+          max_pool2d_backward(dx.data<T>(), dy.data<T>(), argmax.data<int64_t>(), g);
+        });
+        in[0].accumulate_grad(dx);
+      },
+      "max_pool2d");
+}
+
+Variable avg_pool2d(const Variable& x, const Pool2dOptions& o) {
+  const PoolGeometry g = geometry(x.value(), o, "avg_pool2d");
+  Tensor y = Tensor::empty({g.n, g.c, g.out_h(), g.out_w()}, x.dtype());
+  dispatch_float(x.dtype(), "avg_pool2d",
+                 [&]<class T>(T) { avg_pool2d(y.data<T>(), x.value().data<T>(), g); });
+  const Shape in_shape = x.shape();
+  return make_result(
+      y, {x},
+      [g, in_shape](const Tensor& dy, std::vector<Variable>& in) {
+        Tensor dx = Tensor::empty(in_shape, dy.dtype());
+        dispatch_float(dy.dtype(), "avg_pool2d backward",
+                       [&]<class T>(T) { avg_pool2d_backward(dx.data<T>(), dy.data<T>(), g); });
+        in[0].accumulate_grad(dx);
+      },
+      "avg_pool2d");
+}
+
+Variable adaptive_avg_pool2d(const Variable& x, int64_t out_h, int64_t out_w) {
+  const Tensor& xv = x.value();
+  TIDE_CHECK(xv.ndim() == 4 && out_h > 0 && out_w > 0,
+             "adaptive_avg_pool2d: expected input (N, C, H, W) and a positive output size, got "
+             "{} and {}x{}",
+             xv.str(), out_h, out_w);
+  const int64_t n = xv.dim(0), c = xv.dim(1), h = xv.dim(2), w = xv.dim(3);
+  Tensor y = Tensor::empty({n, c, out_h, out_w}, xv.dtype());
+  dispatch_float(xv.dtype(), "adaptive_avg_pool2d", [&]<class T>(T) {
+    adaptive_avg_pool2d(y.data<T>(), xv.data<T>(), n, c, h, w, out_h, out_w);
+  });
+  return make_result(
+      y, {x},
+      [=](const Tensor& dy, std::vector<Variable>& in) {
+        Tensor dx = Tensor::empty({n, c, h, w}, dy.dtype());
+        dispatch_float(dy.dtype(), "adaptive_avg_pool2d backward", [&]<class T>(T) {
+          adaptive_avg_pool2d_backward(dx.data<T>(), dy.data<T>(), n, c, h, w, out_h, out_w);
+        });
+        in[0].accumulate_grad(dx);
+      },
+      "adaptive_avg_pool2d");
+}
+
+}  // namespace tide

@@ -1,0 +1,23 @@
+// Pooling over (N, C, H, W) (torch.nn.functional.max_pool2d, avg_pool2d,
+// adaptive_avg_pool2d), floor mode.
+#pragma once
+
+#include <array>
+
+#include "tide/autograd/variable.hpp"
+
+namespace tide {
+
+struct Pool2dOptions {
+  std::array<int64_t, 2> kernel{2, 2};
+  std::array<int64_t, 2> stride{0, 0};   // 0: the kernel size, as PyTorch's default
+  std::array<int64_t, 2> padding{0, 0};  // at most half the kernel
+};
+
+Variable max_pool2d(const Variable& x, const Pool2dOptions& options = {});
+// Padding counts as zeros in the mean (count_include_pad, PyTorch's default).
+Variable avg_pool2d(const Variable& x, const Pool2dOptions& options = {});
+// (N, C, H, W) -> (N, C, out_h, out_w) by PyTorch's adaptive bins; (1, 1) is global pooling.
+Variable adaptive_avg_pool2d(const Variable& x, int64_t out_h, int64_t out_w);
+
+}  // namespace tide

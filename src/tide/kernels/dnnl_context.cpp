@@ -1,0 +1,55 @@
+#include "tide/kernels/dnnl_context.hpp"
+
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+namespace tide {
+namespace {
+
+struct Context {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+
+Context& context() {
+  // Never destroyed: oneDNN's own static state may be torn down first at exit.
+  static Context* c = new Context;
+  return *c;
+}
+
+}  // namespace
+
+dnnl::engine& dnnl_engine() {
+  return context().engine;
+}
+dnnl::stream& dnnl_stream() {
+  return context().stream;
+}
+
+dnnl::memory reorder_to(const dnnl::memory& from, const dnnl::memory::desc& to) {
+  if (from.get_desc() == to) return from;
+  dnnl::memory out(to, dnnl_engine());
+  reorder_into(from, out);
+  return out;
+}
+
+void reorder_into(const dnnl::memory& from, const dnnl::memory& to) {
+  // Reorder primitives are JIT-compiled; keep them, found by their two layouts.
+  static std::mutex mutex;
+  static auto* cache =
+      new std::vector<std::tuple<dnnl::memory::desc, dnnl::memory::desc, dnnl::reorder>>;
+  dnnl::reorder r;
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& [a, b, prim] : *cache)
+      if (a == from.get_desc() && b == to.get_desc()) r = prim;
+    if (!r) {
+      r = dnnl::reorder(from, to);
+      cache->emplace_back(from.get_desc(), to.get_desc(), r);
+    }
+  }
+  r.execute(dnnl_stream(), const_cast<dnnl::memory&>(from), const_cast<dnnl::memory&>(to));
+}
+
+}  // namespace tide

@@ -1,0 +1,155 @@
+#include "tide/kernels/pool.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "tide/kernels/parallel.hpp"
+
+namespace tide {
+namespace {
+
+// The window of output index o along one axis: [start, end) clipped to the input.
+struct Span {
+  int64_t start, end;
+};
+Span window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t size) {
+  const int64_t s = o * stride - pad;
+  return {std::max<int64_t>(s, 0), std::min<int64_t>(s + k, size)};
+}
+Span adaptive_bin(int64_t o, int64_t out, int64_t size) {
+  return {o * size / out, ((o + 1) * size + out - 1) / out};
+}
+
+}  // namespace
+
+template <class T>
+void max_pool2d(T* y, int64_t* argmax, const T* x, const PoolGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
+#pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
+  for (int64_t p = 0; p < planes; ++p) {
+    const T* in = x + p * g.h * g.w;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const Span ry = window(oy, g.stride_h, g.pad_h, g.kh, g.h);
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const Span rx = window(ox, g.stride_w, g.pad_w, g.kw, g.w);
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t at = ry.start * g.w + rx.start;
+        for (int64_t iy = ry.start; iy < ry.end; ++iy)
+          for (int64_t ix = rx.start; ix < rx.end; ++ix)
+            // NaN propagates, as in PyTorch: a NaN compares false, so test for it.
+            if (in[iy * g.w + ix] > best || in[iy * g.w + ix] != in[iy * g.w + ix]) {
+              best = in[iy * g.w + ix];
+              at = iy * g.w + ix;
+              if (best != best) goto done;
+            }
+      done:
+        y[(p * oh + oy) * ow + ox] = best;
+        argmax[(p * oh + oy) * ow + ox] = at;
+      }
+    }
+  }
+}
+
+template <class T>
+void max_pool2d_backward(T* dx, const T* dy, const int64_t* argmax, const PoolGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
+#pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
+  for (int64_t p = 0; p < planes; ++p) {
+    T* out = dx + p * g.h * g.w;
+    std::fill(out, out + g.h * g.w, T(0));
+    for (int64_t i = 0; i < oh * ow; ++i) out[argmax[p * oh * ow + i]] += dy[p * oh * ow + i];
+  }
+}
+
+template <class T>
+void avg_pool2d(T* y, const T* x, const PoolGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
+  const T inv = T(1) / static_cast<T>(g.kh * g.kw);
+#pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
+  for (int64_t p = 0; p < planes; ++p) {
+    const T* in = x + p * g.h * g.w;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const Span ry = window(oy, g.stride_h, g.pad_h, g.kh, g.h);
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const Span rx = window(ox, g.stride_w, g.pad_w, g.kw, g.w);
+        T sum = 0;
+        for (int64_t iy = ry.start; iy < ry.end; ++iy)
+          for (int64_t ix = rx.start; ix < rx.end; ++ix) sum += in[iy * g.w + ix];
+        y[(p * oh + oy) * ow + ox] = sum * inv;
+      }
+    }
+  }
+}
+
+template <class T>
+void avg_pool2d_backward(T* dx, const T* dy, const PoolGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
+  const T inv = T(1) / static_cast<T>(g.kh * g.kw);
+#pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
+  for (int64_t p = 0; p < planes; ++p) {
+    T* out = dx + p * g.h * g.w;
+    std::fill(out, out + g.h * g.w, T(0));
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const Span ry = window(oy, g.stride_h, g.pad_h, g.kh, g.h);
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const Span rx = window(ox, g.stride_w, g.pad_w, g.kw, g.w);
+        const T v = dy[(p * oh + oy) * ow + ox] * inv;
+        for (int64_t iy = ry.start; iy < ry.end; ++iy)
+          for (int64_t ix = rx.start; ix < rx.end; ++ix) out[iy * g.w + ix] += v;
+      }
+    }
+  }
+}
+
+template <class T>
+void adaptive_avg_pool2d(T* y, const T* x, int64_t n, int64_t c, int64_t h, int64_t w,
+                         int64_t out_h, int64_t out_w) {
+#pragma omp parallel for if (n * c * h * w > kParallelGrain)
+  for (int64_t p = 0; p < n * c; ++p) {
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Span ry = adaptive_bin(oy, out_h, h);
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const Span rx = adaptive_bin(ox, out_w, w);
+        T sum = 0;
+        for (int64_t iy = ry.start; iy < ry.end; ++iy)
+          for (int64_t ix = rx.start; ix < rx.end; ++ix) sum += x[(p * h + iy) * w + ix];
+        y[(p * out_h + oy) * out_w + ox] =
+            sum / static_cast<T>((ry.end - ry.start) * (rx.end - rx.start));
+      }
+    }
+  }
+}
+
+template <class T>
+void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t n, int64_t c, int64_t h, int64_t w,
+                                  int64_t out_h, int64_t out_w) {
+#pragma omp parallel for if (n * c * h * w > kParallelGrain)
+  for (int64_t p = 0; p < n * c; ++p) {
+    std::fill(dx + p * h * w, dx + (p + 1) * h * w, T(0));
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Span ry = adaptive_bin(oy, out_h, h);
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const Span rx = adaptive_bin(ox, out_w, w);
+        const T v = dy[(p * out_h + oy) * out_w + ox] /
+                    static_cast<T>((ry.end - ry.start) * (rx.end - rx.start));
+        for (int64_t iy = ry.start; iy < ry.end; ++iy)
+          for (int64_t ix = rx.start; ix < rx.end; ++ix) dx[(p * h + iy) * w + ix] += v;
+      }
+    }
+  }
+}
+
+#define TIDE_INSTANTIATE(T)                                                                       \
+  template void max_pool2d<T>(T*, int64_t*, const T*, const PoolGeometry&);                       \
+  template void max_pool2d_backward<T>(T*, const T*, const int64_t*, const PoolGeometry&);        \
+  template void avg_pool2d<T>(T*, const T*, const PoolGeometry&);                                 \
+  template void avg_pool2d_backward<T>(T*, const T*, const PoolGeometry&);                        \
+  template void adaptive_avg_pool2d<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, \
+                                       int64_t);                                                  \
+  template void adaptive_avg_pool2d_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, \
+                                                int64_t, int64_t);
+TIDE_INSTANTIATE(float)
+TIDE_INSTANTIATE(double)
+#undef TIDE_INSTANTIATE
+
+}  // namespace tide

@@ -1,0 +1,58 @@
+// Convolution and pooling layers, as torch.nn.Conv2d, MaxPool2d, AvgPool2d and
+// AdaptiveAvgPool2d, over (N, C, H, W).
+#pragma once
+
+#include "tide/autograd/ops_conv.hpp"
+#include "tide/autograd/ops_pool.hpp"
+#include "tide/core/rng.hpp"
+#include "tide/nn/module.hpp"
+
+namespace tide {
+
+// weight (C_out, C_in / groups, KH, KW) and bias (C_out), initialised as PyTorch does:
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in / groups * KH * KW.
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel, RngStream& rng,
+         Conv2dOptions options = {}, bool bias = true);
+  Variable forward(const Variable& x) override;
+  std::string describe() const override;
+  const Variable& weight() const { return weight_; }
+  const Variable& bias() const { return bias_; }
+
+ private:
+  Conv2dOptions options_;
+  Variable weight_, bias_;
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(Pool2dOptions options) : options_(options) {}
+  Variable forward(const Variable& x) override { return max_pool2d(x, options_); }
+  std::string describe() const override;
+
+ private:
+  Pool2dOptions options_;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(Pool2dOptions options) : options_(options) {}
+  Variable forward(const Variable& x) override { return avg_pool2d(x, options_); }
+  std::string describe() const override;
+
+ private:
+  Pool2dOptions options_;
+};
+
+class AdaptiveAvgPool2d : public Module {
+ public:
+  AdaptiveAvgPool2d(int64_t out_h, int64_t out_w) : out_h_(out_h), out_w_(out_w) {}
+  Variable forward(const Variable& x) override { return adaptive_avg_pool2d(x, out_h_, out_w_); }
+  std::string describe() const override;
+
+ private:
+  int64_t out_h_, out_w_;
+};
+
+}  // namespace tide
