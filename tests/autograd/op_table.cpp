@@ -69,6 +69,68 @@ const std::vector<OpCase>& op_table() {
        [](V x) {
          return conv2d(x[0], x[1], x[2], {.padding = {1, 1}, .groups = 2});
        }},
+      {"concat_dim1",
+       {{2, 3, 4}, {2, 2, 4}},
+       {kAny, kAny},
+       [](V x) {
+         return concat({x[0], x[1]}, 1);
+       }},
+      {"concat_dim0",
+       {{1, 3}, {2, 3}, {3, 3}},
+       {kAny, kAny, kAny},
+       [](V x) {
+         return concat({x[0], x[1], x[2]}, 0);
+       }},
+      {"slice", {{4, 5}}, {kAny}, [](V x) { return slice(x[0], 1, 1, 4); }},
+      {"split",
+       {{3, 5}},
+       {kAny},
+       [](V x) {
+         auto parts = split(x[0], {2, 3}, 1);
+         return concat({parts[1], parts[0] * 2.0}, 1);
+       }},
+      {"permute",
+       {{2, 3, 4}},
+       {kAny},
+       [](V x) {
+         return permute(x[0], {2, 0, 1});
+       }},
+      {"transpose", {{3, 4}}, {kAny}, [](V x) { return transpose(x[0], 0, 1); }},
+      {"gelu", {{4, 6}}, {kAny}, [](V x) { return gelu(x[0] * 2.0); }},
+      {"layer_norm",
+       {{3, 4, 5}, {4, 5}, {4, 5}},
+       {kAny, kAny, kAny},
+       [](V x) { return layer_norm(x[0], 2, x[1], x[2]); }},
+      {"layer_norm_plain",
+       {{6, 5}},
+       {kAny},
+       [](V x) { return layer_norm(x[0], 1, Variable(), Variable()); }},
+      {"batch_norm_train",
+       {{4, 3, 2, 2}, {3}, {3}},
+       {kAny, kAny, kAny},
+       [](V x) {
+         const DType t = x[0].dtype();
+         return batch_norm(x[0], x[1], x[2], Tensor::zeros({3}, t), Tensor::full({3}, 1.0, t),
+                           true);
+       }},
+      {"batch_norm1d_train",
+       {{6, 4}},
+       {kAny},
+       [](V x) { return batch_norm(x[0], Variable(), Variable(), Tensor(), Tensor(), true); }},
+      {"batch_norm_eval",
+       {{4, 3, 2, 2}, {3}, {3}},
+       {kAny, kAny, kAny},
+       [](V x) {
+         const DType t = x[0].dtype();
+         return batch_norm(x[0], x[1], x[2], Tensor::from<double>({3}, {0.1, -0.2, 0.3}).to(t),
+                           Tensor::from<double>({3}, {0.5, 1.5, 2.0}).to(t), false);
+       }},
+      {"embedding",
+       {{7, 3}},
+       {kAny},
+       [](V x) {
+         return embedding(x[0], Tensor::from<int64_t>({2, 3}, {1, 3, 3, 6, 0, 1}));
+       }},
       {"max_pool2d", {{2, 3, 6, 7}}, {kAny}, [](V x) { return max_pool2d(x[0]); }},
       {"max_pool2d_stride_pad",
        {{1, 2, 7, 7}},

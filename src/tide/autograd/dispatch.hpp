@@ -15,4 +15,12 @@ decltype(auto) dispatch_float(DType dtype, const char* op, F&& f) {
   TIDE_FAIL("{}: expected an f32 or f64 tensor, got {}", op, dtype_name(dtype));
 }
 
+// Calls f(float{}), f(double{}) or f(int64_t{}) by dtype: for ops that only move data.
+template <class F>
+decltype(auto) dispatch_any(DType dtype, F&& f) {
+  if (dtype == DType::f32) return f(float{});
+  if (dtype == DType::f64) return f(double{});
+  return f(int64_t{});
+}
+
 }  // namespace tide

@@ -79,6 +79,9 @@ Variable square(const Variable& x) {
 Variable sqrt(const Variable& x) {
   return unary_op(x, UnaryOp::sqrt, "sqrt");
 }
+Variable gelu(const Variable& x) {
+  return unary_op(x, UnaryOp::gelu, "gelu");
+}
 
 Variable softmax(const Variable& x, int dim) {
   return softmax_op(x, dim, false, "softmax");

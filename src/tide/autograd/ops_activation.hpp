@@ -12,6 +12,8 @@ Variable exp(const Variable& x);
 Variable log(const Variable& x);
 Variable square(const Variable& x);
 Variable sqrt(const Variable& x);
+// x * Phi(x), the exact (erf) form of torch.nn.functional.gelu.
+Variable gelu(const Variable& x);
 
 // Softmax and log-softmax over dimension `dim` (negative counts from the end).
 Variable softmax(const Variable& x, int dim);

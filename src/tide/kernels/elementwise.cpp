@@ -153,6 +153,8 @@ void unary(T* y, const T* x, int64_t n, UnaryOp op) {
       TIDE_UNARY_LOOP(v * v);
     case UnaryOp::sqrt:
       TIDE_UNARY_LOOP(std::sqrt(v));
+    case UnaryOp::gelu:
+      TIDE_UNARY_LOOP(T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2))));
   }
 #undef TIDE_UNARY_LOOP
 }
@@ -187,6 +189,10 @@ void unary_backward(T* dx, const T* dy, const T* x, const T* y, int64_t n, Unary
       TIDE_BACKWARD_LOOP(T(2) * x[i] * dy[i]);
     case UnaryOp::sqrt:
       TIDE_BACKWARD_LOOP(dy[i] / (T(2) * y[i]));
+    // d/dx x Phi(x) = Phi(x) + x phi(x), with phi the normal density.
+    case UnaryOp::gelu:
+      TIDE_BACKWARD_LOOP(dy[i] * (T(0.5) * (T(1) + std::erf(x[i] * T(M_SQRT1_2))) +
+                                  x[i] * std::exp(T(-0.5) * x[i] * x[i]) * T(0.3989422804014327)));
   }
 #undef TIDE_BACKWARD_LOOP
 }

@@ -24,7 +24,8 @@ void binary(T* out, const T* a, const T* b, const Shape& out_shape, const Shape&
 template <class T>
 void sum_to_shape(T* out, const T* in, const Shape& out_shape, const Shape& in_shape);
 
-enum class UnaryOp { relu, sigmoid, tanh, exp, log, neg, square, sqrt };
+// gelu is the exact form, x * Phi(x) with the normal CDF Phi (PyTorch's default).
+enum class UnaryOp { relu, sigmoid, tanh, exp, log, neg, square, sqrt, gelu };
 
 // y (n) = f(x) (n)
 template <class T>

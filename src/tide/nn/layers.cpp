@@ -70,4 +70,8 @@ std::shared_ptr<Module> make_tanh() {
   return std::make_shared<Activation>("Tanh", [](const Variable& x) { return tide::tanh(x); });
 }
 
+std::shared_ptr<Module> make_gelu() {
+  return std::make_shared<Activation>("GELU", [](const Variable& x) { return gelu(x); });
+}
+
 }  // namespace tide

@@ -66,5 +66,6 @@ class Activation : public Module {
 std::shared_ptr<Module> make_relu();
 std::shared_ptr<Module> make_sigmoid();
 std::shared_ptr<Module> make_tanh();
+std::shared_ptr<Module> make_gelu();
 
 }  // namespace tide

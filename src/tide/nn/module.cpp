@@ -41,6 +41,10 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
+void Module::begin_step(int64_t step) {
+  for (auto& [name, child] : children_) child->begin_step(step);
+}
+
 TensorMap Module::state_dict() const {
   TensorMap out;
   collect("", nullptr, &out);

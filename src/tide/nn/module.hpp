@@ -37,6 +37,10 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // Tells this module and its children that training step `step` begins: modules that draw
+  // random numbers (Dropout) derive their stream from it, so a resumed run draws the same.
+  virtual void begin_step(int64_t step);
+
   // Parameters and buffers by dotted name; the tensors share storage with the module.
   TensorMap state_dict() const;
   // Copies values in by name. Throws naming the tensor on a shape or dtype mismatch, and

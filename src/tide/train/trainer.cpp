@@ -115,6 +115,7 @@ TrainSummary train_classifier(TrainConfig c) {
       std::optional<Batch> batch = train_loader.next();
       if (!batch) break;
       optimizer.zero_grad();
+      model->begin_step(s.steps);
       const Variable logits = (*model)(Variable(batch->inputs));
       const Variable loss = cross_entropy(logits, batch->targets);
       const double loss_value = loss.value().item();

@@ -1,0 +1,53 @@
+#include "tide/kernels/copy.hpp"
+
+#include <cstring>
+
+#include "tide/kernels/parallel.hpp"
+
+namespace tide {
+
+template <class T>
+void copy_blocks(T* dst, const T* src, int64_t outer, int64_t count, int64_t dst_stride,
+                 int64_t src_stride) {
+#pragma omp parallel for if (outer * count > kParallelGrain && outer > 1)
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(dst + o * dst_stride, src + o * src_stride, static_cast<size_t>(count) * sizeof(T));
+}
+
+template <class T>
+void permute(T* dst, const T* src, const std::vector<int64_t>& shape,
+             const std::vector<int>& perm) {
+  const int nd = static_cast<int>(shape.size());
+  std::vector<int64_t> src_strides(static_cast<size_t>(nd), 1), dst_shape(static_cast<size_t>(nd));
+  for (int i = nd - 2; i >= 0; --i) src_strides[i] = src_strides[i + 1] * shape[i + 1];
+  int64_t total = 1;
+  for (int i = 0; i < nd; ++i) {
+    dst_shape[i] = shape[perm[i]];
+    total *= shape[i];
+  }
+  if (total == 0) return;
+  // Walk dst in order; the innermost dst axis moves src by a fixed stride.
+  const int64_t inner = nd > 0 ? dst_shape[nd - 1] : 1;
+  const int64_t inner_stride = nd > 0 ? src_strides[perm[nd - 1]] : 0;
+  const int64_t rows = total / inner;
+#pragma omp parallel for if (total > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t rest = r, offset = 0;
+    for (int i = nd - 2; i >= 0; --i) {
+      offset += (rest % dst_shape[i]) * src_strides[perm[i]];
+      rest /= dst_shape[i];
+    }
+    T* out = dst + r * inner;
+    for (int64_t j = 0; j < inner; ++j) out[j] = src[offset + j * inner_stride];
+  }
+}
+
+#define TIDE_INSTANTIATE(T)                                                       \
+  template void copy_blocks<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t); \
+  template void permute<T>(T*, const T*, const std::vector<int64_t>&, const std::vector<int>&);
+TIDE_INSTANTIATE(float)
+TIDE_INSTANTIATE(double)
+TIDE_INSTANTIATE(int64_t)
+#undef TIDE_INSTANTIATE
+
+}  // namespace tide
