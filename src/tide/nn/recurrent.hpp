@@ -1,0 +1,50 @@
+// Recurrent layers with torch.nn.RNN / GRU / LSTM semantics (batch_first): multi-layer,
+// optional initial state, PyTorch's gate order (LSTM i, f, g, o; GRU r, z, n) and parameter
+// names (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...), so PyTorch weights load
+// unchanged.
+//
+// Each time step is built from autograd ops (linear, sigmoid, tanh, mul), with the input
+// projections of all steps computed by one GEMM per layer.
+#pragma once
+
+#include <array>
+
+#include "tide/core/rng.hpp"
+#include "tide/nn/module.hpp"
+
+namespace tide {
+
+enum class RecurrentKind { rnn_tanh, rnn_relu, gru, lstm };
+
+struct RecurrentOptions {
+  RecurrentKind kind = RecurrentKind::lstm;
+  int64_t input_size = 1;
+  int64_t hidden_size = 1;
+  int64_t num_layers = 1;
+  bool bias = true;
+};
+
+struct RecurrentOutput {
+  Variable output;  // (B, T, H): the last layer's hidden state at every step
+  Variable h_n;     // (L, B, H): every layer's last hidden state
+  Variable c_n;     // (L, B, H): every layer's last cell state (LSTM only)
+};
+
+class Recurrent : public Module {
+ public:
+  // Weights U(-1/sqrt(H), 1/sqrt(H)), as PyTorch.
+  Recurrent(RecurrentOptions options, RngStream& rng);
+  // x (B, T, input_size); h0 and (LSTM) c0 (L, B, H), or undefined for zeros.
+  RecurrentOutput run(const Variable& x, const Variable& h0 = {}, const Variable& c0 = {});
+  // The output sequence (B, T, H), from zero initial state.
+  Variable forward(const Variable& x) override { return run(x).output; }
+  std::string describe() const override;
+  const RecurrentOptions& options() const { return options_; }
+
+ private:
+  int64_t gates() const;
+  RecurrentOptions options_;
+  std::vector<std::array<Variable, 4>> weights_;  // per layer: w_ih, w_hh, b_ih, b_hh
+};
+
+}  // namespace tide

@@ -1,0 +1,71 @@
+// RNN, GRU and LSTM against PyTorch: outputs, final states, and the gradients of the input,
+// the initial states and every parameter (fixtures: write_recurrent_fixtures in
+// tests/fixtures/generate.py).
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "tide/autograd/ops.hpp"
+#include "tide/nn/recurrent.hpp"
+
+namespace tide {
+namespace {
+
+void expect_close(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_TRUE(a.defined()) << what;
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  const auto x = a.to_vector(), y = b.to_vector();
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_NEAR(x[i], y[i], 2e-5 + 2e-5 * std::abs(y[i])) << what << " element " << i;
+}
+
+class RecurrentTest : public ::testing::TestWithParam<std::pair<std::string, RecurrentKind>> {};
+
+TEST_P(RecurrentTest, MatchesPyTorch) {
+  const auto& [name, kind] = GetParam();
+  const TensorMap fx = load_safetensors(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/modules/" +
+                                        name + ".safetensors");
+  RngStream rng(0, RngPurpose::init);
+  Recurrent m({.kind = kind, .input_size = 4, .hidden_size = 6, .num_layers = 2}, rng);
+  TensorMap params;
+  for (const auto& [k, t] : fx)
+    if (k.starts_with("param.")) params.emplace(k.substr(6), t);
+  m.load_state_dict(params);
+
+  const bool lstm = kind == RecurrentKind::lstm;
+  Variable x(fx.at("x").clone(), true), h0(fx.at("h0").clone(), true);
+  Variable c0 = lstm ? Variable(fx.at("c0").clone(), true) : Variable();
+  const RecurrentOutput out = m.run(x, h0, c0);
+  expect_close(out.output.value(), fx.at("output"), "output");
+  expect_close(out.h_n.value(), fx.at("h_n"), "h_n");
+  Variable loss =
+      sum(out.output * Variable(fx.at("grad_output"))) + sum(out.h_n * Variable(fx.at("grad_h_n")));
+  if (lstm) {
+    expect_close(out.c_n.value(), fx.at("c_n"), "c_n");
+    loss = loss + sum(out.c_n * Variable(fx.at("grad_c_n")));
+  }
+  loss.backward();
+  expect_close(x.grad(), fx.at("grad_x"), "grad x");
+  expect_close(h0.grad(), fx.at("grad_h0"), "grad h0");
+  if (lstm) expect_close(c0.grad(), fx.at("grad_c0"), "grad c0");
+  for (const auto& [pname, p] : m.named_parameters())
+    expect_close(p.grad(), fx.at("grad." + pname), "grad " + pname);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, RecurrentTest,
+                         ::testing::Values(std::pair{"rnn_tanh", RecurrentKind::rnn_tanh},
+                                           std::pair{"rnn_relu", RecurrentKind::rnn_relu},
+                                           std::pair{"gru", RecurrentKind::gru},
+                                           std::pair{"lstm", RecurrentKind::lstm}),
+                         [](const auto& info) { return info.param.first; });
+
+TEST(Recurrent, RejectsWrongInputAndState) {
+  RngStream rng(0, RngPurpose::init);
+  Recurrent m({.kind = RecurrentKind::gru, .input_size = 4, .hidden_size = 6}, rng);
+  EXPECT_THROW(m(Variable(Tensor::zeros({2, 3, 5}))), Error);
+  EXPECT_THROW(m.run(Variable(Tensor::zeros({2, 3, 4})), Variable(Tensor::zeros({1, 3, 6}))),
+               Error);
+}
+
+}  // namespace
+}  // namespace tide
