@@ -44,6 +44,21 @@ TEST(Gemm, OneDnnMatchesReferenceOnOddShapes) {
         }
 }
 
+TEST(Gemm, BatchedMatchesReferencePerMatrix) {
+  RngStream rng(6, RngPurpose::test);
+  const int64_t batch = 5, m = 7, n = 9, k = 33;
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    const auto a = random_vector(batch * m * k, rng), b = random_vector(batch * k * n, rng);
+    std::vector<float> c(batch * m * n), ref(batch * m * n);
+    gemm_batched(c.data(), a.data(), b.data(), ta, tb, batch, m, n, k, 1.0f, 0.0f);
+    for (int64_t i = 0; i < batch; ++i)
+      gemm_reference(ref.data() + i * m * n, a.data() + i * m * k, b.data() + i * k * n, ta, tb, m,
+                     n, k, 1.0f, 0.0f);
+    for (size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], ref[i], 1e-4f) << "t=" << t;
+  }
+}
+
 TEST(Gemm, BetaZeroIgnoresNaNAndAlphaScales) {
   const std::vector<float> a{1, 2, 3, 4}, b{1, 0, 0, 1};  // b is the identity
   std::vector<float> c(4, std::numeric_limits<float>::quiet_NaN());

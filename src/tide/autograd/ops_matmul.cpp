@@ -37,6 +37,47 @@ Variable matmul(const Variable& a, const Variable& b) {
       "matmul");
 }
 
+Variable bmm(const Variable& a, const Variable& b, bool ta, bool tb) {
+  const Tensor &av = a.value(), &bv = b.value();
+  TIDE_CHECK(av.ndim() == 3 && bv.ndim() == 3 && av.dim(0) == bv.dim(0) &&
+                 av.dim(ta ? 1 : 2) == bv.dim(tb ? 2 : 1) && av.dtype() == bv.dtype(),
+             "bmm: {}{} and {}{} do not multiply", av.str(), ta ? "^T" : "", bv.str(),
+             tb ? "^T" : "");
+  const int64_t batch = av.dim(0), m = av.dim(ta ? 2 : 1), k = av.dim(ta ? 1 : 2),
+                n = bv.dim(tb ? 1 : 2);
+  Tensor out = Tensor::empty({batch, m, n}, av.dtype());
+  dispatch_float(av.dtype(), "bmm", [&]<class T>(T) {
+    gemm_batched(out.data<T>(), av.data<T>(), bv.data<T>(), ta, tb, batch, m, n, k, T(1), T(0));
+  });
+  return make_result(
+      out, {a, b},
+      [av, bv, ta, tb, batch, m, n, k](const Tensor& dc, std::vector<Variable>& in) {
+        dispatch_float(dc.dtype(), "bmm backward", [&]<class T>(T) {
+          if (in[0].requires_grad()) {  // C = op(A) op(B): dop(A) = dC op(B)^T
+            Tensor da = Tensor::empty(av.shape(), dc.dtype());
+            if (!ta)
+              gemm_batched(da.data<T>(), dc.data<T>(), bv.data<T>(), false, !tb, batch, m, k, n,
+                           T(1), T(0));
+            else  // dA (K, M) = op(B) dC^T
+              gemm_batched(da.data<T>(), bv.data<T>(), dc.data<T>(), tb, true, batch, k, m, n, T(1),
+                           T(0));
+            in[0].accumulate_grad(da);
+          }
+          if (in[1].requires_grad()) {  // dop(B) = op(A)^T dC
+            Tensor db = Tensor::empty(bv.shape(), dc.dtype());
+            if (!tb)
+              gemm_batched(db.data<T>(), av.data<T>(), dc.data<T>(), !ta, false, batch, k, n, m,
+                           T(1), T(0));
+            else  // dB (N, K) = dC^T op(A)
+              gemm_batched(db.data<T>(), dc.data<T>(), av.data<T>(), true, ta, batch, n, k, m, T(1),
+                           T(0));
+            in[1].accumulate_grad(db);
+          }
+        });
+      },
+      "bmm");
+}
+
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
   const Tensor& w = weight.value();
   TIDE_CHECK(

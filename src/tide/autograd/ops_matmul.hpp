@@ -8,6 +8,10 @@ namespace tide {
 // (M,K) x (K,N) -> (M,N).
 Variable matmul(const Variable& a, const Variable& b);
 
+// Batched product of (B, M, K) and (B, K, N) -> (B, M, N); trans_a / trans_b take the
+// operand's last two dimensions transposed ((B, K, M) or (B, N, K) as stored).
+Variable bmm(const Variable& a, const Variable& b, bool trans_a = false, bool trans_b = false);
+
 // x (..., in) times weight (out, in) transposed, plus bias (out) when defined: (..., out).
 // The layout and semantics of torch.nn.functional.linear.
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias);

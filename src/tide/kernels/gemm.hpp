@@ -15,6 +15,13 @@ void gemm(float* c, const float* a, const float* b, bool trans_a, bool trans_b, 
 void gemm(double* c, const double* a, const double* b, bool trans_a, bool trans_b, int64_t m,
           int64_t n, int64_t k, double alpha, double beta, const double* bias = nullptr);
 
+// `batch` independent products of contiguous (M,K)/(K,M), (K,N)/(N,K) and (M,N) matrices,
+// one after the other in memory: c + i*M*N = op(a + i*M*K) op(b + i*K*N).
+void gemm_batched(float* c, const float* a, const float* b, bool trans_a, bool trans_b,
+                  int64_t batch, int64_t m, int64_t n, int64_t k, float alpha, float beta);
+void gemm_batched(double* c, const double* a, const double* b, bool trans_a, bool trans_b,
+                  int64_t batch, int64_t m, int64_t n, int64_t k, double alpha, double beta);
+
 // Plain triple loop with a double accumulator, for checking the fast kernel.
 template <class T>
 void gemm_reference(T* c, const T* a, const T* b, bool trans_a, bool trans_b, int64_t m, int64_t n,

@@ -18,7 +18,8 @@
 namespace tide {
 namespace {
 
-using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, float, float, bool>;
+// (trans_a, trans_b, batch, m, n, k, alpha, beta, has_bias)
+using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float, bool>;
 
 struct Entry {
   dnnl::matmul primitive;
@@ -45,12 +46,19 @@ class GemmCache {
     std::lock_guard lock(mutex_);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
-    const auto [ta, tb, m, n, k, alpha, beta, has_bias] = key;
+    const auto [ta, tb, batch, m, n, k, alpha, beta, has_bias] = key;
     using dt = dnnl::memory::data_type;
-    // Row-major operands; a transpose is expressed by strides, never by a copy.
-    dnnl::memory::desc a({m, k}, dt::f32, ta ? dnnl::memory::dims{1, m} : dnnl::memory::dims{k, 1});
-    dnnl::memory::desc b({k, n}, dt::f32, tb ? dnnl::memory::dims{1, k} : dnnl::memory::dims{n, 1});
-    dnnl::memory::desc c({m, n}, dt::f32, dnnl::memory::dims{n, 1});
+    using dims = dnnl::memory::dims;
+    // Row-major operands; a transpose is expressed by strides, never by a copy. A batch is a
+    // leading dimension of contiguous matrices.
+    auto desc = [batch = batch](int64_t rows, int64_t cols, dims strides) {
+      if (batch == 1) return dnnl::memory::desc({rows, cols}, dt::f32, strides);
+      strides.insert(strides.begin(), rows * cols);
+      return dnnl::memory::desc({batch, rows, cols}, dt::f32, strides);
+    };
+    dnnl::memory::desc a = desc(m, k, ta ? dims{1, m} : dims{k, 1});
+    dnnl::memory::desc b = desc(k, n, tb ? dims{1, k} : dims{n, 1});
+    dnnl::memory::desc c = desc(m, n, dims{n, 1});
     dnnl::primitive_attr attr;
     if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
     if (beta != 0.0f) {
@@ -89,10 +97,32 @@ void gemm(float* c, const float* a, const float* b, bool trans_a, bool trans_b, 
     return;
   }
   try {
-    cache().run(c, a, b, bias, Key{trans_a, trans_b, m, n, k, alpha, beta, bias != nullptr});
+    cache().run(c, a, b, bias, Key{trans_a, trans_b, 1, m, n, k, alpha, beta, bias != nullptr});
   } catch (const dnnl::error& e) {
     TIDE_FAIL("oneDNN matmul failed for M={} N={} K={}: {}", m, n, k, e.what());
   }
+}
+
+void gemm_batched(float* c, const float* a, const float* b, bool trans_a, bool trans_b,
+                  int64_t batch, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+  if (batch == 0 || m == 0 || n == 0) return;
+  if (k == 0 || batch == 1) {
+    for (int64_t i = 0; i < batch; ++i)
+      gemm(c + i * m * n, a + i * m * k, b + i * k * n, trans_a, trans_b, m, n, k, alpha, beta);
+    return;
+  }
+  try {
+    cache().run(c, a, b, nullptr, Key{trans_a, trans_b, batch, m, n, k, alpha, beta, false});
+  } catch (const dnnl::error& e) {
+    TIDE_FAIL("oneDNN batched matmul failed for B={} M={} N={} K={}: {}", batch, m, n, k, e.what());
+  }
+}
+
+void gemm_batched(double* c, const double* a, const double* b, bool trans_a, bool trans_b,
+                  int64_t batch, int64_t m, int64_t n, int64_t k, double alpha, double beta) {
+  for (int64_t i = 0; i < batch; ++i)
+    gemm_reference(c + i * m * n, a + i * m * k, b + i * k * n, trans_a, trans_b, m, n, k, alpha,
+                   beta);
 }
 
 void gemm(double* c, const double* a, const double* b, bool trans_a, bool trans_b, int64_t m,

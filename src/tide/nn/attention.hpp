@@ -1,0 +1,71 @@
+// Multi-head attention and the Transformer encoder layer, batch-first, with the semantics and
+// parameter names of torch.nn.MultiheadAttention and torch.nn.TransformerEncoderLayer.
+#pragma once
+
+#include "tide/core/rng.hpp"
+#include "tide/nn/layers.hpp"
+#include "tide/nn/norm_layers.hpp"
+
+namespace tide {
+
+// Masks for attention over keys. key_padding: (B, S), non-zero where a key is padding and
+// must be ignored (PyTorch's True); undefined for none. causal: position t attends only to
+// keys s <= t.
+struct AttentionMask {
+  Tensor key_padding;
+  bool causal = false;
+};
+
+// Parameters in_proj_weight (3E, E), in_proj_bias (3E) and out_proj (Linear E -> E).
+// In training, dropout with probability `dropout` applies to the attention weights, its
+// masks drawn from RngStream(seed, dropout, {id, step, call}).
+class MultiheadAttention : public Module {
+ public:
+  MultiheadAttention(int64_t embed_dim, int64_t num_heads, RngStream& rng, double dropout = 0,
+                     uint64_t seed = 0, uint64_t id = 0);
+  void begin_step(int64_t step) override;
+  // query (B, T, E), key and value (B, S, E) -> (B, T, E).
+  Variable attend(const Variable& query, const Variable& key, const Variable& value,
+                  const AttentionMask& mask = {});
+  // Self-attention without masks.
+  Variable forward(const Variable& x) override { return attend(x, x, x); }
+  std::string describe() const override;
+
+ private:
+  int64_t embed_dim_, num_heads_;
+  double dropout_;
+  uint64_t seed_, id_;
+  int64_t step_ = 0, calls_ = 0;
+  Variable in_proj_weight_, in_proj_bias_;
+  std::shared_ptr<Linear> out_proj_;
+};
+
+struct TransformerOptions {
+  int64_t d_model = 128;
+  int64_t num_heads = 4;
+  int64_t dim_feedforward = 512;
+  double dropout = 0.1;
+  bool gelu = false;        // the feed-forward activation: ReLU (PyTorch's default) or GELU
+  bool norm_first = false;  // pre-norm instead of PyTorch's default post-norm
+  uint64_t seed = 0;        // for the dropout masks
+  uint64_t id = 0;          // distinguishes the layers' dropout streams
+};
+
+class TransformerEncoderLayer : public Module {
+ public:
+  TransformerEncoderLayer(TransformerOptions options, RngStream& rng);
+  // x (B, T, d_model) -> (B, T, d_model).
+  Variable encode(const Variable& x, const AttentionMask& mask = {});
+  Variable forward(const Variable& x) override { return encode(x); }
+  std::string describe() const override;
+
+ private:
+  Variable feed_forward(const Variable& x);
+  TransformerOptions options_;
+  std::shared_ptr<MultiheadAttention> self_attn_;
+  std::shared_ptr<Linear> linear1_, linear2_;
+  std::shared_ptr<LayerNorm> norm1_, norm2_;
+  std::shared_ptr<Dropout> dropout_, dropout1_, dropout2_;
+};
+
+}  // namespace tide
