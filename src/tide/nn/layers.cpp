@@ -56,6 +56,18 @@ Variable Sequential::forward(const Variable& x) {
   return h;
 }
 
+Concat& Concat::add(std::shared_ptr<Module> module) {
+  register_module(std::to_string(children().size()), std::move(module));
+  return *this;
+}
+
+Variable Concat::forward(const Variable& x) {
+  TIDE_CHECK(!children().empty(), "Concat has no branches");
+  std::vector<Variable> outs;
+  for (const auto& [name, child] : children()) outs.push_back(child->forward(x));
+  return concat(outs, dim_);
+}
+
 Variable Flatten::forward(const Variable& x) {
   return flatten(x, start_dim_);
 }

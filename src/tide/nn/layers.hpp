@@ -39,6 +39,19 @@ class Sequential : public Module {
   size_t size() const { return children().size(); }
 };
 
+// Applies every child to the same input and concatenates their outputs along `dim`: the
+// parallel branches of an Inception block. Children are named "0", "1", ...
+class Concat : public Module {
+ public:
+  explicit Concat(int dim) : dim_(dim) {}
+  Concat& add(std::shared_ptr<Module> module);
+  Variable forward(const Variable& x) override;
+  std::string describe() const override { return fmt::format("Concat(dim {})", dim_); }
+
+ private:
+  int dim_;
+};
+
 // (N, d1, d2, ...) -> (N, d1 * d2 * ...) from start_dim on.
 class Flatten : public Module {
  public:

@@ -16,6 +16,12 @@ namespace tide {
 //        the hidden layers He-initialised for ReLU, the output layer as PyTorch does.
 //   cnn: Conv2d(C, 32, 5x5, pad 2) - ReLU - MaxPool 2 - Conv2d(32, 64, 5x5, pad 2) - ReLU -
 //        MaxPool 2 - Flatten - Linear(64 H/4 W/4, 1024) - ReLU - Linear(1024, classes)
+//   inception: conv-BN-ReLU, pool, two Inception blocks (1x1, 3x3, 5x5 and pooled 1x1
+//        branches concatenated) with a pool between, global average pool, Linear
+//   lstm, gru: the image read row by row (H steps of C*W features) by a 128-unit recurrent
+//        layer; its final hidden state goes to a Linear classifier
+//   transformer: rows as tokens, linear embedding (64) plus learned positions, two post-norm
+//        encoder layers (4 heads, feed-forward 128, dropout 0.1), mean over tokens, Linear
 std::shared_ptr<Module> make_model(const std::string& name, const Shape& sample_shape,
                                    int64_t classes, RngStream& rng);
 
