@@ -21,12 +21,13 @@ void expect_close(const Tensor& a, const Tensor& b, const std::string& what) {
 
 class RecurrentTest : public ::testing::TestWithParam<std::pair<std::string, RecurrentKind>> {};
 
-TEST_P(RecurrentTest, MatchesPyTorch) {
-  const auto& [name, kind] = GetParam();
+// Both paths: the fused oneDNN primitive (LSTM) and the step-by-step composition.
+void check_against_pytorch(const std::string& name, RecurrentKind kind, bool fused) {
   const TensorMap fx = load_safetensors(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/modules/" +
                                         name + ".safetensors");
   RngStream rng(0, RngPurpose::init);
-  Recurrent m({.kind = kind, .input_size = 4, .hidden_size = 6, .num_layers = 2}, rng);
+  Recurrent m({.kind = kind, .input_size = 4, .hidden_size = 6, .num_layers = 2, .fused = fused},
+              rng);
   TensorMap params;
   for (const auto& [k, t] : fx)
     if (k.starts_with("param.")) params.emplace(k.substr(6), t);
@@ -50,6 +51,14 @@ TEST_P(RecurrentTest, MatchesPyTorch) {
   if (lstm) expect_close(c0.grad(), fx.at("grad_c0"), "grad c0");
   for (const auto& [pname, p] : m.named_parameters())
     expect_close(p.grad(), fx.at("grad." + pname), "grad " + pname);
+}
+
+TEST_P(RecurrentTest, FusedMatchesPyTorch) {
+  check_against_pytorch(GetParam().first, GetParam().second, true);
+}
+
+TEST_P(RecurrentTest, StepByStepMatchesPyTorch) {
+  check_against_pytorch(GetParam().first, GetParam().second, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, RecurrentTest,

@@ -91,6 +91,13 @@ RecurrentOutput Recurrent::run(const Variable& x, const Variable& h0, const Vari
     const auto& [w_ih, w_hh, b_ih, b_hh] = weights_[static_cast<size_t>(l)];
     Variable h = h0.defined() ? layer_state(h0, l) : zeros;
     Variable c = c0.defined() ? layer_state(c0, l) : zeros;
+    if (lstm && o.fused && x.dtype() == DType::f32) {
+      const Variable packed = lstm_sequence(layer_in, h, c, w_ih, w_hh, b_ih, b_hh);
+      layer_in = slice(packed, 1, 0, t_len);
+      last_h.push_back(reshape(slice(packed, 1, t_len, t_len + 1), {b, hs}));
+      last_c.push_back(reshape(slice(packed, 1, t_len + 1, t_len + 2), {b, hs}));
+      continue;
+    }
     // The input projections of every step at once: (B, T, gates * H).
     const Variable projected = linear(layer_in, w_ih, b_ih);
     std::vector<Variable> hs_seq;

@@ -3,8 +3,10 @@
 // names (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...), so PyTorch weights load
 // unchanged.
 //
-// Each time step is built from autograd ops (linear, sigmoid, tanh, mul), with the input
-// projections of all steps computed by one GEMM per layer.
+// An f32 LSTM layer runs as one oneDNN primitive over the whole sequence (ops_rnn.hpp).
+// Otherwise (RNN, GRU, f64, or `fused` off) each time step is built from autograd ops
+// (linear, sigmoid, tanh, mul), with the input projections of all steps computed by one
+// GEMM per layer; that path is also the reference the fused one is tested against.
 #pragma once
 
 #include <array>
@@ -22,6 +24,7 @@ struct RecurrentOptions {
   int64_t hidden_size = 1;
   int64_t num_layers = 1;
   bool bias = true;
+  bool fused = true;  // use the oneDNN primitive where there is one
 };
 
 struct RecurrentOutput {

@@ -1,0 +1,15 @@
+// Whole-sequence recurrent layers as single ops (oneDNN primitives, f32).
+#pragma once
+
+#include "tide/autograd/variable.hpp"
+
+namespace tide {
+
+// One LSTM layer: x (N, T, I), h0 and c0 (N, H), w_ih (4H, I), w_hh (4H, H), b_ih and b_hh
+// (4H, or undefined) -> (N, T + 2, H): the outputs of the T steps, then the final hidden
+// state, then the final cell state. Gate order and formulas as torch.nn.LSTM.
+Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0,
+                       const Variable& w_ih, const Variable& w_hh, const Variable& b_ih,
+                       const Variable& b_hh);
+
+}  // namespace tide
