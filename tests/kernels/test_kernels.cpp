@@ -2,6 +2,7 @@
 // index walk, and the fused SGD update against PyTorch's rule written out plainly.
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -151,6 +152,26 @@ TEST(Softmax, StableForLargeInputsAndNormalised) {
   for (int r = 0; r < 2; ++r) EXPECT_NEAR(p[3 * r] + p[3 * r + 1] + p[3 * r + 2], 1.0f, 1e-6f);
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(std::log(p[i]), lp[i], 1e-5f);
   EXPECT_NEAR(p[2], 1.0 / (1.0 + std::exp(-1.0) + std::exp(-2.0)), 1e-6);
+}
+
+TEST(Softmax, OneDnnMatchesReference) {
+  RngStream rng(8, RngPurpose::test);
+  for (auto [outer, size, inner] :
+       {std::tuple{7, 13, 1}, std::tuple{3, 5, 4}, std::tuple{128, 64, 1}})
+    for (bool log : {false, true}) {
+      const int64_t n = outer * size * inner;
+      const auto x = random_vector(n, rng), dy = random_vector(n, rng);
+      std::vector<float> y(n), y_ref(n), dx(n), dx_ref(n);
+      softmax(y.data(), x.data(), outer, size, inner, log);
+      softmax_reference(y_ref.data(), x.data(), outer, size, inner, log);
+      softmax_backward(dx.data(), dy.data(), y.data(), outer, size, inner, log);
+      softmax_backward_reference(dx_ref.data(), dy.data(), y_ref.data(), outer, size, inner, log,
+                                 false);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(y[i], y_ref[i], 2e-6f * (1 + std::abs(y_ref[i]))) << "log=" << log;
+        ASSERT_NEAR(dx[i], dx_ref[i], 1e-5f) << "log=" << log;
+      }
+    }
 }
 
 TEST(Softmax, CrossEntropyByHand) {

@@ -48,8 +48,7 @@ Variable softmax_op(const Variable& x, int dim, bool log, const char* name) {
       [y, s, log, name](const Tensor& dy, std::vector<Variable>& in) {
         Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
         dispatch_float(dy.dtype(), name, [&]<class T>(T) {
-          softmax_backward(dx.data<T>(), dy.data<T>(), y.data<T>(), s.outer, s.size, s.inner, log,
-                           false);
+          softmax_backward(dx.data<T>(), dy.data<T>(), y.data<T>(), s.outer, s.size, s.inner, log);
         });
         in[0].accumulate_grad(dx);
       },

@@ -9,7 +9,7 @@
 namespace tide {
 
 template <class T>
-void softmax(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, bool log) {
+void softmax_reference(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, bool log) {
 #pragma omp parallel for collapse(2) if (outer * size * inner > kParallelGrain)
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
@@ -36,8 +36,8 @@ void softmax(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, bool 
 }
 
 template <class T>
-void softmax_backward(T* dx, const T* dy, const T* y, int64_t outer, int64_t size, int64_t inner,
-                      bool log, bool accumulate) {
+void softmax_backward_reference(T* dx, const T* dy, const T* y, int64_t outer, int64_t size,
+                                int64_t inner, bool log, bool accumulate) {
 #pragma omp parallel for collapse(2) if (outer * size * inner > kParallelGrain)
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
@@ -60,7 +60,7 @@ double cross_entropy(T* probs, const T* logits, const int64_t* labels, int64_t n
   for (int64_t r = 0; r < n; ++r)
     TIDE_CHECK(labels[r] >= 0 && labels[r] < classes,
                "cross-entropy: label {} in row {} is outside [0, {})", labels[r], r, classes);
-  softmax(probs, logits, n, classes, 1, false);
+  softmax_reference(probs, logits, n, classes, 1, false);
   double loss = 0;
   for (int64_t r = 0; r < n; ++r) {
     // -log p computed from the logits, not from probs, so a tiny probability keeps its
@@ -88,11 +88,20 @@ void cross_entropy_backward(T* dlogits, const T* probs, const int64_t* labels, i
   }
 }
 
-#define TIDE_INSTANTIATE(T)                                                                  \
-  template void softmax<T>(T*, const T*, int64_t, int64_t, int64_t, bool);                   \
-  template void softmax_backward<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool, \
-                                    bool);                                                   \
-  template double cross_entropy<T>(T*, const T*, const int64_t*, int64_t, int64_t);          \
+void softmax(double* y, const double* x, int64_t outer, int64_t size, int64_t inner, bool log) {
+  softmax_reference(y, x, outer, size, inner, log);
+}
+
+void softmax_backward(double* dx, const double* dy, const double* y, int64_t outer, int64_t size,
+                      int64_t inner, bool log) {
+  softmax_backward_reference(dx, dy, y, outer, size, inner, log, false);
+}
+
+#define TIDE_INSTANTIATE(T)                                                                      \
+  template void softmax_reference<T>(T*, const T*, int64_t, int64_t, int64_t, bool);             \
+  template void softmax_backward_reference<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, \
+                                              bool, bool);                                       \
+  template double cross_entropy<T>(T*, const T*, const int64_t*, int64_t, int64_t);              \
   template void cross_entropy_backward<T>(T*, const T*, const int64_t*, int64_t, int64_t, T, bool);
 TIDE_INSTANTIATE(float)
 TIDE_INSTANTIATE(double)

@@ -8,14 +8,23 @@
 namespace tide {
 
 // y (outer, size, inner) = softmax (or log-softmax when log) of x over the middle axis.
-template <class T>
-void softmax(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, bool log);
+// float runs oneDNN's softmax primitives (vectorised exp); double runs the loops below.
+void softmax(float* y, const float* x, int64_t outer, int64_t size, int64_t inner, bool log);
+void softmax(double* y, const double* x, int64_t outer, int64_t size, int64_t inner, bool log);
 
-// dx (+)= the input gradient of softmax (log = false) or log-softmax (log = true), given the
+// dx = the input gradient of softmax (log = false) or log-softmax (log = true), given the
 // forward output y and its gradient dy; all (outer, size, inner).
+void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int64_t size,
+                      int64_t inner, bool log);
+void softmax_backward(double* dx, const double* dy, const double* y, int64_t outer,
+                      int64_t size, int64_t inner, bool log);
+
+// The plain loops, for checking and for f64; backward adds into dx when accumulate.
 template <class T>
-void softmax_backward(T* dx, const T* dy, const T* y, int64_t outer, int64_t size, int64_t inner,
-                      bool log, bool accumulate);
+void softmax_reference(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, bool log);
+template <class T>
+void softmax_backward_reference(T* dx, const T* dy, const T* y, int64_t outer, int64_t size,
+                                int64_t inner, bool log, bool accumulate);
 
 // Mean cross-entropy of logits (n, classes) against integer labels (n): writes the softmax
 // probabilities to probs (n, classes) for the backward pass and returns the mean loss.
