@@ -5,9 +5,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
+
+#include <algorithm>
+
+#include "tide/data/image_io.hpp"
 
 namespace {
 
@@ -153,6 +158,66 @@ TEST(Cli, MissingDataDirSaysHowToInstall) {
   const Result r = run("train --data-dir /nonexistent/fashion --max-steps 1");
   expect_clear_error(r, "/nonexistent/fashion");
   EXPECT_THAT(r.out, HasSubstr("apt-get install dataset-fashion-mnist"));
+}
+
+TEST(Convolve, IdentityKeepsTheImageAndSharpenMatchesAHandComputedPixel) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "tide_convolve";
+  fs::create_directories(dir);
+  tide::Image img{4, 5, 3, {}};
+  for (int i = 0; i < 4 * 5 * 3; ++i)
+    img.pixels.push_back(static_cast<uint8_t>((i * 37) % 200 + 20));
+  tide::write_png((dir / "in.png").string(), img);
+  Result r = run("convolve --kernel identity " + (dir / "in.png").string() + " " +
+                 (dir / "id.png").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(tide::read_image((dir / "id.png").string()).pixels, img.pixels);
+
+  r = run("convolve --kernel sharpen " + (dir / "in.png").string() + " " +
+          (dir / "sh.png").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  const tide::Image out = tide::read_image((dir / "sh.png").string());
+  // Pixel (1, 2), channel 1: 5 * centre minus the four neighbours, clamped to [0, 255].
+  auto at = [&](int y, int x) { return static_cast<int>(img.pixels[(y * 5 + x) * 3 + 1]); };
+  const int want = std::clamp(5 * at(1, 2) - at(0, 2) - at(2, 2) - at(1, 1) - at(1, 3), 0, 255);
+  EXPECT_EQ(out.pixels[(1 * 5 + 2) * 3 + 1], want);
+  // Corner (0, 0) with clamped edges: the outside neighbours repeat the corner itself.
+  const int corner = std::clamp(5 * at(0, 0) - at(0, 0) - at(1, 0) - at(0, 0) - at(0, 1), 0, 255);
+  EXPECT_EQ(out.pixels[1], corner);
+}
+
+TEST(Convolve, BadImageOrKernelIsOneClearLine) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "tide_convolve";
+  fs::create_directories(dir);
+  std::ofstream(dir / "bad.png") << "\x89PNG but not really";
+  expect_clear_error(run("convolve " + (dir / "bad.png").string() + " " + (dir / "o.png").string()),
+                     "bad.png");
+  tide::write_png((dir / "ok.png").string(), tide::Image{2, 2, 1, {1, 2, 3, 4}});
+  expect_clear_error(run("convolve --kernel '1,2;3' " + (dir / "ok.png").string() + " " +
+                         (dir / "o.png").string()),
+                     "square kernel");
+}
+
+TEST(TrainFolder, TrainsOnAnImageFolderAndExplainsTheLayout) {
+  const fs::path root = fs::path(::testing::TempDir()) / "tide_folder_train";
+  fs::remove_all(root);
+  for (const char* split : {"train", "val"})
+    for (int cls = 0; cls < 2; ++cls) {
+      const fs::path dir = root / split / fmt::format("c{}", cls);
+      fs::create_directories(dir);
+      for (int i = 0; i < 3; ++i)
+        tide::write_png(
+            (dir / fmt::format("{}.png", i)).string(),
+            tide::Image{12, 10, 3,
+                        std::vector<uint8_t>(360, static_cast<uint8_t>(40 + 150 * cls + i))});
+    }
+  const Result r = run("train --dataset folder --data-dir " + root.string() +
+                       " --image-size 8 --model cnn --batch-size 4 --max-steps 3 --run-dir " +
+                       (root / "run").string());
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(root / "run" / "summary.json"));
+  fs::remove_all(root / "val");
+  expect_clear_error(run("train --dataset folder --data-dir " + root.string() + " --max-steps 1"),
+                     "val/<class>/");
 }
 
 TEST(Cli, NoSubcommandIsAnError) {

@@ -9,4 +9,7 @@ namespace tide::cli {
 // `tide train`: trains a classifier (train/trainer.hpp).
 void add_train_command(CLI::App& app);
 
+// `tide convolve`: filters an image with a fixed kernel (train/image_filter.hpp).
+void add_convolve_command(CLI::App& app);
+
 }  // namespace tide::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     return fmt::format("tide: error: {}; run with --help for usage\n", e.what());
   });
   tide::cli::add_train_command(app);
+  tide::cli::add_convolve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,10 +16,13 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember(model_names()))
       ->capture_default_str();
   cmd->add_option("--dataset", config->dataset, "Dataset")
-      ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "folder"}))
       ->capture_default_str();
   cmd->add_option("--data-dir", config->data_dir,
                   "Directory of the IDX files (default: the dataset's install location)");
+  cmd->add_option("--image-size", config->image_size,
+                  "folder: images are resized and cropped to this size")
+      ->capture_default_str();
   cmd->add_option("--epochs", config->epochs, "Passes over the training set")
       ->capture_default_str();
   cmd->add_option("--max-steps", config->max_steps, "Stop after this many steps (0: no limit)")

@@ -21,6 +21,8 @@ class Dataset {
   virtual Shape sample_shape() const = 0;
   // Gathers the examples at `indices` into one batch; throws on an index out of range.
   virtual Batch get_batch(std::span<const int64_t> indices) const = 0;
+  // Selects the epoch for datasets whose examples vary by epoch (random augmentation).
+  virtual void set_epoch(int64_t epoch) {}
 };
 
 // A dataset held in memory as two tensors: inputs f32 (N, ...) and targets i64 (N).

@@ -32,6 +32,7 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(!c.nesterov || c.momentum > 0, "--nesterov needs --momentum > 0");
   TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
+  TIDE_CHECK(c.image_size > 0, "--image-size must be a positive integer, got {}", c.image_size);
   TIDE_CHECK(c.prefetch >= 0, "--prefetch must be >= 0, got {}", c.prefetch);
 }
 
@@ -40,6 +41,7 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("model = {}\n", quoted(c.model));
   s += fmt::format("dataset = {}\n", quoted(c.dataset));
   s += fmt::format("data-dir = {}\n", quoted(c.data_dir));
+  s += fmt::format("image-size = {}\n", c.image_size);
   s += fmt::format("epochs = {}\n", c.epochs);
   s += fmt::format("max-steps = {}\n", c.max_steps);
   s += fmt::format("batch-size = {}\n", c.batch_size);

@@ -9,8 +9,9 @@ namespace tide {
 
 struct TrainConfig {
   std::string model = "mlp";              // see models.hpp
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | folder
   std::string data_dir;                   // empty: the dataset's default location
+  int64_t image_size = 64;                // folder: images are resized and cropped to this
   int64_t epochs = 5;
   int64_t max_steps = 0;  // stop after this many steps; 0: no limit
   int64_t batch_size = 64;

@@ -13,6 +13,7 @@
 #include "tide/data/mnist.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/sgd.hpp"
+#include "tide/train/datasets.hpp"
 #include "tide/train/evaluate.hpp"
 #include "tide/train/metrics.hpp"
 #include "tide/train/models.hpp"
@@ -65,21 +66,21 @@ void write_summary(const fs::path& path, const TrainConfig& c, const TrainSummar
 TrainSummary train_classifier(TrainConfig c) {
   validate(c);
   set_num_threads(c.threads);
-  if (c.data_dir.empty()) c.data_dir = default_data_dir(c.dataset);
+  if (c.data_dir.empty() && c.dataset != "folder") c.data_dir = default_data_dir(c.dataset);
   if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
 
-  auto train_set = std::make_shared<TensorDataset>(load_mnist(c.dataset, c.data_dir, Split::train));
-  auto test_set = std::make_shared<TensorDataset>(load_mnist(c.dataset, c.data_dir, Split::test));
+  const DataSplits data = load_datasets(c);
+  const std::shared_ptr<Dataset>& train_set = data.train;
+  const std::shared_ptr<Dataset>& test_set = data.test;
   std::error_code ec;
   fs::create_directories(c.run_dir, ec);
   TIDE_CHECK(!ec, "{}: cannot create the run directory: {}", c.run_dir, ec.message());
   write_text(fs::path(c.run_dir) / "config.toml", to_toml(c));
   MetricsWriter metrics((fs::path(c.run_dir) / "metrics.csv").string());
 
-  constexpr int64_t kClasses = 10;
   RngStream init_rng(c.seed, RngPurpose::init);
   std::shared_ptr<Module> model =
-      make_model(c.model, train_set->sample_shape(), kClasses, init_rng);
+      make_model(c.model, train_set->sample_shape(), data.classes, init_rng);
   Sgd optimizer(model->parameters(), SgdOptions{.lr = c.lr,
                                                 .momentum = c.momentum,
                                                 .weight_decay = c.weight_decay,
@@ -108,6 +109,7 @@ TrainSummary train_classifier(TrainConfig c) {
   int64_t window_steps = 0, window_correct = 0, window_examples = 0, trained_examples = 0;
   EvalResult eval;
   for (int64_t epoch = 0; epoch < epochs_to_run; ++epoch) {
+    train_set->set_epoch(epoch);
     train_loader.start_epoch(epoch);
     int64_t epoch_steps = 0;
     epoch_loss = 0;

@@ -1,0 +1,44 @@
+// A labelled image dataset in the ImageNet layout: root/<class>/<file>.png|jpg|jpeg.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tide/data/dataset.hpp"
+
+namespace tide {
+
+struct ImageFolderOptions {
+  int64_t image_size = 224;  // inputs are (channels, image_size, image_size)
+  int64_t channels = 3;      // 1: luma; 3: RGB (gray replicated, alpha dropped)
+  // Training: the shorter side resized to image_size * 8 / 7, a random crop and a random
+  // horizontal flip. Evaluation: the same resize and the centre crop.
+  bool random_crop = false;
+  std::vector<float> mean = {0.485f, 0.456f, 0.406f};  // per channel, after scaling to [0, 1]
+  std::vector<float> stddev = {0.229f, 0.224f, 0.225f};
+  uint64_t seed = 0;  // crops and flips come from RngStream(seed, augment, {epoch, index})
+};
+
+class ImageFolder : public Dataset {
+ public:
+  // Classes are the sub-directories in sorted order; files are sorted by path; other files
+  // are skipped. Throws naming the directory when the root is missing or has no class with
+  // images.
+  ImageFolder(const std::string& root, ImageFolderOptions options);
+  int64_t size() const override { return static_cast<int64_t>(files_.size()); }
+  Shape sample_shape() const override;
+  // Decodes the images on demand (in parallel); inputs f32 (B, C, S, S) normalised.
+  Batch get_batch(std::span<const int64_t> indices) const override;
+  // Selects the augmentation stream of an epoch.
+  void set_epoch(int64_t epoch) override { epoch_ = epoch; }
+  const std::vector<std::string>& classes() const { return classes_; }
+  const std::string& path(int64_t index) const { return files_.at(static_cast<size_t>(index)); }
+
+ private:
+  ImageFolderOptions options_;
+  std::vector<std::string> classes_, files_;
+  std::vector<int64_t> labels_;
+  int64_t epoch_ = 0;
+};
+
+}  // namespace tide

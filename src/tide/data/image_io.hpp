@@ -1,0 +1,32 @@
+// Reading and writing 8-bit images (PNG through libpng, JPEG through libjpeg-turbo) and the
+// geometric transforms of image pipelines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tide {
+
+// Pixels (H, W, C) interleaved, C = 1 (gray), 3 (RGB) or 4 (RGBA).
+struct Image {
+  int64_t height = 0, width = 0, channels = 0;
+  std::vector<uint8_t> pixels;
+};
+
+// Decodes a PNG or JPEG file, told apart by its first bytes, not its name. PNGs come back
+// as gray, RGB or RGBA as stored (palettes expanded, 16 bits reduced to 8); JPEGs as gray
+// or RGB. Throws naming the file for a missing, unknown, corrupt or truncated file.
+Image read_image(const std::string& path);
+
+// Writes an 8-bit PNG; throws naming the path on failure.
+void write_png(const std::string& path, const Image& image);
+
+// Bilinear resize with half-pixel centres (align_corners = false), no antialiasing.
+Image resize(const Image& image, int64_t height, int64_t width);
+// The (height, width) window at (top, left); throws when it leaves the image.
+Image crop(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width);
+// Converts to 1 (luma, ITU-R 601) or 3 channels (gray replicated, alpha dropped).
+Image convert_channels(const Image& image, int64_t channels);
+
+}  // namespace tide

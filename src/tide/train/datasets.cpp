@@ -1,0 +1,38 @@
+#include "tide/train/datasets.hpp"
+
+#include <filesystem>
+
+#include <fmt/ranges.h>
+
+#include "tide/data/image_folder.hpp"
+#include "tide/data/mnist.hpp"
+
+namespace tide {
+
+DataSplits load_datasets(const TrainConfig& c) {
+  if (c.dataset != "folder") {
+    const std::string dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
+    return {std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::train)),
+            std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::test)), 10};
+  }
+  namespace fs = std::filesystem;
+  TIDE_CHECK(!c.data_dir.empty(),
+             "--dataset folder needs --data-dir DIR holding DIR/train/<class>/ and "
+             "DIR/val/<class>/ with .png or .jpg images");
+  const fs::path root(c.data_dir);
+  fs::path test_dir = root / "val";
+  if (!fs::is_directory(test_dir)) test_dir = root / "test";
+  TIDE_CHECK(fs::is_directory(root / "train") && fs::is_directory(test_dir),
+             "{} must hold train/<class>/ and val/<class>/ (or test/<class>/) image folders",
+             c.data_dir);
+  ImageFolderOptions train_options{.image_size = c.image_size, .random_crop = true, .seed = c.seed};
+  ImageFolderOptions test_options{.image_size = c.image_size};
+  auto train = std::make_shared<ImageFolder>((root / "train").string(), train_options);
+  auto test = std::make_shared<ImageFolder>(test_dir.string(), test_options);
+  TIDE_CHECK(train->classes() == test->classes(), "the classes of {}/train [{}] and {} [{}] differ",
+             c.data_dir, fmt::join(train->classes(), ", "), test_dir.string(),
+             fmt::join(test->classes(), ", "));
+  return {train, test, static_cast<int64_t>(train->classes().size())};
+}
+
+}  // namespace tide

@@ -1,0 +1,21 @@
+// The training and test data of `tide train`, by --dataset.
+#pragma once
+
+#include <memory>
+
+#include "tide/data/dataset.hpp"
+#include "tide/train/config.hpp"
+
+namespace tide {
+
+struct DataSplits {
+  std::shared_ptr<Dataset> train, test;
+  int64_t classes = 0;
+};
+
+// fashion-mnist, mnist: the IDX files in --data-dir (or the default location).
+// folder: --data-dir holds train/<class>/ and val/<class>/ (or test/<class>/) image folders
+// with the same classes; training crops and flips at random, evaluation takes the centre.
+DataSplits load_datasets(const TrainConfig& config);
+
+}  // namespace tide
