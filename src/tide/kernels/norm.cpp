@@ -10,19 +10,28 @@ namespace tide {
 template <class T>
 void layer_norm(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t rows,
                 int64_t cols, double eps) {
+  // Per-element work in T so the loops vectorise; the row statistics in double.
 #pragma omp parallel for if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const T* in = x + r * cols;
-    double s = 0, ss = 0;
+    double s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < cols; ++j) s += in[j];
-    const double m = s / static_cast<double>(cols);
+    const T m = static_cast<T>(s / static_cast<double>(cols));
+    double ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int64_t j = 0; j < cols; ++j) ss += (in[j] - m) * (in[j] - m);
-    const double rs = 1.0 / std::sqrt(ss / static_cast<double>(cols) + eps);
-    mean[r] = static_cast<T>(m);
-    rstd[r] = static_cast<T>(rs);
-    for (int64_t j = 0; j < cols; ++j) {
-      const T xhat = static_cast<T>((in[j] - m) * rs);
-      y[r * cols + j] = (w ? w[j] : T(1)) * xhat + (b ? b[j] : T(0));
+    const T rs = static_cast<T>(1.0 / std::sqrt(ss / static_cast<double>(cols) + eps));
+    mean[r] = m;
+    rstd[r] = rs;
+    T* out = y + r * cols;
+    if (w && b) {
+#pragma omp simd
+      for (int64_t j = 0; j < cols; ++j) out[j] = w[j] * ((in[j] - m) * rs) + b[j];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < cols; ++j)
+        out[j] = (w ? w[j] : T(1)) * ((in[j] - m) * rs) + (b ? b[j] : T(0));
     }
   }
 }
@@ -34,18 +43,21 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
   for (int64_t r = 0; r < rows; ++r) {
     const T* g = dy + r * cols;
     const T* in = x + r * cols;
+    const T m = mean[r], rs = rstd[r];
     double sum_dxhat = 0, sum_dxhat_xhat = 0;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
     for (int64_t j = 0; j < cols; ++j) {
-      const double dxhat = g[j] * (w ? w[j] : T(1));
+      const T dxhat = g[j] * (w ? w[j] : T(1));
       sum_dxhat += dxhat;
-      sum_dxhat_xhat += dxhat * (in[j] - mean[r]) * rstd[r];
+      sum_dxhat_xhat += dxhat * ((in[j] - m) * rs);
     }
-    const double m1 = sum_dxhat / static_cast<double>(cols);
-    const double m2 = sum_dxhat_xhat / static_cast<double>(cols);
+    const T m1 = static_cast<T>(sum_dxhat / static_cast<double>(cols));
+    const T m2 = static_cast<T>(sum_dxhat_xhat / static_cast<double>(cols));
+    T* out = dx + r * cols;
+#pragma omp simd
     for (int64_t j = 0; j < cols; ++j) {
-      const double xhat = (in[j] - mean[r]) * rstd[r];
-      const double dxhat = g[j] * (w ? w[j] : T(1));
-      dx[r * cols + j] = static_cast<T>(rstd[r] * (dxhat - m1 - xhat * m2));
+      const T dxhat = g[j] * (w ? w[j] : T(1));
+      out[j] = rs * (dxhat - m1 - ((in[j] - m) * rs) * m2);
     }
   }
   // Parameter gradients sum over rows. Row by row keeps the reads contiguous and the inner

@@ -60,11 +60,17 @@ double cross_entropy(T* probs, const T* logits, const int64_t* labels, int64_t n
   for (int64_t r = 0; r < n; ++r)
     TIDE_CHECK(labels[r] >= 0 && labels[r] < classes,
                "cross-entropy: label {} in row {} is outside [0, {})", labels[r], r, classes);
-  softmax_reference(probs, logits, n, classes, 1, false);
+  softmax(probs, logits, n, classes, 1, false);  // oneDNN for float
   double loss = 0;
+#pragma omp parallel for reduction(+ : loss) if (n * classes > kParallelGrain)
   for (int64_t r = 0; r < n; ++r) {
-    // -log p computed from the logits, not from probs, so a tiny probability keeps its
-    // precision: log p_y = x_y - max - log(sum exp(x - max)).
+    const T p = probs[r * classes + labels[r]];
+    if (p > T(1e-30)) {
+      loss -= std::log(static_cast<double>(p));
+      continue;
+    }
+    // A probability this small has lost its digits; -log p from the logits keeps them:
+    // log p_y = x_y - max - log(sum exp(x - max)).
     const T* row = logits + r * classes;
     T max = row[0];
     for (int64_t c = 1; c < classes; ++c) max = std::max(max, row[c]);
