@@ -4,6 +4,7 @@
 
 #include "tide/autograd/tensor_math.hpp"
 #include "tide/kernels/copy.hpp"
+#include "tide/kernels/gru.hpp"
 #include "tide/kernels/lstm.hpp"
 
 namespace tide {
@@ -74,6 +75,51 @@ Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0
           if (in[i].requires_grad()) in[i].accumulate_grad(i == 6 ? dbias.clone() : grads[i]);
       },
       "lstm_sequence");
+}
+
+Variable gru_sequence(const Variable& x, const Variable& h0, const Variable& w_ih,
+                      const Variable& w_hh, const Variable& b_ih, const Variable& b_hh) {
+  TIDE_CHECK(x.value().ndim() == 3 && x.dtype() == DType::f32,
+             "gru_sequence: expected f32 input (N, T, I), got {}", x.value().str());
+  GruGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
+  const int64_t h = g.hidden;
+  TIDE_CHECK(w_ih.shape() == Shape({3 * h, g.input}) && w_hh.shape() == Shape({3 * h, h}) &&
+                 h0.shape() == Shape({g.batch, h}),
+             "gru_sequence: weights {} and {} or state {} do not fit input {}", w_ih.value().str(),
+             w_hh.value().str(), h0.value().str(), x.value().str());
+  const bool has_bias = b_ih.defined();
+  const Tensor bi = has_bias ? b_ih.value() : Tensor::zeros({3 * h}),
+               bh = has_bias ? b_hh.value() : Tensor::zeros({3 * h});
+  const Tensor y = Tensor::empty({g.batch, g.steps, h}), h_t = Tensor::empty({g.batch, h});
+  const Tensor xv = x.value(), h0v = h0.value(), wi = w_ih.value(), wh = w_hh.value();
+  std::shared_ptr<GruWorkspace> ws =
+      gru_forward(y.data<float>(), h_t.data<float>(), xv.data<float>(), h0v.data<float>(),
+                  wi.data<float>(), wh.data<float>(), bi.data<float>(), bh.data<float>(), g);
+  Tensor packed = Tensor::empty({g.batch, g.steps + 1, h});
+  pack(packed, y, 0, true);
+  pack(packed, h_t, g.steps, true);
+
+  std::vector<Variable> inputs{x, h0, w_ih, w_hh};
+  if (has_bias) inputs.insert(inputs.end(), {b_ih, b_hh});
+  return make_result(
+      packed, std::move(inputs),
+      [=](const Tensor& dpacked, std::vector<Variable>& in) {
+        const Tensor dy = Tensor::empty(y.shape()), dh_t = Tensor::empty(h_t.shape());
+        pack(dpacked, dy, 0, false);
+        pack(dpacked, dh_t, g.steps, false);
+        Tensor dx = Tensor::empty(xv.shape()), dh0 = Tensor::empty(h0v.shape()),
+               dwi = Tensor::empty(wi.shape()), dwh = Tensor::empty(wh.shape()),
+               dbi = Tensor::empty(bi.shape()), dbh = Tensor::empty(bh.shape());
+        gru_backward(dx.data<float>(), dh0.data<float>(), dwi.data<float>(), dwh.data<float>(),
+                     dbi.data<float>(), dbh.data<float>(), dy.data<float>(), dh_t.data<float>(),
+                     xv.data<float>(), h0v.data<float>(), wi.data<float>(), wh.data<float>(),
+                     bi.data<float>(), bh.data<float>(), y.data<float>(), h_t.data<float>(), *ws,
+                     g);
+        const Tensor grads[] = {dx, dh0, dwi, dwh, dbi, dbh};
+        for (size_t i = 0; i < in.size(); ++i)
+          if (in[i].requires_grad()) in[i].accumulate_grad(grads[i]);
+      },
+      "gru_sequence");
 }
 
 }  // namespace tide

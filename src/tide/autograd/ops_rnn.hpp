@@ -12,4 +12,10 @@ Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0
                        const Variable& w_ih, const Variable& w_hh, const Variable& b_ih,
                        const Variable& b_hh);
 
+// One GRU layer: x (N, T, I), h0 (N, H), w_ih (3H, I), w_hh (3H, H), b_ih and b_hh (3H, or
+// undefined) -> (N, T + 1, H): the outputs of the T steps, then the final hidden state.
+// Gate order and formulas as torch.nn.GRU.
+Variable gru_sequence(const Variable& x, const Variable& h0, const Variable& w_ih,
+                      const Variable& w_hh, const Variable& b_ih, const Variable& b_hh);
+
 }  // namespace tide

@@ -98,6 +98,12 @@ RecurrentOutput Recurrent::run(const Variable& x, const Variable& h0, const Vari
       last_c.push_back(reshape(slice(packed, 1, t_len + 1, t_len + 2), {b, hs}));
       continue;
     }
+    if (o.kind == RecurrentKind::gru && o.fused && x.dtype() == DType::f32) {
+      const Variable packed = gru_sequence(layer_in, h, w_ih, w_hh, b_ih, b_hh);
+      layer_in = slice(packed, 1, 0, t_len);
+      last_h.push_back(reshape(slice(packed, 1, t_len, t_len + 1), {b, hs}));
+      continue;
+    }
     // The input projections of every step at once: (B, T, gates * H).
     const Variable projected = linear(layer_in, w_ih, b_ih);
     std::vector<Variable> hs_seq;

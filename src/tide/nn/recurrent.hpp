@@ -3,8 +3,8 @@
 // names (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...), so PyTorch weights load
 // unchanged.
 //
-// An f32 LSTM layer runs as one oneDNN primitive over the whole sequence (ops_rnn.hpp).
-// Otherwise (RNN, GRU, f64, or `fused` off) each time step is built from autograd ops
+// f32 LSTM and GRU layers run as one oneDNN primitive over the whole sequence (ops_rnn.hpp).
+// Otherwise (vanilla RNN, f64, or `fused` off) each time step is built from autograd ops
 // (linear, sigmoid, tanh, mul), with the input projections of all steps computed by one
 // GEMM per layer; that path is also the reference the fused one is tested against.
 #pragma once
