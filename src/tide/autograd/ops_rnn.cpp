@@ -4,8 +4,7 @@
 
 #include "tide/autograd/tensor_math.hpp"
 #include "tide/kernels/copy.hpp"
-#include "tide/kernels/gru.hpp"
-#include "tide/kernels/lstm.hpp"
+#include "tide/kernels/rnn.hpp"
 
 namespace tide {
 namespace {
@@ -30,7 +29,7 @@ Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0
                        const Variable& b_hh) {
   TIDE_CHECK(x.value().ndim() == 3 && x.dtype() == DType::f32,
              "lstm_sequence: expected f32 input (N, T, I), got {}", x.value().str());
-  LstmGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
+  RnnGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
   const int64_t h = g.hidden;
   TIDE_CHECK(w_ih.shape() == Shape({4 * h, g.input}) && w_hh.shape() == Shape({4 * h, h}) &&
                  h0.shape() == Shape({g.batch, h}) && c0.shape() == Shape({g.batch, h}),
@@ -44,7 +43,7 @@ Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0
                c_t = Tensor::empty({g.batch, h});
   const Tensor xv = x.value(), h0v = h0.value(), c0v = c0.value(), wi = w_ih.value(),
                wh = w_hh.value();
-  std::shared_ptr<LstmWorkspace> ws = lstm_forward(
+  std::shared_ptr<RnnWorkspace> ws = lstm_forward(
       y.data<float>(), h_t.data<float>(), c_t.data<float>(), xv.data<float>(), h0v.data<float>(),
       c0v.data<float>(), wi.data<float>(), wh.data<float>(), bias.data<float>(), g);
   Tensor packed = Tensor::empty({g.batch, g.steps + 2, h});
@@ -81,7 +80,7 @@ Variable gru_sequence(const Variable& x, const Variable& h0, const Variable& w_i
                       const Variable& w_hh, const Variable& b_ih, const Variable& b_hh) {
   TIDE_CHECK(x.value().ndim() == 3 && x.dtype() == DType::f32,
              "gru_sequence: expected f32 input (N, T, I), got {}", x.value().str());
-  GruGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
+  RnnGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
   const int64_t h = g.hidden;
   TIDE_CHECK(w_ih.shape() == Shape({3 * h, g.input}) && w_hh.shape() == Shape({3 * h, h}) &&
                  h0.shape() == Shape({g.batch, h}),
@@ -92,7 +91,7 @@ Variable gru_sequence(const Variable& x, const Variable& h0, const Variable& w_i
                bh = has_bias ? b_hh.value() : Tensor::zeros({3 * h});
   const Tensor y = Tensor::empty({g.batch, g.steps, h}), h_t = Tensor::empty({g.batch, h});
   const Tensor xv = x.value(), h0v = h0.value(), wi = w_ih.value(), wh = w_hh.value();
-  std::shared_ptr<GruWorkspace> ws =
+  std::shared_ptr<RnnWorkspace> ws =
       gru_forward(y.data<float>(), h_t.data<float>(), xv.data<float>(), h0v.data<float>(),
                   wi.data<float>(), wh.data<float>(), bi.data<float>(), bh.data<float>(), g);
   Tensor packed = Tensor::empty({g.batch, g.steps + 1, h});
@@ -112,8 +111,7 @@ Variable gru_sequence(const Variable& x, const Variable& h0, const Variable& w_i
                dbi = Tensor::empty(bi.shape()), dbh = Tensor::empty(bh.shape());
         gru_backward(dx.data<float>(), dh0.data<float>(), dwi.data<float>(), dwh.data<float>(),
                      dbi.data<float>(), dbh.data<float>(), dy.data<float>(), dh_t.data<float>(),
-                     xv.data<float>(), h0v.data<float>(), wi.data<float>(), wh.data<float>(),
-                     bi.data<float>(), bh.data<float>(), y.data<float>(), h_t.data<float>(), *ws,
+                     xv.data<float>(), h0v.data<float>(), y.data<float>(), h_t.data<float>(), *ws,
                      g);
         const Tensor grads[] = {dx, dh0, dwi, dwh, dbi, dbh};
         for (size_t i = 0; i < in.size(); ++i)

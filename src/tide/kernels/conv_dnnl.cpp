@@ -79,22 +79,12 @@ const ConvPrimitives& primitives(const ConvGeometry& g) {
   TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0,
              "conv2d: a {}x{} kernel (dilation {}x{}, padding {}x{}) does not fit a {}x{} input",
              g.kh, g.kw, g.dilation_h, g.dilation_w, g.pad_h, g.pad_w, g.h, g.w);
-  static std::mutex mutex;
-  static auto* cache = new std::map<decltype(key_of(g)), ConvPrimitives>;
-  std::lock_guard lock(mutex);
-  auto it = cache->find(key_of(g));
-  if (it == cache->end()) {
-    try {
-      it = cache->emplace(key_of(g), build(g)).first;
-    } catch (const dnnl::error& e) {
-      TIDE_FAIL("oneDNN has no convolution for this geometry: {}", e.what());
-    }
-  }
-  return it->second;
-}
-
-dnnl::memory user(const dnnl::memory::desc& d, const float* p) {
-  return dnnl::memory(d, dnnl_engine(), const_cast<float*>(p));
+  return cached_primitives(
+      key_of(g), [&] { return build(g); },
+      [&] {
+        return fmt::format("convolution for this geometry ({}x{} kernel on {}x{})", g.kh, g.kw, g.h,
+                           g.w);
+      });
 }
 
 // Runs `prim` writing `out_desc` (its layout) and reorders the result into the user's `out`.
@@ -118,19 +108,19 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* b,
     b = zeros.data();
   }
   execute_into(p.forward_prim,
-               {{DNNL_ARG_SRC, reorder_to(user(p.src, x), p.forward.src_desc())},
-                {DNNL_ARG_WEIGHTS, reorder_to(user(p.weights, w), p.forward.weights_desc())},
-                {DNNL_ARG_BIAS, user(p.bias, b)}},
-               DNNL_ARG_DST, p.forward.dst_desc(), user(p.dst, y));
+               {{DNNL_ARG_SRC, reorder_to(user_memory(p.src, x), p.forward.src_desc())},
+                {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.weights, w), p.forward.weights_desc())},
+                {DNNL_ARG_BIAS, user_memory(p.bias, b)}},
+               DNNL_ARG_DST, p.forward.dst_desc(), user_memory(p.dst, y));
 }
 
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
   const ConvPrimitives& p = primitives(g);
   const auto& pd = p.backward_data;
   execute_into(p.backward_data_prim,
-               {{DNNL_ARG_DIFF_DST, reorder_to(user(p.dst, dy), pd.diff_dst_desc())},
-                {DNNL_ARG_WEIGHTS, reorder_to(user(p.weights, w), pd.weights_desc())}},
-               DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user(p.src, dx));
+               {{DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.dst, dy), pd.diff_dst_desc())},
+                {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.weights, w), pd.weights_desc())}},
+               DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.src, dx));
 }
 
 void conv2d_backward_weights(float* dw, float* db, const float* dy, const float* x,
@@ -143,10 +133,10 @@ void conv2d_backward_weights(float* dw, float* db, const float* dy, const float*
     db = scratch_bias.data();
   }
   execute_into(p.backward_weights_prim,
-               {{DNNL_ARG_SRC, reorder_to(user(p.src, x), pd.src_desc())},
-                {DNNL_ARG_DIFF_DST, reorder_to(user(p.dst, dy), pd.diff_dst_desc())},
-                {DNNL_ARG_DIFF_BIAS, user(p.bias, db)}},
-               DNNL_ARG_DIFF_WEIGHTS, pd.diff_weights_desc(), user(p.weights, dw));
+               {{DNNL_ARG_SRC, reorder_to(user_memory(p.src, x), pd.src_desc())},
+                {DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.dst, dy), pd.diff_dst_desc())},
+                {DNNL_ARG_DIFF_BIAS, user_memory(p.bias, db)}},
+               DNNL_ARG_DIFF_WEIGHTS, pd.diff_weights_desc(), user_memory(p.weights, dw));
 }
 
 }  // namespace tide

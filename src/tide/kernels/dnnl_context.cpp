@@ -1,5 +1,6 @@
 #include "tide/kernels/dnnl_context.hpp"
 
+#include <cstring>
 #include <mutex>
 #include <tuple>
 #include <vector>
@@ -25,6 +26,16 @@ dnnl::engine& dnnl_engine() {
 }
 dnnl::stream& dnnl_stream() {
   return context().stream;
+}
+
+dnnl::memory user_memory(const dnnl::memory::desc& d, const float* p) {
+  return dnnl::memory(d, dnnl_engine(), const_cast<float*>(p));
+}
+
+dnnl::memory zeroed_memory(const dnnl::memory::desc& d) {
+  dnnl::memory m(d, dnnl_engine());
+  std::memset(m.get_data_handle(), 0, d.get_size());
+  return m;
 }
 
 dnnl::memory reorder_to(const dnnl::memory& from, const dnnl::memory::desc& to) {

@@ -25,7 +25,6 @@ void gemm_reference(T* c, const T* a, const T* b, bool trans_a, bool trans_b, in
 template void gemm_reference<float>(float*, const float*, const float*, bool, bool, int64_t,
                                     int64_t, int64_t, float, float, const float*);
 template void gemm_reference<double>(double*, const double*, const double*, bool, bool, int64_t,
-                                     int64_t, int64_t, double, double,
-                                     const double*);
+                                     int64_t, int64_t, double, double, const double*);
 
 }  // namespace tide

@@ -9,7 +9,7 @@
 
 #include "tide/core/error.hpp"
 #include "tide/kernels/dnnl_context.hpp"
-#include "tide/kernels/lstm.hpp"
+#include "tide/kernels/rnn.hpp"
 
 namespace tide {
 namespace {
@@ -27,13 +27,13 @@ struct LstmPrimitives {
   dnnl::lstm_backward backward_prim;
 };
 
-class DnnlWorkspace : public LstmWorkspace {
+class DnnlWorkspace : public RnnWorkspace {
  public:
   explicit DnnlWorkspace(dnnl::memory m) : memory(std::move(m)) {}
   dnnl::memory memory;
 };
 
-LstmPrimitives build(const LstmGeometry& g) {
+LstmPrimitives build(const RnnGeometry& g) {
   const int64_t n = g.batch, t = g.steps, i = g.input, h = g.hidden;
   LstmPrimitives p;
   p.x = dnnl::memory::desc({t, n, i}, dt::f32, tag::ntc);
@@ -60,55 +60,37 @@ LstmPrimitives build(const LstmGeometry& g) {
   return p;
 }
 
-const LstmPrimitives& primitives(const LstmGeometry& g) {
-  static std::mutex mutex;
-  static auto* cache = new std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, LstmPrimitives>;
-  const auto key = std::tuple(g.batch, g.steps, g.input, g.hidden);
-  std::lock_guard lock(mutex);
-  auto it = cache->find(key);
-  if (it == cache->end()) {
-    try {
-      it = cache->emplace(key, build(g)).first;
-    } catch (const dnnl::error& e) {
-      TIDE_FAIL("oneDNN has no LSTM for batch {}, {} steps, input {}, hidden {}: {}", g.batch,
-                g.steps, g.input, g.hidden, e.what());
-    }
-  }
-  return it->second;
-}
-
-dnnl::memory user(const dnnl::memory::desc& d, const float* p) {
-  return dnnl::memory(d, dnnl_engine(), const_cast<float*>(p));
+const LstmPrimitives& primitives(const RnnGeometry& g) {
+  return cached_primitives(
+      std::tuple(g.batch, g.steps, g.input, g.hidden), [&] { return build(g); },
+      [&] {
+        return fmt::format("LSTM for batch {}, {} steps, input {}, hidden {}", g.batch, g.steps,
+                           g.input, g.hidden);
+      });
 }
 
 // A zeroed memory of layout d: the backward primitive adds into its weight gradients.
-dnnl::memory zeroed(const dnnl::memory::desc& d) {
-  dnnl::memory m(d, dnnl_engine());
-  std::memset(m.get_data_handle(), 0, d.get_size());
-  return m;
-}
-
 }  // namespace
 
-std::shared_ptr<LstmWorkspace> lstm_forward(float* y, float* h_t, float* c_t, const float* x,
-                                            const float* h0, const float* c0, const float* w_ih,
-                                            const float* w_hh, const float* bias,
-                                            const LstmGeometry& g) {
+std::shared_ptr<RnnWorkspace> lstm_forward(float* y, float* h_t, float* c_t, const float* x,
+                                           const float* h0, const float* c0, const float* w_ih,
+                                           const float* w_hh, const float* bias,
+                                           const RnnGeometry& g) {
   const LstmPrimitives& p = primitives(g);
   const auto& pd = p.forward;
   auto workspace =
       std::make_shared<DnnlWorkspace>(dnnl::memory(pd.workspace_desc(), dnnl_engine()));
   p.forward_prim.execute(
       dnnl_stream(),
-      {{DNNL_ARG_SRC_LAYER, user(p.x, x)},
-       {DNNL_ARG_SRC_ITER, user(p.state, h0)},
-       {DNNL_ARG_SRC_ITER_C, user(p.state, c0)},
-       {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user(p.w_ih, w_ih), pd.weights_layer_desc())},
-       {DNNL_ARG_WEIGHTS_ITER, reorder_to(user(p.w_hh, w_hh), pd.weights_iter_desc())},
-       {DNNL_ARG_BIAS, user(p.bias, bias)},
-       {DNNL_ARG_DST_LAYER, user(p.y, y)},
-       {DNNL_ARG_DST_ITER, user(p.state, h_t)},
-       {DNNL_ARG_DST_ITER_C, user(p.state, c_t)},
+      {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
+       {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
+       {DNNL_ARG_SRC_ITER_C, user_memory(p.state, c0)},
+       {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user_memory(p.w_ih, w_ih), pd.weights_layer_desc())},
+       {DNNL_ARG_WEIGHTS_ITER, reorder_to(user_memory(p.w_hh, w_hh), pd.weights_iter_desc())},
+       {DNNL_ARG_BIAS, user_memory(p.bias, bias)},
+       {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
+       {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
+       {DNNL_ARG_DST_ITER_C, user_memory(p.state, c_t)},
        {DNNL_ARG_WORKSPACE, workspace->memory}});
   dnnl_stream().wait();
   return workspace;
@@ -118,36 +100,36 @@ void lstm_backward(float* dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh
                    const float* dy, const float* dh_t, const float* dc_t, const float* x,
                    const float* h0, const float* c0, const float* w_ih, const float* w_hh,
                    const float* bias, const float* y, const float* h_t, const float* c_t,
-                   const LstmWorkspace& workspace, const LstmGeometry& g) {
+                   const RnnWorkspace& workspace, const RnnGeometry& g) {
   const LstmPrimitives& p = primitives(g);
   const auto& pd = p.backward;
-  dnnl::memory dw_ih_m = zeroed(pd.diff_weights_layer_desc());
-  dnnl::memory dw_hh_m = zeroed(pd.diff_weights_iter_desc());
-  dnnl::memory dbias_m = zeroed(pd.diff_bias_desc());
+  dnnl::memory dw_ih_m = zeroed_memory(pd.diff_weights_layer_desc());
+  dnnl::memory dw_hh_m = zeroed_memory(pd.diff_weights_iter_desc());
+  dnnl::memory dbias_m = zeroed_memory(pd.diff_bias_desc());
   p.backward_prim.execute(
       dnnl_stream(),
-      {{DNNL_ARG_SRC_LAYER, user(p.x, x)},
-       {DNNL_ARG_SRC_ITER, user(p.state, h0)},
-       {DNNL_ARG_SRC_ITER_C, user(p.state, c0)},
-       {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user(p.w_ih, w_ih), pd.weights_layer_desc())},
-       {DNNL_ARG_WEIGHTS_ITER, reorder_to(user(p.w_hh, w_hh), pd.weights_iter_desc())},
-       {DNNL_ARG_BIAS, user(p.bias, bias)},
-       {DNNL_ARG_DST_LAYER, user(p.y, y)},
-       {DNNL_ARG_DST_ITER, user(p.state, h_t)},
-       {DNNL_ARG_DST_ITER_C, user(p.state, c_t)},
-       {DNNL_ARG_DIFF_DST_LAYER, user(p.y, dy)},
-       {DNNL_ARG_DIFF_DST_ITER, user(p.state, dh_t)},
-       {DNNL_ARG_DIFF_DST_ITER_C, user(p.state, dc_t)},
+      {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
+       {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
+       {DNNL_ARG_SRC_ITER_C, user_memory(p.state, c0)},
+       {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user_memory(p.w_ih, w_ih), pd.weights_layer_desc())},
+       {DNNL_ARG_WEIGHTS_ITER, reorder_to(user_memory(p.w_hh, w_hh), pd.weights_iter_desc())},
+       {DNNL_ARG_BIAS, user_memory(p.bias, bias)},
+       {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
+       {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
+       {DNNL_ARG_DST_ITER_C, user_memory(p.state, c_t)},
+       {DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
+       {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
+       {DNNL_ARG_DIFF_DST_ITER_C, user_memory(p.state, dc_t)},
        {DNNL_ARG_WORKSPACE, static_cast<const DnnlWorkspace&>(workspace).memory},
-       {DNNL_ARG_DIFF_SRC_LAYER, user(p.x, dx)},
-       {DNNL_ARG_DIFF_SRC_ITER, user(p.state, dh0)},
-       {DNNL_ARG_DIFF_SRC_ITER_C, user(p.state, dc0)},
+       {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
+       {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)},
+       {DNNL_ARG_DIFF_SRC_ITER_C, user_memory(p.state, dc0)},
        {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_ih_m},
        {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_hh_m},
        {DNNL_ARG_DIFF_BIAS, dbias_m}});
-  reorder_into(dw_ih_m, user(p.w_ih, dw_ih));
-  reorder_into(dw_hh_m, user(p.w_hh, dw_hh));
-  reorder_into(dbias_m, user(p.bias, dbias));
+  reorder_into(dw_ih_m, user_memory(p.w_ih, dw_ih));
+  reorder_into(dw_hh_m, user_memory(p.w_hh, dw_hh));
+  reorder_into(dbias_m, user_memory(p.bias, dbias));
   dnnl_stream().wait();
 }
 

@@ -16,8 +16,8 @@ void softmax(double* y, const double* x, int64_t outer, int64_t size, int64_t in
 // forward output y and its gradient dy; all (outer, size, inner).
 void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int64_t size,
                       int64_t inner, bool log);
-void softmax_backward(double* dx, const double* dy, const double* y, int64_t outer,
-                      int64_t size, int64_t inner, bool log);
+void softmax_backward(double* dx, const double* dy, const double* y, int64_t outer, int64_t size,
+                      int64_t inner, bool log);
 
 // The plain loops, for checking and for f64; backward adds into dx when accumulate.
 template <class T>

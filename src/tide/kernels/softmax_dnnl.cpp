@@ -37,23 +37,9 @@ SoftmaxPrimitives build(int64_t outer, int64_t size, int64_t inner, bool log) {
 }
 
 const SoftmaxPrimitives& primitives(int64_t outer, int64_t size, int64_t inner, bool log) {
-  static std::mutex mutex;
-  static auto* cache = new std::map<std::tuple<int64_t, int64_t, int64_t, bool>, SoftmaxPrimitives>;
-  const auto key = std::tuple(outer, size, inner, log);
-  std::lock_guard lock(mutex);
-  auto it = cache->find(key);
-  if (it == cache->end()) {
-    try {
-      it = cache->emplace(key, build(outer, size, inner, log)).first;
-    } catch (const dnnl::error& e) {
-      TIDE_FAIL("oneDNN has no softmax for ({}, {}, {}): {}", outer, size, inner, e.what());
-    }
-  }
-  return it->second;
-}
-
-dnnl::memory user(const dnnl::memory::desc& d, const float* p) {
-  return dnnl::memory(d, dnnl_engine(), const_cast<float*>(p));
+  return cached_primitives(
+      std::tuple(outer, size, inner, log), [&] { return build(outer, size, inner, log); },
+      [&] { return fmt::format("softmax for ({}, {}, {})", outer, size, inner); });
 }
 
 }  // namespace
@@ -61,8 +47,8 @@ dnnl::memory user(const dnnl::memory::desc& d, const float* p) {
 void softmax(float* y, const float* x, int64_t outer, int64_t size, int64_t inner, bool log) {
   if (outer * size * inner == 0) return;
   const SoftmaxPrimitives& p = primitives(outer, size, inner, log);
-  p.forward.execute(dnnl_stream(),
-                    {{DNNL_ARG_SRC, user(p.data, x)}, {DNNL_ARG_DST, user(p.data, y)}});
+  p.forward.execute(dnnl_stream(), {{DNNL_ARG_SRC, user_memory(p.data, x)},
+                                    {DNNL_ARG_DST, user_memory(p.data, y)}});
   dnnl_stream().wait();
 }
 
@@ -70,9 +56,9 @@ void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer,
                       int64_t inner, bool log) {
   if (outer * size * inner == 0) return;
   const SoftmaxPrimitives& p = primitives(outer, size, inner, log);
-  p.backward.execute(dnnl_stream(), {{DNNL_ARG_DST, user(p.data, y)},
-                                     {DNNL_ARG_DIFF_DST, user(p.data, dy)},
-                                     {DNNL_ARG_DIFF_SRC, user(p.data, dx)}});
+  p.backward.execute(dnnl_stream(), {{DNNL_ARG_DST, user_memory(p.data, y)},
+                                     {DNNL_ARG_DIFF_DST, user_memory(p.data, dy)},
+                                     {DNNL_ARG_DIFF_SRC, user_memory(p.data, dx)}});
   dnnl_stream().wait();
 }
 
