@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "op_table.hpp"
+#include "support/testing.hpp"
 #include "tide/autograd/gradcheck.hpp"
 #include "tide/tensor/random.hpp"
 #include "tide/tensor/safetensors.hpp"
@@ -34,14 +35,6 @@ TEST_P(OpTest, GradientMatchesFiniteDifferences) {
     inputs.push_back(draw(op.shapes[i], op.kinds[i], rng));
   const GradcheckResult r = gradcheck(op.fn, inputs);
   EXPECT_TRUE(r.ok) << op.name << ": max error " << r.max_error << "\n" << r.report;
-}
-
-void expect_close(const Tensor& actual, const Tensor& expected, const std::string& what) {
-  ASSERT_TRUE(actual.defined()) << what << " is undefined";
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  const auto a = actual.to_vector(), e = expected.to_vector();
-  for (size_t i = 0; i < a.size(); ++i)
-    ASSERT_NEAR(a[i], e[i], 1e-5 + 1e-5 * std::abs(e[i])) << what << " element " << i;
 }
 
 TEST_P(OpTest, MatchesPyTorch) {

@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/testing.hpp"
+
 #include "tide/autograd/ops.hpp"
 #include "tide/nn/attention.hpp"
 
 namespace tide {
 namespace {
+
+using testing::expect_close;
 
 struct Fixture {
   TensorMap all, params;
@@ -24,23 +28,15 @@ struct Fixture {
   }
 };
 
-void expect_close(const Tensor& a, const Tensor& b, const std::string& what) {
-  ASSERT_TRUE(a.defined()) << what;
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  const auto x = a.to_vector(), y = b.to_vector();
-  for (size_t i = 0; i < x.size(); ++i)
-    ASSERT_NEAR(x[i], y[i], 3e-5 + 3e-5 * std::abs(y[i])) << what << " element " << i;
-}
-
 // Backward with the fixture's output gradient, then compare every gradient.
 void check(const Fixture& f, const Module& m, const Variable& out,
            const std::vector<std::pair<std::string, Variable>>& inputs) {
-  expect_close(out.value(), f.all.at("output"), "output");
+  expect_close(out.value(), f.all.at("output"), "output", 3e-5);
   out.backward(f.all.at("grad_output"));
   for (const auto& [k, v] : inputs)
-    expect_close(v.grad(), f.all.at("grad_input." + k), "grad " + k);
+    expect_close(v.grad(), f.all.at("grad_input." + k), "grad " + k, 3e-5);
   for (const auto& [k, p] : m.named_parameters())
-    expect_close(p.grad(), f.all.at("grad." + k), "grad " + k);
+    expect_close(p.grad(), f.all.at("grad." + k), "grad " + k, 3e-5);
 }
 
 TEST(MultiheadAttention, CausalAndPaddingMasksMatchPyTorch) {

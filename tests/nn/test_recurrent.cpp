@@ -5,19 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/testing.hpp"
+
 #include "tide/autograd/ops.hpp"
 #include "tide/nn/recurrent.hpp"
 
 namespace tide {
 namespace {
 
-void expect_close(const Tensor& a, const Tensor& b, const std::string& what) {
-  ASSERT_TRUE(a.defined()) << what;
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  const auto x = a.to_vector(), y = b.to_vector();
-  for (size_t i = 0; i < x.size(); ++i)
-    ASSERT_NEAR(x[i], y[i], 2e-5 + 2e-5 * std::abs(y[i])) << what << " element " << i;
-}
+using testing::expect_close;
 
 class RecurrentTest : public ::testing::TestWithParam<std::pair<std::string, RecurrentKind>> {};
 
@@ -37,20 +33,20 @@ void check_against_pytorch(const std::string& name, RecurrentKind kind, bool fus
   Variable x(fx.at("x").clone(), true), h0(fx.at("h0").clone(), true);
   Variable c0 = lstm ? Variable(fx.at("c0").clone(), true) : Variable();
   const RecurrentOutput out = m.run(x, h0, c0);
-  expect_close(out.output.value(), fx.at("output"), "output");
-  expect_close(out.h_n.value(), fx.at("h_n"), "h_n");
+  expect_close(out.output.value(), fx.at("output"), "output", 2e-5);
+  expect_close(out.h_n.value(), fx.at("h_n"), "h_n", 2e-5);
   Variable loss =
       sum(out.output * Variable(fx.at("grad_output"))) + sum(out.h_n * Variable(fx.at("grad_h_n")));
   if (lstm) {
-    expect_close(out.c_n.value(), fx.at("c_n"), "c_n");
+    expect_close(out.c_n.value(), fx.at("c_n"), "c_n", 2e-5);
     loss = loss + sum(out.c_n * Variable(fx.at("grad_c_n")));
   }
   loss.backward();
-  expect_close(x.grad(), fx.at("grad_x"), "grad x");
-  expect_close(h0.grad(), fx.at("grad_h0"), "grad h0");
-  if (lstm) expect_close(c0.grad(), fx.at("grad_c0"), "grad c0");
+  expect_close(x.grad(), fx.at("grad_x"), "grad x", 2e-5);
+  expect_close(h0.grad(), fx.at("grad_h0"), "grad h0", 2e-5);
+  if (lstm) expect_close(c0.grad(), fx.at("grad_c0"), "grad c0", 2e-5);
   for (const auto& [pname, p] : m.named_parameters())
-    expect_close(p.grad(), fx.at("grad." + pname), "grad " + pname);
+    expect_close(p.grad(), fx.at("grad." + pname), "grad " + pname, 2e-5);
 }
 
 TEST_P(RecurrentTest, FusedMatchesPyTorch) {

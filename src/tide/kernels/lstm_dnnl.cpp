@@ -70,6 +70,26 @@ const LstmPrimitives& primitives(const RnnGeometry& g) {
 }
 
 // A zeroed memory of layout d: the backward primitive adds into its weight gradients.
+// The arguments that the forward and backward passes share: the inputs (x, h0, c0), the
+// weights in the layouts `pd` chose, the bias, and the outputs (y, h_t, c_t).
+struct PassData {
+  const float *x, *h0, *c0, *w_ih, *w_hh, *bias, *y, *h_t, *c_t;
+};
+template <class PrimitiveDesc>
+std::unordered_map<int, dnnl::memory> pass_args(const LstmPrimitives& p, const PrimitiveDesc& pd,
+                                                const PassData& d) {
+  return {
+      {DNNL_ARG_SRC_LAYER, user_memory(p.x, d.x)},
+      {DNNL_ARG_SRC_ITER, user_memory(p.state, d.h0)},
+      {DNNL_ARG_SRC_ITER_C, user_memory(p.state, d.c0)},
+      {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user_memory(p.w_ih, d.w_ih), pd.weights_layer_desc())},
+      {DNNL_ARG_WEIGHTS_ITER, reorder_to(user_memory(p.w_hh, d.w_hh), pd.weights_iter_desc())},
+      {DNNL_ARG_BIAS, user_memory(p.bias, d.bias)},
+      {DNNL_ARG_DST_LAYER, user_memory(p.y, d.y)},
+      {DNNL_ARG_DST_ITER, user_memory(p.state, d.h_t)},
+      {DNNL_ARG_DST_ITER_C, user_memory(p.state, d.c_t)}};
+}
+
 }  // namespace
 
 std::shared_ptr<RnnWorkspace> lstm_forward(float* y, float* h_t, float* c_t, const float* x,
@@ -80,18 +100,9 @@ std::shared_ptr<RnnWorkspace> lstm_forward(float* y, float* h_t, float* c_t, con
   const auto& pd = p.forward;
   auto workspace =
       std::make_shared<DnnlWorkspace>(dnnl::memory(pd.workspace_desc(), dnnl_engine()));
-  p.forward_prim.execute(
-      dnnl_stream(),
-      {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
-       {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
-       {DNNL_ARG_SRC_ITER_C, user_memory(p.state, c0)},
-       {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user_memory(p.w_ih, w_ih), pd.weights_layer_desc())},
-       {DNNL_ARG_WEIGHTS_ITER, reorder_to(user_memory(p.w_hh, w_hh), pd.weights_iter_desc())},
-       {DNNL_ARG_BIAS, user_memory(p.bias, bias)},
-       {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
-       {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
-       {DNNL_ARG_DST_ITER_C, user_memory(p.state, c_t)},
-       {DNNL_ARG_WORKSPACE, workspace->memory}});
+  auto args = pass_args(p, pd, {x, h0, c0, w_ih, w_hh, bias, y, h_t, c_t});
+  args.emplace(DNNL_ARG_WORKSPACE, workspace->memory);
+  p.forward_prim.execute(dnnl_stream(), args);
   dnnl_stream().wait();
   return workspace;
 }
@@ -106,27 +117,18 @@ void lstm_backward(float* dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh
   dnnl::memory dw_ih_m = zeroed_memory(pd.diff_weights_layer_desc());
   dnnl::memory dw_hh_m = zeroed_memory(pd.diff_weights_iter_desc());
   dnnl::memory dbias_m = zeroed_memory(pd.diff_bias_desc());
-  p.backward_prim.execute(
-      dnnl_stream(),
-      {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
-       {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
-       {DNNL_ARG_SRC_ITER_C, user_memory(p.state, c0)},
-       {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user_memory(p.w_ih, w_ih), pd.weights_layer_desc())},
-       {DNNL_ARG_WEIGHTS_ITER, reorder_to(user_memory(p.w_hh, w_hh), pd.weights_iter_desc())},
-       {DNNL_ARG_BIAS, user_memory(p.bias, bias)},
-       {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
-       {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
-       {DNNL_ARG_DST_ITER_C, user_memory(p.state, c_t)},
-       {DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
-       {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
-       {DNNL_ARG_DIFF_DST_ITER_C, user_memory(p.state, dc_t)},
-       {DNNL_ARG_WORKSPACE, static_cast<const DnnlWorkspace&>(workspace).memory},
-       {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
-       {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)},
-       {DNNL_ARG_DIFF_SRC_ITER_C, user_memory(p.state, dc0)},
-       {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_ih_m},
-       {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_hh_m},
-       {DNNL_ARG_DIFF_BIAS, dbias_m}});
+  auto args = pass_args(p, pd, {x, h0, c0, w_ih, w_hh, bias, y, h_t, c_t});
+  args.insert({{DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
+               {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
+               {DNNL_ARG_DIFF_DST_ITER_C, user_memory(p.state, dc_t)},
+               {DNNL_ARG_WORKSPACE, static_cast<const DnnlWorkspace&>(workspace).memory},
+               {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
+               {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)},
+               {DNNL_ARG_DIFF_SRC_ITER_C, user_memory(p.state, dc0)},
+               {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_ih_m},
+               {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_hh_m},
+               {DNNL_ARG_DIFF_BIAS, dbias_m}});
+  p.backward_prim.execute(dnnl_stream(), args);
   reorder_into(dw_ih_m, user_memory(p.w_ih, dw_ih));
   reorder_into(dw_hh_m, user_memory(p.w_hh, dw_hh));
   reorder_into(dbias_m, user_memory(p.bias, dbias));
