@@ -8,7 +8,8 @@
 namespace tide::cli {
 
 void add_train_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST or Fashion-MNIST");
+  CLI::App* cmd =
+      app.add_subcommand("train", "Train a classifier on MNIST, Fashion-MNIST or an image folder");
   auto config = std::make_shared<TrainConfig>();
   auto config_path = std::make_shared<std::string>();
   cmd->add_option("--config", *config_path, "TOML file setting any of these options (flags win)");
@@ -18,8 +19,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--dataset", config->dataset, "Dataset")
       ->check(CLI::IsMember({"fashion-mnist", "mnist", "folder"}))
       ->capture_default_str();
-  cmd->add_option("--data-dir", config->data_dir,
-                  "Directory of the IDX files (default: the dataset's install location)");
+  cmd->add_option(
+      "--data-dir", config->data_dir,
+      "IDX files, or train/ and val/ image folders (default: the dataset's install location)");
   cmd->add_option("--image-size", config->image_size,
                   "folder: images are resized and cropped to this size")
       ->capture_default_str();
