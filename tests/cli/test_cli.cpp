@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "support/testing.hpp"
 #include "tide/data/image_io.hpp"
 
 namespace {
@@ -54,19 +55,11 @@ void expect_clear_error(const Result& r, const std::string& needle) {
   EXPECT_THAT(r.out, HasSubstr(needle));
   EXPECT_EQ(error_lines(r.out), 1) << r.out;
 }
+using tide::testing::write_bytes;
 
-void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
-  std::ofstream(p, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-// An IDX file: magic 0x0000 08 ndim, big-endian sizes, then `payload` bytes.
-std::vector<uint8_t> idx(std::vector<uint32_t> dims, size_t payload, uint8_t type = 0x08) {
-  std::vector<uint8_t> b{0, 0, type, static_cast<uint8_t>(dims.size())};
-  for (uint32_t d : dims)
-    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(d >> s));
-  b.resize(b.size() + payload, 1);
-  return b;
+// An IDX file of `payload` bytes of value 1.
+std::vector<uint8_t> idx(std::vector<uint32_t> dims, size_t payload) {
+  return tide::testing::idx_bytes(dims, std::vector<uint8_t>(payload, 1));
 }
 
 class DataDir : public ::testing::Test {

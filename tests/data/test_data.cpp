@@ -21,23 +21,13 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using tide::testing::error_of;
-
-std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, std::vector<uint8_t> payload) {
-  std::vector<uint8_t> b{0, 0, 0x08, static_cast<uint8_t>(dims.size())};
-  for (uint32_t d : dims)
-    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(d >> s));
-  b.insert(b.end(), payload.begin(), payload.end());
-  return b;
-}
+using tide::testing::idx_bytes;
+using tide::testing::write_bytes;
 
 std::string temp_path(const std::string& name) {
   const fs::path dir = fs::path(::testing::TempDir()) / "tide_data_test";
   fs::create_directories(dir);
   return (dir / name).string();
-}
-
-void write_plain(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
 void write_gzip(const std::string& path, const std::vector<uint8_t>& b) {
@@ -50,7 +40,7 @@ TEST(Idx, ReadsPlainAndGzip) {
   std::vector<uint8_t> payload(2 * 3 * 4);
   std::iota(payload.begin(), payload.end(), 0);
   const auto bytes = idx_bytes({2, 3, 4}, payload);
-  write_plain(temp_path("a.idx"), bytes);
+  write_bytes(temp_path("a.idx"), bytes);
   write_gzip(temp_path("a.idx.gz"), bytes);
   for (const char* name : {"a.idx", "a.idx.gz"}) {
     const IdxArray a = read_idx(temp_path(name));
@@ -62,21 +52,21 @@ TEST(Idx, ReadsPlainAndGzip) {
 TEST(Idx, ErrorsNameTheFileAndTheProblem) {
   auto bytes = idx_bytes({5}, {1, 2, 3, 4, 5});
   bytes[0] = 0x1f;
-  write_plain(temp_path("magic.idx"), bytes);
+  write_bytes(temp_path("magic.idx"), bytes);
   EXPECT_THAT(error_of([] { read_idx(temp_path("magic.idx")); }),
               HasSubstr("magic.idx: not an IDX file: magic number 0x1f000801"));
 
   bytes = idx_bytes({5}, {1, 2, 3, 4, 5});
   bytes[2] = 0x0D;
-  write_plain(temp_path("type.idx"), bytes);
+  write_bytes(temp_path("type.idx"), bytes);
   EXPECT_THAT(error_of([] { read_idx(temp_path("type.idx")); }), HasSubstr("element type 0x0d"));
 
-  write_plain(temp_path("short_data.idx"), idx_bytes({5}, {1, 2, 3}));
+  write_bytes(temp_path("short_data.idx"), idx_bytes({5}, {1, 2, 3}));
   EXPECT_THAT(
       error_of([] { read_idx(temp_path("short_data.idx")); }),
       HasSubstr("short_data.idx: truncated: expected 5 data bytes after the header, found 3"));
 
-  write_plain(temp_path("short_header.idx"), {0, 0, 8, 3, 0, 0});
+  write_bytes(temp_path("short_header.idx"), {0, 0, 8, 3, 0, 0});
   EXPECT_THAT(error_of([] { read_idx(temp_path("short_header.idx")); }),
               HasSubstr("truncated header"));
 
@@ -193,8 +183,8 @@ TEST(Mnist, MissingDirectorySaysHowToInstall) {
 TEST(Mnist, LabelOutOfRangeNamesFileAndExample) {
   const std::string dir = temp_path("bad_labels");
   fs::create_directories(dir);
-  write_plain(dir + "/t10k-images-idx3-ubyte", idx_bytes({3, 2, 2}, std::vector<uint8_t>(12)));
-  write_plain(dir + "/t10k-labels-idx1-ubyte", idx_bytes({3}, {1, 12, 3}));
+  write_bytes(dir + "/t10k-images-idx3-ubyte", idx_bytes({3, 2, 2}, std::vector<uint8_t>(12)));
+  write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_bytes({3}, {1, 12, 3}));
   EXPECT_THAT(error_of([&] { load_mnist("mnist", dir, Split::test); }),
               HasSubstr("label 12 of example 1"));
 }

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -31,6 +34,23 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, const std
   const auto a = actual.to_vector(), e = expected.to_vector();
   for (size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(a[i], e[i], tol + tol * std::abs(e[i])) << what << " element " << i;
+}
+
+// An IDX file of unsigned bytes: magic 0x000008NN, big-endian sizes, then `payload`.
+inline std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims,
+                                      const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> b{0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims)
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(d >> s));
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
+// Writes `bytes` to `path` as they are.
+inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 
 }  // namespace tide::testing

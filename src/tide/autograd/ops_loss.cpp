@@ -44,8 +44,7 @@ Variable mse_loss(const Variable& prediction, const Variable& target) {
   const double n = static_cast<double>(diff.numel());
   Tensor loss = Tensor::empty({}, diff.dtype());
   dispatch_float(diff.dtype(), "mse_loss", [&]<class T>(T) {
-    Tensor sq = binary_tensor(diff, diff, BinaryOp::mul);
-    loss.data<T>()[0] = static_cast<T>(sum_all(sq.data<T>(), sq.numel()) / n);
+    loss.data<T>()[0] = static_cast<T>(dot(diff.data<T>(), diff.data<T>(), diff.numel()) / n);
   });
   return make_result(
       loss, {prediction, target},

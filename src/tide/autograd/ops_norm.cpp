@@ -11,13 +11,25 @@ const T* data_or_null(const Variable& v) {
   return v.defined() ? v.value().data<T>() : nullptr;
 }
 
-// Gathers the inputs that take part: x, then weight and bias when defined. The backward
-// closure finds them by these positions.
-std::vector<Variable> inputs_of(const Variable& x, const Variable& w, const Variable& b) {
-  std::vector<Variable> in{x};
-  in.push_back(w.defined() ? w : Variable(Tensor::zeros({1}, x.dtype())));
-  in.push_back(b.defined() ? b : Variable(Tensor::zeros({1}, x.dtype())));
-  return in;
+// The op's inputs: x, then weight and bias when defined; `weight` and `bias` are their
+// positions in the list the backward closure receives, -1 when absent.
+struct NormInputs {
+  std::vector<Variable> list;
+  int weight = -1, bias = -1;
+};
+NormInputs inputs_of(const Variable& x, const Variable& w, const Variable& b) {
+  NormInputs r{{x}};
+  for (auto [v, slot] : {std::pair{&w, &r.weight}, std::pair{&b, &r.bias}})
+    if (v->defined()) {
+      *slot = static_cast<int>(r.list.size());
+      r.list.push_back(*v);
+    }
+  return r;
+}
+
+// Whether the input at `slot` is present and wants a gradient.
+bool wants(const std::vector<Variable>& in, int slot) {
+  return slot >= 0 && in[static_cast<size_t>(slot)].requires_grad();
 }
 
 void check_affine(const Variable& p, const Shape& expected, const Variable& x, const char* what) {
@@ -44,24 +56,25 @@ Variable layer_norm(const Variable& x, int normalized_dims, const Variable& weig
     layer_norm(y.data<T>(), mean.data<T>(), rstd.data<T>(), x.value().data<T>(),
                data_or_null<T>(weight), data_or_null<T>(bias), rows, cols, eps);
   });
-  const bool has_w = weight.defined(), has_b = bias.defined();
-  Tensor xv = x.value(), wv = has_w ? weight.value() : Tensor();
+  const NormInputs inputs = inputs_of(x, weight, bias);
+  const int w_at = inputs.weight, b_at = inputs.bias;
+  Tensor xv = x.value(), wv = weight.defined() ? weight.value() : Tensor();
   return make_result(
-      y, inputs_of(x, weight, bias),
+      y, inputs.list,
       [=](const Tensor& dy, std::vector<Variable>& in) {
-        const bool need_w = has_w && in[1].requires_grad(), need_b = has_b && in[2].requires_grad();
+        const bool need_w = wants(in, w_at), need_b = wants(in, b_at);
         Tensor dx = Tensor::empty(xv.shape(), dy.dtype());
-        Tensor dw = need_w ? Tensor::empty(wv.shape(), dy.dtype()) : Tensor();
-        Tensor db = need_b ? Tensor::empty(in[2].shape(), dy.dtype()) : Tensor();
+        Tensor dw = need_w ? Tensor::empty(norm_shape, dy.dtype()) : Tensor();
+        Tensor db = need_b ? Tensor::empty(norm_shape, dy.dtype()) : Tensor();
         dispatch_float(dy.dtype(), "layer_norm backward", [&]<class T>(T) {
           layer_norm_backward(dx.data<T>(), need_w ? dw.data<T>() : nullptr,
                               need_b ? db.data<T>() : nullptr, dy.data<T>(), xv.data<T>(),
-                              has_w ? wv.data<T>() : nullptr, mean.data<T>(), rstd.data<T>(), rows,
-                              cols);
+                              wv.defined() ? wv.data<T>() : nullptr, mean.data<T>(), rstd.data<T>(),
+                              rows, cols);
         });
         if (in[0].requires_grad()) in[0].accumulate_grad(dx);
-        if (need_w) in[1].accumulate_grad(dw);
-        if (need_b) in[2].accumulate_grad(db);
+        if (need_w) in[w_at].accumulate_grad(dw);
+        if (need_b) in[b_at].accumulate_grad(db);
       },
       "layer_norm");
 }
@@ -91,12 +104,13 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
         has_running ? running_var.data<T>() : nullptr, x.value().data<T>(), data_or_null<T>(weight),
         data_or_null<T>(bias), n, c, spatial, training, momentum, eps);
   });
-  const bool has_w = weight.defined(), has_b = bias.defined();
-  Tensor xv = x.value(), wv = has_w ? weight.value() : Tensor();
+  const NormInputs inputs = inputs_of(x, weight, bias);
+  const int w_at = inputs.weight, b_at = inputs.bias;
+  Tensor xv = x.value(), wv = weight.defined() ? weight.value() : Tensor();
   return make_result(
-      y, inputs_of(x, weight, bias),
+      y, inputs.list,
       [=](const Tensor& dy, std::vector<Variable>& in) {
-        const bool need_w = has_w && in[1].requires_grad(), need_b = has_b && in[2].requires_grad();
+        const bool need_w = wants(in, w_at), need_b = wants(in, b_at);
         const bool need_x = in[0].requires_grad();
         Tensor dx = need_x ? Tensor::empty(xv.shape(), dy.dtype()) : Tensor();
         Tensor dw = need_w ? Tensor::empty({c}, dy.dtype()) : Tensor();
@@ -104,12 +118,12 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
         dispatch_float(dy.dtype(), "batch_norm backward", [&]<class T>(T) {
           batch_norm_backward(need_x ? dx.data<T>() : nullptr, need_w ? dw.data<T>() : nullptr,
                               need_b ? db.data<T>() : nullptr, dy.data<T>(), xv.data<T>(),
-                              has_w ? wv.data<T>() : nullptr, mean.data<T>(), rstd.data<T>(), n, c,
-                              spatial, training);
+                              wv.defined() ? wv.data<T>() : nullptr, mean.data<T>(), rstd.data<T>(),
+                              n, c, spatial, training);
         });
         if (need_x) in[0].accumulate_grad(dx);
-        if (need_w) in[1].accumulate_grad(dw);
-        if (need_b) in[2].accumulate_grad(db);
+        if (need_w) in[w_at].accumulate_grad(dw);
+        if (need_b) in[b_at].accumulate_grad(db);
       },
       "batch_norm");
 }

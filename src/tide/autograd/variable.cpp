@@ -2,7 +2,7 @@
 
 #include <unordered_set>
 
-#include "tide/kernels/elementwise.hpp"
+#include "tide/autograd/tensor_math.hpp"
 
 namespace tide {
 namespace {
@@ -10,17 +10,6 @@ namespace {
 // Gradient recording is per thread, like PyTorch's: a data-loading thread is unaffected by
 // an evaluation running under no_grad.
 thread_local bool t_grad_enabled = true;
-
-Tensor add_tensors(const Tensor& a, const Tensor& b) {
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
-  if (a.dtype() == DType::f32)
-    binary(out.data<float>(), a.data<float>(), b.data<float>(), a.shape(), a.shape(), a.shape(),
-           BinaryOp::add);
-  else
-    binary(out.data<double>(), a.data<double>(), b.data<double>(), a.shape(), a.shape(), a.shape(),
-           BinaryOp::add);
-  return out;
-}
 
 }  // namespace
 
@@ -82,7 +71,7 @@ void Variable::accumulate_grad(Tensor g) {
              "gradient {} does not match its variable {}", g.str(), d.value.str());
   // A second contribution makes a new tensor rather than adding in place: the first may
   // share storage with a tensor the caller still holds.
-  d.grad = d.grad.defined() ? add_tensors(d.grad, g) : std::move(g);
+  d.grad = d.grad.defined() ? binary_tensor(d.grad, g, BinaryOp::add) : std::move(g);
 }
 
 void Variable::zero_grad() {
@@ -109,17 +98,23 @@ void Variable::backward(const Tensor& grad_output) const {
   // that is still to be processed.
   std::vector<std::shared_ptr<Data>> order;
   std::unordered_set<Data*> visited;
+  auto check_not_freed = [](const Data& d) {
+    TIDE_CHECK(d.freed_op == nullptr,
+               "backward() through the output of '{}' a second time: an earlier backward() "
+               "freed that part of the graph; run the forward pass again",
+               d.freed_op);
+  };
+  check_not_freed(*data_);
   std::vector<std::pair<std::shared_ptr<Data>, size_t>> stack{{data_, 0}};
   visited.insert(data_.get());
   while (!stack.empty()) {
     auto& [d, next] = stack.back();
-    TIDE_CHECK(d->freed_op == nullptr,
-               "backward() through the output of '{}' a second time: an earlier backward() "
-               "freed that part of the graph; run the forward pass again",
-               d->freed_op);
     if (d->node && next < d->node->inputs.size()) {
       const std::shared_ptr<Data>& child = d->node->inputs[next++].data_;
-      if (child->requires_grad && visited.insert(child.get()).second) stack.emplace_back(child, 0);
+      if (child->requires_grad && visited.insert(child.get()).second) {
+        check_not_freed(*child);
+        stack.emplace_back(child, 0);
+      }
     } else {
       order.push_back(d);
       stack.pop_back();

@@ -2,11 +2,8 @@
 // picks blocked layouts (nChw16c and the like) that run several times faster than plain
 // NCHW; tensors are reordered from and to NCHW at the edges. Everything is built once per
 // geometry and kept.
-#include <map>
-#include <mutex>
 #include <tuple>
 #include <unordered_map>
-#include <vector>
 
 #include "tide/core/error.hpp"
 #include "tide/kernels/conv.hpp"
@@ -17,15 +14,68 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
+using dims = dnnl::memory::dims;
 
-struct ConvPrimitives {
-  dnnl::memory::desc src, weights, bias, dst;  // the plain user layouts
+// The descriptions every pass shares: plain user layouts, `any` layouts for the primitive,
+// and the geometry in oneDNN's terms.
+struct ConvDescs {
+  dnnl::memory::desc src, weights, bias, dst;        // the plain user layouts
+  dnnl::memory::desc src_any, weights_any, dst_any;  // oneDNN chooses these
+  dims strides, dilates, pad_l, pad_r;
+};
+
+ConvDescs describe(const ConvGeometry& g) {
+  TIDE_CHECK(g.groups > 0 && g.c_in % g.groups == 0 && g.c_out % g.groups == 0,
+             "conv2d: {} input and {} output channels are not divisible by {} groups", g.c_in,
+             g.c_out, g.groups);
+  TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0,
+             "conv2d: a {}x{} kernel (dilation {}x{}, padding {}x{}) does not fit a {}x{} input",
+             g.kh, g.kw, g.dilation_h, g.dilation_w, g.pad_h, g.pad_w, g.h, g.w);
+  const dims src{g.n, g.c_in, g.h, g.w}, dst{g.n, g.c_out, g.out_h(), g.out_w()};
+  const dims weights = g.groups == 1
+                           ? dims{g.c_out, g.c_in, g.kh, g.kw}
+                           : dims{g.groups, g.c_out / g.groups, g.c_in / g.groups, g.kh, g.kw};
+  ConvDescs d;
+  d.src = dnnl::memory::desc(src, dt::f32, tag::nchw);
+  d.dst = dnnl::memory::desc(dst, dt::f32, tag::nchw);
+  d.bias = dnnl::memory::desc({g.c_out}, dt::f32, tag::x);
+  d.weights = dnnl::memory::desc(weights, dt::f32, g.groups == 1 ? tag::oihw : tag::goihw);
+  d.src_any = dnnl::memory::desc(src, dt::f32, tag::any);
+  d.dst_any = dnnl::memory::desc(dst, dt::f32, tag::any);
+  d.weights_any = dnnl::memory::desc(weights, dt::f32, tag::any);
+  d.strides = {g.stride_h, g.stride_w};
+  d.dilates = {g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts dilation from 0
+  d.pad_l = {g.pad_h, g.pad_w};
+  // The far-side padding that gives PyTorch's output size (it may be less than pad_l).
+  d.pad_r = {(g.out_h() - 1) * g.stride_h + g.dilation_h * (g.kh - 1) + 1 - g.h - g.pad_h,
+             (g.out_w() - 1) * g.stride_w + g.dilation_w * (g.kw - 1) + 1 - g.w - g.pad_w};
+  return d;
+}
+
+constexpr auto kAlgo = dnnl::algorithm::convolution_direct;
+
+// The forward description, with a bias or without (an empty bias description).
+dnnl::convolution_forward::primitive_desc forward_desc(const ConvDescs& d, bool has_bias) {
+  return {
+      {dnnl::prop_kind::forward_training, kAlgo, d.src_any, d.weights_any,
+       has_bias ? d.bias : dnnl::memory::desc(), d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r},
+      dnnl_engine()};
+}
+
+// Forward and weight-gradient primitives, with or without a bias.
+struct WeightPrimitives {
+  ConvDescs d;
   dnnl::convolution_forward::primitive_desc forward;
-  dnnl::convolution_backward_data::primitive_desc backward_data;
   dnnl::convolution_backward_weights::primitive_desc backward_weights;
   dnnl::convolution_forward forward_prim;
-  dnnl::convolution_backward_data backward_data_prim;
   dnnl::convolution_backward_weights backward_weights_prim;
+};
+
+// The input-gradient primitive, the same whether the layer has a bias or not.
+struct DataPrimitives {
+  ConvDescs d;
+  dnnl::convolution_backward_data::primitive_desc backward_data;
+  dnnl::convolution_backward_data backward_data_prim;
 };
 
 auto key_of(const ConvGeometry& g) {
@@ -33,58 +83,42 @@ auto key_of(const ConvGeometry& g) {
                     g.pad_w, g.dilation_h, g.dilation_w, g.groups);
 }
 
-ConvPrimitives build(const ConvGeometry& g) {
-  const dnnl::memory::dims src{g.n, g.c_in, g.h, g.w}, dst{g.n, g.c_out, g.out_h(), g.out_w()},
-      bias{g.c_out}, strides{g.stride_h, g.stride_w},
-      dilates{g.dilation_h - 1, g.dilation_w - 1},  // oneDNN counts dilation from 0
-      pad_l{g.pad_h, g.pad_w},
-      // The far-side padding that gives PyTorch's output size (it may be less than pad_l).
-      pad_r{(g.out_h() - 1) * g.stride_h + g.dilation_h * (g.kh - 1) + 1 - g.h - g.pad_h,
-            (g.out_w() - 1) * g.stride_w + g.dilation_w * (g.kw - 1) + 1 - g.w - g.pad_w};
-  const dnnl::memory::dims weights =
-      g.groups == 1
-          ? dnnl::memory::dims{g.c_out, g.c_in, g.kh, g.kw}
-          : dnnl::memory::dims{g.groups, g.c_out / g.groups, g.c_in / g.groups, g.kh, g.kw};
-  ConvPrimitives p;
-  p.src = dnnl::memory::desc(src, dt::f32, tag::nchw);
-  p.dst = dnnl::memory::desc(dst, dt::f32, tag::nchw);
-  p.bias = dnnl::memory::desc(bias, dt::f32, tag::x);
-  p.weights = dnnl::memory::desc(weights, dt::f32, g.groups == 1 ? tag::oihw : tag::goihw);
-  const dnnl::memory::desc src_any(src, dt::f32, tag::any), dst_any(dst, dt::f32, tag::any),
-      weights_any(weights, dt::f32, tag::any);
-  const auto algo = dnnl::algorithm::convolution_direct;
-  auto& engine = dnnl_engine();
-  p.forward = dnnl::convolution_forward::primitive_desc(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_any, weights_any,
-                                      p.bias, dst_any, strides, dilates, pad_l, pad_r),
-      engine);
-  p.backward_data = dnnl::convolution_backward_data::primitive_desc(
-      dnnl::convolution_backward_data::desc(algo, src_any, weights_any, dst_any, strides, dilates,
-                                            pad_l, pad_r),
-      engine, p.forward);
-  p.backward_weights = dnnl::convolution_backward_weights::primitive_desc(
-      dnnl::convolution_backward_weights::desc(algo, src_any, weights_any, p.bias, dst_any, strides,
-                                               dilates, pad_l, pad_r),
-      engine, p.forward);
-  p.forward_prim = dnnl::convolution_forward(p.forward);
-  p.backward_data_prim = dnnl::convolution_backward_data(p.backward_data);
-  p.backward_weights_prim = dnnl::convolution_backward_weights(p.backward_weights);
-  return p;
+std::string what(const ConvGeometry& g) {
+  return fmt::format("convolution for this geometry ({}x{} kernel on {}x{})", g.kh, g.kw, g.h, g.w);
 }
 
-const ConvPrimitives& primitives(const ConvGeometry& g) {
-  TIDE_CHECK(g.groups > 0 && g.c_in % g.groups == 0 && g.c_out % g.groups == 0,
-             "conv2d: {} input and {} output channels are not divisible by {} groups", g.c_in,
-             g.c_out, g.groups);
-  TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0,
-             "conv2d: a {}x{} kernel (dilation {}x{}, padding {}x{}) does not fit a {}x{} input",
-             g.kh, g.kw, g.dilation_h, g.dilation_w, g.pad_h, g.pad_w, g.h, g.w);
+const WeightPrimitives& weight_primitives(const ConvGeometry& g, bool has_bias) {
   return cached_primitives(
-      key_of(g), [&] { return build(g); },
+      std::tuple(key_of(g), has_bias),
       [&] {
-        return fmt::format("convolution for this geometry ({}x{} kernel on {}x{})", g.kh, g.kw, g.h,
-                           g.w);
-      });
+        WeightPrimitives p;
+        p.d = describe(g);
+        p.forward = forward_desc(p.d, has_bias);
+        p.backward_weights = dnnl::convolution_backward_weights::primitive_desc(
+            {kAlgo, p.d.src_any, p.d.weights_any, has_bias ? p.d.bias : dnnl::memory::desc(),
+             p.d.dst_any, p.d.strides, p.d.dilates, p.d.pad_l, p.d.pad_r},
+            dnnl_engine(), p.forward);
+        p.forward_prim = dnnl::convolution_forward(p.forward);
+        p.backward_weights_prim = dnnl::convolution_backward_weights(p.backward_weights);
+        return p;
+      },
+      [&] { return what(g); });
+}
+
+const DataPrimitives& data_primitives(const ConvGeometry& g) {
+  return cached_primitives(
+      key_of(g),
+      [&] {
+        DataPrimitives p;
+        p.d = describe(g);
+        p.backward_data = dnnl::convolution_backward_data::primitive_desc(
+            {kAlgo, p.d.src_any, p.d.weights_any, p.d.dst_any, p.d.strides, p.d.dilates, p.d.pad_l,
+             p.d.pad_r},
+            dnnl_engine(), forward_desc(p.d, false));
+        p.backward_data_prim = dnnl::convolution_backward_data(p.backward_data);
+        return p;
+      },
+      [&] { return what(g); });
 }
 
 // Runs `prim` writing `out_desc` (its layout) and reorders the result into the user's `out`.
@@ -101,42 +135,34 @@ void execute_into(const dnnl::primitive& prim, std::unordered_map<int, dnnl::mem
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* b,
                     const ConvGeometry& g) {
-  const ConvPrimitives& p = primitives(g);
-  std::vector<float> zeros;
-  if (!b) {  // the primitive was built with a bias; a missing one is zero
-    zeros.assign(static_cast<size_t>(g.c_out), 0.0f);
-    b = zeros.data();
-  }
-  execute_into(p.forward_prim,
-               {{DNNL_ARG_SRC, reorder_to(user_memory(p.src, x), p.forward.src_desc())},
-                {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.weights, w), p.forward.weights_desc())},
-                {DNNL_ARG_BIAS, user_memory(p.bias, b)}},
-               DNNL_ARG_DST, p.forward.dst_desc(), user_memory(p.dst, y));
+  const WeightPrimitives& p = weight_primitives(g, b != nullptr);
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), p.forward.src_desc())},
+      {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), p.forward.weights_desc())}};
+  if (b) args.emplace(DNNL_ARG_BIAS, user_memory(p.d.bias, b));
+  execute_into(p.forward_prim, std::move(args), DNNL_ARG_DST, p.forward.dst_desc(),
+               user_memory(p.d.dst, y));
 }
 
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
-  const ConvPrimitives& p = primitives(g);
+  const DataPrimitives& p = data_primitives(g);
   const auto& pd = p.backward_data;
   execute_into(p.backward_data_prim,
-               {{DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.dst, dy), pd.diff_dst_desc())},
-                {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.weights, w), pd.weights_desc())}},
-               DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.src, dx));
+               {{DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.d.dst, dy), pd.diff_dst_desc())},
+                {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), pd.weights_desc())}},
+               DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.d.src, dx));
 }
 
 void conv2d_backward_weights(float* dw, float* db, const float* dy, const float* x,
                              const ConvGeometry& g) {
-  const ConvPrimitives& p = primitives(g);
+  const WeightPrimitives& p = weight_primitives(g, db != nullptr);
   const auto& pd = p.backward_weights;
-  std::vector<float> scratch_bias;
-  if (!db) {
-    scratch_bias.resize(static_cast<size_t>(g.c_out));
-    db = scratch_bias.data();
-  }
-  execute_into(p.backward_weights_prim,
-               {{DNNL_ARG_SRC, reorder_to(user_memory(p.src, x), pd.src_desc())},
-                {DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.dst, dy), pd.diff_dst_desc())},
-                {DNNL_ARG_DIFF_BIAS, user_memory(p.bias, db)}},
-               DNNL_ARG_DIFF_WEIGHTS, pd.diff_weights_desc(), user_memory(p.weights, dw));
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), pd.src_desc())},
+      {DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.d.dst, dy), pd.diff_dst_desc())}};
+  if (db) args.emplace(DNNL_ARG_DIFF_BIAS, user_memory(p.d.bias, db));
+  execute_into(p.backward_weights_prim, std::move(args), DNNL_ARG_DIFF_WEIGHTS,
+               pd.diff_weights_desc(), user_memory(p.d.weights, dw));
 }
 
 }  // namespace tide

@@ -203,25 +203,13 @@ void affine(T* y, const T* x, int64_t n, T alpha, T beta) {
   for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i] + beta;
 }
 
-template <class T>
-void scale_into(T* y, const T* x, int64_t n, T alpha, bool accumulate) {
-  if (accumulate) {
-#pragma omp parallel for simd if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
-  } else {
-#pragma omp parallel for simd if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i];
-  }
-}
-
 #define TIDE_INSTANTIATE(T)                                                                  \
   template void binary<T>(T*, const T*, const T*, const Shape&, const Shape&, const Shape&,  \
                           BinaryOp);                                                         \
   template void sum_to_shape<T>(T*, const T*, const Shape&, const Shape&);                   \
   template void unary<T>(T*, const T*, int64_t, UnaryOp);                                    \
   template void unary_backward<T>(T*, const T*, const T*, const T*, int64_t, UnaryOp, bool); \
-  template void affine<T>(T*, const T*, int64_t, T, T);                                      \
-  template void scale_into<T>(T*, const T*, int64_t, T, bool);
+  template void affine<T>(T*, const T*, int64_t, T, T);
 TIDE_INSTANTIATE(float)
 TIDE_INSTANTIATE(double)
 #undef TIDE_INSTANTIATE

@@ -41,8 +41,5 @@ void unary_backward(T* dx, const T* dy, const T* x, const T* y, int64_t n, Unary
 template <class T>
 void affine(T* y, const T* x, int64_t n, T alpha, T beta);
 
-// y (n) (+)= alpha * x: accumulate adds, otherwise overwrites.
-template <class T>
-void scale_into(T* y, const T* x, int64_t n, T alpha, bool accumulate);
 
 }  // namespace tide

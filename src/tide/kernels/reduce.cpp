@@ -16,6 +16,14 @@ double sum_all(const T* x, int64_t n) {
 }
 
 template <class T>
+double dot(const T* x, const T* y, int64_t n) {
+  double acc = 0;
+#pragma omp parallel for simd reduction(+ : acc) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * static_cast<double>(y[i]);
+  return acc;
+}
+
+template <class T>
 void sum_axis(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, T alpha) {
 #pragma omp parallel for if (outer * size * inner > kParallelGrain && outer > 1)
   for (int64_t o = 0; o < outer; ++o) {
@@ -67,7 +75,8 @@ void sum_rows(T* y, const T* x, int64_t rows, int64_t cols, bool accumulate) {
 }
 
 #define TIDE_INSTANTIATE(T)                                                       \
-  template double sum_all<T>(const T*, int64_t);                                  \
+  template double sum_all<T>(const T*, int64_t);                                   \
+  template double dot<T>(const T*, const T*, int64_t);                                  \
   template void sum_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T);          \
   template void expand_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T, bool); \
   template void sum_rows<T>(T*, const T*, int64_t, int64_t, bool);

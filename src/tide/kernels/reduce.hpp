@@ -10,6 +10,10 @@ namespace tide {
 template <class T>
 double sum_all(const T* x, int64_t n);
 
+// The sum of x[i] * y[i] over n elements (x may be y: a sum of squares).
+template <class T>
+double dot(const T* x, const T* y, int64_t n);
+
 // y (outer, inner) = sum over the middle axis of x (outer, size, inner), times alpha.
 template <class T>
 void sum_axis(T* y, const T* x, int64_t outer, int64_t size, int64_t inner, T alpha);
