@@ -49,6 +49,29 @@ TEST(Trainer, OneEpochOfTheDefaultMlpReaches84Percent) {
   EXPECT_THAT(read_file(fs::path(c.run_dir) / "config.toml"), HasSubstr("batch-size = 64"));
 }
 
+TEST(Trainer, OneEpochOfTheCnnWithCosineDecayReaches88Percent) {
+  TrainConfig c;
+  c.model = "cnn";
+  c.epochs = 1;
+  c.lr = 0.05;
+  c.schedule.kind = "cosine";
+  c.run_dir = ::testing::TempDir() + "/tide_one_epoch_cnn";
+  fs::remove_all(c.run_dir);
+  const TrainSummary s = train_classifier(c);
+  EXPECT_GE(s.test_accuracy, 0.88);
+  // The rate logged with the train row of step 900 (of 938) has decayed to about 1e-4.
+  const std::string metrics = read_file(fs::path(c.run_dir) / "metrics.csv");
+  const size_t row = metrics.find("\n900,");
+  ASSERT_NE(row, std::string::npos);
+  std::vector<std::string> fields;
+  std::stringstream line(metrics.substr(row + 1, metrics.find('\n', row + 1) - row - 1));
+  for (std::string f; std::getline(line, f, ',');) fields.push_back(f);
+  ASSERT_EQ(fields.size(), 8u);  // step,epoch,split,loss,accuracy,lr,samples_per_sec,wall_s
+  EXPECT_LT(std::stod(fields[5]), 1e-3);
+  EXPECT_THAT(read_file(fs::path(c.run_dir) / "config.toml"),
+              HasSubstr("lr-schedule = \"cosine\""));
+}
+
 TEST(Trainer, SameSeedSameResult) {
   auto run = [](const std::string& dir) {
     TrainConfig c;

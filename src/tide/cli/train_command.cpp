@@ -34,6 +34,14 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--momentum", config->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", config->weight_decay, "L2 penalty")->capture_default_str();
   cmd->add_flag("--nesterov", config->nesterov, "Use Nesterov momentum");
+  cmd->add_option("--lr-schedule", config->schedule.kind,
+                  fmt::format("Learning-rate schedule over the run: {}", schedule_names()))
+      ->capture_default_str();
+  cmd->add_option("--warmup-steps", config->schedule.warmup_steps,
+                  "Steps of linear warm-up before the schedule")
+      ->capture_default_str();
+  cmd->add_option("--min-lr", config->schedule.min_lr, "cosine: the learning rate at the end")
+      ->capture_default_str();
   cmd->add_option("--seed", config->seed, "Seed of every random stream")->capture_default_str();
   cmd->add_option("--threads", config->threads, "Threads (0: one per core)")->capture_default_str();
   cmd->add_option("--run-dir", config->run_dir,

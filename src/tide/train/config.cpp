@@ -30,6 +30,7 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got {}", c.momentum);
   TIDE_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got {}", c.weight_decay);
   TIDE_CHECK(!c.nesterov || c.momentum > 0, "--nesterov needs --momentum > 0");
+  validate(c.schedule);
   TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
   TIDE_CHECK(c.image_size > 0, "--image-size must be a positive integer, got {}", c.image_size);
@@ -49,6 +50,9 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("momentum = {}\n", c.momentum);
   s += fmt::format("weight-decay = {}\n", c.weight_decay);
   s += fmt::format("nesterov = {}\n", c.nesterov);
+  s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
+  s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
+  s += fmt::format("min-lr = {}\n", c.schedule.min_lr);
   s += fmt::format("seed = {}\n", c.seed);
   s += fmt::format("threads = {}\n", c.threads);
   s += fmt::format("run-dir = {}\n", quoted(c.run_dir));

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tide/optim/schedule.hpp"
+
 namespace tide {
 
 struct TrainConfig {
@@ -19,6 +21,7 @@ struct TrainConfig {
   double momentum = 0.9;
   double weight_decay = 0;
   bool nesterov = false;
+  ScheduleOptions schedule;  // --lr-schedule, --warmup-steps, --min-lr
   uint64_t seed = 0;
   int threads = 0;          // 0: one per core
   std::string run_dir;      // empty: runs/<model>-<dataset>-<time>

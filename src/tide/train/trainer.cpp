@@ -12,6 +12,7 @@
 #include "tide/core/log.hpp"
 #include "tide/data/mnist.hpp"
 #include "tide/kernels/parallel.hpp"
+#include "tide/optim/schedule.hpp"
 #include "tide/optim/sgd.hpp"
 #include "tide/train/datasets.hpp"
 #include "tide/train/evaluate.hpp"
@@ -95,6 +96,7 @@ TrainSummary train_classifier(TrainConfig c) {
   const int64_t per_epoch = train_loader.batches_per_epoch();
   int64_t total = c.epochs * per_epoch;
   if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
+  const LrSchedule schedule(c.lr, total, c.schedule);
   const int64_t epochs_to_run = (total + per_epoch - 1) / per_epoch;
   log_info("{}: {} parameters; {} training and {} test examples; {} steps of batch {}", c.model,
            model->num_parameters(), train_set->size(), test_set->size(), total, c.batch_size);
@@ -117,6 +119,7 @@ TrainSummary train_classifier(TrainConfig c) {
       std::optional<Batch> batch = train_loader.next();
       if (!batch) break;
       optimizer.zero_grad();
+      optimizer.set_lr(schedule.at(s.steps));
       model->begin_step(s.steps);
       const Variable logits = (*model)(Variable(batch->inputs));
       const Variable loss = cross_entropy(logits, batch->targets);
