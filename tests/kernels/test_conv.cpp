@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/testing.hpp"
+
 #include "tide/core/error.hpp"
 #include "tide/core/rng.hpp"
 #include "tide/kernels/conv.hpp"
@@ -11,17 +13,8 @@
 namespace tide {
 namespace {
 
-std::vector<float> random_vector(int64_t n, RngStream& rng) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = 2 * rng.uniform() - 1;
-  return v;
-}
-
-void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol,
-                  const std::string& what) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], tol) << what << " element " << i;
-}
+using testing::expect_close;
+using testing::random_floats;
 
 TEST(Conv, OneDnnMatchesReferenceOnRandomGeometries) {
   RngStream rng(5, RngPurpose::test);
@@ -41,10 +34,10 @@ TEST(Conv, OneDnnMatchesReferenceOnRandomGeometries) {
     g.w = g.dilation_w * (g.kw - 1) + 1 + static_cast<int64_t>(rng.below(9));
     const std::string what = "trial " + std::to_string(trial);
     const int64_t y_size = g.n * g.c_out * g.out_h() * g.out_w();
-    const auto x = random_vector(g.n * g.c_in * g.h * g.w, rng);
-    const auto w = random_vector(g.c_out * (g.c_in / g.groups) * g.kh * g.kw, rng);
-    const auto b = random_vector(g.c_out, rng);
-    const auto dy = random_vector(y_size, rng);
+    const auto x = random_floats(g.n * g.c_in * g.h * g.w, rng);
+    const auto w = random_floats(g.c_out * (g.c_in / g.groups) * g.kh * g.kw, rng);
+    const auto b = random_floats(g.c_out, rng);
+    const auto dy = random_floats(y_size, rng);
     const double tol = 1e-5 * static_cast<double>(g.c_in * g.kh * g.kw + g.n * y_size / g.c_out);
 
     std::vector<float> y(y_size), y_ref(y_size);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "tide/core/error.hpp"
+#include "tide/core/rng.hpp"
 #include "tide/tensor/tensor.hpp"
 
 namespace tide::testing {
@@ -34,6 +35,20 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, const std
   const auto a = actual.to_vector(), e = expected.to_vector();
   for (size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(a[i], e[i], tol + tol * std::abs(e[i])) << what << " element " << i;
+}
+
+// n floats uniform in [-1, 1).
+inline std::vector<float> random_floats(int64_t n, RngStream& rng) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = static_cast<float>(2 * rng.uniform() - 1);
+  return v;
+}
+
+// Fails unless the two vectors have one length and agree elementwise within tol.
+inline void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol,
+                         const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], tol) << what << " element " << i;
 }
 
 // An IDX file of unsigned bytes: magic 0x000008NN, big-endian sizes, then `payload`.

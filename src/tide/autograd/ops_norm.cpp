@@ -51,9 +51,9 @@ Variable layer_norm(const Variable& x, int normalized_dims, const Variable& weig
   check_affine(bias, norm_shape, x, "layer_norm");
   const int64_t cols = norm_shape.numel(), rows = cols > 0 ? x.numel() / cols : 0;
   Tensor y = Tensor::empty(s, x.dtype());
-  Tensor mean = Tensor::empty({rows}, x.dtype()), rstd = Tensor::empty({rows}, x.dtype());
+  Tensor mean = Tensor::empty({rows}, x.dtype()), var = Tensor::empty({rows}, x.dtype());
   dispatch_float(x.dtype(), "layer_norm", [&]<class T>(T) {
-    layer_norm(y.data<T>(), mean.data<T>(), rstd.data<T>(), x.value().data<T>(),
+    layer_norm(y.data<T>(), mean.data<T>(), var.data<T>(), x.value().data<T>(),
                data_or_null<T>(weight), data_or_null<T>(bias), rows, cols, eps);
   });
   const NormInputs inputs = inputs_of(x, weight, bias);
@@ -69,8 +69,8 @@ Variable layer_norm(const Variable& x, int normalized_dims, const Variable& weig
         dispatch_float(dy.dtype(), "layer_norm backward", [&]<class T>(T) {
           layer_norm_backward(dx.data<T>(), need_w ? dw.data<T>() : nullptr,
                               need_b ? db.data<T>() : nullptr, dy.data<T>(), xv.data<T>(),
-                              wv.defined() ? wv.data<T>() : nullptr, mean.data<T>(), rstd.data<T>(),
-                              rows, cols);
+                              wv.defined() ? wv.data<T>() : nullptr, mean.data<T>(), var.data<T>(),
+                              rows, cols, eps);
         });
         if (in[0].requires_grad()) in[0].accumulate_grad(dx);
         if (need_w) in[w_at].accumulate_grad(dw);
@@ -97,12 +97,14 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
              "batch_norm in training needs more than one value per channel, got input {}",
              x.value().str());
   Tensor y = Tensor::empty(s, x.dtype());
-  Tensor mean = Tensor::empty({c}, x.dtype()), rstd = Tensor::empty({c}, x.dtype());
+  Tensor mean = Tensor::empty({c}, x.dtype()), var = Tensor::empty({c}, x.dtype());
+  const BatchNormArgs args{
+      .n = n, .c = c, .s = spatial, .training = training, .momentum = momentum, .eps = eps};
   dispatch_float(x.dtype(), "batch_norm", [&]<class T>(T) {
-    batch_norm(
-        y.data<T>(), mean.data<T>(), rstd.data<T>(), has_running ? running_mean.data<T>() : nullptr,
-        has_running ? running_var.data<T>() : nullptr, x.value().data<T>(), data_or_null<T>(weight),
-        data_or_null<T>(bias), n, c, spatial, training, momentum, eps);
+    batch_norm(y.data<T>(), mean.data<T>(), var.data<T>(),
+               has_running ? running_mean.data<T>() : nullptr,
+               has_running ? running_var.data<T>() : nullptr, x.value().data<T>(),
+               data_or_null<T>(weight), data_or_null<T>(bias), args);
   });
   const NormInputs inputs = inputs_of(x, weight, bias);
   const int w_at = inputs.weight, b_at = inputs.bias;
@@ -118,8 +120,8 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
         dispatch_float(dy.dtype(), "batch_norm backward", [&]<class T>(T) {
           batch_norm_backward(need_x ? dx.data<T>() : nullptr, need_w ? dw.data<T>() : nullptr,
                               need_b ? db.data<T>() : nullptr, dy.data<T>(), xv.data<T>(),
-                              wv.defined() ? wv.data<T>() : nullptr, mean.data<T>(), rstd.data<T>(),
-                              n, c, spatial, training);
+                              wv.defined() ? wv.data<T>() : nullptr, mean.data<T>(), var.data<T>(),
+                              args);
         });
         if (need_x) in[0].accumulate_grad(dx);
         if (need_w) in[w_at].accumulate_grad(dw);

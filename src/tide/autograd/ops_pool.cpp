@@ -29,17 +29,18 @@ Variable max_pool2d(const Variable& x, const Pool2dOptions& o) {
   const PoolGeometry g = geometry(x.value(), o, "max_pool2d");
   const Shape out_shape{g.n, g.c, g.out_h(), g.out_w()};
   Tensor y = Tensor::empty(out_shape, x.dtype());
-  Tensor argmax = Tensor::empty(out_shape, DType::i64);
+  Tensor record;  // where each maximum came from, for backward (see kernels/pool.hpp)
   dispatch_float(x.dtype(), "max_pool2d", [&]<class T>(T) {
-    max_pool2d(y.data<T>(), argmax.data<int64_t>(), x.value().data<T>(), g);
+    record = Tensor::empty({(max_pool2d_record_bytes<T>(g) + 7) / 8}, DType::i64);
+    max_pool2d(y.data<T>(), record.data<int64_t>(), x.value().data<T>(), g);
   });
   const Shape in_shape = x.shape();
   return make_result(
       y, {x},
-      [argmax, g, in_shape](const Tensor& dy, std::vector<Variable>& in) {
+      [record, g, in_shape](const Tensor& dy, std::vector<Variable>& in) {
         Tensor dx = Tensor::empty(in_shape, dy.dtype());
         dispatch_float(dy.dtype(), "max_pool2d backward", [&]<class T>(T) {
-          max_pool2d_backward(dx.data<T>(), dy.data<T>(), argmax.data<int64_t>(), g);
+          max_pool2d_backward(dx.data<T>(), dy.data<T>(), record.data<int64_t>(), g);
         });
         in[0].accumulate_grad(dx);
       },

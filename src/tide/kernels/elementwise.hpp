@@ -41,5 +41,4 @@ void unary_backward(T* dx, const T* dy, const T* x, const T* y, int64_t n, Unary
 template <class T>
 void affine(T* y, const T* x, int64_t n, T alpha, T beta);
 
-
 }  // namespace tide

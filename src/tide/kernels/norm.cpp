@@ -1,15 +1,14 @@
-#include "tide/kernels/norm.hpp"
-
 #include <cmath>
 #include <vector>
 
+#include "tide/kernels/norm.hpp"
 #include "tide/kernels/parallel.hpp"
 
 namespace tide {
 
 template <class T>
-void layer_norm(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t rows,
-                int64_t cols, double eps) {
+void layer_norm_reference(T* y, T* mean, T* var, const T* x, const T* w, const T* b, int64_t rows,
+                          int64_t cols, double eps) {
   // Per-element work in T so the loops vectorise; the row statistics in double.
 #pragma omp parallel for if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
@@ -21,29 +20,26 @@ void layer_norm(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int6
     double ss = 0;
 #pragma omp simd reduction(+ : ss)
     for (int64_t j = 0; j < cols; ++j) ss += (in[j] - m) * (in[j] - m);
-    const T rs = static_cast<T>(1.0 / std::sqrt(ss / static_cast<double>(cols) + eps));
+    const double v = ss / static_cast<double>(cols);
+    const T rs = static_cast<T>(1.0 / std::sqrt(v + eps));
     mean[r] = m;
-    rstd[r] = rs;
+    var[r] = static_cast<T>(v);
     T* out = y + r * cols;
-    if (w && b) {
 #pragma omp simd
-      for (int64_t j = 0; j < cols; ++j) out[j] = w[j] * ((in[j] - m) * rs) + b[j];
-    } else {
-#pragma omp simd
-      for (int64_t j = 0; j < cols; ++j)
-        out[j] = (w ? w[j] : T(1)) * ((in[j] - m) * rs) + (b ? b[j] : T(0));
-    }
+    for (int64_t j = 0; j < cols; ++j)
+      out[j] = (w ? w[j] : T(1)) * ((in[j] - m) * rs) + (b ? b[j] : T(0));
   }
 }
 
 template <class T>
-void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, const T* mean,
-                         const T* rstd, int64_t rows, int64_t cols) {
+void layer_norm_backward_reference(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w,
+                                   const T* mean, const T* var, int64_t rows, int64_t cols,
+                                   double eps) {
 #pragma omp parallel for if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const T* g = dy + r * cols;
     const T* in = x + r * cols;
-    const T m = mean[r], rs = rstd[r];
+    const T m = mean[r], rs = static_cast<T>(1.0 / std::sqrt(var[r] + eps));
     double sum_dxhat = 0, sum_dxhat_xhat = 0;
 #pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
     for (int64_t j = 0; j < cols; ++j) {
@@ -60,14 +56,13 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
       out[j] = rs * (dxhat - m1 - ((in[j] - m) * rs) * m2);
     }
   }
-  // Parameter gradients sum over rows. Row by row keeps the reads contiguous and the inner
-  // loop vectorised; the rows are few enough per step that one thread does it.
+  // Parameter gradients sum over rows, row by row so the reads stay contiguous.
   if (!dw && !db) return;
   std::vector<double> sw(static_cast<size_t>(cols), 0.0), sb(static_cast<size_t>(cols), 0.0);
   for (int64_t r = 0; r < rows; ++r) {
     const T* g = dy + r * cols;
     const T* in = x + r * cols;
-    const double m = mean[r], rs = rstd[r];
+    const double m = mean[r], rs = 1.0 / std::sqrt(var[r] + eps);
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) {
       sw[j] += static_cast<double>(g[j]) * (in[j] - m) * rs;
@@ -81,14 +76,13 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
 }
 
 template <class T>
-void batch_norm(T* y, T* mean, T* rstd, T* running_mean, T* running_var, const T* x, const T* w,
-                const T* b, int64_t n, int64_t c, int64_t s, bool training, double momentum,
-                double eps) {
-  const int64_t count = n * s;
+void batch_norm_reference(T* y, T* mean, T* var, T* running_mean, T* running_var, const T* x,
+                          const T* w, const T* b, const BatchNormArgs& a) {
+  const int64_t n = a.n, c = a.c, s = a.s, count = n * s;
 #pragma omp parallel for if (n * c * s > kParallelGrain)
   for (int64_t ch = 0; ch < c; ++ch) {
-    double m, var;
-    if (training) {
+    double m, v;
+    if (a.training) {
       double sum = 0, ss = 0;
       for (int64_t i = 0; i < n; ++i)
         for (int64_t k = 0; k < s; ++k) sum += x[(i * c + ch) * s + k];
@@ -98,19 +92,20 @@ void batch_norm(T* y, T* mean, T* rstd, T* running_mean, T* running_var, const T
           const double d = x[(i * c + ch) * s + k] - m;
           ss += d * d;
         }
-      var = ss / static_cast<double>(count);
+      v = ss / static_cast<double>(count);
       if (running_mean) {
-        const double unbiased = count > 1 ? ss / static_cast<double>(count - 1) : var;
-        running_mean[ch] = static_cast<T>((1 - momentum) * running_mean[ch] + momentum * m);
-        running_var[ch] = static_cast<T>((1 - momentum) * running_var[ch] + momentum * unbiased);
+        const double unbiased = count > 1 ? ss / static_cast<double>(count - 1) : v;
+        running_mean[ch] = static_cast<T>((1 - a.momentum) * running_mean[ch] + a.momentum * m);
+        running_var[ch] =
+            static_cast<T>((1 - a.momentum) * running_var[ch] + a.momentum * unbiased);
       }
     } else {
       m = running_mean[ch];
-      var = running_var[ch];
+      v = running_var[ch];
     }
-    const double rs = 1.0 / std::sqrt(var + eps);
+    const double rs = 1.0 / std::sqrt(v + a.eps);
     mean[ch] = static_cast<T>(m);
-    rstd[ch] = static_cast<T>(rs);
+    var[ch] = static_cast<T>(v);
     const double scale = (w ? w[ch] : T(1)) * rs, shift = (b ? b[ch] : T(0)) - m * scale;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t k = 0; k < s; ++k)
@@ -119,27 +114,29 @@ void batch_norm(T* y, T* mean, T* rstd, T* running_mean, T* running_var, const T
 }
 
 template <class T>
-void batch_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, const T* mean,
-                         const T* rstd, int64_t n, int64_t c, int64_t s, bool training) {
+void batch_norm_backward_reference(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w,
+                                   const T* mean, const T* var, const BatchNormArgs& a) {
+  const int64_t n = a.n, c = a.c, s = a.s;
   const double count = static_cast<double>(n * s);
 #pragma omp parallel for if (n * c * s > kParallelGrain)
   for (int64_t ch = 0; ch < c; ++ch) {
+    const double rs = 1.0 / std::sqrt(var[ch] + a.eps);
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t k = 0; k < s; ++k) {
         const int64_t at = (i * c + ch) * s + k;
         sum_dy += dy[at];
-        sum_dy_xhat += dy[at] * (x[at] - mean[ch]) * rstd[ch];
+        sum_dy_xhat += dy[at] * (x[at] - mean[ch]) * rs;
       }
     if (dw) dw[ch] = static_cast<T>(sum_dy_xhat);
     if (db) db[ch] = static_cast<T>(sum_dy);
     if (!dx) continue;
-    const double scale = (w ? w[ch] : T(1)) * rstd[ch];
+    const double scale = (w ? w[ch] : T(1)) * rs;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t k = 0; k < s; ++k) {
         const int64_t at = (i * c + ch) * s + k;
-        if (training) {
-          const double xhat = (x[at] - mean[ch]) * rstd[ch];
+        if (a.training) {
+          const double xhat = (x[at] - mean[ch]) * rs;
           dx[at] = static_cast<T>(scale * (dy[at] - sum_dy / count - xhat * sum_dy_xhat / count));
         } else {
           dx[at] = static_cast<T>(scale * dy[at]);
@@ -148,14 +145,37 @@ void batch_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
   }
 }
 
-#define TIDE_INSTANTIATE(T)                                                                        \
-  template void layer_norm<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t, double); \
-  template void layer_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,         \
-                                       const T*, int64_t, int64_t);                                \
-  template void batch_norm<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t,  \
-                              int64_t, bool, double, double);                                      \
-  template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,         \
-                                       const T*, int64_t, int64_t, int64_t, bool);
+void layer_norm(double* y, double* mean, double* var, const double* x, const double* w,
+                const double* b, int64_t rows, int64_t cols, double eps) {
+  layer_norm_reference(y, mean, var, x, w, b, rows, cols, eps);
+}
+
+void layer_norm_backward(double* dx, double* dw, double* db, const double* dy, const double* x,
+                         const double* w, const double* mean, const double* var, int64_t rows,
+                         int64_t cols, double eps) {
+  layer_norm_backward_reference(dx, dw, db, dy, x, w, mean, var, rows, cols, eps);
+}
+
+void batch_norm(double* y, double* mean, double* var, double* running_mean, double* running_var,
+                const double* x, const double* w, const double* b, const BatchNormArgs& a) {
+  batch_norm_reference(y, mean, var, running_mean, running_var, x, w, b, a);
+}
+
+void batch_norm_backward(double* dx, double* dw, double* db, const double* dy, const double* x,
+                         const double* w, const double* mean, const double* var,
+                         const BatchNormArgs& a) {
+  batch_norm_backward_reference(dx, dw, db, dy, x, w, mean, var, a);
+}
+
+#define TIDE_INSTANTIATE(T)                                                                     \
+  template void layer_norm_reference<T>(T*, T*, T*, const T*, const T*, const T*, int64_t,      \
+                                        int64_t, double);                                       \
+  template void layer_norm_backward_reference<T>(T*, T*, T*, const T*, const T*, const T*,      \
+                                                 const T*, const T*, int64_t, int64_t, double); \
+  template void batch_norm_reference<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*,       \
+                                        const BatchNormArgs&);                                  \
+  template void batch_norm_backward_reference<T>(T*, T*, T*, const T*, const T*, const T*,      \
+                                                 const T*, const T*, const BatchNormArgs&);
 TIDE_INSTANTIATE(float)
 TIDE_INSTANTIATE(double)
 #undef TIDE_INSTANTIATE

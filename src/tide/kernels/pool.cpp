@@ -23,7 +23,7 @@ Span adaptive_bin(int64_t o, int64_t out, int64_t size) {
 }  // namespace
 
 template <class T>
-void max_pool2d(T* y, int64_t* argmax, const T* x, const PoolGeometry& g) {
+void max_pool2d_reference(T* y, int64_t* argmax, const T* x, const PoolGeometry& g) {
   const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
 #pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
   for (int64_t p = 0; p < planes; ++p) {
@@ -51,7 +51,8 @@ void max_pool2d(T* y, int64_t* argmax, const T* x, const PoolGeometry& g) {
 }
 
 template <class T>
-void max_pool2d_backward(T* dx, const T* dy, const int64_t* argmax, const PoolGeometry& g) {
+void max_pool2d_backward_reference(T* dx, const T* dy, const int64_t* argmax,
+                                   const PoolGeometry& g) {
   const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
 #pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
   for (int64_t p = 0; p < planes; ++p) {
@@ -62,7 +63,7 @@ void max_pool2d_backward(T* dx, const T* dy, const int64_t* argmax, const PoolGe
 }
 
 template <class T>
-void avg_pool2d(T* y, const T* x, const PoolGeometry& g) {
+void avg_pool2d_reference(T* y, const T* x, const PoolGeometry& g) {
   const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
   const T inv = T(1) / static_cast<T>(g.kh * g.kw);
 #pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
@@ -82,7 +83,7 @@ void avg_pool2d(T* y, const T* x, const PoolGeometry& g) {
 }
 
 template <class T>
-void avg_pool2d_backward(T* dx, const T* dy, const PoolGeometry& g) {
+void avg_pool2d_backward_reference(T* dx, const T* dy, const PoolGeometry& g) {
   const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
   const T inv = T(1) / static_cast<T>(g.kh * g.kw);
 #pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
@@ -102,8 +103,8 @@ void avg_pool2d_backward(T* dx, const T* dy, const PoolGeometry& g) {
 }
 
 template <class T>
-void adaptive_avg_pool2d(T* y, const T* x, int64_t n, int64_t c, int64_t h, int64_t w,
-                         int64_t out_h, int64_t out_w) {
+void adaptive_avg_pool2d_reference(T* y, const T* x, int64_t n, int64_t c, int64_t h, int64_t w,
+                                   int64_t out_h, int64_t out_w) {
 #pragma omp parallel for if (n * c * h * w > kParallelGrain)
   for (int64_t p = 0; p < n * c; ++p) {
     for (int64_t oy = 0; oy < out_h; ++oy) {
@@ -121,8 +122,8 @@ void adaptive_avg_pool2d(T* y, const T* x, int64_t n, int64_t c, int64_t h, int6
 }
 
 template <class T>
-void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t n, int64_t c, int64_t h, int64_t w,
-                                  int64_t out_h, int64_t out_w) {
+void adaptive_avg_pool2d_backward_reference(T* dx, const T* dy, int64_t n, int64_t c, int64_t h,
+                                            int64_t w, int64_t out_h, int64_t out_w) {
 #pragma omp parallel for if (n * c * h * w > kParallelGrain)
   for (int64_t p = 0; p < n * c; ++p) {
     std::fill(dx + p * h * w, dx + (p + 1) * h * w, T(0));
@@ -139,14 +140,68 @@ void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t n, int64_t c, int6
   }
 }
 
-#define TIDE_INSTANTIATE(T)                                                                       \
-  template void max_pool2d<T>(T*, int64_t*, const T*, const PoolGeometry&);                       \
-  template void max_pool2d_backward<T>(T*, const T*, const int64_t*, const PoolGeometry&);        \
-  template void avg_pool2d<T>(T*, const T*, const PoolGeometry&);                                 \
-  template void avg_pool2d_backward<T>(T*, const T*, const PoolGeometry&);                        \
-  template void adaptive_avg_pool2d<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, \
-                                       int64_t);                                                  \
-  template void adaptive_avg_pool2d_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, \
+template <>
+int64_t max_pool2d_record_bytes<double>(const PoolGeometry& g) {
+  return g.n * g.c * g.out_h() * g.out_w() * static_cast<int64_t>(sizeof(int64_t));
+}
+
+void max_pool2d(double* y, void* record, const double* x, const PoolGeometry& g) {
+  max_pool2d_reference(y, static_cast<int64_t*>(record), x, g);
+}
+void max_pool2d_backward(double* dx, const double* dy, const void* record, const PoolGeometry& g) {
+  max_pool2d_backward_reference(dx, dy, static_cast<const int64_t*>(record), g);
+}
+void avg_pool2d(double* y, const double* x, const PoolGeometry& g) {
+  avg_pool2d_reference(y, x, g);
+}
+void avg_pool2d_backward(double* dx, const double* dy, const PoolGeometry& g) {
+  avg_pool2d_backward_reference(dx, dy, g);
+}
+
+namespace {
+// Adaptive bins that tile the input evenly are the windows of a plain average pool.
+bool as_plain_pool(PoolGeometry& g, int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
+                   int64_t out_w) {
+  if (h % out_h != 0 || w % out_w != 0) return false;
+  g = PoolGeometry{.n = n, .c = c, .h = h, .w = w, .kh = h / out_h, .kw = w / out_w};
+  g.stride_h = g.kh, g.stride_w = g.kw;
+  return true;
+}
+}  // namespace
+
+template <class T>
+void adaptive_avg_pool2d(T* y, const T* x, int64_t n, int64_t c, int64_t h, int64_t w,
+                         int64_t out_h, int64_t out_w) {
+  PoolGeometry g;
+  if (as_plain_pool(g, n, c, h, w, out_h, out_w))
+    avg_pool2d(y, x, g);
+  else
+    adaptive_avg_pool2d_reference(y, x, n, c, h, w, out_h, out_w);
+}
+
+template <class T>
+void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t n, int64_t c, int64_t h, int64_t w,
+                                  int64_t out_h, int64_t out_w) {
+  PoolGeometry g;
+  if (as_plain_pool(g, n, c, h, w, out_h, out_w))
+    avg_pool2d_backward(dx, dy, g);
+  else
+    adaptive_avg_pool2d_backward_reference(dx, dy, n, c, h, w, out_h, out_w);
+}
+
+#define TIDE_INSTANTIATE(T)                                                                        \
+  template void max_pool2d_reference<T>(T*, int64_t*, const T*, const PoolGeometry&);              \
+  template void max_pool2d_backward_reference<T>(T*, const T*, const int64_t*,                     \
+                                                 const PoolGeometry&);                             \
+  template void avg_pool2d_reference<T>(T*, const T*, const PoolGeometry&);                        \
+  template void avg_pool2d_backward_reference<T>(T*, const T*, const PoolGeometry&);               \
+  template void adaptive_avg_pool2d_reference<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, \
+                                                 int64_t, int64_t);                                \
+  template void adaptive_avg_pool2d_backward_reference<T>(T*, const T*, int64_t, int64_t, int64_t, \
+                                                          int64_t, int64_t, int64_t);              \
+  template void adaptive_avg_pool2d<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,  \
+                                       int64_t);                                                   \
+  template void adaptive_avg_pool2d_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t,  \
                                                 int64_t, int64_t);
 TIDE_INSTANTIATE(float)
 TIDE_INSTANTIATE(double)

@@ -1,0 +1,157 @@
+// oneDNN's pooling and normalisation primitives (the float path) against the reference loops,
+// forward and backward, on random shapes with odd sizes.
+#include <gtest/gtest.h>
+
+#include "support/testing.hpp"
+
+#include "tide/core/rng.hpp"
+#include "tide/kernels/norm.hpp"
+#include "tide/kernels/pool.hpp"
+
+namespace tide {
+namespace {
+
+using testing::expect_close;
+using testing::random_floats;
+
+int64_t between(RngStream& rng, int64_t lo, int64_t hi) {
+  return lo + static_cast<int64_t>(rng.below(static_cast<uint64_t>(hi - lo + 1)));
+}
+
+PoolGeometry random_pool(RngStream& rng) {
+  PoolGeometry g;
+  g.n = between(rng, 1, 3), g.c = between(rng, 1, 5);
+  g.kh = between(rng, 1, 4), g.kw = between(rng, 1, 4);
+  g.stride_h = between(rng, 1, 3), g.stride_w = between(rng, 1, 3);
+  g.pad_h = between(rng, 0, g.kh / 2), g.pad_w = between(rng, 0, g.kw / 2);
+  g.h = g.kh + between(rng, 0, 9), g.w = g.kw + between(rng, 0, 9);
+  return g;
+}
+
+TEST(Pool, OneDnnMaxPoolingMatchesReference) {
+  RngStream rng(11, RngPurpose::test);
+  for (int trial = 0; trial < 40; ++trial) {
+    const PoolGeometry g = random_pool(rng);
+    const std::string what = "trial " + std::to_string(trial);
+    const int64_t in_size = g.n * g.c * g.h * g.w, out_size = g.n * g.c * g.out_h() * g.out_w();
+    const auto x = random_floats(in_size, rng), dy = random_floats(out_size, rng);
+    std::vector<float> y(out_size), y_ref(out_size), dx(in_size), dx_ref(in_size);
+    std::vector<int64_t> record((max_pool2d_record_bytes<float>(g) + 7) / 8), argmax(out_size);
+    max_pool2d(y.data(), record.data(), x.data(), g);
+    max_pool2d_reference(y_ref.data(), argmax.data(), x.data(), g);
+    expect_close(y, y_ref, 0, what + " forward");
+    max_pool2d_backward(dx.data(), dy.data(), record.data(), g);
+    max_pool2d_backward_reference(dx_ref.data(), dy.data(), argmax.data(), g);
+    expect_close(dx, dx_ref, 1e-6, what + " backward");
+  }
+}
+
+TEST(Pool, OneDnnAveragePoolingMatchesReference) {
+  RngStream rng(12, RngPurpose::test);
+  for (int trial = 0; trial < 40; ++trial) {
+    const PoolGeometry g = random_pool(rng);
+    const std::string what = "trial " + std::to_string(trial);
+    const int64_t in_size = g.n * g.c * g.h * g.w, out_size = g.n * g.c * g.out_h() * g.out_w();
+    const auto x = random_floats(in_size, rng), dy = random_floats(out_size, rng);
+    std::vector<float> y(out_size), y_ref(out_size), dx(in_size), dx_ref(in_size);
+    avg_pool2d(y.data(), x.data(), g);
+    avg_pool2d_reference(y_ref.data(), x.data(), g);
+    expect_close(y, y_ref, 1e-6, what + " forward");
+    avg_pool2d_backward(dx.data(), dy.data(), g);
+    avg_pool2d_backward_reference(dx_ref.data(), dy.data(), g);
+    expect_close(dx, dx_ref, 1e-6, what + " backward");
+  }
+}
+
+TEST(Pool, AdaptiveAveragePoolingAgreesWhetherOrNotTheBinsTile) {
+  // 12x9 into 4x3 tiles evenly (oneDNN for float); into 5x4 it does not (reference loops).
+  RngStream rng(13, RngPurpose::test);
+  const auto x = random_floats(2 * 3 * 12 * 9, rng);
+  for (auto [oh, ow] : {std::pair<int64_t, int64_t>{4, 3}, {1, 1}, {5, 4}}) {
+    const int64_t out_size = 2 * 3 * oh * ow;
+    const auto dy = random_floats(out_size, rng);
+    std::vector<float> y(out_size), y_ref(out_size), dx(x.size()), dx_ref(x.size());
+    adaptive_avg_pool2d(y.data(), x.data(), 2, 3, 12, 9, oh, ow);
+    adaptive_avg_pool2d_reference(y_ref.data(), x.data(), 2, 3, 12, 9, oh, ow);
+    expect_close(y, y_ref, 1e-6, "forward " + std::to_string(oh));
+    adaptive_avg_pool2d_backward(dx.data(), dy.data(), 2, 3, 12, 9, oh, ow);
+    adaptive_avg_pool2d_backward_reference(dx_ref.data(), dy.data(), 2, 3, 12, 9, oh, ow);
+    expect_close(dx, dx_ref, 1e-6, "backward " + std::to_string(oh));
+  }
+}
+
+TEST(Norm, OneDnnLayerNormMatchesReference) {
+  RngStream rng(14, RngPurpose::test);
+  for (int trial = 0; trial < 24; ++trial) {
+    const int64_t rows = between(rng, 1, 40), cols = between(rng, 1, 130);
+    const bool has_w = trial % 4 != 3, has_b = trial % 4 < 2;  // w and b, w only, none
+    const std::string what = "trial " + std::to_string(trial);
+    const auto x = random_floats(rows * cols, rng), dy = random_floats(rows * cols, rng);
+    const auto w = random_floats(cols, rng), b = random_floats(cols, rng);
+    const float* wp = has_w ? w.data() : nullptr;
+    std::vector<float> y(x.size()), y_ref(x.size()), mean(rows), var(rows), mean_ref(rows),
+        var_ref(rows);
+    layer_norm(y.data(), mean.data(), var.data(), x.data(), wp, has_b ? b.data() : nullptr, rows,
+               cols, 1e-5);
+    layer_norm_reference(y_ref.data(), mean_ref.data(), var_ref.data(), x.data(), wp,
+                         has_b ? b.data() : nullptr, rows, cols, 1e-5);
+    expect_close(y, y_ref, 2e-4, what + " forward");
+    expect_close(mean, mean_ref, 1e-6, what + " mean");
+    expect_close(var, var_ref, 1e-5, what + " variance");
+    std::vector<float> dx(x.size()), dx_ref(x.size()), dw(cols), dw_ref(cols), db(cols),
+        db_ref(cols);
+    float* dwp = has_w ? dw.data() : nullptr;
+    layer_norm_backward(dx.data(), dwp, has_b ? db.data() : nullptr, dy.data(), x.data(), wp,
+                        mean.data(), var.data(), rows, cols, 1e-5);
+    layer_norm_backward_reference(dx_ref.data(), has_w ? dw_ref.data() : nullptr,
+                                  has_b ? db_ref.data() : nullptr, dy.data(), x.data(), wp,
+                                  mean.data(), var.data(), rows, cols, 1e-5);
+    const double tol = 1e-4 * static_cast<double>(rows);
+    expect_close(dx, dx_ref, 2e-3, what + " dx");
+    if (has_w) expect_close(dw, dw_ref, tol, what + " dw");
+    if (has_b) expect_close(db, db_ref, tol, what + " db");
+  }
+}
+
+TEST(Norm, OneDnnBatchNormMatchesReferenceInTrainingAndEvaluation) {
+  RngStream rng(15, RngPurpose::test);
+  for (int trial = 0; trial < 24; ++trial) {
+    BatchNormArgs a;
+    a.n = between(rng, 2, 9), a.c = between(rng, 1, 7), a.s = between(rng, 1, 30);
+    a.training = trial % 2 == 0;
+    const bool affine = trial % 4 < 2;
+    const std::string what = "trial " + std::to_string(trial);
+    const int64_t size = a.n * a.c * a.s;
+    const auto x = random_floats(size, rng), dy = random_floats(size, rng);
+    const auto w = random_floats(a.c, rng), b = random_floats(a.c, rng);
+    std::vector<float> run_mean = random_floats(a.c, rng), run_var(a.c, 1.5f);
+    std::vector<float> run_mean_ref = run_mean, run_var_ref = run_var;
+    const float* wp = affine ? w.data() : nullptr;
+    const float* bp = affine ? b.data() : nullptr;
+    std::vector<float> y(size), y_ref(size), mean(a.c), var(a.c), mean_ref(a.c), var_ref(a.c);
+    batch_norm(y.data(), mean.data(), var.data(), run_mean.data(), run_var.data(), x.data(), wp, bp,
+               a);
+    batch_norm_reference(y_ref.data(), mean_ref.data(), var_ref.data(), run_mean_ref.data(),
+                         run_var_ref.data(), x.data(), wp, bp, a);
+    expect_close(y, y_ref, 2e-5, what + " forward");
+    expect_close(mean, mean_ref, 1e-6, what + " mean");
+    expect_close(var, var_ref, 1e-5, what + " variance");
+    expect_close(run_mean, run_mean_ref, 1e-6, what + " running mean");
+    expect_close(run_var, run_var_ref, 1e-5, what + " running variance");
+    std::vector<float> dx(size), dx_ref(size), dw(a.c), dw_ref(a.c), db(a.c), db_ref(a.c);
+    batch_norm_backward(dx.data(), affine ? dw.data() : nullptr, affine ? db.data() : nullptr,
+                        dy.data(), x.data(), wp, mean.data(), var.data(), a);
+    batch_norm_backward_reference(dx_ref.data(), affine ? dw_ref.data() : nullptr,
+                                  affine ? db_ref.data() : nullptr, dy.data(), x.data(), wp,
+                                  mean.data(), var.data(), a);
+    expect_close(dx, dx_ref, 1e-4, what + " dx");
+    if (affine) {
+      const double tol = 1e-5 * static_cast<double>(a.n * a.s);
+      expect_close(dw, dw_ref, tol, what + " dw");
+      expect_close(db, db_ref, tol, what + " db");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tide
