@@ -18,4 +18,10 @@ Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0
 Variable gru_sequence(const Variable& x, const Variable& h0, const Variable& w_ih,
                       const Variable& w_hh, const Variable& b_ih, const Variable& b_hh);
 
+// One vanilla RNN layer, h' = tanh (or ReLU when relu) of (W_ih x + b_ih + W_hh h + b_hh):
+// x (N, T, I), h0 (N, H), w_ih (H, I), w_hh (H, H), b_ih and b_hh (H, or undefined) ->
+// (N, T + 1, H) as gru_sequence. As torch.nn.RNN.
+Variable rnn_sequence(const Variable& x, const Variable& h0, const Variable& w_ih,
+                      const Variable& w_hh, const Variable& b_ih, const Variable& b_hh, bool relu);
+
 }  // namespace tide

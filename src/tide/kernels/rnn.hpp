@@ -43,4 +43,19 @@ void gru_backward(float* dx, float* dh0, float* dw_ih, float* dw_hh, float* db_i
                   const float* y, const float* h_t, const RnnWorkspace& workspace,
                   const RnnGeometry& g);
 
+// Vanilla RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh) with act ReLU (relu) or tanh:
+// y (N, T, H) and h_t (N, H) from x (N, T, I), h0 (N, H), w_ih (H, I), w_hh (H, H), b_ih and
+// b_hh (H).
+std::shared_ptr<RnnWorkspace> vanilla_rnn_forward(float* y, float* h_t, const float* x,
+                                                  const float* h0, const float* w_ih,
+                                                  const float* w_hh, const float* b_ih,
+                                                  const float* b_hh, bool relu,
+                                                  const RnnGeometry& g);
+// Overwrites dx, dh0, dw_ih, dw_hh, db_ih, db_hh from dy and dh_t.
+void vanilla_rnn_backward(float* dx, float* dh0, float* dw_ih, float* dw_hh, float* db_ih,
+                          float* db_hh, const float* dy, const float* dh_t, const float* x,
+                          const float* h0, const float* w_ih, const float* w_hh, const float* y,
+                          const float* h_t, const RnnWorkspace& workspace, bool relu,
+                          const RnnGeometry& g);
+
 }  // namespace tide

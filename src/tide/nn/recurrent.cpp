@@ -98,8 +98,11 @@ RecurrentOutput Recurrent::run(const Variable& x, const Variable& h0, const Vari
       last_c.push_back(reshape(slice(packed, 1, t_len + 1, t_len + 2), {b, hs}));
       continue;
     }
-    if (o.kind == RecurrentKind::gru && o.fused && x.dtype() == DType::f32) {
-      const Variable packed = gru_sequence(layer_in, h, w_ih, w_hh, b_ih, b_hh);
+    if (!lstm && o.fused && x.dtype() == DType::f32) {
+      const Variable packed = o.kind == RecurrentKind::gru
+                                  ? gru_sequence(layer_in, h, w_ih, w_hh, b_ih, b_hh)
+                                  : rnn_sequence(layer_in, h, w_ih, w_hh, b_ih, b_hh,
+                                                 o.kind == RecurrentKind::rnn_relu);
       layer_in = slice(packed, 1, 0, t_len);
       last_h.push_back(reshape(slice(packed, 1, t_len, t_len + 1), {b, hs}));
       continue;

@@ -1,0 +1,130 @@
+// oneDNN's vanilla RNN primitive: h' = act(W_ih x + W_hh h + b), act tanh or ReLU, with
+// PyTorch's two biases summed into oneDNN's one. Weights (H, I) and (H, H) are `ldgoi` with
+// one gate, as for the LSTM. Primitives are built once per geometry and activation.
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "tide/kernels/dnnl_context.hpp"
+#include "tide/kernels/rnn.hpp"
+
+namespace tide {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct VanillaPrimitives {
+  dnnl::memory::desc x, y, state, w_ih, w_hh, bias;
+  dnnl::vanilla_rnn_forward::primitive_desc forward;
+  dnnl::vanilla_rnn_backward::primitive_desc backward;
+  dnnl::vanilla_rnn_forward forward_prim;
+  dnnl::vanilla_rnn_backward backward_prim;
+};
+
+class VanillaWorkspace : public RnnWorkspace {
+ public:
+  VanillaWorkspace(dnnl::memory m, std::vector<float> b)
+      : memory(std::move(m)), bias(std::move(b)) {}
+  dnnl::memory memory;
+  std::vector<float> bias;  // b_ih + b_hh
+};
+
+VanillaPrimitives build(const RnnGeometry& g, bool relu) {
+  const int64_t n = g.batch, t = g.steps, i = g.input, h = g.hidden;
+  VanillaPrimitives p;
+  p.x = dnnl::memory::desc({t, n, i}, dt::f32, tag::ntc);
+  p.y = dnnl::memory::desc({t, n, h}, dt::f32, tag::ntc);
+  p.state = dnnl::memory::desc({1, 1, n, h}, dt::f32, tag::ldnc);
+  p.w_ih = dnnl::memory::desc({1, 1, i, 1, h}, dt::f32, tag::ldgoi);
+  p.w_hh = dnnl::memory::desc({1, 1, h, 1, h}, dt::f32, tag::ldgoi);
+  p.bias = dnnl::memory::desc({1, 1, 1, h}, dt::f32, tag::ldgo);
+  const dnnl::memory::desc w_ih_any({1, 1, i, 1, h}, dt::f32, tag::any),
+      w_hh_any({1, 1, h, 1, h}, dt::f32, tag::any);
+  const auto act = relu ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_tanh;
+  const auto dir = dnnl::rnn_direction::unidirectional_left2right;
+  auto& engine = dnnl_engine();
+  using fwd_t = dnnl::vanilla_rnn_forward;
+  using bwd_t = dnnl::vanilla_rnn_backward;
+  p.forward = fwd_t::primitive_desc(fwd_t::desc(dnnl::prop_kind::forward_training, act, dir, p.x,
+                                                p.state, w_ih_any, w_hh_any, p.bias, p.y, p.state),
+                                    engine);
+  p.backward = bwd_t::primitive_desc(
+      bwd_t::desc(dnnl::prop_kind::backward, act, dir, p.x, p.state, w_ih_any, w_hh_any, p.bias,
+                  p.y, p.state, p.x, p.state, w_ih_any, w_hh_any, p.bias, p.y, p.state),
+      engine, p.forward);
+  p.forward_prim = fwd_t(p.forward);
+  p.backward_prim = bwd_t(p.backward);
+  return p;
+}
+
+const VanillaPrimitives& primitives(const RnnGeometry& g, bool relu) {
+  return cached_primitives(
+      std::tuple(g.batch, g.steps, g.input, g.hidden, relu), [&] { return build(g, relu); },
+      [&] {
+        return fmt::format("{} RNN for batch {}, {} steps, input {}, hidden {}",
+                           relu ? "ReLU" : "tanh", g.batch, g.steps, g.input, g.hidden);
+      });
+}
+
+// The arguments that the forward and backward passes share.
+template <class PrimitiveDesc>
+std::unordered_map<int, dnnl::memory> pass_args(const VanillaPrimitives& p, const PrimitiveDesc& pd,
+                                                const float* x, const float* h0, const float* w_ih,
+                                                const float* w_hh, const VanillaWorkspace& ws,
+                                                const float* y, const float* h_t) {
+  return {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
+          {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
+          {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user_memory(p.w_ih, w_ih), pd.weights_layer_desc())},
+          {DNNL_ARG_WEIGHTS_ITER, reorder_to(user_memory(p.w_hh, w_hh), pd.weights_iter_desc())},
+          {DNNL_ARG_BIAS, user_memory(p.bias, ws.bias.data())},
+          {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
+          {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
+          {DNNL_ARG_WORKSPACE, ws.memory}};
+}
+
+}  // namespace
+
+std::shared_ptr<RnnWorkspace> vanilla_rnn_forward(float* y, float* h_t, const float* x,
+                                                  const float* h0, const float* w_ih,
+                                                  const float* w_hh, const float* b_ih,
+                                                  const float* b_hh, bool relu,
+                                                  const RnnGeometry& g) {
+  const VanillaPrimitives& p = primitives(g, relu);
+  std::vector<float> bias(static_cast<size_t>(g.hidden));
+  for (int64_t j = 0; j < g.hidden; ++j) bias[j] = b_ih[j] + b_hh[j];
+  auto ws = std::make_shared<VanillaWorkspace>(
+      dnnl::memory(p.forward.workspace_desc(), dnnl_engine()), std::move(bias));
+  p.forward_prim.execute(dnnl_stream(), pass_args(p, p.forward, x, h0, w_ih, w_hh, *ws, y, h_t));
+  dnnl_stream().wait();
+  return ws;
+}
+
+void vanilla_rnn_backward(float* dx, float* dh0, float* dw_ih, float* dw_hh, float* db_ih,
+                          float* db_hh, const float* dy, const float* dh_t, const float* x,
+                          const float* h0, const float* w_ih, const float* w_hh, const float* y,
+                          const float* h_t, const RnnWorkspace& workspace, bool relu,
+                          const RnnGeometry& g) {
+  const VanillaPrimitives& p = primitives(g, relu);
+  const auto& pd = p.backward;
+  dnnl::memory dw_ih_m = zeroed_memory(pd.diff_weights_layer_desc());
+  dnnl::memory dw_hh_m = zeroed_memory(pd.diff_weights_iter_desc());
+  dnnl::memory dbias_m = zeroed_memory(pd.diff_bias_desc());
+  auto args =
+      pass_args(p, pd, x, h0, w_ih, w_hh, static_cast<const VanillaWorkspace&>(workspace), y, h_t);
+  args.insert({{DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
+               {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
+               {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
+               {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)},
+               {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_ih_m},
+               {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_hh_m},
+               {DNNL_ARG_DIFF_BIAS, dbias_m}});
+  p.backward_prim.execute(dnnl_stream(), args);
+  reorder_into(dw_ih_m, user_memory(p.w_ih, dw_ih));
+  reorder_into(dw_hh_m, user_memory(p.w_hh, dw_hh));
+  reorder_into(dbias_m, user_memory(p.bias, db_ih));
+  dnnl_stream().wait();
+  for (int64_t j = 0; j < g.hidden; ++j) db_hh[j] = db_ih[j];  // both biases enter as a sum
+}
+
+}  // namespace tide
