@@ -22,9 +22,10 @@ Variable embedding(const Variable& weight, const Tensor& indices) {
   out_dims.push_back(d);
   Tensor y = Tensor::empty(Shape(out_dims), w.dtype());
   dispatch_float(w.dtype(), "embedding", [&]<class T>(T) {
+    T* out = y.data<T>();
+    const T* table = w.data<T>();
     for (int64_t i = 0; i < n; ++i)
-      std::memcpy(y.data<T>() + i * d, w.data<T>() + idx[i] * d,
-                  static_cast<size_t>(d) * sizeof(T));
+      std::memcpy(out + i * d, table + idx[i] * d, static_cast<size_t>(d) * sizeof(T));
   });
   return make_result(
       y, {weight},
@@ -32,9 +33,15 @@ Variable embedding(const Variable& weight, const Tensor& indices) {
         Tensor dw = Tensor::zeros({vocab, d}, dy.dtype());
         const int64_t* ids = indices.data<int64_t>();
         dispatch_float(dy.dtype(), "embedding backward", [&]<class T>(T) {
-          // Serial: repeated indices add into the same row.
-          for (int64_t i = 0; i < n; ++i)
-            for (int64_t j = 0; j < d; ++j) dw.data<T>()[ids[i] * d + j] += dy.data<T>()[i * d + j];
+          // Serial over positions (repeated indices add into the same row); rows vectorise.
+          T* out = dw.data<T>();
+          const T* g = dy.data<T>();
+          for (int64_t i = 0; i < n; ++i) {
+            T* row = out + ids[i] * d;
+            const T* from = g + i * d;
+#pragma omp simd
+            for (int64_t j = 0; j < d; ++j) row[j] += from[j];
+          }
         });
         in[0].accumulate_grad(dw);
       },
