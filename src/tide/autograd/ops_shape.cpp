@@ -67,10 +67,15 @@ Variable slice(const Variable& x, int dim, int64_t start, int64_t end) {
   move_along(x.value(), out, d, start, false);
   return make_result(
       out, {x},
-      [s, d, start](const Tensor& dy, std::vector<Variable>& in) {
-        Tensor dx = Tensor::zeros(s, dy.dtype());
-        move_along(dx, dy, d, start, true);
-        in[0].accumulate_grad(dx);
+      [d, start](const Tensor& dy, std::vector<Variable>& in) {
+        // Adds dy into its part of the input's gradient, without a full-size temporary.
+        in[0].accumulate_grad_part([&](const Tensor& grad) {
+          const Around ag = around(grad.shape(), d), ay = around(dy.shape(), d);
+          dispatch_float(dy.dtype(), "slice backward", [&]<class T>(T) {
+            add_blocks(grad.data<T>() + start * ag.inner, dy.data<T>(), ag.outer,
+                       ay.size * ay.inner, ag.size * ag.inner, ay.size * ay.inner);
+          });
+        });
       },
       "slice");
 }

@@ -69,9 +69,26 @@ void Variable::accumulate_grad(Tensor g) {
   if (!d.requires_grad) return;
   TIDE_CHECK(g.shape() == d.value.shape() && g.dtype() == d.value.dtype(),
              "gradient {} does not match its variable {}", g.str(), d.value.str());
-  // A second contribution makes a new tensor rather than adding in place: the first may
-  // share storage with a tensor the caller still holds.
-  d.grad = d.grad.defined() ? binary_tensor(d.grad, g, BinaryOp::add) : std::move(g);
+  if (!d.grad.defined()) {
+    d.grad = std::move(g);
+  } else if (d.grad.sole_owner()) {  // nothing else sees it: add in place
+    dispatch_float(g.dtype(), "gradient accumulation", [&]<class T>(T) {
+      binary(d.grad.data<T>(), d.grad.data<T>(), g.data<T>(), g.shape(), g.shape(), g.shape(),
+             BinaryOp::add);
+    });
+  } else {  // the first contribution may be a tensor the caller still holds
+    d.grad = binary_tensor(d.grad, g, BinaryOp::add);
+  }
+}
+
+void Variable::accumulate_grad_part(const std::function<void(const Tensor& grad)>& add) {
+  Data& d = data();
+  if (!d.requires_grad) return;
+  if (!d.grad.defined())
+    d.grad = Tensor::zeros(d.value.shape(), d.value.dtype());
+  else if (!d.grad.sole_owner())
+    d.grad = d.grad.clone();
+  add(d.grad);
 }
 
 void Variable::zero_grad() {

@@ -48,6 +48,10 @@ class Variable {
   const Tensor& grad() const;
   // Adds g to the gradient (takes it as the gradient when there is none yet).
   void accumulate_grad(Tensor g);
+  // For a gradient that covers part of this variable (the backward of slice): add() adds it
+  // into the tensor it is given, which is the gradient itself when nothing else holds it,
+  // else a copy of it, or zeros when there is no gradient yet.
+  void accumulate_grad_part(const std::function<void(const Tensor& grad)>& add);
   // Drops the gradient; the next backward starts from nothing.
   void zero_grad();
 

@@ -15,6 +15,18 @@ void copy_blocks(T* dst, const T* src, int64_t outer, int64_t count, int64_t dst
 }
 
 template <class T>
+void add_blocks(T* dst, const T* src, int64_t outer, int64_t count, int64_t dst_stride,
+                int64_t src_stride) {
+#pragma omp parallel for if (outer * count > kParallelGrain && outer > 1)
+  for (int64_t o = 0; o < outer; ++o) {
+    T* to = dst + o * dst_stride;
+    const T* from = src + o * src_stride;
+#pragma omp simd
+    for (int64_t j = 0; j < count; ++j) to[j] += from[j];
+  }
+}
+
+template <class T>
 void permute(T* dst, const T* src, const std::vector<int64_t>& shape,
              const std::vector<int>& perm) {
   const int nd = static_cast<int>(shape.size());
@@ -49,5 +61,7 @@ TIDE_INSTANTIATE(float)
 TIDE_INSTANTIATE(double)
 TIDE_INSTANTIATE(int64_t)
 #undef TIDE_INSTANTIATE
+template void add_blocks<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t);
+template void add_blocks<double>(double*, const double*, int64_t, int64_t, int64_t, int64_t);
 
 }  // namespace tide

@@ -13,6 +13,11 @@ template <class T>
 void copy_blocks(T* dst, const T* src, int64_t outer, int64_t count, int64_t dst_stride,
                  int64_t src_stride);
 
+// As copy_blocks, but adds: dst block += src block (float and double).
+template <class T>
+void add_blocks(T* dst, const T* src, int64_t outer, int64_t count, int64_t dst_stride,
+                int64_t src_stride);
+
 // dst = src with its axes reordered: dst dimension i is src dimension perm[i].
 // shape is src's shape; dst's is shape[perm[i]].
 template <class T>

@@ -84,6 +84,9 @@ class Tensor {
   void fill(double value);
 
   bool same_storage(const Tensor& other) const { return storage_ == other.storage_; }
+  // Whether this tensor is the only holder of its storage (no copies, no views): then
+  // writing into it changes nothing anyone else sees.
+  bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
   // "f32[64, 784]"
   std::string str() const;
 
