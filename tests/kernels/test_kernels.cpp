@@ -144,6 +144,20 @@ TEST(Reduce, FloatSumsAccumulateInDouble) {
   EXPECT_EQ(mid, (std::vector<float>{4.5f, 6.0f}));
 }
 
+TEST(Reduce, SumRowsMatchesADoubleSumForEveryShapeOfWork) {
+  // Narrow (rows split among threads), wide (column blocks) and small (one thread) inputs.
+  for (auto [rows, cols] :
+       {std::pair<int64_t, int64_t>{3001, 7}, {2048, 128}, {257, 1030}, {5, 3}}) {
+    std::vector<double> x(static_cast<size_t>(rows * cols));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>((i * 7919) % 101) - 50;
+    std::vector<double> y(static_cast<size_t>(cols), 1.0), expected(static_cast<size_t>(cols), 1.0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) expected[c] += x[r * cols + c];
+    sum_rows(y.data(), x.data(), rows, cols, true);
+    EXPECT_EQ(y, expected) << rows << " x " << cols;
+  }
+}
+
 TEST(Softmax, StableForLargeInputsAndNormalised) {
   const std::vector<float> x{1000, 1001, 1002, -5, 0, 5};
   std::vector<float> p(6), lp(6);

@@ -63,8 +63,13 @@ Variable slice(const Variable& x, int dim, int64_t start, int64_t end) {
              x.value().str());
   Shape out_shape = s;
   out_shape[d] = end - start;
-  Tensor out = Tensor::empty(out_shape, x.dtype());
-  move_along(x.value(), out, d, start, false);
+  Tensor out;
+  if (d == 0) {  // rows of a row-major tensor: a view, no copy
+    out = x.value().slice(start, end);
+  } else {
+    out = Tensor::empty(out_shape, x.dtype());
+    move_along(x.value(), out, d, start, false);
+  }
   return make_result(
       out, {x},
       [d, start](const Tensor& dy, std::vector<Variable>& in) {

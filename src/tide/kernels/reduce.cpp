@@ -58,9 +58,30 @@ void expand_axis(T* dx, const T* dy, int64_t outer, int64_t size, int64_t inner,
 
 template <class T>
 void sum_rows(T* y, const T* x, int64_t rows, int64_t cols, bool accumulate) {
-  // Each thread owns a block of columns and walks all rows: contiguous reads, no atomics.
   constexpr int64_t kBlock = 256;
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
+  const int64_t threads = num_threads();
+  if (rows * cols > kParallelGrain && blocks < threads && rows >= 2 * threads) {
+    // Too few column blocks to share: each thread sums a range of rows, then the partial
+    // sums are added (in thread order, so the result does not depend on timing).
+    std::vector<T> partial(static_cast<size_t>(threads * cols), T(0));
+#pragma omp parallel for num_threads(threads)
+    for (int64_t t = 0; t < threads; ++t) {
+      T* acc = partial.data() + t * cols;
+      for (int64_t r = rows * t / threads; r < rows * (t + 1) / threads; ++r) {
+        const T* row = x + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+      }
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      T sum = accumulate ? y[c] : T(0);
+      for (int64_t t = 0; t < threads; ++t) sum += partial[t * cols + c];
+      y[c] = sum;
+    }
+    return;
+  }
+  // Each thread owns a block of columns and walks all rows: contiguous reads, no atomics.
 #pragma omp parallel for if (rows * cols > kParallelGrain && blocks > 1)
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t c0 = b * kBlock, c1 = std::min(cols, c0 + kBlock);
@@ -75,8 +96,8 @@ void sum_rows(T* y, const T* x, int64_t rows, int64_t cols, bool accumulate) {
 }
 
 #define TIDE_INSTANTIATE(T)                                                       \
-  template double sum_all<T>(const T*, int64_t);                                   \
-  template double dot<T>(const T*, const T*, int64_t);                                  \
+  template double sum_all<T>(const T*, int64_t);                                  \
+  template double dot<T>(const T*, const T*, int64_t);                            \
   template void sum_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T);          \
   template void expand_axis<T>(T*, const T*, int64_t, int64_t, int64_t, T, bool); \
   template void sum_rows<T>(T*, const T*, int64_t, int64_t, bool);
