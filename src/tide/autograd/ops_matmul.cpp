@@ -37,7 +37,7 @@ Variable matmul(const Variable& a, const Variable& b) {
       "matmul");
 }
 
-Variable bmm(const Variable& a, const Variable& b, bool ta, bool tb) {
+Variable bmm(const Variable& a, const Variable& b, bool ta, bool tb, double alpha) {
   const Tensor &av = a.value(), &bv = b.value();
   TIDE_CHECK(av.ndim() == 3 && bv.ndim() == 3 && av.dim(0) == bv.dim(0) &&
                  av.dim(ta ? 1 : 2) == bv.dim(tb ? 2 : 1) && av.dtype() == bv.dtype(),
@@ -47,30 +47,30 @@ Variable bmm(const Variable& a, const Variable& b, bool ta, bool tb) {
                 n = bv.dim(tb ? 1 : 2);
   Tensor out = Tensor::empty({batch, m, n}, av.dtype());
   dispatch_float(av.dtype(), "bmm", [&]<class T>(T) {
-    gemm_batched(out.data<T>(), av.data<T>(), bv.data<T>(), ta, tb, batch, m, n, k, T(1), T(0));
+    gemm_batched(out.data<T>(), av.data<T>(), bv.data<T>(), ta, tb, batch, m, n, k, T(alpha), T(0));
   });
   return make_result(
       out, {a, b},
-      [av, bv, ta, tb, batch, m, n, k](const Tensor& dc, std::vector<Variable>& in) {
+      [av, bv, ta, tb, batch, m, n, k, alpha](const Tensor& dc, std::vector<Variable>& in) {
         dispatch_float(dc.dtype(), "bmm backward", [&]<class T>(T) {
           if (in[0].requires_grad()) {  // C = op(A) op(B): dop(A) = dC op(B)^T
             Tensor da = Tensor::empty(av.shape(), dc.dtype());
             if (!ta)
               gemm_batched(da.data<T>(), dc.data<T>(), bv.data<T>(), false, !tb, batch, m, k, n,
-                           T(1), T(0));
+                           T(alpha), T(0));
             else  // dA (K, M) = op(B) dC^T
-              gemm_batched(da.data<T>(), bv.data<T>(), dc.data<T>(), tb, true, batch, k, m, n, T(1),
-                           T(0));
+              gemm_batched(da.data<T>(), bv.data<T>(), dc.data<T>(), tb, true, batch, k, m, n,
+                           T(alpha), T(0));
             in[0].accumulate_grad(da);
           }
           if (in[1].requires_grad()) {  // dop(B) = op(A)^T dC
             Tensor db = Tensor::empty(bv.shape(), dc.dtype());
             if (!tb)
               gemm_batched(db.data<T>(), av.data<T>(), dc.data<T>(), !ta, false, batch, k, n, m,
-                           T(1), T(0));
+                           T(alpha), T(0));
             else  // dB (N, K) = dC^T op(A)
-              gemm_batched(db.data<T>(), dc.data<T>(), av.data<T>(), true, ta, batch, n, k, m, T(1),
-                           T(0));
+              gemm_batched(db.data<T>(), dc.data<T>(), av.data<T>(), true, ta, batch, n, k, m,
+                           T(alpha), T(0));
             in[1].accumulate_grad(db);
           }
         });

@@ -83,7 +83,7 @@ Variable MultiheadAttention::attend(const Variable& query, const Variable& key,
     v = split_heads(linear(value, w[2], bias[2]), h);
   }
   Variable scores =
-      bmm(q, k, false, true) * (1.0 / std::sqrt(static_cast<double>(d)));  // (B * H, T, S)
+      bmm(q, k, false, true, 1.0 / std::sqrt(static_cast<double>(d)));  // (B * H, T, S)
   if (mask.causal || mask.key_padding.defined()) {
     const Variable additive(additive_mask(mask, b, t, s, scores.dtype()));
     scores = reshape(reshape(scores, {b, h, t, s}) + additive, {b * h, t, s});
