@@ -1,6 +1,7 @@
 #include "tide/autograd/ops_matmul.hpp"
 
 #include "tide/autograd/dispatch.hpp"
+#include "tide/kernels/elementwise.hpp"
 #include "tide/kernels/gemm.hpp"
 #include "tide/kernels/reduce.hpp"
 
@@ -78,7 +79,9 @@ Variable bmm(const Variable& a, const Variable& b, bool ta, bool tb, double alph
       "bmm");
 }
 
-Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+namespace {
+
+Variable linear_op(const Variable& x, const Variable& weight, const Variable& bias, bool relu) {
   const Tensor& w = weight.value();
   TIDE_CHECK(
       x.value().ndim() >= 1 && w.ndim() == 2 && x.shape()[-1] == w.dim(1) && x.dtype() == w.dtype(),
@@ -96,14 +99,23 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   Tensor out = Tensor::empty(out_shape, x.dtype());
   dispatch_float(x.dtype(), "linear", [&]<class T>(T) {
     gemm(out.data<T>(), x.value().data<T>(), w.data<T>(), false, true, rows, out_features,
-         in_features, T(1), T(0), has_bias ? bias.value().data<T>() : nullptr);
+         in_features, T(1), T(0), has_bias ? bias.value().data<T>() : nullptr, relu);
   });
   std::vector<Variable> inputs{x, weight};
   if (has_bias) inputs.push_back(bias);
   Tensor xv = x.value();
   return make_result(
       out, std::move(inputs),
-      [xv, w, rows, in_features, out_features](const Tensor& dy, std::vector<Variable>& in) {
+      [xv, w, rows, in_features, out_features, relu, y = relu ? out : Tensor()](
+          const Tensor& grad_out, std::vector<Variable>& in) {
+        Tensor dy = grad_out;
+        if (relu) {  // through the ReLU first: zero where the output was not positive
+          dy = Tensor::empty(grad_out.shape(), grad_out.dtype());
+          dispatch_float(dy.dtype(), "linear_relu backward", [&]<class T>(T) {
+            unary_backward(dy.data<T>(), grad_out.data<T>(), y.data<T>(), y.data<T>(), dy.numel(),
+                           UnaryOp::relu, false);
+          });
+        }
         dispatch_float(dy.dtype(), "linear backward", [&]<class T>(T) {
           if (in[0].requires_grad()) {  // dx (rows, in) = dy (rows, out) * W (out, in)
             Tensor dx = Tensor::empty(xv.shape(), dy.dtype());
@@ -124,7 +136,17 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
           }
         });
       },
-      "linear");
+      relu ? "linear_relu" : "linear");
+}
+
+}  // namespace
+
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+  return linear_op(x, weight, bias, false);
+}
+
+Variable linear_relu(const Variable& x, const Variable& weight, const Variable& bias) {
+  return linear_op(x, weight, bias, true);
 }
 
 }  // namespace tide

@@ -17,5 +17,8 @@ Variable bmm(const Variable& a, const Variable& b, bool trans_a = false, bool tr
 // x (..., in) times weight (out, in) transposed, plus bias (out) when defined: (..., out).
 // The layout and semantics of torch.nn.functional.linear.
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias);
+// relu(linear(x, weight, bias)) as one op: the ReLU runs inside the GEMM, and backward masks
+// the gradient by the output's sign.
+Variable linear_relu(const Variable& x, const Variable& weight, const Variable& bias);
 
 }  // namespace tide

@@ -8,12 +8,15 @@
 namespace tide {
 
 // c: (M,N); a: (M,K), or (K,M) when trans_a; b: (K,N), or (N,K) when trans_b; bias: (N)
-// or null, added to every row of the product: C = alpha * op(A) op(B) + bias + beta * C.
+// or null, added to every row of the product: C = alpha * op(A) op(B) + bias + beta * C,
+// then max(C, 0) when relu (fused into the GEMM: no extra pass over C).
 // float runs oneDNN's matmul primitive; double runs the reference loops (oneDNN has no f64).
 void gemm(float* c, const float* a, const float* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, float alpha, float beta, const float* bias = nullptr);
+          int64_t n, int64_t k, float alpha, float beta, const float* bias = nullptr,
+          bool relu = false);
 void gemm(double* c, const double* a, const double* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, double alpha, double beta, const double* bias = nullptr);
+          int64_t n, int64_t k, double alpha, double beta, const double* bias = nullptr,
+          bool relu = false);
 
 // `batch` independent products of contiguous (M,K)/(K,M), (K,N)/(N,K) and (M,N) matrices,
 // one after the other in memory: c + i*M*N = op(a + i*M*K) op(b + i*K*N).

@@ -18,8 +18,8 @@
 namespace tide {
 namespace {
 
-// (trans_a, trans_b, batch, m, n, k, alpha, beta, has_bias)
-using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float, bool>;
+// (trans_a, trans_b, batch, m, n, k, alpha, beta, has_bias, relu)
+using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float, bool, bool>;
 
 struct Entry {
   dnnl::matmul primitive;
@@ -46,7 +46,7 @@ class GemmCache {
     std::lock_guard lock(mutex_);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
-    const auto [ta, tb, batch, m, n, k, alpha, beta, has_bias] = key;
+    const auto [ta, tb, batch, m, n, k, alpha, beta, has_bias, relu] = key;
     using dt = dnnl::memory::data_type;
     using dims = dnnl::memory::dims;
     // Row-major operands; a transpose is expressed by strides, never by a copy. A batch is a
@@ -61,11 +61,10 @@ class GemmCache {
     dnnl::memory::desc c = desc(m, n, dims{n, 1});
     dnnl::primitive_attr attr;
     if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
-    if (beta != 0.0f) {
-      dnnl::post_ops ops;
-      ops.append_sum(beta);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    if (beta != 0.0f) ops.append_sum(beta);
+    if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
     dnnl::memory::desc bias = has_bias
                                   ? dnnl::memory::desc({1, n}, dt::f32, dnnl::memory::dims{n, 1})
                                   : dnnl::memory::desc();
@@ -89,15 +88,18 @@ GemmCache& cache() {
 }  // namespace
 
 void gemm(float* c, const float* a, const float* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, float alpha, float beta, const float* bias) {
+          int64_t n, int64_t k, float alpha, float beta, const float* bias, bool relu) {
   if (m == 0 || n == 0) return;
   if (k == 0) {  // an empty product: C = bias + beta * C
-    for (int64_t i = 0; i < m * n; ++i)
+    for (int64_t i = 0; i < m * n; ++i) {
       c[i] = (bias ? bias[i % n] : 0.0f) + (beta == 0.0f ? 0.0f : beta * c[i]);
+      if (relu && !(c[i] > 0.0f)) c[i] = 0.0f;
+    }
     return;
   }
   try {
-    cache().run(c, a, b, bias, Key{trans_a, trans_b, 1, m, n, k, alpha, beta, bias != nullptr});
+    cache().run(c, a, b, bias,
+                Key{trans_a, trans_b, 1, m, n, k, alpha, beta, bias != nullptr, relu});
   } catch (const dnnl::error& e) {
     TIDE_FAIL("oneDNN matmul failed for M={} N={} K={}: {}", m, n, k, e.what());
   }
@@ -112,7 +114,7 @@ void gemm_batched(float* c, const float* a, const float* b, bool trans_a, bool t
     return;
   }
   try {
-    cache().run(c, a, b, nullptr, Key{trans_a, trans_b, batch, m, n, k, alpha, beta, false});
+    cache().run(c, a, b, nullptr, Key{trans_a, trans_b, batch, m, n, k, alpha, beta, false, false});
   } catch (const dnnl::error& e) {
     TIDE_FAIL("oneDNN batched matmul failed for B={} M={} N={} K={}: {}", batch, m, n, k, e.what());
   }
@@ -126,8 +128,10 @@ void gemm_batched(double* c, const double* a, const double* b, bool trans_a, boo
 }
 
 void gemm(double* c, const double* a, const double* b, bool trans_a, bool trans_b, int64_t m,
-          int64_t n, int64_t k, double alpha, double beta, const double* bias) {
+          int64_t n, int64_t k, double alpha, double beta, const double* bias, bool relu) {
   gemm_reference(c, a, b, trans_a, trans_b, m, n, k, alpha, beta, bias);
+  if (relu)
+    for (int64_t i = 0; i < m * n; ++i) c[i] = c[i] > 0.0 ? c[i] : 0.0;
 }
 
 }  // namespace tide

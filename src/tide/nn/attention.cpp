@@ -127,8 +127,9 @@ TransformerEncoderLayer::TransformerEncoderLayer(TransformerOptions o, RngStream
 }
 
 Variable TransformerEncoderLayer::feed_forward(const Variable& x) {
-  const Variable hidden = (*linear1_)(x);
-  return (*dropout2_)((*linear2_)((*dropout_)(options_.gelu ? gelu(hidden) : relu(hidden))));
+  const Variable hidden =
+      options_.gelu ? gelu((*linear1_)(x)) : linear_relu(x, linear1_->weight(), linear1_->bias());
+  return (*dropout2_)((*linear2_)((*dropout_)(hidden)));
 }
 
 Variable TransformerEncoderLayer::encode(const Variable& x, const AttentionMask& mask) {
