@@ -8,6 +8,7 @@
 
 #include "tide/core/error.hpp"
 #include "tide/core/rng.hpp"
+#include "tide/kernels/copy.hpp"
 #include "tide/kernels/elementwise.hpp"
 #include "tide/kernels/gemm.hpp"
 #include "tide/kernels/optim_kernels.hpp"
@@ -155,6 +156,34 @@ TEST(Reduce, SumRowsMatchesADoubleSumForEveryShapeOfWork) {
       for (int64_t c = 0; c < cols; ++c) expected[c] += x[r * cols + c];
     sum_rows(y.data(), x.data(), rows, cols, true);
     EXPECT_EQ(y, expected) << rows << " x " << cols;
+  }
+}
+
+TEST(Copy, PermuteMatchesIndexArithmeticOnLargeOddShapes) {
+  // Big enough to run on every thread, with the rows split mid-way through outer axes.
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int>>> cases{
+      {{5, 33, 3, 7, 9}, {2, 0, 3, 1, 4}},  // attention's (B, T, 3, H, D) -> (3, B, H, T, D)
+      {{37, 41, 29}, {2, 1, 0}},            // innermost axis strided
+      {{3, 1, 4, 1, 5, 9, 2}, {6, 5, 4, 3, 2, 1, 0}},
+      {{1000, 65}, {1, 0}}};
+  for (const auto& [shape, perm] : cases) {
+    const int nd = static_cast<int>(shape.size());
+    int64_t total = 1;
+    for (int64_t d : shape) total *= d;
+    std::vector<double> src(static_cast<size_t>(total)), dst(src.size());
+    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<double>(i);
+    permute(dst.data(), src.data(), shape, perm);
+    std::vector<int64_t> strides(static_cast<size_t>(nd), 1), dst_shape(static_cast<size_t>(nd));
+    for (int i = nd - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
+    for (int i = 0; i < nd; ++i) dst_shape[i] = shape[perm[i]];
+    for (int64_t at = 0; at < total; ++at) {  // dst index -> src offset, digit by digit
+      int64_t rest = at, offset = 0;
+      for (int i = nd - 1; i >= 0; --i) {
+        offset += (rest % dst_shape[i]) * strides[perm[i]];
+        rest /= dst_shape[i];
+      }
+      ASSERT_EQ(dst[at], src[offset]) << "element " << at << " of case with " << nd << " dims";
+    }
   }
 }
 

@@ -1,5 +1,8 @@
 #include "tide/kernels/copy.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "tide/kernels/parallel.hpp"
@@ -38,19 +41,38 @@ void permute(T* dst, const T* src, const std::vector<int64_t>& shape,
     total *= shape[i];
   }
   if (total == 0) return;
-  // Walk dst in order; the innermost dst axis moves src by a fixed stride.
+  // Walk dst in order; the innermost dst axis moves src by a fixed stride. Each thread finds
+  // the source offset of its first row by division, then steps an odometer over the outer
+  // dst axes (a division per row would cost more than a short row's copy).
   const int64_t inner = nd > 0 ? dst_shape[nd - 1] : 1;
   const int64_t inner_stride = nd > 0 ? src_strides[perm[nd - 1]] : 0;
   const int64_t rows = total / inner;
-#pragma omp parallel for if (total > kParallelGrain)
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t rest = r, offset = 0;
-    for (int i = nd - 2; i >= 0; --i) {
-      offset += (rest % dst_shape[i]) * src_strides[perm[i]];
+  const int outer_dims = std::max(nd - 1, 0);
+#pragma omp parallel if (total > kParallelGrain)
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+    std::vector<int64_t> index(static_cast<size_t>(outer_dims));
+    int64_t rest = r0, offset = 0;
+    for (int i = outer_dims - 1; i >= 0; --i) {
+      index[i] = rest % dst_shape[i];
       rest /= dst_shape[i];
+      offset += index[i] * src_strides[perm[i]];
     }
-    T* out = dst + r * inner;
-    for (int64_t j = 0; j < inner; ++j) out[j] = src[offset + j * inner_stride];
+    for (int64_t r = r0; r < r1; ++r) {
+      T* out = dst + r * inner;
+      const T* in = src + offset;
+      if (inner_stride == 1)
+        std::memcpy(out, in, static_cast<size_t>(inner) * sizeof(T));
+      else
+        for (int64_t j = 0; j < inner; ++j) out[j] = in[j * inner_stride];
+      for (int i = outer_dims - 1; i >= 0; --i) {  // next row: carry through the odometer
+        offset += src_strides[perm[i]];
+        if (++index[i] < dst_shape[i]) break;
+        offset -= index[i] * src_strides[perm[i]];
+        index[i] = 0;
+      }
+    }
   }
 }
 
