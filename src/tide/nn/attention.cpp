@@ -67,21 +67,13 @@ Variable MultiheadAttention::attend(const Variable& query, const Variable& key,
              "(B, S, {})",
              e, query.value().str(), key.value().str(), value.value().str(), e, e);
   const int64_t b = query.dim(0), t = query.dim(1), s = key.dim(1), d = e / h;
-  Variable q, k, v;  // (B * H, T or S, D)
-  if (query.same(key) && key.same(value)) {
-    // Self-attention: one projection GEMM, and one permute that makes q, k and v each a
-    // contiguous block: (B, T, 3, H, D) -> (3, B, H, T, D).
-    const Variable qkv = permute(
-        reshape(linear(query, in_proj_weight_, in_proj_bias_), {b, t, 3, h, d}), {2, 0, 3, 1, 4});
-    auto part = [&](int64_t i) { return reshape(slice(qkv, 0, i, i + 1), {b * h, t, d}); };
-    q = part(0), k = part(1), v = part(2);
-  } else {
-    const auto w = split(in_proj_weight_, {e, e, e}, 0);
-    const auto bias = split(in_proj_bias_, {e, e, e}, 0);
-    q = split_heads(linear(query, w[0], bias[0]), h);
-    k = split_heads(linear(key, w[1], bias[1]), h);
-    v = split_heads(linear(value, w[2], bias[2]), h);
-  }
+  // Three projections with row blocks of the packed weight (zero-copy views), each split into
+  // heads: (B * H, T or S, D). Their input gradients add in place into one buffer.
+  const auto w = split(in_proj_weight_, {e, e, e}, 0);
+  const auto bias = split(in_proj_bias_, {e, e, e}, 0);
+  const Variable q = split_heads(linear(query, w[0], bias[0]), h);
+  const Variable k = split_heads(linear(key, w[1], bias[1]), h);
+  const Variable v = split_heads(linear(value, w[2], bias[2]), h);
   Variable scores =
       bmm(q, k, false, true, 1.0 / std::sqrt(static_cast<double>(d)));  // (B * H, T, S)
   if (mask.causal || mask.key_padding.defined()) {
