@@ -123,6 +123,21 @@ TEST_F(DataDir, NonPositiveBatchSize) {
   expect_clear_error(run(train("--batch-size -3")), "--batch-size");
 }
 
+TEST_F(DataDir, BadScheduleNamesTheFlag) {
+  expect_clear_error(run(train("--lr-schedule linear")), "--lr-schedule");
+  expect_clear_error(run(train("--lr-schedule cosine --warmup-steps -1")), "--warmup-steps");
+}
+
+TEST_F(DataDir, CosineScheduleWithWarmupTrainsAndIsRecorded) {
+  const Result r = run(train("--lr-schedule cosine --warmup-steps 1 --min-lr 0.001"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream in(dir_ / "run" / "config.toml");
+  const std::string resolved((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(resolved, HasSubstr("lr-schedule = \"cosine\""));
+  EXPECT_THAT(resolved, HasSubstr("warmup-steps = 1"));
+  EXPECT_THAT(resolved, HasSubstr("min-lr = 0.001"));
+}
+
 TEST_F(DataDir, UnknownFlag) {
   expect_clear_error(run(train("--bogus 1")), "--bogus");
 }
