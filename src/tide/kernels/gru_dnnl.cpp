@@ -3,28 +3,16 @@
 // (u, r, o) where PyTorch has (r, z, n), so the first two gate blocks swap at the edges, and
 // its four biases are (b_iz + b_hz, b_ir + b_hr, b_in, b_hn).
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <tuple>
 #include <vector>
 
 #include "tide/core/error.hpp"
-#include "tide/kernels/dnnl_context.hpp"
-#include "tide/kernels/rnn.hpp"
+#include "tide/kernels/rnn_dnnl.hpp"
 
 namespace tide {
 namespace {
 
-using dt = dnnl::memory::data_type;
-using tag = dnnl::memory::format_tag;
-
-struct GruPrimitives {
-  dnnl::memory::desc x, y, state, w_ih, w_hh, bias;
-  dnnl::lbr_gru_forward::primitive_desc forward;
-  dnnl::lbr_gru_backward::primitive_desc backward;
-  dnnl::lbr_gru_forward forward_prim;
-  dnnl::lbr_gru_backward backward_prim;
-};
+using GruPrimitives = RnnPrimitives<dnnl::lbr_gru_forward, dnnl::lbr_gru_backward>;
 
 class DnnlRnnWorkspace : public RnnWorkspace {
  public:
@@ -36,30 +24,19 @@ class DnnlRnnWorkspace : public RnnWorkspace {
 };
 
 GruPrimitives build(const RnnGeometry& g) {
-  const int64_t n = g.batch, t = g.steps, i = g.input, h = g.hidden;
-  GruPrimitives p;
-  p.x = dnnl::memory::desc({t, n, i}, dt::f32, tag::ntc);
-  p.y = dnnl::memory::desc({t, n, h}, dt::f32, tag::ntc);
-  p.state = dnnl::memory::desc({1, 1, n, h}, dt::f32, tag::ldnc);
-  p.w_ih = dnnl::memory::desc({1, 1, i, 3, h}, dt::f32, tag::ldgoi);
-  p.w_hh = dnnl::memory::desc({1, 1, h, 3, h}, dt::f32, tag::ldgoi);
-  p.bias = dnnl::memory::desc({1, 1, 4, h}, dt::f32, tag::ldgo);
-  const dnnl::memory::desc w_ih_any({1, 1, i, 3, h}, dt::f32, tag::any),
-      w_hh_any({1, 1, h, 3, h}, dt::f32, tag::any);
+  const RnnLayouts l(g, 3, 4);
   const auto dir = dnnl::rnn_direction::unidirectional_left2right;
   auto& engine = dnnl_engine();
-  p.forward = dnnl::lbr_gru_forward::primitive_desc(
-      dnnl::lbr_gru_forward::desc(dnnl::prop_kind::forward_training, dir, p.x, p.state, w_ih_any,
-                                  w_hh_any, p.bias, p.y, p.state),
+  dnnl::lbr_gru_forward::primitive_desc f(
+      dnnl::lbr_gru_forward::desc(dnnl::prop_kind::forward_training, dir, l.x, l.state, l.w_ih_any,
+                                  l.w_hh_any, l.bias, l.y, l.state),
       engine);
-  p.backward = dnnl::lbr_gru_backward::primitive_desc(
-      dnnl::lbr_gru_backward::desc(dnnl::prop_kind::backward, dir, p.x, p.state, w_ih_any, w_hh_any,
-                                   p.bias, p.y, p.state, p.x, p.state, w_ih_any, w_hh_any, p.bias,
-                                   p.y, p.state),
-      engine, p.forward);
-  p.forward_prim = dnnl::lbr_gru_forward(p.forward);
-  p.backward_prim = dnnl::lbr_gru_backward(p.backward);
-  return p;
+  dnnl::lbr_gru_backward::primitive_desc b(
+      dnnl::lbr_gru_backward::desc(dnnl::prop_kind::backward, dir, l.x, l.state, l.w_ih_any,
+                                   l.w_hh_any, l.bias, l.y, l.state, l.x, l.state, l.w_ih_any,
+                                   l.w_hh_any, l.bias, l.y, l.state),
+      engine, f);
+  return GruPrimitives(l, f, b);
 }
 
 const GruPrimitives& primitives(const RnnGeometry& g) {
@@ -122,33 +99,24 @@ void gru_backward(float* dx, float* dh0, float* dw_ih, float* dw_hh, float* db_i
   const auto& ws = static_cast<const DnnlRnnWorkspace&>(workspace);
   const auto& pd = p.backward;
   const int64_t h = g.hidden;
-  dnnl::memory dw_ih_m = zeroed_memory(pd.diff_weights_layer_desc());
-  dnnl::memory dw_hh_m = zeroed_memory(pd.diff_weights_iter_desc());
-  dnnl::memory dbias_m = zeroed_memory(pd.diff_bias_desc());
-  p.backward_prim.execute(
-      dnnl_stream(), {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
-                      {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
-                      {DNNL_ARG_WEIGHTS_LAYER,
-                       reorder_to(user_memory(p.w_ih, ws.w_ih.data()), pd.weights_layer_desc())},
-                      {DNNL_ARG_WEIGHTS_ITER,
-                       reorder_to(user_memory(p.w_hh, ws.w_hh.data()), pd.weights_iter_desc())},
-                      {DNNL_ARG_BIAS, user_memory(p.bias, ws.bias.data())},
-                      {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
-                      {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
-                      {DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
-                      {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
-                      {DNNL_ARG_WORKSPACE, ws.memory},
-                      {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
-                      {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)},
-                      {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_ih_m},
-                      {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_hh_m},
-                      {DNNL_ARG_DIFF_BIAS, dbias_m}});
   std::vector<float> wi(static_cast<size_t>(3 * h * g.input)), wh(static_cast<size_t>(3 * h * h)),
       bias(static_cast<size_t>(4 * h));
-  reorder_into(dw_ih_m, user_memory(p.w_ih, wi.data()));
-  reorder_into(dw_hh_m, user_memory(p.w_hh, wh.data()));
-  reorder_into(dbias_m, user_memory(p.bias, bias.data()));
-  dnnl_stream().wait();
+  run_rnn_backward(p,
+                   {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
+                    {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
+                    {DNNL_ARG_WEIGHTS_LAYER,
+                     reorder_to(user_memory(p.w_ih, ws.w_ih.data()), pd.weights_layer_desc())},
+                    {DNNL_ARG_WEIGHTS_ITER,
+                     reorder_to(user_memory(p.w_hh, ws.w_hh.data()), pd.weights_iter_desc())},
+                    {DNNL_ARG_BIAS, user_memory(p.bias, ws.bias.data())},
+                    {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
+                    {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
+                    {DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
+                    {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
+                    {DNNL_ARG_WORKSPACE, ws.memory},
+                    {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
+                    {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)}},
+                   wi.data(), wh.data(), bias.data());
   const auto wi_torch = swap_first_gates(wi.data(), h, g.input);
   const auto wh_torch = swap_first_gates(wh.data(), h, h);
   std::memcpy(dw_ih, wi_torch.data(), wi_torch.size() * sizeof(float));

@@ -1,31 +1,16 @@
 // oneDNN's LSTM primitive. PyTorch's (4H, I) weight matrices are oneDNN's `ldgoi` layout and
 // batch-first sequences its `ntc`, so the user memory is wrapped as it is and reordered to
 // the layouts the primitives choose. Primitives are built once per geometry.
-#include <cstring>
-#include <map>
-#include <mutex>
 #include <tuple>
 #include <unordered_map>
 
 #include "tide/core/error.hpp"
-#include "tide/kernels/dnnl_context.hpp"
-#include "tide/kernels/rnn.hpp"
+#include "tide/kernels/rnn_dnnl.hpp"
 
 namespace tide {
 namespace {
 
-using dt = dnnl::memory::data_type;
-using tag = dnnl::memory::format_tag;
-using dims = dnnl::memory::dims;
-
-struct LstmPrimitives {
-  // User layouts.
-  dnnl::memory::desc x, y, state, w_ih, w_hh, bias;
-  dnnl::lstm_forward::primitive_desc forward;
-  dnnl::lstm_backward::primitive_desc backward;
-  dnnl::lstm_forward forward_prim;
-  dnnl::lstm_backward backward_prim;
-};
+using LstmPrimitives = RnnPrimitives<dnnl::lstm_forward, dnnl::lstm_backward>;
 
 class DnnlWorkspace : public RnnWorkspace {
  public:
@@ -34,30 +19,19 @@ class DnnlWorkspace : public RnnWorkspace {
 };
 
 LstmPrimitives build(const RnnGeometry& g) {
-  const int64_t n = g.batch, t = g.steps, i = g.input, h = g.hidden;
-  LstmPrimitives p;
-  p.x = dnnl::memory::desc({t, n, i}, dt::f32, tag::ntc);
-  p.y = dnnl::memory::desc({t, n, h}, dt::f32, tag::ntc);
-  p.state = dnnl::memory::desc({1, 1, n, h}, dt::f32, tag::ldnc);
-  p.w_ih = dnnl::memory::desc({1, 1, i, 4, h}, dt::f32, tag::ldgoi);
-  p.w_hh = dnnl::memory::desc({1, 1, h, 4, h}, dt::f32, tag::ldgoi);
-  p.bias = dnnl::memory::desc({1, 1, 4, h}, dt::f32, tag::ldgo);
-  const dnnl::memory::desc w_ih_any({1, 1, i, 4, h}, dt::f32, tag::any),
-      w_hh_any({1, 1, h, 4, h}, dt::f32, tag::any);
+  const RnnLayouts l(g, 4, 4);
   const auto dir = dnnl::rnn_direction::unidirectional_left2right;
   auto& engine = dnnl_engine();
-  p.forward = dnnl::lstm_forward::primitive_desc(
-      dnnl::lstm_forward::desc(dnnl::prop_kind::forward_training, dir, p.x, p.state, p.state,
-                               w_ih_any, w_hh_any, p.bias, p.y, p.state, p.state),
+  dnnl::lstm_forward::primitive_desc f(
+      dnnl::lstm_forward::desc(dnnl::prop_kind::forward_training, dir, l.x, l.state, l.state,
+                               l.w_ih_any, l.w_hh_any, l.bias, l.y, l.state, l.state),
       engine);
-  p.backward = dnnl::lstm_backward::primitive_desc(
-      dnnl::lstm_backward::desc(dnnl::prop_kind::backward, dir, p.x, p.state, p.state, w_ih_any,
-                                w_hh_any, p.bias, p.y, p.state, p.state, p.x, p.state, p.state,
-                                w_ih_any, w_hh_any, p.bias, p.y, p.state, p.state),
-      engine, p.forward);
-  p.forward_prim = dnnl::lstm_forward(p.forward);
-  p.backward_prim = dnnl::lstm_backward(p.backward);
-  return p;
+  dnnl::lstm_backward::primitive_desc b(
+      dnnl::lstm_backward::desc(dnnl::prop_kind::backward, dir, l.x, l.state, l.state, l.w_ih_any,
+                                l.w_hh_any, l.bias, l.y, l.state, l.state, l.x, l.state, l.state,
+                                l.w_ih_any, l.w_hh_any, l.bias, l.y, l.state, l.state),
+      engine, f);
+  return LstmPrimitives(l, f, b);
 }
 
 const LstmPrimitives& primitives(const RnnGeometry& g) {
@@ -69,7 +43,6 @@ const LstmPrimitives& primitives(const RnnGeometry& g) {
       });
 }
 
-// A zeroed memory of layout d: the backward primitive adds into its weight gradients.
 // The arguments that the forward and backward passes share: the inputs (x, h0, c0), the
 // weights in the layouts `pd` chose, the bias, and the outputs (y, h_t, c_t).
 struct PassData {
@@ -114,9 +87,6 @@ void lstm_backward(float* dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh
                    const RnnWorkspace& workspace, const RnnGeometry& g) {
   const LstmPrimitives& p = primitives(g);
   const auto& pd = p.backward;
-  dnnl::memory dw_ih_m = zeroed_memory(pd.diff_weights_layer_desc());
-  dnnl::memory dw_hh_m = zeroed_memory(pd.diff_weights_iter_desc());
-  dnnl::memory dbias_m = zeroed_memory(pd.diff_bias_desc());
   auto args = pass_args(p, pd, {x, h0, c0, w_ih, w_hh, bias, y, h_t, c_t});
   args.insert({{DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
                {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
@@ -124,15 +94,8 @@ void lstm_backward(float* dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh
                {DNNL_ARG_WORKSPACE, static_cast<const DnnlWorkspace&>(workspace).memory},
                {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
                {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)},
-               {DNNL_ARG_DIFF_SRC_ITER_C, user_memory(p.state, dc0)},
-               {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_ih_m},
-               {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_hh_m},
-               {DNNL_ARG_DIFF_BIAS, dbias_m}});
-  p.backward_prim.execute(dnnl_stream(), args);
-  reorder_into(dw_ih_m, user_memory(p.w_ih, dw_ih));
-  reorder_into(dw_hh_m, user_memory(p.w_hh, dw_hh));
-  reorder_into(dbias_m, user_memory(p.bias, dbias));
-  dnnl_stream().wait();
+               {DNNL_ARG_DIFF_SRC_ITER_C, user_memory(p.state, dc0)}});
+  run_rnn_backward(p, std::move(args), dw_ih, dw_hh, dbias);
 }
 
 }  // namespace tide

@@ -5,22 +5,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tide/kernels/dnnl_context.hpp"
-#include "tide/kernels/rnn.hpp"
+#include "tide/kernels/rnn_dnnl.hpp"
 
 namespace tide {
 namespace {
 
-using dt = dnnl::memory::data_type;
-using tag = dnnl::memory::format_tag;
-
-struct VanillaPrimitives {
-  dnnl::memory::desc x, y, state, w_ih, w_hh, bias;
-  dnnl::vanilla_rnn_forward::primitive_desc forward;
-  dnnl::vanilla_rnn_backward::primitive_desc backward;
-  dnnl::vanilla_rnn_forward forward_prim;
-  dnnl::vanilla_rnn_backward backward_prim;
-};
+using VanillaPrimitives = RnnPrimitives<dnnl::vanilla_rnn_forward, dnnl::vanilla_rnn_backward>;
 
 class VanillaWorkspace : public RnnWorkspace {
  public:
@@ -31,31 +21,20 @@ class VanillaWorkspace : public RnnWorkspace {
 };
 
 VanillaPrimitives build(const RnnGeometry& g, bool relu) {
-  const int64_t n = g.batch, t = g.steps, i = g.input, h = g.hidden;
-  VanillaPrimitives p;
-  p.x = dnnl::memory::desc({t, n, i}, dt::f32, tag::ntc);
-  p.y = dnnl::memory::desc({t, n, h}, dt::f32, tag::ntc);
-  p.state = dnnl::memory::desc({1, 1, n, h}, dt::f32, tag::ldnc);
-  p.w_ih = dnnl::memory::desc({1, 1, i, 1, h}, dt::f32, tag::ldgoi);
-  p.w_hh = dnnl::memory::desc({1, 1, h, 1, h}, dt::f32, tag::ldgoi);
-  p.bias = dnnl::memory::desc({1, 1, 1, h}, dt::f32, tag::ldgo);
-  const dnnl::memory::desc w_ih_any({1, 1, i, 1, h}, dt::f32, tag::any),
-      w_hh_any({1, 1, h, 1, h}, dt::f32, tag::any);
+  const RnnLayouts l(g, 1, 1);
   const auto act = relu ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_tanh;
   const auto dir = dnnl::rnn_direction::unidirectional_left2right;
   auto& engine = dnnl_engine();
   using fwd_t = dnnl::vanilla_rnn_forward;
   using bwd_t = dnnl::vanilla_rnn_backward;
-  p.forward = fwd_t::primitive_desc(fwd_t::desc(dnnl::prop_kind::forward_training, act, dir, p.x,
-                                                p.state, w_ih_any, w_hh_any, p.bias, p.y, p.state),
-                                    engine);
-  p.backward = bwd_t::primitive_desc(
-      bwd_t::desc(dnnl::prop_kind::backward, act, dir, p.x, p.state, w_ih_any, w_hh_any, p.bias,
-                  p.y, p.state, p.x, p.state, w_ih_any, w_hh_any, p.bias, p.y, p.state),
-      engine, p.forward);
-  p.forward_prim = fwd_t(p.forward);
-  p.backward_prim = bwd_t(p.backward);
-  return p;
+  fwd_t::primitive_desc f(fwd_t::desc(dnnl::prop_kind::forward_training, act, dir, l.x, l.state,
+                                      l.w_ih_any, l.w_hh_any, l.bias, l.y, l.state),
+                          engine);
+  bwd_t::primitive_desc b(
+      bwd_t::desc(dnnl::prop_kind::backward, act, dir, l.x, l.state, l.w_ih_any, l.w_hh_any, l.bias,
+                  l.y, l.state, l.x, l.state, l.w_ih_any, l.w_hh_any, l.bias, l.y, l.state),
+      engine, f);
+  return VanillaPrimitives(l, f, b);
 }
 
 const VanillaPrimitives& primitives(const RnnGeometry& g, bool relu) {
@@ -107,23 +86,13 @@ void vanilla_rnn_backward(float* dx, float* dh0, float* dw_ih, float* dw_hh, flo
                           const RnnGeometry& g) {
   const VanillaPrimitives& p = primitives(g, relu);
   const auto& pd = p.backward;
-  dnnl::memory dw_ih_m = zeroed_memory(pd.diff_weights_layer_desc());
-  dnnl::memory dw_hh_m = zeroed_memory(pd.diff_weights_iter_desc());
-  dnnl::memory dbias_m = zeroed_memory(pd.diff_bias_desc());
   auto args =
       pass_args(p, pd, x, h0, w_ih, w_hh, static_cast<const VanillaWorkspace&>(workspace), y, h_t);
   args.insert({{DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
                {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
                {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
-               {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)},
-               {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_ih_m},
-               {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_hh_m},
-               {DNNL_ARG_DIFF_BIAS, dbias_m}});
-  p.backward_prim.execute(dnnl_stream(), args);
-  reorder_into(dw_ih_m, user_memory(p.w_ih, dw_ih));
-  reorder_into(dw_hh_m, user_memory(p.w_hh, dw_hh));
-  reorder_into(dbias_m, user_memory(p.bias, db_ih));
-  dnnl_stream().wait();
+               {DNNL_ARG_DIFF_SRC_ITER, user_memory(p.state, dh0)}});
+  run_rnn_backward(p, std::move(args), dw_ih, dw_hh, db_ih);
   for (int64_t j = 0; j < g.hidden; ++j) db_hh[j] = db_ih[j];  // both biases enter as a sum
 }
 
