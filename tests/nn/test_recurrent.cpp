@@ -2,6 +2,7 @@
 // the initial states and every parameter (fixtures: write_recurrent_fixtures in
 // tests/fixtures/generate.py).
 #include <cmath>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 
 #include "tide/autograd/ops.hpp"
 #include "tide/nn/recurrent.hpp"
+#include "tide/tensor/random.hpp"
 
 namespace tide {
 namespace {
@@ -55,6 +57,48 @@ TEST_P(RecurrentTest, FusedMatchesPyTorch) {
 
 TEST_P(RecurrentTest, StepByStepMatchesPyTorch) {
   check_against_pytorch(GetParam().first, GetParam().second, false);
+}
+
+// The oneDNN primitive against the step-by-step composition (the reference path) on odd
+// sizes: same weights, outputs, final states and every gradient.
+TEST_P(RecurrentTest, FusedMatchesStepByStepOnOddShapes) {
+  const RecurrentKind kind = GetParam().second;
+  const bool lstm = kind == RecurrentKind::lstm;
+  for (auto [batch, steps, input, hidden, layers] :
+       {std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>{3, 7, 5, 9, 2},
+        {1, 1, 1, 1, 1},
+        {5, 13, 11, 3, 3}}) {
+    RngStream init(7, RngPurpose::init), data(7, RngPurpose::test);
+    const RecurrentOptions o{
+        .kind = kind, .input_size = input, .hidden_size = hidden, .num_layers = layers};
+    Recurrent fused(o, init);
+    RecurrentOptions step_options = o;
+    step_options.fused = false;
+    Recurrent step(step_options, init);
+    step.load_state_dict(fused.state_dict());
+    const Tensor x = uniform({batch, steps, input}, -1, 1, data);
+    const Tensor h0 = uniform({layers, batch, hidden}, -1, 1, data);
+    const Tensor c0 = uniform({layers, batch, hidden}, -1, 1, data);
+    const Tensor dy = uniform({batch, steps, hidden}, -1, 1, data);
+    const Tensor dh = uniform({layers, batch, hidden}, -1, 1, data);
+    auto run = [&](Recurrent& m) {
+      Variable xv(x.clone(), true), hv(h0.clone(), true);
+      Variable cv = lstm ? Variable(c0.clone(), true) : Variable();
+      const RecurrentOutput out = m.run(xv, hv, cv);
+      Variable loss = sum(out.output * Variable(dy)) + sum(out.h_n * Variable(dh));
+      if (lstm) loss = loss + sum(out.c_n * Variable(dh));
+      loss.backward();
+      std::vector<Tensor> r{out.output.value(), out.h_n.value(), xv.grad(), hv.grad()};
+      if (lstm) r.insert(r.end(), {out.c_n.value(), cv.grad()});
+      for (const auto& [name, p] : m.named_parameters()) r.push_back(p.grad());
+      return r;
+    };
+    const auto a = run(fused), b = run(step);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      expect_close(a[i], b[i],
+                   "result " + std::to_string(i) + " at hidden " + std::to_string(hidden), 1e-4);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, RecurrentTest,
