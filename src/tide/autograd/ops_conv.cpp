@@ -13,19 +13,15 @@ void forward(float* y, const float* x, const float* w, const float* b, const Con
 void forward(double* y, const double* x, const double* w, const double* b, const ConvGeometry& g) {
   conv2d_forward_reference(y, x, w, b, g);
 }
-void backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
-  conv2d_backward_data(dx, dy, w, g);
+// dx (or null), dw and db (or null; dw null skips the weight pass) from dy.
+void backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+              const ConvGeometry& g) {
+  conv2d_backward(dx, dw, db, dy, x, w, g);
 }
-void backward_data(double* dx, const double* dy, const double* w, const ConvGeometry& g) {
-  conv2d_backward_data_reference(dx, dy, w, g);
-}
-void backward_weights(float* dw, float* db, const float* dy, const float* x,
-                      const ConvGeometry& g) {
-  conv2d_backward_weights(dw, db, dy, x, g);
-}
-void backward_weights(double* dw, double* db, const double* dy, const double* x,
-                      const ConvGeometry& g) {
-  conv2d_backward_weights_reference(dw, db, dy, x, g);
+void backward(double* dx, double* dw, double* db, const double* dy, const double* x,
+              const double* w, const ConvGeometry& g) {
+  if (dx) conv2d_backward_data_reference(dx, dy, w, g);
+  if (dw) conv2d_backward_weights_reference(dw, db, dy, x, g);
 }
 
 }  // namespace
@@ -69,22 +65,19 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   return make_result(
       y, std::move(inputs),
       [xv, wv, g](const Tensor& dy, std::vector<Variable>& in) {
+        const bool want_x = in[0].requires_grad();
+        const bool want_bias = in.size() > 2 && in[2].requires_grad();
+        const bool want_w = in[1].requires_grad() || want_bias;
+        Tensor dx = want_x ? Tensor::empty(xv.shape(), dy.dtype()) : Tensor();
+        Tensor dw = want_w ? Tensor::empty(wv.shape(), dy.dtype()) : Tensor();
+        Tensor db = want_bias ? Tensor::empty({g.c_out}, dy.dtype()) : Tensor();
         dispatch_float(dy.dtype(), "conv2d backward", [&]<class T>(T) {
-          if (in[0].requires_grad()) {
-            Tensor dx = Tensor::empty(xv.shape(), dy.dtype());
-            backward_data(dx.data<T>(), dy.data<T>(), wv.data<T>(), g);
-            in[0].accumulate_grad(dx);
-          }
-          const bool want_bias = in.size() > 2 && in[2].requires_grad();
-          if (in[1].requires_grad() || want_bias) {
-            Tensor dw = Tensor::empty(wv.shape(), dy.dtype());
-            Tensor db = want_bias ? Tensor::empty({g.c_out}, dy.dtype()) : Tensor();
-            backward_weights(dw.data<T>(), want_bias ? db.data<T>() : nullptr, dy.data<T>(),
-                             xv.data<T>(), g);
-            in[1].accumulate_grad(dw);
-            if (want_bias) in[2].accumulate_grad(db);
-          }
+          backward(want_x ? dx.data<T>() : nullptr, want_w ? dw.data<T>() : nullptr,
+                   want_bias ? db.data<T>() : nullptr, dy.data<T>(), xv.data<T>(), wv.data<T>(), g);
         });
+        if (want_x) in[0].accumulate_grad(dx);
+        if (want_w) in[1].accumulate_grad(dw);
+        if (want_bias) in[2].accumulate_grad(db);
       },
       "conv2d");
 }

@@ -18,6 +18,10 @@ struct ConvGeometry {
 // or no bias when b is null. oneDNN, with layouts of its choosing inside and NCHW outside.
 void conv2d_forward(float* y, const float* x, const float* w, const float* b,
                     const ConvGeometry& g);
+// Both backward passes at once: dx (or null), and dw with db (or null; dw null skips the
+// weight pass). dy is brought to oneDNN's layout once for both.
+void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
+                     const float* w, const ConvGeometry& g);
 // dx (N, C_in, H, W) = the input gradient for dy (N, C_out, OH, OW).
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g);
 // dw (C_out, C_in/groups, KH, KW) and db (C_out, or null) for dy, given the input x.

@@ -2,6 +2,7 @@
 // picks blocked layouts (nChw16c and the like) that run several times faster than plain
 // NCHW; tensors are reordered from and to NCHW at the edges. Everything is built once per
 // geometry and kept.
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 
@@ -144,25 +145,42 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* b,
                user_memory(p.d.dst, y));
 }
 
+void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
+                     const float* w, const ConvGeometry& g) {
+  // dy is reordered once when both passes read it in the same layout (they usually do).
+  std::optional<dnnl::memory> dy_reordered;
+  auto dy_as = [&](const ConvDescs& d, const dnnl::memory::desc& want) {
+    if (!dy_reordered || dy_reordered->get_desc() != want)
+      dy_reordered = reorder_to(user_memory(d.dst, dy), want);
+    return *dy_reordered;
+  };
+  if (dx) {
+    const DataPrimitives& p = data_primitives(g);
+    const auto& pd = p.backward_data;
+    execute_into(p.backward_data_prim,
+                 {{DNNL_ARG_DIFF_DST, dy_as(p.d, pd.diff_dst_desc())},
+                  {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), pd.weights_desc())}},
+                 DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.d.src, dx));
+  }
+  if (dw) {
+    const WeightPrimitives& p = weight_primitives(g, db != nullptr);
+    const auto& pd = p.backward_weights;
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), pd.src_desc())},
+        {DNNL_ARG_DIFF_DST, dy_as(p.d, pd.diff_dst_desc())}};
+    if (db) args.emplace(DNNL_ARG_DIFF_BIAS, user_memory(p.d.bias, db));
+    execute_into(p.backward_weights_prim, std::move(args), DNNL_ARG_DIFF_WEIGHTS,
+                 pd.diff_weights_desc(), user_memory(p.d.weights, dw));
+  }
+}
+
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
-  const DataPrimitives& p = data_primitives(g);
-  const auto& pd = p.backward_data;
-  execute_into(p.backward_data_prim,
-               {{DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.d.dst, dy), pd.diff_dst_desc())},
-                {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), pd.weights_desc())}},
-               DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.d.src, dx));
+  conv2d_backward(dx, nullptr, nullptr, dy, nullptr, w, g);
 }
 
 void conv2d_backward_weights(float* dw, float* db, const float* dy, const float* x,
                              const ConvGeometry& g) {
-  const WeightPrimitives& p = weight_primitives(g, db != nullptr);
-  const auto& pd = p.backward_weights;
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), pd.src_desc())},
-      {DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.d.dst, dy), pd.diff_dst_desc())}};
-  if (db) args.emplace(DNNL_ARG_DIFF_BIAS, user_memory(p.d.bias, db));
-  execute_into(p.backward_weights_prim, std::move(args), DNNL_ARG_DIFF_WEIGHTS,
-               pd.diff_weights_desc(), user_memory(p.d.weights, dw));
+  conv2d_backward(nullptr, dw, db, dy, x, nullptr, g);
 }
 
 }  // namespace tide
