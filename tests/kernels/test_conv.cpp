@@ -63,6 +63,12 @@ TEST(Conv, KernelThatDoesNotFitIsAnError) {
   g.h = g.w = 2, g.kh = g.kw = 3;
   std::vector<float> x(4), w(9), y(1);
   EXPECT_THROW(conv2d_forward(y.data(), x.data(), w.data(), nullptr, g), Error);
+  // With stride 2 the span -1 must not round to an output of 1 (PyTorch: size 0, an error).
+  g.stride_h = g.stride_w = 2;
+  EXPECT_EQ(g.out_h(), 0);
+  EXPECT_THROW(conv2d_forward(y.data(), x.data(), w.data(), nullptr, g), Error);
+  PoolGeometry p{.h = 1, .w = 1, .kh = 2, .kw = 2, .stride_h = 2, .stride_w = 2};
+  EXPECT_EQ(p.out_h(), 0);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include "support/testing.hpp"
 #include "tide/autograd/ops.hpp"
+#include "tide/nn/conv_layers.hpp"
+#include "tide/nn/layers.hpp"
 #include "tide/nn/norm_layers.hpp"
 #include "tide/tensor/random.hpp"
 
@@ -33,6 +35,37 @@ TEST(BatchNorm, TrainingUpdatesRunningStatisticsAsPyTorch) {
   const auto y = bn(x).value().to_vector();
   EXPECT_NEAR(y[0], (1 - mean[0]) / std::sqrt(var[0] + 1e-5), 1e-5);
   EXPECT_EQ(bn.state_dict().at("num_batches_tracked").item(), 1.0);
+}
+
+// Sequential runs Conv2d, ReLU, MaxPool2d in a row as one fused op; the result must be what
+// the children give one by one.
+TEST(Sequential, FusedConvReluPoolMatchesTheChildrenOneByOne) {
+  RngStream init(3, RngPurpose::init), data(3, RngPurpose::test);
+  Sequential m;
+  m.add(std::make_shared<Conv2d>(3, 8, std::array<int64_t, 2>{3, 3}, init,
+                                 Conv2dOptions{.padding = {1, 1}}));
+  m.add(make_relu());
+  m.add(std::make_shared<MaxPool2d>(Pool2dOptions{}));
+  m.add(std::make_shared<Flatten>(1));
+  m.add(std::make_shared<Linear>(8 * 4 * 5, 3, init));
+  const Tensor x = uniform({2, 3, 9, 11}, -1, 1, data);
+  auto grads = [&](bool fused) {
+    for (auto& [name, p] : m.named_parameters()) p.zero_grad();
+    Variable h(x.clone());
+    if (fused) {
+      h = m.forward(h);
+    } else {
+      for (const auto& [name, child] : m.children()) h = child->forward(h);
+    }
+    sum(h * h).backward();
+    std::vector<Tensor> r{h.value()};
+    for (const auto& [name, p] : m.named_parameters()) r.push_back(p.grad());
+    return r;
+  };
+  const auto fused = grads(true), plain = grads(false);
+  ASSERT_EQ(fused.size(), 5u);  // output, conv weight and bias, linear weight and bias
+  for (size_t i = 0; i < fused.size(); ++i)
+    testing::expect_close(fused[i], plain[i], "result " + std::to_string(i), 1e-4);
 }
 
 TEST(BatchNorm, RejectsWrongChannels) {

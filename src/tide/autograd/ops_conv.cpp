@@ -1,6 +1,8 @@
 #include "tide/autograd/ops_conv.hpp"
 
 #include "tide/autograd/dispatch.hpp"
+#include "tide/autograd/ops_activation.hpp"
+#include "tide/autograd/ops_pool.hpp"
 #include "tide/kernels/conv.hpp"
 
 namespace tide {
@@ -24,10 +26,9 @@ void backward(double* dx, double* dw, double* db, const double* dy, const double
   if (dw) conv2d_backward_weights_reference(dw, db, dy, x, g);
 }
 
-}  // namespace
-
-Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
-                const Conv2dOptions& o) {
+// The kernels' geometry for x, weight and bias, after checking that they fit together.
+ConvGeometry conv_geometry(const Variable& x, const Variable& weight, const Variable& bias,
+                           const Conv2dOptions& o) {
   const Tensor& xv = x.value();
   const Tensor& wv = weight.value();
   TIDE_CHECK(xv.ndim() == 4 && wv.ndim() == 4 && xv.dtype() == wv.dtype(),
@@ -54,7 +55,17 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   if (has_bias)
     TIDE_CHECK(bias.shape() == Shape({g.c_out}) && bias.dtype() == xv.dtype(),
                "conv2d: bias {} does not match {} output channels", bias.value().str(), g.c_out);
+  return g;
+}
 
+}  // namespace
+
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
+                const Conv2dOptions& o) {
+  const ConvGeometry g = conv_geometry(x, weight, bias, o);
+  const Tensor& xv = x.value();
+  const Tensor& wv = weight.value();
+  const bool has_bias = bias.defined();
   Tensor y = Tensor::empty({g.n, g.c_out, g.out_h(), g.out_w()}, xv.dtype());
   dispatch_float(xv.dtype(), "conv2d", [&]<class T>(T) {
     forward(y.data<T>(), xv.data<T>(), wv.data<T>(), has_bias ? bias.value().data<T>() : nullptr,
@@ -80,6 +91,39 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
         if (want_bias) in[2].accumulate_grad(db);
       },
       "conv2d");
+}
+
+Variable conv2d_relu_maxpool(const Variable& x, const Variable& weight, const Variable& bias,
+                             const Conv2dOptions& conv_options, const Pool2dOptions& pool_options) {
+  const ConvGeometry g = conv_geometry(x, weight, bias, conv_options);
+  const PoolGeometry pg = pool_geometry(Shape({g.n, g.c_out, g.out_h(), g.out_w()}), pool_options,
+                                        "conv2d_relu_maxpool");
+  if (x.dtype() != DType::f32)  // the fused pipeline is oneDNN's; f64 composes the ops
+    return max_pool2d(relu(conv2d(x, weight, bias, conv_options)), pool_options);
+  const Tensor xv = x.value(), wv = weight.value();
+  const bool has_bias = bias.defined();
+  Tensor y = Tensor::empty({pg.n, pg.c, pg.out_h(), pg.out_w()});
+  std::shared_ptr<ConvBlockRecord> record =
+      conv_relu_maxpool_forward(y.data<float>(), xv.data<float>(), wv.data<float>(),
+                                has_bias ? bias.value().data<float>() : nullptr, g, pg);
+  std::vector<Variable> inputs{x, weight};
+  if (has_bias) inputs.push_back(bias);
+  return make_result(
+      y, std::move(inputs),
+      [xv, wv, g, pg, record](const Tensor& dy, std::vector<Variable>& in) {
+        const bool want_x = in[0].requires_grad();
+        const bool want_bias = in.size() > 2 && in[2].requires_grad();
+        Tensor dx = want_x ? Tensor::empty(xv.shape()) : Tensor();
+        Tensor dw = Tensor::empty(wv.shape());
+        Tensor db = want_bias ? Tensor::empty({g.c_out}) : Tensor();
+        conv_relu_maxpool_backward(want_x ? dx.data<float>() : nullptr, dw.data<float>(),
+                                   want_bias ? db.data<float>() : nullptr, dy.data<float>(),
+                                   xv.data<float>(), wv.data<float>(), *record, g, pg);
+        if (want_x) in[0].accumulate_grad(dx);
+        in[1].accumulate_grad(dw);
+        if (want_bias) in[2].accumulate_grad(db);
+      },
+      "conv2d_relu_maxpool");
 }
 
 }  // namespace tide

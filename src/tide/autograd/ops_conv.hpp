@@ -3,6 +3,7 @@
 
 #include <array>
 
+#include "tide/autograd/ops_pool.hpp"
 #include "tide/autograd/variable.hpp"
 
 namespace tide {
@@ -18,5 +19,11 @@ struct Conv2dOptions {
 // -> (N, C_out, OH, OW). f32 runs oneDNN; f64 runs the reference loops.
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
                 const Conv2dOptions& options = {});
+
+// max_pool2d(relu(conv2d(x, weight, bias))) as one op: for f32 one oneDNN pipeline that
+// keeps the convolution's output in oneDNN's blocked layout (see kernels/conv.hpp); the
+// values and gradients are those of the three ops.
+Variable conv2d_relu_maxpool(const Variable& x, const Variable& weight, const Variable& bias,
+                             const Conv2dOptions& conv_options, const Pool2dOptions& pool_options);
 
 }  // namespace tide

@@ -4,12 +4,11 @@
 #include "tide/kernels/pool.hpp"
 
 namespace tide {
-namespace {
 
-PoolGeometry geometry(const Tensor& x, const Pool2dOptions& o, const char* op) {
+PoolGeometry pool_geometry(const Shape& x, const Pool2dOptions& o, const char* op) {
   TIDE_CHECK(x.ndim() == 4, "{}: expected input (N, C, H, W), got {}", op, x.str());
   PoolGeometry g;
-  g.n = x.dim(0), g.c = x.dim(1), g.h = x.dim(2), g.w = x.dim(3);
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
   g.kh = o.kernel[0], g.kw = o.kernel[1];
   g.stride_h = o.stride[0] > 0 ? o.stride[0] : g.kh;
   g.stride_w = o.stride[1] > 0 ? o.stride[1] : g.kw;
@@ -23,10 +22,8 @@ PoolGeometry geometry(const Tensor& x, const Pool2dOptions& o, const char* op) {
   return g;
 }
 
-}  // namespace
-
 Variable max_pool2d(const Variable& x, const Pool2dOptions& o) {
-  const PoolGeometry g = geometry(x.value(), o, "max_pool2d");
+  const PoolGeometry g = pool_geometry(x.shape(), o, "max_pool2d");
   const Shape out_shape{g.n, g.c, g.out_h(), g.out_w()};
   Tensor y = Tensor::empty(out_shape, x.dtype());
   Tensor record;  // where each maximum came from, for backward (see kernels/pool.hpp)
@@ -48,7 +45,7 @@ Variable max_pool2d(const Variable& x, const Pool2dOptions& o) {
 }
 
 Variable avg_pool2d(const Variable& x, const Pool2dOptions& o) {
-  const PoolGeometry g = geometry(x.value(), o, "avg_pool2d");
+  const PoolGeometry g = pool_geometry(x.shape(), o, "avg_pool2d");
   Tensor y = Tensor::empty({g.n, g.c, g.out_h(), g.out_w()}, x.dtype());
   dispatch_float(x.dtype(), "avg_pool2d",
                  [&]<class T>(T) { avg_pool2d(y.data<T>(), x.value().data<T>(), g); });

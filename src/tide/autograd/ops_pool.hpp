@@ -5,6 +5,7 @@
 #include <array>
 
 #include "tide/autograd/variable.hpp"
+#include "tide/kernels/pool.hpp"
 
 namespace tide {
 
@@ -13,6 +14,10 @@ struct Pool2dOptions {
   std::array<int64_t, 2> stride{0, 0};   // 0: the kernel size, as PyTorch's default
   std::array<int64_t, 2> padding{0, 0};  // at most half the kernel
 };
+
+// The kernels' geometry for pooling input shape x (N, C, H, W); throws naming `op` when the
+// window does not fit or the padding exceeds half the kernel.
+PoolGeometry pool_geometry(const Shape& x, const Pool2dOptions& options, const char* op);
 
 Variable max_pool2d(const Variable& x, const Pool2dOptions& options = {});
 // Padding counts as zeros in the mean (count_include_pad, PyTorch's default).

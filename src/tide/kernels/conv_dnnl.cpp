@@ -5,10 +5,12 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "tide/core/error.hpp"
 #include "tide/kernels/conv.hpp"
 #include "tide/kernels/dnnl_context.hpp"
+#include "tide/kernels/pool.hpp"
 
 namespace tide {
 namespace {
@@ -132,6 +134,83 @@ void execute_into(const dnnl::primitive& prim, std::unordered_map<int, dnnl::mem
   dnnl_stream().wait();
 }
 
+// Convolution with ReLU as a post-op, then max pooling, all in the layouts the convolution
+// chooses; the backward passes read and write those layouts too.
+struct BlockPrimitives {
+  ConvDescs d;
+  dnnl::memory::desc pooled;  // the user's NCHW pooled output
+  dnnl::convolution_forward::primitive_desc conv;
+  dnnl::pooling_forward::primitive_desc pool;
+  dnnl::pooling_backward::primitive_desc pool_backward;
+  dnnl::eltwise_backward::primitive_desc relu_backward;
+  dnnl::convolution_backward_data::primitive_desc conv_backward_data;
+  dnnl::convolution_backward_weights::primitive_desc conv_backward_weights;
+  dnnl::primitive conv_prim, pool_prim, pool_backward_prim, relu_backward_prim,
+      conv_backward_data_prim, conv_backward_weights_prim;
+};
+
+BlockPrimitives build_block(const ConvGeometry& g, const PoolGeometry& pg, bool has_bias) {
+  BlockPrimitives p;
+  p.d = describe(g);
+  auto& engine = dnnl_engine();
+  dnnl::post_ops relu;
+  relu.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(relu);
+  const auto bias = has_bias ? p.d.bias : dnnl::memory::desc();
+  p.conv = dnnl::convolution_forward::primitive_desc(
+      {dnnl::prop_kind::forward_training, kAlgo, p.d.src_any, p.d.weights_any, bias, p.d.dst_any,
+       p.d.strides, p.d.dilates, p.d.pad_l, p.d.pad_r},
+      attr, engine);
+  const dnnl::memory::desc activ = p.conv.dst_desc();  // the convolution's layout throughout
+  const dnnl::memory::dims pooled_dims{pg.n, pg.c, pg.out_h(), pg.out_w()},
+      strides{pg.stride_h, pg.stride_w}, kernel{pg.kh, pg.kw}, pad{pg.pad_h, pg.pad_w};
+  p.pooled = dnnl::memory::desc(pooled_dims, dt::f32, tag::nchw);
+  const dnnl::memory::desc pooled_any(pooled_dims, dt::f32, tag::any);
+  const auto max = dnnl::algorithm::pooling_max;
+  p.pool = dnnl::pooling_forward::primitive_desc(
+      {dnnl::prop_kind::forward_training, max, activ, pooled_any, strides, kernel, pad, pad},
+      engine);
+  p.pool_backward = dnnl::pooling_backward::primitive_desc(
+      {max, activ, p.pool.dst_desc(), strides, kernel, pad, pad}, engine, p.pool);
+  // ReLU's gradient from its output, which is what the block keeps.
+  const auto relu_algo = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+  const dnnl::eltwise_forward::primitive_desc relu_hint(
+      {dnnl::prop_kind::forward_training, relu_algo, activ, 0.0f, 0.0f}, engine);
+  p.relu_backward = dnnl::eltwise_backward::primitive_desc({relu_algo, activ, activ, 0.0f, 0.0f},
+                                                           engine, relu_hint);
+  const auto plain_conv = forward_desc(p.d, has_bias);
+  p.conv_backward_data = dnnl::convolution_backward_data::primitive_desc(
+      {kAlgo, p.d.src_any, p.d.weights_any, activ, p.d.strides, p.d.dilates, p.d.pad_l, p.d.pad_r},
+      engine, plain_conv);
+  p.conv_backward_weights = dnnl::convolution_backward_weights::primitive_desc(
+      {kAlgo, p.d.src_any, p.d.weights_any, bias, activ, p.d.strides, p.d.dilates, p.d.pad_l,
+       p.d.pad_r},
+      engine, plain_conv);
+  p.conv_prim = dnnl::convolution_forward(p.conv);
+  p.pool_prim = dnnl::pooling_forward(p.pool);
+  p.pool_backward_prim = dnnl::pooling_backward(p.pool_backward);
+  p.relu_backward_prim = dnnl::eltwise_backward(p.relu_backward);
+  p.conv_backward_data_prim = dnnl::convolution_backward_data(p.conv_backward_data);
+  p.conv_backward_weights_prim = dnnl::convolution_backward_weights(p.conv_backward_weights);
+  return p;
+}
+
+const BlockPrimitives& block_primitives(const ConvGeometry& g, const PoolGeometry& pg,
+                                        bool has_bias) {
+  return cached_primitives(
+      std::tuple(key_of(g), pg.kh, pg.kw, pg.stride_h, pg.stride_w, pg.pad_h, pg.pad_w, has_bias),
+      [&] { return build_block(g, pg, has_bias); },
+      [&] { return what(g) + fmt::format(" with ReLU and {}x{} max pooling", pg.kh, pg.kw); });
+}
+
+class BlockRecord : public ConvBlockRecord {
+ public:
+  const BlockPrimitives* primitives = nullptr;  // cached for the process's life
+  bool has_bias = false;
+  dnnl::memory activation, workspace;  // ReLU's output in the convolution's layout; pooling's
+};
+
 }  // namespace
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* b,
@@ -181,6 +260,61 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
 void conv2d_backward_weights(float* dw, float* db, const float* dy, const float* x,
                              const ConvGeometry& g) {
   conv2d_backward(nullptr, dw, db, dy, x, nullptr, g);
+}
+
+std::shared_ptr<ConvBlockRecord> conv_relu_maxpool_forward(float* y, const float* x, const float* w,
+                                                           const float* b, const ConvGeometry& g,
+                                                           const PoolGeometry& pg) {
+  const BlockPrimitives& p = block_primitives(g, pg, b != nullptr);
+  auto record = std::make_shared<BlockRecord>();
+  record->primitives = &p;
+  record->has_bias = b != nullptr;
+  record->activation = dnnl::memory(p.conv.dst_desc(), dnnl_engine());
+  record->workspace = dnnl::memory(p.pool.workspace_desc(), dnnl_engine());
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), p.conv.src_desc())},
+      {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), p.conv.weights_desc())},
+      {DNNL_ARG_DST, record->activation}};
+  if (b) args.emplace(DNNL_ARG_BIAS, user_memory(p.d.bias, b));
+  p.conv_prim.execute(dnnl_stream(), args);
+  execute_into(p.pool_prim,
+               {{DNNL_ARG_SRC, record->activation}, {DNNL_ARG_WORKSPACE, record->workspace}},
+               DNNL_ARG_DST, p.pool.dst_desc(), user_memory(p.pooled, y));
+  return record;
+}
+
+void conv_relu_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
+                                const float* w, const ConvBlockRecord& record,
+                                const ConvGeometry& g, const PoolGeometry& pg) {
+  const auto& r = static_cast<const BlockRecord&>(record);
+  const BlockPrimitives& p = *r.primitives;
+  auto& engine = dnnl_engine();
+  // Through the pooling and the ReLU, staying in the convolution's layout.
+  const dnnl::memory d_activation(p.conv.dst_desc(), engine), d_conv(p.conv.dst_desc(), engine);
+  p.pool_backward_prim.execute(
+      dnnl_stream(),
+      {{DNNL_ARG_DIFF_DST, reorder_to(user_memory(p.pooled, dy), p.pool_backward.diff_dst_desc())},
+       {DNNL_ARG_WORKSPACE, r.workspace},
+       {DNNL_ARG_DIFF_SRC, d_activation}});
+  p.relu_backward_prim.execute(dnnl_stream(), {{DNNL_ARG_DST, r.activation},
+                                               {DNNL_ARG_DIFF_DST, d_activation},
+                                               {DNNL_ARG_DIFF_SRC, d_conv}});
+  if (dx) {
+    const auto& pd = p.conv_backward_data;
+    execute_into(p.conv_backward_data_prim,
+                 {{DNNL_ARG_DIFF_DST, reorder_to(d_conv, pd.diff_dst_desc())},
+                  {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), pd.weights_desc())}},
+                 DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.d.src, dx));
+  }
+  const auto& pd = p.conv_backward_weights;
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), pd.src_desc())},
+      {DNNL_ARG_DIFF_DST, reorder_to(d_conv, pd.diff_dst_desc())}};
+  std::vector<float> unused_db(db || !r.has_bias ? 0 : static_cast<size_t>(g.c_out));
+  if (r.has_bias)
+    args.emplace(DNNL_ARG_DIFF_BIAS, user_memory(p.d.bias, db ? db : unused_db.data()));
+  execute_into(p.conv_backward_weights_prim, std::move(args), DNNL_ARG_DIFF_WEIGHTS,
+               pd.diff_weights_desc(), user_memory(p.d.weights, dw));
 }
 
 }  // namespace tide

@@ -9,8 +9,9 @@ namespace tide {
 struct PoolGeometry {
   int64_t n = 1, c = 1, h = 1, w = 1;  // input (N, C, H, W)
   int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-  int64_t out_h() const { return (h + 2 * pad_h - kh) / stride_h + 1; }
-  int64_t out_w() const { return (w + 2 * pad_w - kw) / stride_w + 1; }
+  // 0 when the window does not fit (the division alone would round -1/2 up to 0).
+  int64_t out_h() const { return h + 2 * pad_h < kh ? 0 : (h + 2 * pad_h - kh) / stride_h + 1; }
+  int64_t out_w() const { return w + 2 * pad_w < kw ? 0 : (w + 2 * pad_w - kw) / stride_w + 1; }
 };
 
 // Max pooling keeps, for its backward pass, where each maximum came from: its record, of

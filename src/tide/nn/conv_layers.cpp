@@ -31,6 +31,10 @@ Variable Conv2d::forward(const Variable& x) {
   return conv2d(x, weight_, bias_, options_);
 }
 
+Variable Conv2d::forward_relu_maxpool(const Variable& x, const Pool2dOptions& pool) {
+  return conv2d_relu_maxpool(x, weight_, bias_, options_, pool);
+}
+
 std::string Conv2d::describe() const {
   const Shape& w = weight_.shape();
   return fmt::format("Conv2d({}, {}, kernel {}x{}, stride {}x{}, padding {}x{}{}{})",

@@ -16,6 +16,9 @@ class Conv2d : public Module {
   Conv2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel, RngStream& rng,
          Conv2dOptions options = {}, bool bias = true);
   Variable forward(const Variable& x) override;
+  // max_pool2d(relu(forward(x))) as one fused op (Sequential uses it for Conv2d, ReLU,
+  // MaxPool2d in a row).
+  Variable forward_relu_maxpool(const Variable& x, const Pool2dOptions& pool);
   std::string describe() const override;
   const Variable& weight() const { return weight_; }
   const Variable& bias() const { return bias_; }
@@ -30,6 +33,7 @@ class MaxPool2d : public Module {
   explicit MaxPool2d(Pool2dOptions options) : options_(options) {}
   Variable forward(const Variable& x) override { return max_pool2d(x, options_); }
   std::string describe() const override;
+  const Pool2dOptions& options() const { return options_; }
 
  private:
   Pool2dOptions options_;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "tide/autograd/ops.hpp"
+#include "tide/nn/conv_layers.hpp"
 #include "tide/nn/init.hpp"
 #include "tide/tensor/random.hpp"
 
@@ -50,9 +51,33 @@ Sequential& Sequential::add(std::shared_ptr<Module> module) {
   return *this;
 }
 
+namespace {
+
+// Conv2d, ReLU, MaxPool2d from child i on: the convolution and the pooling's options, or
+// nulls. The three run as one op (conv2d_relu_maxpool) with the same values and gradients.
+std::pair<Conv2d*, MaxPool2d*> conv_relu_pool_at(
+    const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& kids, size_t i) {
+  if (i + 2 >= kids.size()) return {nullptr, nullptr};
+  auto* conv = dynamic_cast<Conv2d*>(kids[i].second.get());
+  auto* act = dynamic_cast<Activation*>(kids[i + 1].second.get());
+  auto* pool = dynamic_cast<MaxPool2d*>(kids[i + 2].second.get());
+  if (!conv || !act || act->describe() != "ReLU" || !pool) return {nullptr, nullptr};
+  return {conv, pool};
+}
+
+}  // namespace
+
 Variable Sequential::forward(const Variable& x) {
   Variable h = x;
-  for (const auto& [name, child] : children()) h = child->forward(h);
+  const auto& kids = children();
+  for (size_t i = 0; i < kids.size(); ++i) {
+    if (const auto [conv, pool] = conv_relu_pool_at(kids, i); conv) {
+      h = conv->forward_relu_maxpool(h, pool->options());
+      i += 2;
+      continue;
+    }
+    h = kids[i].second->forward(h);
+  }
   return h;
 }
 
