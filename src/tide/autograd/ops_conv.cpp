@@ -110,7 +110,7 @@ Variable conv2d_relu_maxpool(const Variable& x, const Variable& weight, const Va
   if (has_bias) inputs.push_back(bias);
   return make_result(
       y, std::move(inputs),
-      [xv, wv, g, pg, record](const Tensor& dy, std::vector<Variable>& in) {
+      [xv, wv, g, record](const Tensor& dy, std::vector<Variable>& in) {
         const bool want_x = in[0].requires_grad();
         const bool want_bias = in.size() > 2 && in[2].requires_grad();
         Tensor dx = want_x ? Tensor::empty(xv.shape()) : Tensor();
@@ -118,7 +118,7 @@ Variable conv2d_relu_maxpool(const Variable& x, const Variable& weight, const Va
         Tensor db = want_bias ? Tensor::empty({g.c_out}) : Tensor();
         conv_relu_maxpool_backward(want_x ? dx.data<float>() : nullptr, dw.data<float>(),
                                    want_bias ? db.data<float>() : nullptr, dy.data<float>(),
-                                   xv.data<float>(), wv.data<float>(), *record, g, pg);
+                                   xv.data<float>(), wv.data<float>(), *record, g);
         if (want_x) in[0].accumulate_grad(dx);
         in[1].accumulate_grad(dw);
         if (want_bias) in[2].accumulate_grad(db);

@@ -1,7 +1,5 @@
 #include "tide/autograd/ops_rnn.hpp"
 
-#include <functional>
-
 #include <cstring>
 
 #include "tide/autograd/tensor_math.hpp"
@@ -80,40 +78,38 @@ Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0
 
 namespace {
 
-// A layer whose only state is h (GRU, vanilla RNN): its gate count and its two kernels.
-struct OneStateKernels {
-  const char* name;
-  int64_t gates;
-  std::function<std::shared_ptr<RnnWorkspace>(
-      float* y, float* h_t, const float* x, const float* h0, const float* w_ih, const float* w_hh,
-      const float* b_ih, const float* b_hh, const RnnGeometry& g)>
-      forward;
-  std::function<void(float* dx, float* dh0, float* dw_ih, float* dw_hh, float* db_ih, float* db_hh,
-                     const float* dy, const float* dh_t, const float* x, const float* h0,
-                     const float* w_ih, const float* w_hh, const float* y, const float* h_t,
-                     const RnnWorkspace& ws, const RnnGeometry& g)>
-      backward;
-};
+// The layers whose only state is h: one body for the GRU and the vanilla RNN, which differ
+// in their gate count and their oneDNN kernel.
+enum class OneState { gru, rnn_tanh, rnn_relu };
 
-Variable one_state_sequence(const OneStateKernels& k, const Variable& x, const Variable& h0,
+const char* name_of(OneState kind) {
+  return kind == OneState::gru ? "gru_sequence" : "rnn_sequence";
+}
+
+Variable one_state_sequence(OneState kind, const Variable& x, const Variable& h0,
                             const Variable& w_ih, const Variable& w_hh, const Variable& b_ih,
                             const Variable& b_hh) {
   TIDE_CHECK(x.value().ndim() == 3 && x.dtype() == DType::f32,
-             "{}: expected f32 input (N, T, I), got {}", k.name, x.value().str());
+             "{}: expected f32 input (N, T, I), got {}", name_of(kind), x.value().str());
   RnnGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
-  const int64_t h = g.hidden, gh = k.gates * h;
+  const bool gru = kind == OneState::gru, relu = kind == OneState::rnn_relu;
+  const int64_t h = g.hidden, gh = (gru ? 3 : 1) * h;
   TIDE_CHECK(w_ih.shape() == Shape({gh, g.input}) && w_hh.shape() == Shape({gh, h}) &&
                  h0.shape() == Shape({g.batch, h}),
-             "{}: weights {} and {} or state {} do not fit input {}", k.name, w_ih.value().str(),
-             w_hh.value().str(), h0.value().str(), x.value().str());
+             "{}: weights {} and {} or state {} do not fit input {}", name_of(kind),
+             w_ih.value().str(), w_hh.value().str(), h0.value().str(), x.value().str());
   const bool has_bias = b_ih.defined();
   const Tensor bi = has_bias ? b_ih.value() : Tensor::zeros({gh}),
                bh = has_bias ? b_hh.value() : Tensor::zeros({gh});
   const Tensor y = Tensor::empty({g.batch, g.steps, h}), h_t = Tensor::empty({g.batch, h});
   const Tensor xv = x.value(), h0v = h0.value(), wi = w_ih.value(), wh = w_hh.value();
+  float *yp = y.data<float>(), *htp = h_t.data<float>();
+  const float *xp = xv.data<float>(), *h0p = h0v.data<float>(), *wip = wi.data<float>(),
+              *whp = wh.data<float>();
   std::shared_ptr<RnnWorkspace> ws =
-      k.forward(y.data<float>(), h_t.data<float>(), xv.data<float>(), h0v.data<float>(),
-                wi.data<float>(), wh.data<float>(), bi.data<float>(), bh.data<float>(), g);
+      gru ? gru_forward(yp, htp, xp, h0p, wip, whp, bi.data<float>(), bh.data<float>(), g)
+          : vanilla_rnn_forward(yp, htp, xp, h0p, wip, whp, bi.data<float>(), bh.data<float>(),
+                                relu, g);
   Tensor packed = Tensor::empty({g.batch, g.steps + 1, h});
   pack(packed, y, 0, true);
   pack(packed, h_t, g.steps, true);
@@ -129,42 +125,35 @@ Variable one_state_sequence(const OneStateKernels& k, const Variable& x, const V
         Tensor dx = Tensor::empty(xv.shape()), dh0 = Tensor::empty(h0v.shape()),
                dwi = Tensor::empty(wi.shape()), dwh = Tensor::empty(wh.shape()),
                dbi = Tensor::empty(bi.shape()), dbh = Tensor::empty(bh.shape());
-        k.backward(dx.data<float>(), dh0.data<float>(), dwi.data<float>(), dwh.data<float>(),
-                   dbi.data<float>(), dbh.data<float>(), dy.data<float>(), dh_t.data<float>(),
-                   xv.data<float>(), h0v.data<float>(), wi.data<float>(), wh.data<float>(),
-                   y.data<float>(), h_t.data<float>(), *ws, g);
+        if (gru)
+          gru_backward(dx.data<float>(), dh0.data<float>(), dwi.data<float>(), dwh.data<float>(),
+                       dbi.data<float>(), dbh.data<float>(), dy.data<float>(), dh_t.data<float>(),
+                       xv.data<float>(), h0v.data<float>(), y.data<float>(), h_t.data<float>(), *ws,
+                       g);
+        else
+          vanilla_rnn_backward(dx.data<float>(), dh0.data<float>(), dwi.data<float>(),
+                               dwh.data<float>(), dbi.data<float>(), dbh.data<float>(),
+                               dy.data<float>(), dh_t.data<float>(), xv.data<float>(),
+                               h0v.data<float>(), wi.data<float>(), wh.data<float>(),
+                               y.data<float>(), h_t.data<float>(), *ws, relu, g);
         const Tensor grads[] = {dx, dh0, dwi, dwh, dbi, dbh};
         for (size_t i = 0; i < in.size(); ++i)
           if (in[i].requires_grad()) in[i].accumulate_grad(grads[i]);
       },
-      k.name);
+      name_of(kind));
 }
 
 }  // namespace
 
 Variable gru_sequence(const Variable& x, const Variable& h0, const Variable& w_ih,
                       const Variable& w_hh, const Variable& b_ih, const Variable& b_hh) {
-  static const OneStateKernels kernels{
-      "gru_sequence", 3, gru_forward,
-      [](float* dx, float* dh0, float* dwi, float* dwh, float* dbi, float* dbh, const float* dy,
-         const float* dh_t, const float* x, const float* h0, const float*, const float*,
-         const float* y, const float* h_t, const RnnWorkspace& ws, const RnnGeometry& g) {
-        gru_backward(dx, dh0, dwi, dwh, dbi, dbh, dy, dh_t, x, h0, y, h_t, ws, g);
-      }};
-  return one_state_sequence(kernels, x, h0, w_ih, w_hh, b_ih, b_hh);
+  return one_state_sequence(OneState::gru, x, h0, w_ih, w_hh, b_ih, b_hh);
 }
 
 Variable rnn_sequence(const Variable& x, const Variable& h0, const Variable& w_ih,
                       const Variable& w_hh, const Variable& b_ih, const Variable& b_hh, bool relu) {
-  auto kernels_for = [](bool r) {
-    using namespace std::placeholders;
-    return OneStateKernels{"rnn_sequence", 1,
-                           std::bind(vanilla_rnn_forward, _1, _2, _3, _4, _5, _6, _7, _8, r, _9),
-                           std::bind(vanilla_rnn_backward, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10,
-                                     _11, _12, _13, _14, _15, r, _16)};
-  };
-  static const OneStateKernels tanh_kernels = kernels_for(false), relu_kernels = kernels_for(true);
-  return one_state_sequence(relu ? relu_kernels : tanh_kernels, x, h0, w_ih, w_hh, b_ih, b_hh);
+  return one_state_sequence(relu ? OneState::rnn_relu : OneState::rnn_tanh, x, h0, w_ih, w_hh, b_ih,
+                            b_hh);
 }
 
 }  // namespace tide

@@ -50,7 +50,7 @@ std::shared_ptr<ConvBlockRecord> conv_relu_maxpool_forward(float* y, const float
 // dx (or null), dw and db (or null) from dy, given the forward's record.
 void conv_relu_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
                                 const float* w, const ConvBlockRecord& record,
-                                const ConvGeometry& g, const PoolGeometry& pg);
+                                const ConvGeometry& g);
 
 // The same three by plain loops (double accumulators), for checking and for f64.
 template <class T>

@@ -5,7 +5,6 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
-#include <vector>
 
 #include "tide/core/error.hpp"
 #include "tide/kernels/conv.hpp"
@@ -134,6 +133,31 @@ void execute_into(const dnnl::primitive& prim, std::unordered_map<int, dnnl::mem
   dnnl_stream().wait();
 }
 
+// The input-gradient pass (when dx) and the weight-gradient pass (when dw; db or null), with
+// the output gradient from dy_as(descs, layout): memory in the layout the pass asks for.
+template <class DyAs>
+void backward_passes(float* dx, float* dw, float* db, const float* x, const float* w,
+                     const ConvGeometry& g, DyAs&& dy_as) {
+  if (dx) {
+    const DataPrimitives& p = data_primitives(g);
+    const auto& pd = p.backward_data;
+    execute_into(p.backward_data_prim,
+                 {{DNNL_ARG_DIFF_DST, dy_as(p.d, pd.diff_dst_desc())},
+                  {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), pd.weights_desc())}},
+                 DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.d.src, dx));
+  }
+  if (dw) {
+    const WeightPrimitives& p = weight_primitives(g, db != nullptr);
+    const auto& pd = p.backward_weights;
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), pd.src_desc())},
+        {DNNL_ARG_DIFF_DST, dy_as(p.d, pd.diff_dst_desc())}};
+    if (db) args.emplace(DNNL_ARG_DIFF_BIAS, user_memory(p.d.bias, db));
+    execute_into(p.backward_weights_prim, std::move(args), DNNL_ARG_DIFF_WEIGHTS,
+                 pd.diff_weights_desc(), user_memory(p.d.weights, dw));
+  }
+}
+
 // Convolution with ReLU as a post-op, then max pooling, all in the layouts the convolution
 // chooses; the backward passes read and write those layouts too.
 struct BlockPrimitives {
@@ -143,10 +167,7 @@ struct BlockPrimitives {
   dnnl::pooling_forward::primitive_desc pool;
   dnnl::pooling_backward::primitive_desc pool_backward;
   dnnl::eltwise_backward::primitive_desc relu_backward;
-  dnnl::convolution_backward_data::primitive_desc conv_backward_data;
-  dnnl::convolution_backward_weights::primitive_desc conv_backward_weights;
-  dnnl::primitive conv_prim, pool_prim, pool_backward_prim, relu_backward_prim,
-      conv_backward_data_prim, conv_backward_weights_prim;
+  dnnl::primitive conv_prim, pool_prim, pool_backward_prim, relu_backward_prim;
 };
 
 BlockPrimitives build_block(const ConvGeometry& g, const PoolGeometry& pg, bool has_bias) {
@@ -179,20 +200,10 @@ BlockPrimitives build_block(const ConvGeometry& g, const PoolGeometry& pg, bool 
       {dnnl::prop_kind::forward_training, relu_algo, activ, 0.0f, 0.0f}, engine);
   p.relu_backward = dnnl::eltwise_backward::primitive_desc({relu_algo, activ, activ, 0.0f, 0.0f},
                                                            engine, relu_hint);
-  const auto plain_conv = forward_desc(p.d, has_bias);
-  p.conv_backward_data = dnnl::convolution_backward_data::primitive_desc(
-      {kAlgo, p.d.src_any, p.d.weights_any, activ, p.d.strides, p.d.dilates, p.d.pad_l, p.d.pad_r},
-      engine, plain_conv);
-  p.conv_backward_weights = dnnl::convolution_backward_weights::primitive_desc(
-      {kAlgo, p.d.src_any, p.d.weights_any, bias, activ, p.d.strides, p.d.dilates, p.d.pad_l,
-       p.d.pad_r},
-      engine, plain_conv);
   p.conv_prim = dnnl::convolution_forward(p.conv);
   p.pool_prim = dnnl::pooling_forward(p.pool);
   p.pool_backward_prim = dnnl::pooling_backward(p.pool_backward);
   p.relu_backward_prim = dnnl::eltwise_backward(p.relu_backward);
-  p.conv_backward_data_prim = dnnl::convolution_backward_data(p.conv_backward_data);
-  p.conv_backward_weights_prim = dnnl::convolution_backward_weights(p.conv_backward_weights);
   return p;
 }
 
@@ -207,7 +218,6 @@ const BlockPrimitives& block_primitives(const ConvGeometry& g, const PoolGeometr
 class BlockRecord : public ConvBlockRecord {
  public:
   const BlockPrimitives* primitives = nullptr;  // cached for the process's life
-  bool has_bias = false;
   dnnl::memory activation, workspace;  // ReLU's output in the convolution's layout; pooling's
 };
 
@@ -228,29 +238,11 @@ void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const flo
                      const float* w, const ConvGeometry& g) {
   // dy is reordered once when both passes read it in the same layout (they usually do).
   std::optional<dnnl::memory> dy_reordered;
-  auto dy_as = [&](const ConvDescs& d, const dnnl::memory::desc& want) {
+  backward_passes(dx, dw, db, x, w, g, [&](const ConvDescs& d, const dnnl::memory::desc& want) {
     if (!dy_reordered || dy_reordered->get_desc() != want)
       dy_reordered = reorder_to(user_memory(d.dst, dy), want);
     return *dy_reordered;
-  };
-  if (dx) {
-    const DataPrimitives& p = data_primitives(g);
-    const auto& pd = p.backward_data;
-    execute_into(p.backward_data_prim,
-                 {{DNNL_ARG_DIFF_DST, dy_as(p.d, pd.diff_dst_desc())},
-                  {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), pd.weights_desc())}},
-                 DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.d.src, dx));
-  }
-  if (dw) {
-    const WeightPrimitives& p = weight_primitives(g, db != nullptr);
-    const auto& pd = p.backward_weights;
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), pd.src_desc())},
-        {DNNL_ARG_DIFF_DST, dy_as(p.d, pd.diff_dst_desc())}};
-    if (db) args.emplace(DNNL_ARG_DIFF_BIAS, user_memory(p.d.bias, db));
-    execute_into(p.backward_weights_prim, std::move(args), DNNL_ARG_DIFF_WEIGHTS,
-                 pd.diff_weights_desc(), user_memory(p.d.weights, dw));
-  }
+  });
 }
 
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
@@ -268,7 +260,6 @@ std::shared_ptr<ConvBlockRecord> conv_relu_maxpool_forward(float* y, const float
   const BlockPrimitives& p = block_primitives(g, pg, b != nullptr);
   auto record = std::make_shared<BlockRecord>();
   record->primitives = &p;
-  record->has_bias = b != nullptr;
   record->activation = dnnl::memory(p.conv.dst_desc(), dnnl_engine());
   record->workspace = dnnl::memory(p.pool.workspace_desc(), dnnl_engine());
   std::unordered_map<int, dnnl::memory> args{
@@ -285,7 +276,7 @@ std::shared_ptr<ConvBlockRecord> conv_relu_maxpool_forward(float* y, const float
 
 void conv_relu_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
                                 const float* w, const ConvBlockRecord& record,
-                                const ConvGeometry& g, const PoolGeometry& pg) {
+                                const ConvGeometry& g) {
   const auto& r = static_cast<const BlockRecord&>(record);
   const BlockPrimitives& p = *r.primitives;
   auto& engine = dnnl_engine();
@@ -299,22 +290,10 @@ void conv_relu_maxpool_backward(float* dx, float* dw, float* db, const float* dy
   p.relu_backward_prim.execute(dnnl_stream(), {{DNNL_ARG_DST, r.activation},
                                                {DNNL_ARG_DIFF_DST, d_activation},
                                                {DNNL_ARG_DIFF_SRC, d_conv}});
-  if (dx) {
-    const auto& pd = p.conv_backward_data;
-    execute_into(p.conv_backward_data_prim,
-                 {{DNNL_ARG_DIFF_DST, reorder_to(d_conv, pd.diff_dst_desc())},
-                  {DNNL_ARG_WEIGHTS, reorder_to(user_memory(p.d.weights, w), pd.weights_desc())}},
-                 DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), user_memory(p.d.src, dx));
-  }
-  const auto& pd = p.conv_backward_weights;
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, reorder_to(user_memory(p.d.src, x), pd.src_desc())},
-      {DNNL_ARG_DIFF_DST, reorder_to(d_conv, pd.diff_dst_desc())}};
-  std::vector<float> unused_db(db || !r.has_bias ? 0 : static_cast<size_t>(g.c_out));
-  if (r.has_bias)
-    args.emplace(DNNL_ARG_DIFF_BIAS, user_memory(p.d.bias, db ? db : unused_db.data()));
-  execute_into(p.conv_backward_weights_prim, std::move(args), DNNL_ARG_DIFF_WEIGHTS,
-               pd.diff_weights_desc(), user_memory(p.d.weights, dw));
+  // The convolution's own backward passes, reading d_conv in the layout each asks for.
+  backward_passes(dx, dw, db, x, w, g, [&](const ConvDescs&, const dnnl::memory::desc& want) {
+    return reorder_to(d_conv, want);
+  });
 }
 
 }  // namespace tide

@@ -111,12 +111,8 @@ void run_backward(const NormPrimitives& p, float* dx, float* dw, float* db, cons
   dnnl_stream().wait();
 }
 
-}  // namespace
-
-void layer_norm(float* y, float* mean, float* var, const float* x, const float* w, const float* b,
-                int64_t rows, int64_t cols, double eps) {
-  if (rows * cols == 0) return;
-  const NormPrimitives& p = layer_norm_primitives(rows, cols, w, b, eps);
+void run_forward(const NormPrimitives& p, float* y, float* mean, float* var, const float* x,
+                 const float* w, const float* b) {
   auto args = common_args(p, mean, var, w, b);
   args.emplace(DNNL_ARG_SRC, user_memory(p.data, x));
   args.emplace(DNNL_ARG_DST, user_memory(p.data, y));
@@ -124,16 +120,26 @@ void layer_norm(float* y, float* mean, float* var, const float* x, const float* 
   dnnl_stream().wait();
 }
 
+// An empty input has zero parameter gradients (and oneDNN builds no primitive for it).
+void zero_params(float* dw, float* db, int64_t size) {
+  for (int64_t j = 0; j < size; ++j) {
+    if (dw) dw[j] = 0;
+    if (db) db[j] = 0;
+  }
+}
+
+}  // namespace
+
+void layer_norm(float* y, float* mean, float* var, const float* x, const float* w, const float* b,
+                int64_t rows, int64_t cols, double eps) {
+  if (rows * cols == 0) return;
+  run_forward(layer_norm_primitives(rows, cols, w, b, eps), y, mean, var, x, w, b);
+}
+
 void layer_norm_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
                          const float* w, const float* mean, const float* var, int64_t rows,
                          int64_t cols, double eps) {
-  if (rows * cols == 0) {
-    for (int64_t j = 0; j < cols; ++j) {
-      if (dw) dw[j] = 0;
-      if (db) db[j] = 0;
-    }
-    return;
-  }
+  if (rows * cols == 0) return zero_params(dw, db, cols);
   const NormPrimitives& p = layer_norm_primitives(rows, cols, w, db, eps);
   run_backward(p, dx, dw, db, dy, x, w, mean, var, rows * cols, cols);
 }
@@ -145,11 +151,7 @@ void batch_norm(float* y, float* mean, float* var, float* running_mean, float* r
   const NormPrimitives& p = batch_norm_primitives(a, w, b);
   if (!a.training)  // the running statistics are the inputs, kept as they were for backward
     for (int64_t ch = 0; ch < a.c; ++ch) mean[ch] = running_mean[ch], var[ch] = running_var[ch];
-  auto args = common_args(p, mean, var, w, b);
-  args.emplace(DNNL_ARG_SRC, user_memory(p.data, x));
-  args.emplace(DNNL_ARG_DST, user_memory(p.data, y));
-  p.forward.execute(dnnl_stream(), args);
-  dnnl_stream().wait();
+  run_forward(p, y, mean, var, x, w, b);
   if (a.training && running_mean) {
     const int64_t count = a.n * a.s;
     const double unbias =
@@ -167,7 +169,7 @@ void batch_norm_backward(float* dx, float* dw, float* db, const float* dy, const
                          const float* w, const float* mean, const float* var,
                          const BatchNormArgs& a) {
   const int64_t data_size = a.n * a.c * a.s;
-  if (data_size == 0) return;
+  if (data_size == 0) return zero_params(dw, db, a.c);
   const NormPrimitives& p = batch_norm_primitives(a, w, db);
   run_backward(p, dx, dw, db, dy, x, w, mean, var, data_size, a.c);
 }

@@ -59,9 +59,9 @@ std::pair<Conv2d*, MaxPool2d*> conv_relu_pool_at(
     const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& kids, size_t i) {
   if (i + 2 >= kids.size()) return {nullptr, nullptr};
   auto* conv = dynamic_cast<Conv2d*>(kids[i].second.get());
-  auto* act = dynamic_cast<Activation*>(kids[i + 1].second.get());
+  const bool relu = dynamic_cast<ReLU*>(kids[i + 1].second.get()) != nullptr;
   auto* pool = dynamic_cast<MaxPool2d*>(kids[i + 2].second.get());
-  if (!conv || !act || act->describe() != "ReLU" || !pool) return {nullptr, nullptr};
+  if (!conv || !relu || !pool) return {nullptr, nullptr};
   return {conv, pool};
 }
 
@@ -97,8 +97,10 @@ Variable Flatten::forward(const Variable& x) {
   return flatten(x, start_dim_);
 }
 
+ReLU::ReLU() : Activation("ReLU", [](const Variable& x) { return relu(x); }) {}
+
 std::shared_ptr<Module> make_relu() {
-  return std::make_shared<Activation>("ReLU", [](const Variable& x) { return relu(x); });
+  return std::make_shared<ReLU>();
 }
 std::shared_ptr<Module> make_sigmoid() {
   return std::make_shared<Activation>("Sigmoid", [](const Variable& x) { return sigmoid(x); });

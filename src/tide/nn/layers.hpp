@@ -76,6 +76,12 @@ class Activation : public Module {
   std::function<Variable(const Variable&)> fn_;
 };
 
+// torch.nn.ReLU; its own type so that Sequential can recognise it for fusion.
+class ReLU : public Activation {
+ public:
+  ReLU();
+};
+
 std::shared_ptr<Module> make_relu();
 std::shared_ptr<Module> make_sigmoid();
 std::shared_ptr<Module> make_tanh();

@@ -22,12 +22,13 @@ void validate(const ScheduleOptions& o) {
 LrSchedule::LrSchedule(double base_lr, int64_t total_steps, ScheduleOptions options)
     : base_lr_(base_lr), total_steps_(total_steps), options_(std::move(options)) {
   validate(options_);
+  cosine_ = options_.kind == "cosine";
 }
 
 double LrSchedule::at(int64_t step) const {
   const int64_t warmup = options_.warmup_steps;
   if (step < warmup) return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup);
-  if (options_.kind == "constant") return base_lr_;
+  if (!cosine_) return base_lr_;
   // Cosine over the steps after warm-up; the last step runs at min_lr.
   const int64_t span = std::max<int64_t>(total_steps_ - warmup - 1, 1);
   const double t = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(span));

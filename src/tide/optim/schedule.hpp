@@ -31,6 +31,7 @@ class LrSchedule {
   double base_lr_;
   int64_t total_steps_;
   ScheduleOptions options_;
+  bool cosine_ = false;  // options_.kind, decided once rather than compared every step
 };
 
 // The known schedule names, for help texts and errors.
