@@ -12,8 +12,9 @@ declare -A allowed=(
   [nn]="core tensor kernels autograd nn"
   [optim]="core tensor kernels autograd nn optim"
   [data]="core tensor data"
-  [train]="core tensor kernels autograd nn optim data train"
-  [cli]="core tensor kernels autograd nn optim data train cli"
+  [dist]="core tensor kernels autograd nn optim data dist"
+  [train]="core tensor kernels autograd nn optim data dist train"
+  [cli]="core tensor kernels autograd nn optim data dist train cli"
 )
 
 bad=0

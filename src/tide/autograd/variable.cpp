@@ -95,6 +95,11 @@ void Variable::zero_grad() {
   data().grad = Tensor();
 }
 
+void Variable::set_grad_ready_hook(std::function<void(Variable&)> hook) {
+  TIDE_CHECK(is_leaf(), "a gradient-ready hook goes on a leaf (a parameter), not on an op's output");
+  data().grad_ready_hook = std::move(hook);
+}
+
 Variable Variable::detach() const {
   return Variable(value(), false);
 }
@@ -138,9 +143,18 @@ void Variable::backward(const Tensor& grad_output) const {
     }
   }
   data_->grad = grad_output;
+  // Reverse post-order is topological: a leaf comes after every op that uses it, so its
+  // gradient is complete when the loop reaches it.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Data* d = it->get();
-    if (!d->node) continue;  // a leaf: its gradient stays
+    if (!d->node) {  // a leaf: its gradient stays
+      if (d->grad_ready_hook) {
+        Variable leaf;
+        leaf.data_ = *it;
+        d->grad_ready_hook(leaf);
+      }
+      continue;
+    }
     // Take the node and the gradient out first: the graph is freed as it is consumed, so
     // saved activations go as soon as they are used.
     std::shared_ptr<Node> node = std::move(d->node);

@@ -54,6 +54,11 @@ class Variable {
   void accumulate_grad_part(const std::function<void(const Tensor& grad)>& add);
   // Drops the gradient; the next backward starts from nothing.
   void zero_grad();
+  // For a leaf: `hook(*this)` runs during each backward() as soon as this variable's
+  // gradient for that backward is complete (every op that used it has added its part), on
+  // the thread running backward(). A data-parallel reducer starts averaging it from there
+  // while the rest of backward goes on. An empty function removes the hook.
+  void set_grad_ready_hook(std::function<void(Variable&)> hook);
 
   // Back-propagates from this scalar variable (its gradient is 1).
   void backward() const;
@@ -79,6 +84,7 @@ class Variable {
     std::shared_ptr<Node> node;
     // Set when backward() consumed `node`; another backward through here is an error.
     const char* freed_op = nullptr;
+    std::function<void(Variable&)> grad_ready_hook;
   };
   Data& data() const;
   std::shared_ptr<Data> data_;

@@ -16,6 +16,8 @@ void apply_config_file(CLI::App& cmd, const std::string& path) {
   }
   for (const CLI::ConfigItem& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // table start and end markers
+    // [run] holds what a run measured about itself (ranks, global batch): not options.
+    if (!item.parents.empty() && item.parents[0] == "run") continue;
     TIDE_CHECK(
         item.parents.empty() || (item.parents.size() == 1 && item.parents[0] == cmd.get_name()),
         "config file {}: unknown key '{}' (tables other than [{}] are not used)", path,

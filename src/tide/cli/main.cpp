@@ -6,7 +6,21 @@
 
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
+#include "tide/dist/communicator.hpp"
 
+namespace {
+
+// "rank 1 of 4: " under mpirun, so that the failing rank is named; empty otherwise.
+std::string rank_tag() {
+  if (!tide::Communicator::launched_by_mpi()) return "";
+  const tide::Communicator& w = tide::Communicator::world();
+  return w.size() > 1 ? fmt::format("rank {} of {}: ", w.rank(), w.size()) : "";
+}
+
+}  // namespace
+
+// A rank that fails ends the whole job (MPI_Abort): the others would otherwise wait in
+// their next collective for ever.
 int main(int argc, char** argv) {
   CLI::App app{"Tide: training machine-learning models in C++, on one machine or many", "tide"};
   app.require_subcommand(1);
@@ -22,12 +36,15 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const tide::Error& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "tide: error: {}\n", e.what());
+    fmt::print(stderr, "tide: error: {}{}\n", rank_tag(), e.what());
+    tide::Communicator::abort_job(1);
     return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "tide: internal error: {}\n", e.what());
+    fmt::print(stderr, "tide: internal error: {}{}\n", rank_tag(), e.what());
+    tide::Communicator::abort_job(3);
     return 3;
   }
+  tide::Communicator::finalize();
   return 0;
 }

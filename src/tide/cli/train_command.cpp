@@ -1,11 +1,45 @@
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
+#include "tide/core/log.hpp"
+#include "tide/dist/replicate.hpp"
 #include "tide/train/models.hpp"
 #include "tide/train/trainer.hpp"
 
 namespace tide::cli {
+namespace {
+
+// Gives this rank's team its value of --team-flag, as if it had been on the command line,
+// and its own run directory inside the job's.
+void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
+  const std::string flag = config.team_flag;
+  std::vector<std::string> values;
+  std::stringstream list(config.team_values);
+  for (std::string v; std::getline(list, v, ',');) values.push_back(v);
+  TIDE_CHECK(static_cast<int>(values.size()) == team.count,
+             "--team-values '{}' has {} value{}; --teams {} needs one per team",
+             config.team_values, values.size(), values.size() == 1 ? "" : "s", team.count);
+  for (const char* own : {"config", "teams", "team-flag", "team-values", "run-dir"})
+    TIDE_CHECK(flag != own, "--team-flag cannot be --{}", flag);
+  CLI::Option* opt = cmd.get_option_no_throw("--" + flag);
+  TIDE_CHECK(opt != nullptr, "--team-flag {}: `tide train` has no flag --{}", flag, flag);
+  const std::string& value = values[static_cast<size_t>(team.index)];
+  try {
+    opt->clear();
+    opt->add_result(value);
+    opt->run_callback();
+  } catch (const CLI::Error& e) {
+    TIDE_FAIL("--team-values: '{}' is not a value of --{}: {}", value, flag, e.what());
+  }
+  config.run_dir = fmt::format("{}/team{}-{}-{}", config.run_dir, team.index, flag, value);
+  const Communicator& world = Communicator::world();
+  set_log_prefix(fmt::format("rank {}/{} team {}", world.rank(), world.size(), team.index));
+}
+
+}  // namespace
 
 void add_train_command(CLI::App& app) {
   CLI::App* cmd =
@@ -49,12 +83,51 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--log-every", config->log_every, "Steps between metrics rows")
       ->capture_default_str();
   cmd->add_option("--prefetch", config->prefetch, "Batches prepared ahead")->capture_default_str();
+  cmd->add_option("--accumulate", config->accumulate,
+                  "Micro-batches whose gradients are summed before one update")
+      ->capture_default_str();
+  cmd->add_option("--lr-scaling", config->lr_scaling,
+                  "Scale --lr with the global batch: none, linear or sqrt (of global batch / "
+                  "--lr-base-batch)")
+      ->capture_default_str();
+  cmd->add_option("--lr-base-batch", config->lr_base_batch,
+                  "The batch --lr is meant for (0: --batch-size)")
+      ->capture_default_str();
+  cmd->add_option("--teams", config->teams,
+                  "Split the ranks into this many groups that train independently")
+      ->capture_default_str();
+  cmd->add_option("--team-flag", config->team_flag,
+                  "The flag whose value differs between teams (e.g. batch-size)");
+  cmd->add_option("--team-values", config->team_values,
+                  "Comma-separated values of --team-flag, one per team");
+  cmd->add_option("--stall-timeout", config->stall_timeout,
+                  "Seconds a rank may wait in one collective before it reports what it waits on")
+      ->capture_default_str();
+  cmd->add_option("--bucket-mb", config->bucket_mb, "Gradient bucket size (MB)")
+      ->capture_default_str();
+  cmd->add_option("--first-bucket-mb", config->first_bucket_mb,
+                  "Size of the first, small gradient bucket (MB)")
+      ->capture_default_str();
   cmd->callback([cmd, config, config_path] {
     if (!config_path->empty()) apply_config_file(*cmd, *config_path);
-    const TrainSummary s = train_classifier(*config);
-    fmt::print("test accuracy {:.4f}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
-               s.test_accuracy, s.test_loss, s.steps, s.samples_per_sec, s.wall_s);
-    fmt::print("run directory: {}\n", s.run_dir);
+    const Communicator& world = Communicator::world();
+    // One run directory name for the whole job, whatever each rank's clock says.
+    if (config->run_dir.empty())
+      config->run_dir = world.allgather(default_run_dir(*config), "the run directory name")[0];
+    const Team team = split_into_teams(world, config->teams);
+    if (team.count > 1) {
+      TIDE_CHECK(!config->team_flag.empty(),
+                 "--teams {} needs --team-flag and --team-values (one value per team)",
+                 team.count);
+      apply_team_value(*cmd, *config, team);
+    }
+    const TrainSummary s = train_classifier(*config, team.comm);
+    if (team.comm.rank() != 0) return;
+    fmt::print("{}test accuracy {:.4f}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
+               team.count > 1 ? fmt::format("team {}: ", team.index) : "", s.test_accuracy,
+               s.test_loss, s.steps, s.samples_per_sec, s.wall_s);
+    fmt::print("{}run directory: {}\n",
+               team.count > 1 ? fmt::format("team {}: ", team.index) : "", s.run_dir);
   });
 }
 

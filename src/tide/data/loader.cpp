@@ -22,6 +22,7 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
     : dataset_(std::move(dataset)), sampler_(std::move(sampler)), options_(options) {
   TIDE_CHECK(options_.batch_size > 0, "batch size must be positive, got {}", options_.batch_size);
   TIDE_CHECK(options_.prefetch >= 0, "prefetch must be >= 0, got {}", options_.prefetch);
+  bounds_ = sampler_->batch_bounds(options_.batch_size, options_.drop_last);
 }
 
 DataLoader::~DataLoader() {
@@ -29,14 +30,12 @@ DataLoader::~DataLoader() {
 }
 
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = dataset_->size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return static_cast<int64_t>(bounds_.size()) - 1;
 }
 
 Batch DataLoader::build(int64_t batch_index) const {
-  const int64_t begin = batch_index * options_.batch_size;
-  const int64_t end =
-      std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order_.size()));
+  const int64_t begin = bounds_[static_cast<size_t>(batch_index)];
+  const int64_t end = bounds_[static_cast<size_t>(batch_index) + 1];
   return dataset_->get_batch(
       std::span<const int64_t>(order_.data() + begin, static_cast<size_t>(end - begin)));
 }
@@ -77,8 +76,8 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   TIDE_CHECK(first_batch >= 0 && first_batch <= total,
              "cannot start epoch {} at batch {}: it has {} batches", epoch, first_batch, total);
   order_ = sampler_->epoch_indices(epoch);
-  TIDE_CHECK(static_cast<int64_t>(order_.size()) == dataset_->size(),
-             "sampler returned {} indices for a dataset of {}", order_.size(), dataset_->size());
+  TIDE_CHECK(static_cast<int64_t>(order_.size()) == sampler_->size(),
+             "sampler returned {} indices for an epoch of {}", order_.size(), sampler_->size());
   next_ = first_batch;
   end_ = total;
   ready_.clear();

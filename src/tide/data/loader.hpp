@@ -50,6 +50,7 @@ class DataLoader {
   std::shared_ptr<const Dataset> dataset_;
   std::shared_ptr<const Sampler> sampler_;
   LoaderOptions options_;
+  std::vector<int64_t> bounds_;  // where each batch starts in order_, then its end
   std::vector<int64_t> order_;
   int64_t next_ = 0, end_ = 0;  // batches of the current epoch still to hand out
 

@@ -35,6 +35,29 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
   TIDE_CHECK(c.image_size > 0, "--image-size must be a positive integer, got {}", c.image_size);
   TIDE_CHECK(c.prefetch >= 0, "--prefetch must be >= 0, got {}", c.prefetch);
+  TIDE_CHECK(c.accumulate >= 1, "--accumulate must be a positive integer, got {}", c.accumulate);
+  TIDE_CHECK(c.lr_scaling == "none" || c.lr_scaling == "linear" || c.lr_scaling == "sqrt",
+             "--lr-scaling must be none, linear or sqrt, got '{}'", c.lr_scaling);
+  TIDE_CHECK(c.lr_base_batch >= 0, "--lr-base-batch must be >= 0 (0: --batch-size), got {}",
+             c.lr_base_batch);
+  TIDE_CHECK(c.teams >= 1, "--teams must be a positive integer, got {}", c.teams);
+  TIDE_CHECK(c.team_flag.empty() == c.team_values.empty(),
+             "--team-flag and --team-values go together (got only {})",
+             c.team_flag.empty() ? "--team-values" : "--team-flag");
+  TIDE_CHECK(std::isfinite(c.stall_timeout) && c.stall_timeout > 0,
+             "--stall-timeout must be a positive number of seconds, got {}", c.stall_timeout);
+  TIDE_CHECK(std::isfinite(c.bucket_mb) && c.bucket_mb > 0 && std::isfinite(c.first_bucket_mb) &&
+                 c.first_bucket_mb > 0,
+             "--bucket-mb and --first-bucket-mb must be positive, got {} and {}", c.bucket_mb,
+             c.first_bucket_mb);
+}
+
+double lr_scale_factor(const TrainConfig& c, int64_t global_batch) {
+  const double base = static_cast<double>(c.lr_base_batch > 0 ? c.lr_base_batch : c.batch_size);
+  const double ratio = static_cast<double>(global_batch) / base;
+  if (c.lr_scaling == "linear") return ratio;
+  if (c.lr_scaling == "sqrt") return std::sqrt(ratio);
+  return 1.0;
 }
 
 std::string to_toml(const TrainConfig& c) {
@@ -58,6 +81,15 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("run-dir = {}\n", quoted(c.run_dir));
   s += fmt::format("log-every = {}\n", c.log_every);
   s += fmt::format("prefetch = {}\n", c.prefetch);
+  s += fmt::format("accumulate = {}\n", c.accumulate);
+  s += fmt::format("lr-scaling = {}\n", quoted(c.lr_scaling));
+  s += fmt::format("lr-base-batch = {}\n", c.lr_base_batch);
+  s += fmt::format("teams = {}\n", c.teams);
+  s += fmt::format("team-flag = {}\n", quoted(c.team_flag));
+  s += fmt::format("team-values = {}\n", quoted(c.team_values));
+  s += fmt::format("stall-timeout = {}\n", c.stall_timeout);
+  s += fmt::format("bucket-mb = {}\n", c.bucket_mb);
+  s += fmt::format("first-bucket-mb = {}\n", c.first_bucket_mb);
   return s;
 }
 

@@ -27,7 +27,22 @@ struct TrainConfig {
   std::string run_dir;      // empty: runs/<model>-<dataset>-<time>
   int64_t log_every = 100;  // steps between rows of metrics.csv
   int prefetch = 2;         // batches prepared ahead by the loader thread
+
+  // Data parallelism (under mpirun; see docs/ARCHITECTURE.md). batch_size is per rank; the
+  // global batch of one step is batch_size * ranks * accumulate.
+  int64_t accumulate = 1;          // micro-batches summed before one gradient reduction
+  std::string lr_scaling = "none";  // none | linear | sqrt: lr times (global / base batch)^p
+  int64_t lr_base_batch = 0;        // the batch lr is meant for; 0: batch_size
+  int teams = 1;                    // groups of ranks that train independently
+  std::string team_flag;            // the flag each team sets to its own value ...
+  std::string team_values;          // ... from this comma-separated list, one per team
+  double stall_timeout = 120;       // seconds in one collective before a rank reports it
+  double bucket_mb = 25;            // gradient bucket size of the Reducer
+  double first_bucket_mb = 1;       // its first, small bucket
 };
+
+// The learning-rate multiplier of --lr-scaling for a global batch.
+double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 
 // Throws tide::Error naming the option (as its flag, e.g. --batch-size) when a value is out
 // of range.

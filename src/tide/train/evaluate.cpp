@@ -19,27 +19,34 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return correct;
 }
 
-EvalResult evaluate(Module& model, DataLoader& loader) {
+EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
-  EvalResult r;
-  double loss_sum = 0;
-  int64_t correct = 0;
+  // loss sum, correct, examples: summed over the ranks in f64 (exact for counts below 2^53)
+  Tensor sums = Tensor::zeros({3}, DType::f64);
+  double* s = sums.data<double>();
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
     const Variable logits = model(Variable(batch->inputs));
     const int64_t n = batch->targets.numel();
-    loss_sum += cross_entropy(logits, batch->targets).value().item() * static_cast<double>(n);
-    correct += count_correct(logits.value(), batch->targets);
-    r.examples += n;
+    s[0] += cross_entropy(logits, batch->targets).value().item() * static_cast<double>(n);
+    s[1] += static_cast<double>(count_correct(logits.value(), batch->targets));
+    s[2] += static_cast<double>(n);
   }
   model.train(was_training);
+  comm.allreduce(sums, ReduceOp::sum, "the evaluation's sums");
+  EvalResult r;
+  r.examples = static_cast<int64_t>(s[2]);
   if (r.examples > 0) {
-    r.loss = loss_sum / static_cast<double>(r.examples);
-    r.accuracy = static_cast<double>(correct) / static_cast<double>(r.examples);
+    r.loss = s[0] / s[2];
+    r.accuracy = s[1] / s[2];
   }
   return r;
+}
+
+EvalResult evaluate(Module& model, DataLoader& loader) {
+  return evaluate(model, loader, Communicator::solo());
 }
 
 }  // namespace tide

@@ -19,11 +19,12 @@ Progress::Progress(std::FILE* out, int64_t total_steps, int64_t every)
     : out_(out),
       total_steps_(total_steps),
       every_(every),
-      tty_(isatty(fileno(out)) != 0),
+      tty_(out != nullptr && isatty(fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
 void Progress::update(int64_t step, int64_t epoch, double loss, double samples_per_sec) {
+  if (out_ == nullptr) return;
   const auto now = std::chrono::steady_clock::now();
   if (tty_ ? now - last_draw_ < std::chrono::milliseconds(250) && step != total_steps_
            : step % every_ != 0)

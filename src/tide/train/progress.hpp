@@ -11,6 +11,7 @@ class Progress {
  public:
   // total_steps: the steps this run will take (for the ETA). On a terminal the line is
   // redrawn in place a few times a second; otherwise a line is printed every `every` steps.
+  // A null `out` prints nothing (the ranks other than 0).
   Progress(std::FILE* out, int64_t total_steps, int64_t every);
   void update(int64_t step, int64_t epoch, double loss, double samples_per_sec);
   // Ends the in-place line before other output.

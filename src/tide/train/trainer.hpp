@@ -1,6 +1,8 @@
 // A training run of a classifier: data, model, optimizer, loop, evaluation, run directory.
 #pragma once
 
+#include "tide/dist/communicator.hpp"
+
 #include <string>
 
 #include "tide/train/config.hpp"
@@ -21,7 +23,18 @@ struct TrainSummary {
 
 // Trains config.model on config.dataset with SGD, evaluating on the test split after each
 // epoch (and after the last step), and writes into the run directory: config.toml (the
-// resolved configuration), metrics.csv and summary.json. Progress goes to standard error.
+// resolved configuration), metrics.csv, summary.json and model.safetensors (the final
+// parameters). Progress goes to standard error.
+//
+// On the ranks of `comm` (every rank calls this), training is synchronous data-parallel:
+// rank 0's initial parameters are broadcast and verified, each rank trains on its share
+// of every epoch, gradients are averaged by a Reducer while backward runs, metrics are
+// averaged over the ranks, and only rank 0 writes files. Every rank returns the summary.
+TrainSummary train_classifier(TrainConfig config, const Communicator& comm);
+// runs/<model>-<dataset>-<local time>, the run directory when none is given.
+std::string default_run_dir(const TrainConfig& config);
+
+// In a world of one.
 TrainSummary train_classifier(TrainConfig config);
 
 }  // namespace tide

@@ -1,0 +1,111 @@
+// Communicator: a group of ranks and the collectives Tide needs on it, over MPI.
+//
+// A program started by mpirun or srun joins MPI_COMM_WORLD; started on its own it is a world
+// of one, MPI is never initialised, and every collective returns at once. This module is the
+// only one that includes mpi.h: the rest of Tide sees ranks, sizes and tensors.
+//
+// MPI is initialised with MPI_THREAD_SERIALIZED: any thread may call a collective, but never
+// two at once. During a training step the Reducer's thread owns MPI; the training thread
+// uses the communicator only between steps.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tide/tensor/tensor.hpp"
+
+namespace tide {
+
+enum class ReduceOp { sum, max, min };
+
+// What a rank is waiting on in a collective, for the stall watchdog to report.
+class StallWatch {
+ public:
+  void begin(std::string what);
+  void end();
+  // The current wait and how long it has lasted; empty when not waiting.
+  std::pair<std::string, double> current() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::string what_;
+  std::chrono::steady_clock::time_point since_;
+  bool waiting_ = false;
+};
+
+class Communicator {
+ public:
+  // The world: every rank of the job, or this process alone when no launcher started it.
+  static Communicator& world();
+  // This process alone: a group of one, whose collectives return at once.
+  static Communicator solo() { return Communicator(); }
+  // Whether a launcher (mpirun, srun) started this process, so that MPI is used.
+  static bool launched_by_mpi();
+  // Ends MPI after the last collective (the program's exit does it too). Idempotent.
+  static void finalize();
+  // Tears down every rank of the job after an error on this one, so that no rank waits
+  // forever in a collective the failed one will never join. Returns only in a world of one.
+  static void abort_job(int status);
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  // Ranks of this communicator on this rank's node (for threads per rank).
+  int local_size() const { return local_size_; }
+
+  // In place on every rank: the elementwise sum (or max, min) over the ranks. f32, f64, i64.
+  void allreduce(Tensor& t, ReduceOp op = ReduceOp::sum, const std::string& what = "allreduce") const;
+  void allreduce(float* data, int64_t n, ReduceOp op, const std::string& what) const;
+  void allreduce(double* data, int64_t n, ReduceOp op, const std::string& what) const;
+  // Root's tensor (shape and dtype already equal on every rank) copied to every rank.
+  void broadcast(Tensor& t, int root = 0, const std::string& what = "broadcast") const;
+  // Every rank's tensor (same shape on each), stacked along a new first dimension.
+  Tensor allgather(const Tensor& t, const std::string& what = "allgather") const;
+  // Every rank's string, indexed by rank; the strings may differ in length.
+  std::vector<std::string> allgather(const std::string& s, const std::string& what = "allgather") const;
+  void barrier(const std::string& what = "barrier") const;
+  // Splits into groups: ranks with the same color form one communicator, ordered by rank.
+  Communicator split(int color) const;
+
+  // Waits in collectives are recorded here (shared by the groups split from one
+  // communicator: a rank waits in one collective at a time); see StallWatchdog.
+  const std::shared_ptr<StallWatch>& stall_watch() const { return watch_; }
+
+  Communicator(const Communicator&) = default;
+  Communicator& operator=(const Communicator&) = default;
+  ~Communicator();
+
+ private:
+  struct Handle;  // the MPI_Comm, freed with the last copy
+  Communicator() = default;
+  template <class T>
+  void allreduce_raw(T* data, int64_t n, ReduceOp op, const std::string& what) const;
+
+  std::shared_ptr<Handle> handle_;  // null in a world of one
+  int rank_ = 0, size_ = 1, local_size_ = 1;
+  std::shared_ptr<StallWatch> watch_ = std::make_shared<StallWatch>();
+};
+
+// A thread that logs, once per wait, when this rank has waited longer than `timeout_s` in a
+// collective of `comm`, naming what it waits on (step and bucket for the Reducer).
+class StallWatchdog {
+ public:
+  StallWatchdog(const Communicator& comm, double timeout_s);
+  ~StallWatchdog();
+  StallWatchdog(const StallWatchdog&) = delete;
+  StallWatchdog& operator=(const StallWatchdog&) = delete;
+
+ private:
+  std::shared_ptr<StallWatch> watch_;
+  int rank_;
+  double timeout_s_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace tide
