@@ -125,6 +125,77 @@ TEST(Loader, EveryExampleOncePerEpochWithAPartialLastBatch) {
   EXPECT_NE(epoch(l, 1), batches);
 }
 
+// Every rank's batches of one epoch through a DataLoader, as the ranks of a job see them.
+std::vector<std::vector<std::vector<int64_t>>> rank_batches(int64_t n, int ranks, int64_t b,
+                                                            int64_t e, uint64_t seed) {
+  std::vector<std::vector<std::vector<int64_t>>> out;
+  for (int r = 0; r < ranks; ++r) {
+    DataLoader l(counting(n), std::make_shared<DistributedSampler>(n, r, ranks, b, true, seed),
+                 LoaderOptions{.batch_size = b});
+    out.push_back(epoch(l, e));
+  }
+  return out;
+}
+
+TEST(Sampler, DistributedSharesAreDisjointCoveringAndEqualInBatches) {
+  for (int64_t n : {3, 7, 10, 64, 100, 1001})
+    for (int ranks : {1, 2, 3, 4})
+      for (int64_t b : {1, 2, 5, 16}) {
+        if (n < ranks) continue;
+        const auto all = rank_batches(n, ranks, b, 2, 11);
+        std::multiset<int64_t> seen;
+        for (const auto& batches : all) {
+          EXPECT_EQ(batches.size(), all[0].size()) << n << " examples, " << ranks << " ranks, batch " << b;
+          for (const auto& batch : batches) {
+            EXPECT_FALSE(batch.empty());
+            EXPECT_LE(batch.size(), static_cast<size_t>(b + 1));
+            seen.insert(batch.begin(), batch.end());
+          }
+        }
+        // Disjoint and covering: every example exactly once over all ranks.
+        std::multiset<int64_t> every;
+        for (int64_t i = 0; i < n; ++i) every.insert(i);
+        EXPECT_EQ(seen, every) << n << " examples, " << ranks << " ranks, batch " << b;
+      }
+}
+
+TEST(Sampler, DistributedStepsTogetherAreTheSingleProcessBatch) {
+  // 100 examples, 3 ranks of batch 8: global batches of 24; the ranks' batches of step j
+  // together are batch j of one process with batch 24 (same seed and epoch).
+  const auto all = rank_batches(100, 3, 8, 1, 5);
+  DataLoader single(counting(100), LoaderOptions{.batch_size = 24, .seed = 5});
+  const auto whole = epoch(single, 1);
+  ASSERT_EQ(all[0].size(), whole.size());
+  for (size_t j = 0; j < whole.size(); ++j) {
+    std::vector<int64_t> together;
+    for (const auto& batches : all) together.insert(together.end(), batches[j].begin(), batches[j].end());
+    EXPECT_EQ(together, whole[j]) << "step " << j;
+  }
+  // One rank is the plain shuffled loader, batch for batch.
+  EXPECT_EQ(rank_batches(103, 1, 10, 3, 9)[0], [] {
+    DataLoader l(counting(103), LoaderOptions{.batch_size = 10, .seed = 9});
+    return epoch(l, 3);
+  }());
+  // The order depends on the epoch and the seed.
+  EXPECT_NE(rank_batches(100, 3, 8, 2, 5), all);
+  EXPECT_NE(rank_batches(100, 3, 8, 1, 6), all);
+}
+
+TEST(Sampler, DistributedTailTooSmallForEveryRankJoinsThePreviousStep) {
+  // 2 * 3 * 5 + 2 examples on 3 ranks of batch 5: the 2 left over cannot give each rank
+  // one, so the second step carries them: 15 + 2 split as 5, 6, 6.
+  const auto all = rank_batches(32, 3, 5, 0, 1);
+  for (const auto& batches : all) ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(all[0][1].size() + all[1][1].size() + all[2][1].size(), 17u);
+  EXPECT_THAT(error_of([] { DistributedSampler(2, 0, 3, 4, true, 0); }),
+              HasSubstr("a dataset of 2 examples cannot give each of 3 ranks one"));
+  EXPECT_THAT(error_of([] {
+                DataLoader(counting(10), std::make_shared<DistributedSampler>(10, 0, 2, 4, true, 0),
+                           LoaderOptions{.batch_size = 5});
+              }),
+              HasSubstr("made for batches of 4 cannot cut batches of 5"));
+}
+
 TEST(Loader, DropLast) {
   DataLoader l(counting(103), LoaderOptions{.batch_size = 10, .drop_last = true});
   EXPECT_EQ(l.batches_per_epoch(), 10);
