@@ -1,0 +1,159 @@
+// `tide train` data-parallel as a user runs it, under scripts/mpirun-local: 2 ranks with batch
+// b end where one process with batch 2b ends; teams train independently; a rank started with
+// another model stops the job with a clear error instead of hanging.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tide/tensor/safetensors.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct Result {
+  int status;
+  std::string out;  // stdout and stderr together
+};
+
+// Runs a shell command line; `timeout` ends it (status 124) if it hangs.
+Result shell(const std::string& line) {
+  const std::string cmd = "timeout 300 " + line + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Result r{-1, ""};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const std::string kTide = std::string(TIDE_BINARY_DIR) + "/tide";
+const std::string kMpirun = std::string(TIDE_SOURCE_DIR) + "/scripts/mpirun-local";
+
+std::string run_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("tide_dist_" + name);
+  fs::remove_all(d);
+  return d.string();
+}
+
+// `tide train` flags shared by every run here: short, one thread per rank, deterministic.
+std::string train_flags(const std::string& model, const std::string& dir) {
+  return fmt::format("train --model {} --max-steps 20 --log-every 5 --threads 1 --seed 3 "
+                     "--lr 0.05 --run-dir {}",
+                     model, dir);
+}
+
+// The largest relative difference ||a - b|| / ||a|| (2-norms) over the tensors of two runs'
+// final models. Float sums in another order (a batch cut in two) differ in the last bits,
+// and 20 steps of SGD carry that to about 1e-6; a wrong scale or shard gives 1e-2 or more.
+double max_relative_difference(const std::string& dir_a, const std::string& dir_b) {
+  const TensorMap a = load_safetensors(dir_a + "/model.safetensors");
+  const TensorMap b = load_safetensors(dir_b + "/model.safetensors");
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (const auto& [name, ta] : a) {
+    const auto va = ta.to_vector(), vb = b.at(name).to_vector();
+    double norm = 0, diff = 0;
+    for (size_t i = 0; i < va.size(); ++i) {
+      norm += va[i] * va[i];
+      diff += (va[i] - vb[i]) * (va[i] - vb[i]);
+    }
+    worst = std::max(worst, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
+  }
+  return worst;
+}
+
+void expect_equivalent(const std::string& model, int ranks, int64_t batch) {
+  const std::string single = run_dir(model + "_single"), multi = run_dir(model + "_multi");
+  const Result a = shell(fmt::format("{} {} --batch-size {}", kTide, train_flags(model, single),
+                                     batch * ranks));
+  ASSERT_EQ(a.status, 0) << a.out;
+  const Result b = shell(fmt::format("{} -np {} {} {} --batch-size {}", kMpirun, ranks, kTide,
+                                     train_flags(model, multi), batch));
+  ASSERT_EQ(b.status, 0) << b.out;
+  EXPECT_THAT(b.out, HasSubstr(fmt::format("global batch {} = {} per rank x {} ranks",
+                                           batch * ranks, batch, ranks)));
+  EXPECT_THAT(b.out, HasSubstr("[    "));  // log lines ...
+  EXPECT_THAT(b.out, HasSubstr(" rank 0/"));  // ... carry the rank
+  EXPECT_LT(max_relative_difference(single, multi), 1e-5) << model << " on " << ranks << " ranks";
+  // Only rank 0 writes, and it records the job's shape.
+  std::ifstream config(multi + "/config.toml");
+  std::stringstream text;
+  text << config.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr(fmt::format("ranks = {}\nglobal-batch = {}", ranks, batch * ranks)));
+}
+
+TEST(DataParallel, TwoRanksEqualOneProcessWithTwiceTheBatchMlp) {
+  expect_equivalent("mlp", 2, 16);
+}
+
+TEST(DataParallel, ThreeRanksEqualOneProcessWithThriceTheBatchMlp) {
+  expect_equivalent("mlp", 3, 8);
+}
+
+TEST(DataParallel, TwoRanksEqualOneProcessWithTwiceTheBatchCnn) {
+  expect_equivalent("cnn", 2, 16);
+}
+
+TEST(DataParallel, AccumulatingTwoMicroBatchesEqualsTwiceTheBatch) {
+  const std::string single = run_dir("acc_single"), acc = run_dir("acc_two");
+  ASSERT_EQ(shell(fmt::format("{} {} --batch-size 32", kTide, train_flags("mlp", single))).status, 0);
+  const Result r = shell(fmt::format("{} {} --batch-size 16 --accumulate 2", kTide, train_flags("mlp", acc)));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("global batch 32 = 16 per rank x 1 rank x 2 micro-batches"));
+  EXPECT_LT(max_relative_difference(single, acc), 1e-5);
+}
+
+TEST(DataParallel, TeamsTrainLikeSoloRunsWithTheirValue) {
+  const std::string teams = run_dir("teams");
+  const Result r = shell(fmt::format("{} -np 2 {} {} --teams 2 --team-flag batch-size --team-values 16,40",
+                                     kMpirun, kTide, train_flags("mlp", teams)));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("team 0: test accuracy"));
+  EXPECT_THAT(r.out, HasSubstr("team 1: test accuracy"));
+  for (const auto& [index, batch] : {std::pair{0, 16}, std::pair{1, 40}}) {
+    const std::string solo = run_dir(fmt::format("solo{}", batch));
+    ASSERT_EQ(shell(fmt::format("{} {} --batch-size {}", kTide, train_flags("mlp", solo), batch)).status, 0);
+    const std::string team_dir = fmt::format("{}/team{}-batch-size-{}", teams, index, batch);
+    ASSERT_TRUE(fs::exists(team_dir + "/model.safetensors")) << r.out;
+    EXPECT_EQ(max_relative_difference(solo, team_dir), 0.0) << "team " << index;
+  }
+}
+
+TEST(DataParallel, ARankWithAnotherModelIsAnErrorNotAHang) {
+  const std::string dir = run_dir("mismatch");
+  const Result r = shell(fmt::format("{} -np 1 {} {} : -np 1 {} {}", kMpirun, kTide,
+                                     train_flags("mlp", dir), kTide, train_flags("cnn", dir)));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.status, 124) << "the job hung";
+  EXPECT_THAT(r.out, HasSubstr("rank 1 of 2 started with a different model or flags than rank 0"));
+}
+
+TEST(DataParallel, BadTeamFlagsAreClearErrors) {
+  const std::string dir = run_dir("badteams");
+  Result r = shell(fmt::format("{} -np 2 {} {} --teams 2 --team-flag batch-size --team-values 16",
+                               kMpirun, kTide, train_flags("mlp", dir)));
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.out, HasSubstr("--team-values '16' has 1 value; --teams 2 needs one per team"));
+  r = shell(fmt::format("{} {} --teams 2", kTide, train_flags("mlp", dir)));
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.out, HasSubstr("--teams 2 needs between 1 and the number of ranks (1)"));
+  r = shell(fmt::format("{} -np 2 {} {} --teams 2 --team-flag no-such --team-values 1,2", kMpirun,
+                        kTide, train_flags("mlp", dir)));
+  EXPECT_THAT(r.out, HasSubstr("`tide train` has no flag --no-such"));
+}
+
+}  // namespace
+}  // namespace tide
