@@ -172,9 +172,12 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                                         ranks, global_batch, lr));
     log_info("{}: {} parameters; {} training and {} test examples; {} steps", c.model,
              model->num_parameters(), train_set->size(), test_set->size(), total);
-    log_info("global batch {} = {} per rank x {} rank{} x {} micro-batch{}; lr {}{}", global_batch,
-             c.batch_size, ranks, ranks > 1 ? "s" : "", c.accumulate, c.accumulate > 1 ? "es" : "",
-             lr, c.lr_scaling == "none" ? "" : fmt::format(" ({} scaling of {})", c.lr_scaling, c.lr));
+    log_info("global batch {} = {} per rank x {} rank{} x {} micro-batch{}; lr {}{}; {} thread{} "
+             "per rank",
+             global_batch, c.batch_size, ranks, ranks > 1 ? "s" : "", c.accumulate,
+             c.accumulate > 1 ? "es" : "", lr,
+             c.lr_scaling == "none" ? "" : fmt::format(" ({} scaling of {})", c.lr_scaling, c.lr),
+             num_threads(), num_threads() > 1 ? "s" : "");
   }
   std::optional<MetricsWriter> metrics;
   if (writer) metrics.emplace((fs::path(c.run_dir) / "metrics.csv").string());
