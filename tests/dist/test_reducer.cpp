@@ -1,6 +1,6 @@
 // The Reducer on real ranks (ctest runs this under mpirun with 1, 2 and 3 ranks): after
-// backward and finish(), every gradient is the scaled sum over the ranks, in buckets laid
-// out the same way on every rank.
+// backward and finish(), every gradient is the sum over the ranks (the mean when backward
+// is seeded with 1 / ranks), in buckets laid out the same way on every rank.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -42,6 +42,11 @@ Variable loss_of(const std::vector<Variable>& params, const std::vector<size_t>&
   return loss;
 }
 
+// Backward seeded with `seed` (1 / ranks: the reduced gradients are means).
+void backward(const Variable& loss, double seed) {
+  loss.backward(Tensor::full(loss.shape(), seed));
+}
+
 void expect_gradient(const Variable& p, size_t k, double scale, const std::vector<double>& weight) {
   const int W = world().size();
   const std::vector<double> g = p.grad().to_vector();
@@ -62,8 +67,8 @@ TEST(Reducer, AveragesGradientsOverTheRanks) {
   Reducer reducer(params, world(), ReducerOptions{.bucket_bytes = 400'000, .first_bucket_bytes = 64});
   for (int step = 0; step < 3; ++step) {  // buffers are reused from step to step
     for (Variable& p : params) p.zero_grad();
-    reducer.prepare(step, 1.0 / W);
-    loss_of(params, {0, 1, 2, 3, 4, 5}, r).backward();
+    reducer.prepare(step);
+    backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 1.0 / W);
     reducer.finish();
     for (size_t k = 0; k < params.size(); ++k)
       expect_gradient(params[k], k, 1.0 / W, std::vector<double>(6, 1.0));
@@ -88,8 +93,8 @@ TEST(Reducer, ParametersBackwardDidNotReachCountAsZero) {
   const int W = world().size(), r = world().rank();
   std::vector<Variable> params = make_parameters();
   Reducer reducer(params, world(), ReducerOptions{.bucket_bytes = 4096, .first_bucket_bytes = 64});
-  reducer.prepare(0, 1.0 / W);
-  loss_of(params, {0, 3, 5}, r).backward();  // 1, 2 and 4 are not used
+  reducer.prepare(0);
+  backward(loss_of(params, {0, 3, 5}, r), 1.0 / W);  // 1, 2 and 4 are not used
   reducer.finish();
   expect_gradient(params[0], 0, 1.0 / W, {1, 0, 0, 1, 0, 1});
   expect_gradient(params[1], 1, 1.0 / W, {1, 0, 0, 1, 0, 1});
@@ -101,14 +106,28 @@ TEST(Reducer, SharedParameterIsReducedOnceItsGradientIsComplete) {
   const int W = world().size(), r = world().rank();
   std::vector<Variable> params = make_parameters();
   Reducer reducer(params, world(), ReducerOptions{.bucket_bytes = 4096, .first_bucket_bytes = 64});
-  reducer.prepare(0, 1.0 / W);
+  reducer.prepare(0);
   // Parameter 1 feeds two ops, one early and one late in backward: both parts count.
   const Variable early = sum(mul(params[1], Variable(coefficients(r, 1, 1000))));
   const Variable late = loss_of(params, {0, 1, 2, 3, 4, 5}, r);
-  (late + early * Variable(Tensor::scalar(1.0))).backward();
+  backward(late + early * Variable(Tensor::scalar(1.0)), 1.0 / W);
   reducer.finish();
   expect_gradient(params[1], 1, 1.0 / W, {1, 2, 1, 1, 1, 1});
   expect_gradient(params[3], 3, 1.0 / W, {1, 2, 1, 1, 1, 1});
+}
+
+TEST(Reducer, AParameterOnlyAnEarlierMicroBatchReachedKeepsItsGradient) {
+  const int W = world().size(), r = world().rank();
+  std::vector<Variable> params = make_parameters();
+  Reducer reducer(params, world(), ReducerOptions{.bucket_bytes = 4096, .first_bucket_bytes = 64});
+  backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 1.0 / W);  // micro-batch 1 reaches all
+  reducer.prepare(0);
+  backward(loss_of(params, {0, 3}, r), 1.0 / W);  // micro-batch 2 reaches 0 and 3 only
+  reducer.finish();
+  expect_gradient(params[0], 0, 1.0 / W, {2, 1, 1, 2, 1, 1});
+  expect_gradient(params[1], 1, 1.0 / W, {2, 1, 1, 2, 1, 1});
+  expect_gradient(params[3], 3, 1.0 / W, {2, 1, 1, 2, 1, 1});
+  expect_gradient(params[5], 5, 1.0 / W, {2, 1, 1, 2, 1, 1});
 }
 
 TEST(Reducer, AccumulatedMicroBatchesAreSummedThenScaled) {
@@ -116,12 +135,45 @@ TEST(Reducer, AccumulatedMicroBatchesAreSummedThenScaled) {
   std::vector<Variable> params = make_parameters();
   Reducer reducer(params, world());
   for (Variable& p : params) p.zero_grad();
-  loss_of(params, {0, 1, 2, 3, 4, 5}, r).backward();  // micro-batch 1: no reduction
-  reducer.prepare(0, 1.0 / (2 * W));
-  loss_of(params, {0, 1, 2, 3, 4, 5}, r).backward();  // micro-batch 2: reduce the sum
+  backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 0.5 / W);  // micro-batch 1: no reduction
+  reducer.prepare(0);
+  backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 0.5 / W);  // micro-batch 2: reduce the sum
   reducer.finish();
   for (size_t k = 0; k < params.size(); ++k)
-    expect_gradient(params[k], k, 2.0 / (2 * W), std::vector<double>(6, 1.0));
+    expect_gradient(params[k], k, 1.0 / W, std::vector<double>(6, 1.0));
+}
+
+TEST(Reducer, SumsWithoutASeed) {
+  const int r = world().rank();
+  std::vector<Variable> params = make_parameters();
+  Reducer reducer(params, world());
+  reducer.prepare(0);
+  loss_of(params, {0, 1, 2, 3, 4, 5}, r).backward();
+  reducer.finish();
+  for (size_t k = 0; k < params.size(); ++k)
+    expect_gradient(params[k], k, 1.0, std::vector<double>(6, 1.0));
+}
+
+// Gradients that ops write through new_grad() land in the bucket itself: no copy.
+TEST(Reducer, LinearWeightGradientsAreWrittenIntoTheBucket) {
+  const int W = world().size(), r = world().rank();
+  Variable weight(Tensor::full({4, 3}, 0.5), true), bias(Tensor::zeros({4}), true);
+  Reducer reducer({weight, bias}, world());
+  reducer.prepare(0);
+  const Variable x(Tensor::full({2, 3}, r + 1.0));
+  backward(sum(linear(x, weight, bias)), 1.0 / W);
+  const void* in_place = weight.grad().raw_data();
+  reducer.finish();
+  EXPECT_EQ(weight.grad().raw_data(), in_place);  // the same memory, now reduced
+  // d/dW of sum(x W^T + b) = sum over rows of x: 2 (r + 1) per element; mean over ranks.
+  double mean = 0;
+  for (int q = 0; q < W; ++q) mean += 2.0 * (q + 1) / W;
+  EXPECT_EQ(weight.grad().to_vector(), std::vector<double>(12, mean));
+  EXPECT_EQ(bias.grad().to_vector(), std::vector<double>(4, 2.0));
+  // Outside prepare() .. finish(), gradients are ordinary tensors again.
+  weight.zero_grad();
+  backward(sum(linear(x, weight, bias)), 1.0);
+  EXPECT_NE(weight.grad().raw_data(), in_place);
 }
 
 TEST(Reducer, RejectsMisuse) {

@@ -80,8 +80,8 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
         const bool want_bias = in.size() > 2 && in[2].requires_grad();
         const bool want_w = in[1].requires_grad() || want_bias;
         Tensor dx = want_x ? Tensor::empty(xv.shape(), dy.dtype()) : Tensor();
-        Tensor dw = want_w ? Tensor::empty(wv.shape(), dy.dtype()) : Tensor();
-        Tensor db = want_bias ? Tensor::empty({g.c_out}, dy.dtype()) : Tensor();
+        Tensor dw = want_w ? in[1].new_grad() : Tensor();
+        Tensor db = want_bias ? in[2].new_grad() : Tensor();
         dispatch_float(dy.dtype(), "conv2d backward", [&]<class T>(T) {
           backward(want_x ? dx.data<T>() : nullptr, want_w ? dw.data<T>() : nullptr,
                    want_bias ? db.data<T>() : nullptr, dy.data<T>(), xv.data<T>(), wv.data<T>(), g);
@@ -114,8 +114,8 @@ Variable conv2d_relu_maxpool(const Variable& x, const Variable& weight, const Va
         const bool want_x = in[0].requires_grad();
         const bool want_bias = in.size() > 2 && in[2].requires_grad();
         Tensor dx = want_x ? Tensor::empty(xv.shape()) : Tensor();
-        Tensor dw = Tensor::empty(wv.shape());
-        Tensor db = want_bias ? Tensor::empty({g.c_out}) : Tensor();
+        Tensor dw = in[1].new_grad();
+        Tensor db = want_bias ? in[2].new_grad() : Tensor();
         conv_relu_maxpool_backward(want_x ? dx.data<float>() : nullptr, dw.data<float>(),
                                    want_bias ? db.data<float>() : nullptr, dy.data<float>(),
                                    xv.data<float>(), wv.data<float>(), *record, g);

@@ -29,8 +29,9 @@ Variable embedding(const Variable& weight, const Tensor& indices) {
   });
   return make_result(
       y, {weight},
-      [indices, vocab, d, n](const Tensor& dy, std::vector<Variable>& in) {
-        Tensor dw = Tensor::zeros({vocab, d}, dy.dtype());
+      [indices, d, n](const Tensor& dy, std::vector<Variable>& in) {
+        Tensor dw = in[0].new_grad();  // (vocab, d)
+        dw.fill(0.0);
         const int64_t* ids = indices.data<int64_t>();
         dispatch_float(dy.dtype(), "embedding backward", [&]<class T>(T) {
           // Serial over positions (repeated indices add into the same row); rows vectorise.

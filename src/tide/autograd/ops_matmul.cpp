@@ -124,13 +124,13 @@ Variable linear_op(const Variable& x, const Variable& weight, const Variable& bi
             in[0].accumulate_grad(dx);
           }
           if (in[1].requires_grad()) {  // dW (out, in) = dy^T (out, rows) * x (rows, in)
-            Tensor dw = Tensor::empty(w.shape(), dy.dtype());
+            Tensor dw = in[1].new_grad();
             gemm(dw.data<T>(), dy.data<T>(), xv.data<T>(), true, false, out_features, in_features,
                  rows, T(1), T(0));
             in[1].accumulate_grad(dw);
           }
           if (in.size() > 2 && in[2].requires_grad()) {  // db (out) = sum over rows of dy
-            Tensor db = Tensor::empty({out_features}, dy.dtype());
+            Tensor db = in[2].new_grad();
             sum_rows(db.data<T>(), dy.data<T>(), rows, out_features, false);
             in[2].accumulate_grad(db);
           }

@@ -71,7 +71,8 @@ void Variable::accumulate_grad(Tensor g) {
              "gradient {} does not match its variable {}", g.str(), d.value.str());
   if (!d.grad.defined()) {
     d.grad = std::move(g);
-  } else if (d.grad.sole_owner()) {  // nothing else sees it: add in place
+  } else if (d.grad.sole_owner() ||  // nothing else sees it, or it is the gradient buffer
+             (d.grad_buffer.defined() && d.grad.raw_data() == d.grad_buffer.raw_data())) {
     dispatch_float(g.dtype(), "gradient accumulation", [&]<class T>(T) {
       binary(d.grad.data<T>(), d.grad.data<T>(), g.data<T>(), g.shape(), g.shape(), g.shape(),
              BinaryOp::add);
@@ -93,6 +94,18 @@ void Variable::accumulate_grad_part(const std::function<void(const Tensor& grad)
 
 void Variable::zero_grad() {
   data().grad = Tensor();
+}
+
+Tensor Variable::new_grad() const {
+  const Data& d = data();
+  if (!d.grad.defined() && d.grad_buffer.defined()) return d.grad_buffer;
+  return Tensor::empty(d.value.shape(), d.value.dtype());
+}
+
+void Variable::set_grad_buffer(Tensor buffer) {
+  TIDE_CHECK(!buffer.defined() || (buffer.shape() == value().shape() && buffer.dtype() == dtype()),
+             "gradient buffer {} does not match its variable {}", buffer.str(), value().str());
+  data().grad_buffer = std::move(buffer);
 }
 
 void Variable::set_grad_ready_hook(std::function<void(Variable&)> hook) {

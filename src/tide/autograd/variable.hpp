@@ -54,6 +54,13 @@ class Variable {
   void accumulate_grad_part(const std::function<void(const Tensor& grad)>& add);
   // Drops the gradient; the next backward starts from nothing.
   void zero_grad();
+  // A tensor of this variable's shape and dtype for an op to write a gradient of it into,
+  // then pass to accumulate_grad(). Uninitialised. Normally a new tensor; while there is no
+  // gradient yet and a gradient buffer is set, that buffer: the gradient then lands where a
+  // data-parallel reducer sends it from, without a copy.
+  Tensor new_grad() const;
+  // The buffer new_grad() hands out (a view of the reducer's bucket); undefined to unset.
+  void set_grad_buffer(Tensor buffer);
   // For a leaf: `hook(*this)` runs during each backward() as soon as this variable's
   // gradient for that backward is complete (every op that used it has added its part), on
   // the thread running backward(). A data-parallel reducer starts averaging it from there
@@ -85,6 +92,7 @@ class Variable {
     // Set when backward() consumed `node`; another backward through here is an error.
     const char* freed_op = nullptr;
     std::function<void(Variable&)> grad_ready_hook;
+    Tensor grad_buffer;
   };
   Data& data() const;
   std::shared_ptr<Data> data_;

@@ -108,6 +108,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--first-bucket-mb", config->first_bucket_mb,
                   "Size of the first, small gradient bucket (MB)")
       ->capture_default_str();
+  cmd->add_option("--overlap", config->overlap,
+                  "Average gradients while backward runs: on, off, or auto (on unless compute "
+                  "threads take every core)")
+      ->capture_default_str();
   cmd->callback([cmd, config, config_path] {
     if (!config_path->empty()) apply_config_file(*cmd, *config_path);
     const Communicator& world = Communicator::world();

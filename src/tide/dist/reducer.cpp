@@ -1,6 +1,7 @@
 #include "tide/dist/reducer.hpp"
 
 #include <chrono>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -9,15 +10,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <class T>
-void scaled_copy(T* dst, const T* src, int64_t n, T scale) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i] * scale;
-}
-
 }  // namespace
 
 Reducer::Reducer(std::vector<Variable> parameters, Communicator comm, ReducerOptions options)
-    : parameters_(std::move(parameters)), comm_(std::move(comm)) {
+    : parameters_(std::move(parameters)), comm_(std::move(comm)), overlap_(options.overlap) {
   TIDE_CHECK(options.bucket_bytes > 0 && options.first_bucket_bytes > 0,
              "reducer: bucket sizes must be positive, got {} and {} bytes", options.bucket_bytes,
              options.first_bucket_bytes);
@@ -62,10 +58,13 @@ Reducer::~Reducer() {
     changed_.notify_all();
   }
   thread_.join();
-  for (Variable& p : parameters_) p.set_grad_ready_hook(nullptr);
+  for (Variable& p : parameters_) {
+    p.set_grad_ready_hook(nullptr);
+    p.set_grad_buffer(Tensor());
+  }
 }
 
-void Reducer::prepare(int64_t step, double scale) {
+void Reducer::prepare(int64_t step) {
   std::lock_guard lock(mutex_);
   TIDE_CHECK(!armed_, "reducer: prepare() for step {} before finish() of step {}", step, step_);
   for (size_t b = 0; b < buckets_.size(); ++b) {
@@ -76,65 +75,63 @@ void Reducer::prepare(int64_t step, double scale) {
     bucket.pending = static_cast<int>(layout_[b].parameters.size());
     bucket.ready = false;
   }
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    Variable& p = parameters_[i];
+    const Tensor& buffer = buckets_[static_cast<size_t>(bucket_of_[i])].buffer;
+    p.set_grad_buffer(buffer.slice(offset_[i], offset_[i] + p.numel()).reshape(p.shape()));
+  }
   std::fill(param_done_.begin(), param_done_.end(), false);
   next_ = 0;
   step_ = step;
-  scale_ = scale;
   allreduce_s_ = 0;
   armed_ = true;
 }
 
 void Reducer::on_ready(int index, const Tensor& grad) {
-  if (!armed_ || param_done_[static_cast<size_t>(index)]) return;
-  Bucket& bucket = buckets_[static_cast<size_t>(bucket_of_[static_cast<size_t>(index)])];
-  const int64_t n = parameters_[static_cast<size_t>(index)].numel();
-  const int64_t offset = offset_[static_cast<size_t>(index)];
-  if (dtype_ == DType::f32) {
-    float* dst = bucket.buffer.data<float>() + offset;
-    if (grad.defined())
-      scaled_copy(dst, grad.data<float>(), n, static_cast<float>(scale_));
-    else
-      std::fill(dst, dst + n, 0.0f);
-  } else {
-    double* dst = bucket.buffer.data<double>() + offset;
-    if (grad.defined())
-      scaled_copy(dst, grad.data<double>(), n, scale_);
-    else
-      std::fill(dst, dst + n, 0.0);
-  }
-  mark_ready(index);
-}
-
-void Reducer::mark_ready(int index) {
-  param_done_[static_cast<size_t>(index)] = true;
+  const size_t i = static_cast<size_t>(index);
+  if (!armed_ || param_done_[i]) return;
+  Bucket& bucket = buckets_[static_cast<size_t>(bucket_of_[i])];
+  const int64_t n = parameters_[i].numel();
+  const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype_);
+  char* slot = static_cast<char*>(bucket.buffer.raw_data()) + offset_[i] * dtype_size(dtype_);
+  if (!grad.defined())
+    std::memset(slot, 0, bytes);
+  else if (grad.raw_data() != slot)  // not written in place through new_grad()
+    std::memcpy(slot, grad.raw_data(), bytes);
+  param_done_[i] = true;
   std::lock_guard lock(mutex_);
-  Bucket& bucket = buckets_[static_cast<size_t>(bucket_of_[static_cast<size_t>(index)])];
   if (--bucket.pending == 0) {
     bucket.ready = true;
     changed_.notify_all();
   }
 }
 
+void Reducer::reduce_bucket(int b) {
+  Tensor& buffer = buckets_[static_cast<size_t>(b)].buffer;
+  const std::string what =
+      fmt::format("the gradient allreduce of step {}, bucket {} of {} ({:.1f} MB)", step_ + 1,
+                  b + 1, buckets_.size(), static_cast<double>(buffer.nbytes()) / 1e6);
+  const auto start = Clock::now();
+  comm_.allreduce(buffer, ReduceOp::sum, what);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::lock_guard lock(mutex_);
+  allreduce_s_ += seconds;
+}
+
 void Reducer::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     changed_.wait(lock, [&] {
-      return stop_ || (armed_ && next_ < static_cast<int>(buckets_.size()) &&
+      return stop_ || (armed_ && overlap_ && !finishing_ && next_ < static_cast<int>(buckets_.size()) &&
                        buckets_[static_cast<size_t>(next_)].ready);
     });
     if (stop_) return;
     const int b = next_;
-    Tensor buffer = buckets_[static_cast<size_t>(b)].buffer;
-    const std::string what =
-        fmt::format("the gradient allreduce of step {}, bucket {} of {} ({:.1f} MB)", step_ + 1,
-                    b + 1, buckets_.size(), static_cast<double>(buffer.nbytes()) / 1e6);
+    busy_ = true;
     lock.unlock();
-    const auto start = Clock::now();
-    comm_.allreduce(buffer, ReduceOp::sum, what);
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    buffer = Tensor();  // only the bucket holds the buffer again
+    reduce_bucket(b);
     lock.lock();
-    allreduce_s_ += seconds;
+    busy_ = false;
     ++next_;
     changed_.notify_all();
   }
@@ -142,20 +139,34 @@ void Reducer::run() {
 
 void Reducer::finish() {
   TIDE_CHECK(armed_, "reducer: finish() without prepare()");
-  for (size_t i = 0; i < parameters_.size(); ++i)
-    if (!param_done_[i]) on_ready(static_cast<int>(i), Tensor());  // backward never reached it
   const auto start = Clock::now();
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return next_ == static_cast<int>(buckets_.size()); });
-  times_ = ReducerTimes{allreduce_s_, std::chrono::duration<double>(Clock::now() - start).count()};
-  armed_ = false;
-  lock.unlock();
+  int first = 0;
+  {
+    // Take the communicator: the thread finishes the bucket it is in and takes no other.
+    std::unique_lock lock(mutex_);
+    finishing_ = true;
+    changed_.wait(lock, [&] { return !busy_; });
+    first = next_;
+  }
+  // Parameters backward did not reach go in as they are: a gradient from an earlier
+  // micro-batch, or none (zeros). In reverse order, as backward would have.
+  for (size_t i = parameters_.size(); i-- > 0;)
+    if (!param_done_[i]) on_ready(static_cast<int>(i), parameters_[i].grad());
+  for (int b = first; b < static_cast<int>(buckets_.size()); ++b) reduce_bucket(b);
+  {
+    std::lock_guard lock(mutex_);
+    next_ = static_cast<int>(buckets_.size());
+    finishing_ = false;
+    armed_ = false;
+    times_ = ReducerTimes{allreduce_s_,
+                          std::chrono::duration<double>(Clock::now() - start).count()};
+  }
   for (size_t i = 0; i < parameters_.size(); ++i) {
     Variable& p = parameters_[i];
     const Tensor& buffer = buckets_[static_cast<size_t>(bucket_of_[i])].buffer;
-    const int64_t offset = offset_[i];
+    p.set_grad_buffer(Tensor());
     p.zero_grad();
-    p.accumulate_grad(buffer.slice(offset, offset + p.numel()).reshape(p.shape()));
+    p.accumulate_grad(buffer.slice(offset_[i], offset_[i] + p.numel()).reshape(p.shape()));
   }
 }
 

@@ -1,14 +1,19 @@
-// Reducer: averages gradients over the ranks of a communicator while backward still runs,
-// the way Horovod and PyTorch's DistributedDataParallel do.
+// Reducer: sums gradients over the ranks of a communicator while backward still runs, the
+// way Horovod and PyTorch's DistributedDataParallel do.
 //
 // Parameters are grouped into buckets in reverse order (the order in which backward
 // completes their gradients): a small first bucket, so communication starts early, then
 // buckets of about `bucket_bytes`. The layout depends only on the parameters' shapes, so
-// it is the same on every rank. As backward completes a gradient, a hook copies it (times
-// the scale) into its bucket; when a bucket is full the Reducer's thread sums it over the
-// ranks with one allreduce, while backward goes on. Buckets are reduced strictly in order,
-// so every rank issues the same collectives in the same order. The Reducer's thread is the
-// only one to use the communicator between prepare() and finish().
+// it is the same on every rank. While armed, each parameter's gradient buffer is its slice
+// of a bucket, so ops that write gradients through Variable::new_grad() (linear,
+// convolution, embedding) put them straight there; other gradients are copied in when
+// complete. When a bucket is full, the Reducer's thread sums it over the ranks with one
+// allreduce while backward goes on; finish() reduces what is left on the calling thread.
+// Buckets are reduced strictly in order, so every rank issues the same collectives in the
+// same order, and only one thread at a time uses the communicator.
+//
+// The Reducer sums; to average, seed backward with 1 / ranks (1 / (ranks * K) over K
+// accumulated micro-batches), which scales every gradient at no cost.
 #pragma once
 
 #include <algorithm>
@@ -27,6 +32,9 @@ namespace tide {
 struct ReducerOptions {
   int64_t bucket_bytes = 25 << 20;      // about 25 MB, as PyTorch's DDP
   int64_t first_bucket_bytes = 1 << 20;  // the first bucket is small, so it starts early
+  // Reduce buckets during backward on the Reducer's thread; false: all in finish(), on the
+  // calling thread, after backward.
+  bool overlap = true;
 };
 
 // One bucket: the parameters in it (indices into the parameter list, in the order they sit
@@ -38,8 +46,8 @@ struct BucketLayout {
 
 // Timings of the last reduction.
 struct ReducerTimes {
-  double allreduce_s = 0;  // the Reducer's thread inside allreduce
-  double exposed_s = 0;    // finish() waiting for it after backward ended
+  double allreduce_s = 0;  // inside allreduce, on either thread
+  double exposed_s = 0;    // in finish(), after backward ended
   // The share of allreduce time that overlapped backward: 1 - exposed / allreduce.
   double hidden_fraction() const {
     return allreduce_s > 0 ? std::max(0.0, 1.0 - exposed_s / allreduce_s) : 0.0;
@@ -54,12 +62,13 @@ class Reducer {
   Reducer(const Reducer&) = delete;
   Reducer& operator=(const Reducer&) = delete;
 
-  // Arms the hooks for the next backward: after it, each gradient will be `scale` times its
-  // sum over the ranks (1 / ranks for the average; 1 / (ranks * K) over K accumulated
-  // micro-batches). `step` names the step in stall reports.
-  void prepare(int64_t step, double scale);
-  // After backward: a parameter backward did not reach counts as a zero gradient. Waits for
-  // every bucket; each gradient is then a view of its reduced bucket.
+  // Arms the reducer for the next backward (`step` names it in stall reports). Call it after
+  // zero_grad() and, with accumulation, before the last micro-batch's backward only.
+  void prepare(int64_t step);
+  // After backward: a parameter backward did not reach goes in with the gradient it has
+  // (from earlier micro-batches; zeros if none). Reduces the buckets not yet reduced; each
+  // gradient is then a view of its bucket holding the sum over the ranks. Called right
+  // after prepare(), it sums the gradients as they are.
   void finish();
 
   const std::vector<BucketLayout>& layout() const { return layout_; }
@@ -72,8 +81,8 @@ class Reducer {
     bool ready = false;
   };
   void on_ready(int index, const Tensor& grad);
-  void mark_ready(int index);
-  void run();  // the thread that owns the communicator between prepare() and finish()
+  void reduce_bucket(int b);  // on whichever thread owns the communicator now
+  void run();                 // the Reducer's thread
 
   std::vector<Variable> parameters_;
   Communicator comm_;
@@ -82,14 +91,16 @@ class Reducer {
   std::vector<int64_t> offset_;   // by parameter: its first element in the bucket
   std::vector<bool> param_done_;  // by parameter, this reduction
   DType dtype_ = DType::f32;
+  bool overlap_ = true;
 
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Bucket> buckets_;
   bool armed_ = false, stop_ = false;
-  int next_ = 0;  // the next bucket the thread reduces
+  bool finishing_ = false;  // finish() owns the communicator: the thread takes no bucket
+  bool busy_ = false;       // the thread is inside an allreduce
+  int next_ = 0;            // the next bucket to reduce
   int64_t step_ = 0;
-  double scale_ = 1;
   double allreduce_s_ = 0;
   ReducerTimes times_;
   std::thread thread_;

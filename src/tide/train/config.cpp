@@ -50,6 +50,8 @@ void validate(const TrainConfig& c) {
                  c.first_bucket_mb > 0,
              "--bucket-mb and --first-bucket-mb must be positive, got {} and {}", c.bucket_mb,
              c.first_bucket_mb);
+  TIDE_CHECK(c.overlap == "auto" || c.overlap == "on" || c.overlap == "off",
+             "--overlap must be auto, on or off, got '{}'", c.overlap);
 }
 
 double lr_scale_factor(const TrainConfig& c, int64_t global_batch) {
@@ -90,6 +92,7 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("stall-timeout = {}\n", c.stall_timeout);
   s += fmt::format("bucket-mb = {}\n", c.bucket_mb);
   s += fmt::format("first-bucket-mb = {}\n", c.first_bucket_mb);
+  s += fmt::format("overlap = {}\n", quoted(c.overlap));
   return s;
 }
 

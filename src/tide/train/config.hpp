@@ -39,6 +39,9 @@ struct TrainConfig {
   double stall_timeout = 120;       // seconds in one collective before a rank reports it
   double bucket_mb = 25;            // gradient bucket size of the Reducer
   double first_bucket_mb = 1;       // its first, small bucket
+  // Reduce gradient buckets during backward: on, off, or auto (on unless the node's cores
+  // are all taken by compute threads, where the allreduce would only slow them down).
+  std::string overlap = "auto";
 };
 
 // The learning-rate multiplier of --lr-scaling for a global batch.

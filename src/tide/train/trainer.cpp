@@ -156,11 +156,18 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
   const LrSchedule schedule(lr, total, c.schedule);
   const int64_t epochs_to_run = (total + per_epoch - 1) / per_epoch;
+  const double grad_seed = 1.0 / static_cast<double>(ranks * c.accumulate);
   std::optional<Reducer> reducer;
-  if (ranks > 1 || c.accumulate > 1)
+  // auto: overlap needs a core for the Reducer's thread; where compute threads take them
+  // all, an allreduce during backward only takes their cycles (measured: bench/README.md).
+  const bool spare_core = static_cast<int64_t>(Communicator::world().local_size()) * num_threads() <
+                          static_cast<int64_t>(std::thread::hardware_concurrency());
+  const bool overlap = c.overlap == "on" || (c.overlap == "auto" && spare_core);
+  if (ranks > 1)
     reducer.emplace(model->parameters(), comm,
                     ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
-                                   .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6)});
+                                   .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
+                                   .overlap = overlap});
 
   if (writer) {
     std::error_code ec;
@@ -178,6 +185,10 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
              c.accumulate > 1 ? "es" : "", lr,
              c.lr_scaling == "none" ? "" : fmt::format(" ({} scaling of {})", c.lr_scaling, c.lr),
              num_threads(), num_threads() > 1 ? "s" : "");
+    if (ranks > 1)
+      log_info("gradients averaged in {} bucket{}, {}", reducer->layout().size(),
+               reducer->layout().size() > 1 ? "s" : "",
+               overlap ? "during backward" : "after backward (--overlap off, or auto with no core to spare)");
   }
   std::optional<MetricsWriter> metrics;
   if (writer) metrics.emplace((fs::path(c.run_dir) / "metrics.csv").string());
@@ -212,9 +223,10 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                    "training diverged: the loss is {} at step {} (epoch {}); try a smaller --lr "
                    "(now {})",
                    loss_value, s.steps + 1, epoch + 1, c.lr);
-        if (reducer && micro == c.accumulate - 1)
-          reducer->prepare(s.steps, 1.0 / static_cast<double>(ranks * c.accumulate));
-        loss.backward();
+        if (reducer && micro == c.accumulate - 1) reducer->prepare(s.steps);
+        // Seeded with 1 / (ranks * K): the Reducer's sum over the ranks of the K summed
+        // micro-batch gradients is then their mean.
+        loss.backward(Tensor::full(loss.shape(), grad_seed, loss.dtype()));
         const int64_t n = batch->targets.numel();
         trained_examples += n;
         window.examples += static_cast<double>(n);
