@@ -2,6 +2,9 @@
 """The PyTorch side of bench/run: times one training step (forward, backward, SGD with
 momentum 0.9, lr 0.01) of a reference workload from BENCH.md and prints one JSON line:
   {"workload": "mlp-64", "median_ms": 3.4, "steps": 30, "threads": 1, "blas": "/usr/lib/..."}
+With --ranks N > 1 it starts N processes on this machine that train the workload with
+DistributedDataParallel over gloo (loopback), each with the workload's batch and --threads,
+and reports rank 0's median step: weak scaling against --ranks 1.
 Run with /usr/bin/python3 (Debian's python3-torch); bench/run unsets OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE for this process."""
 import argparse
@@ -92,10 +95,12 @@ WORKLOADS = {
 }
 
 
-def median_step_ms(w: Workload, warmup: int, steps: int) -> float:
+def median_step_ms(w: Workload, warmup: int, steps: int, ddp: bool = False) -> float:
     torch.manual_seed(0)
     model = w.model()
     model.train()
+    if ddp:
+        model = torch.nn.parallel.DistributedDataParallel(model)
     loss_fn = w.loss()
     x, y = w.data()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -117,19 +122,48 @@ def blas_library() -> str:
     return ", ".join(sorted(paths)) or "unknown"
 
 
+def ddp_worker(rank: int, ranks: int, port: int, a, results) -> None:
+    import torch.distributed as dist
+    torch.set_num_threads(a.threads)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=ranks)
+    ms = median_step_ms(WORKLOADS[a.workload], a.warmup, a.steps, ddp=True)
+    if rank == 0:
+        results.put(ms)
+    dist.destroy_process_group()
+
+
+def ddp_median_step_ms(a) -> float:
+    import socket
+    import torch.multiprocessing as mp
+    with socket.socket() as s:  # a free loopback port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    results = ctx.SimpleQueue()
+    mp.spawn(ddp_worker, args=(a.ranks, port, a, results), nprocs=a.ranks, join=True)
+    return results.get()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workload", required=True, choices=WORKLOADS)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--ranks", type=int, default=1,
+                   help="processes training with DistributedDataParallel (gloo)")
     a = p.parse_args()
-    if a.steps < 1 or a.warmup < 0 or a.threads < 1:
-        p.error("need --steps >= 1, --warmup >= 0, --threads >= 1")
+    if a.steps < 1 or a.warmup < 0 or a.threads < 1 or a.ranks < 1:
+        p.error("need --steps >= 1, --warmup >= 0, --threads >= 1, --ranks >= 1")
     torch.set_num_threads(a.threads)
-    ms = median_step_ms(WORKLOADS[a.workload], a.warmup, a.steps)
+    if a.ranks > 1:
+        ms = ddp_median_step_ms(a)
+    else:
+        ms = median_step_ms(WORKLOADS[a.workload], a.warmup, a.steps)
     print(json.dumps({"workload": a.workload, "median_ms": round(ms, 4), "steps": a.steps,
-                      "threads": torch.get_num_threads(), "blas": blas_library()}))
+                      "threads": torch.get_num_threads(), "ranks": a.ranks,
+                      "blas": blas_library()}))
 
 
 if __name__ == "__main__":
