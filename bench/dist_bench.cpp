@@ -10,8 +10,9 @@
 //   --mode reducer  times the Reducer summing one step's gradients once backward has left
 //                   them in its buckets (finish(): the bucket allreduces, in order, and the
 //                   gradients as views) against one raw MPI_Allreduce of the same bytes,
-//                   interleaved; the overhead is the median of the paired ratios, which a
-//                   slow spell of the host moves less than a ratio of medians.
+//                   interleaved; with 25 MB buckets (the layout without overlap) and with a
+//                   1 MB first bucket (with overlap). The overheads are medians of paired
+//                   ratios, which a slow spell of the host moves less than a ratio of medians.
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -42,8 +43,8 @@ double median(std::vector<double> v) {
 
 std::string step_mode(const std::string& name, bench::Workload& w, const Communicator& comm,
                       int warmup, int steps, bool overlap) {
-  replicate_parameters(w.model->named_parameters(), describe_parameters(w.model->named_parameters()),
-                       comm);
+  replicate_parameters(w.model->named_parameters(),
+                       describe_parameters(w.model->named_parameters()), comm);
   Sgd opt(w.model->parameters(), SgdOptions{.lr = 0.01, .momentum = 0.9});
   std::optional<Reducer> reducer;
   if (comm.size() > 1)
@@ -78,7 +79,8 @@ std::string step_mode(const std::string& name, bench::Workload& w, const Communi
   // The share of communication that did not lengthen the step: 1 - (step - step without
   // communication) / allreduce time. Threads overlapping in time is not enough: on a
   // machine with no idle core the allreduce still takes the compute's cycles.
-  const double hidden = comm.size() > 1 && a > 0 ? std::clamp(1.0 - (t - alone) / a, 0.0, 1.0) : 0.0;
+  const double hidden =
+      comm.size() > 1 && a > 0 ? std::clamp(1.0 - (t - alone) / a, 0.0, 1.0) : 0.0;
   return fmt::format(
       "{{\"workload\": \"{}\", \"mode\": \"step\", \"ranks\": {}, \"median_ms\": {:.4f}, "
       "\"no_comm_ms\": {:.4f}, \"raw_allreduce_ms\": {:.4f}, \"hidden_share\": {:.4f}, "
@@ -92,15 +94,16 @@ std::string reducer_mode(const std::string& name, bench::Workload& w, const Comm
   w.loss().backward();  // one step's gradients
   std::vector<Tensor> grads;
   for (const Variable& p : params) grads.push_back(p.grad());
-  Reducer reducer(params, comm);
   int64_t elements = 0;
   for (const Variable& p : params) elements += p.numel();
   Tensor raw = Tensor::full({elements}, 1.0);
-  std::vector<double> reducer_ms, raw_ms, inside_ms, ratio;
-  for (int i = 0; i < warmup + steps; ++i) {
-    // The step's gradients again, written where backward's ops write them: into the
-    // buffers (bucket slices) prepare() hands out. Linear layers and convolutions do so.
-    reducer.prepare(i);
+  // finish() of a Reducer with these options, once backward has left the step's gradients
+  // where its ops write them: in the buffers (bucket slices) prepare() hands out.
+  size_t buckets[2] = {0, 0};
+  auto time_reducer = [&](bool overlap, int step) {
+    Reducer reducer(params, comm, ReducerOptions{.overlap = overlap});
+    buckets[overlap] = reducer.layout().size();
+    reducer.prepare(step);
     for (size_t k = 0; k < params.size(); ++k) {
       params[k].zero_grad();
       Tensor g = params[k].new_grad();
@@ -108,26 +111,33 @@ std::string reducer_mode(const std::string& name, bench::Workload& w, const Comm
       params[k].accumulate_grad(g);
     }
     comm.barrier();
-    auto t0 = Clock::now();
+    const auto t0 = Clock::now();
     reducer.finish();
-    const double r = ms_since(t0);
+    return ms_since(t0);
+  };
+  std::vector<double> raw_ms, one_ms, two_ms, one_ratio, two_ratio;
+  for (int i = 0; i < warmup + steps; ++i) {
+    const double one = time_reducer(false, i);  // buckets of 25 MB
+    const double two = time_reducer(true, i);   // a 1 MB first bucket, then 25 MB
     comm.barrier();
-    t0 = Clock::now();
+    const auto t0 = Clock::now();
     comm.allreduce(raw, ReduceOp::sum, "the raw allreduce");
     const double a = ms_since(t0);
     if (i < warmup) continue;
-    reducer_ms.push_back(r);
     raw_ms.push_back(a);
-    ratio.push_back(r / a);
-    inside_ms.push_back(reducer.last_times().allreduce_s * 1e3);
+    one_ms.push_back(one);
+    two_ms.push_back(two);
+    one_ratio.push_back(one / a);
+    two_ratio.push_back(two / a);
   }
-  const double rm = median(reducer_ms), am = median(raw_ms);
   return fmt::format(
       "{{\"workload\": \"{}\", \"mode\": \"reducer\", \"ranks\": {}, \"bytes\": {}, "
-      "\"buckets\": {}, \"reducer_ms\": {:.4f}, \"raw_allreduce_ms\": {:.4f}, "
-      "\"overhead\": {:.4f}, \"bucket_allreduce_ms\": {:.4f}, \"steps\": {}, \"threads\": {}}}",
-      name, comm.size(), elements * 4, reducer.layout().size(), rm, am, median(ratio) - 1,
-      median(inside_ms), steps, num_threads());
+      "\"raw_allreduce_ms\": {:.4f}, \"buckets\": {}, \"reducer_ms\": {:.4f}, "
+      "\"overhead\": {:.4f}, \"buckets_small_first\": {}, \"reducer_small_first_ms\": {:.4f}, "
+      "\"overhead_small_first\": {:.4f}, \"steps\": {}, \"threads\": {}}}",
+      name, comm.size(), elements * 4, median(raw_ms), buckets[0], median(one_ms),
+      median(one_ratio) - 1, buckets[1], median(two_ms), median(two_ratio) - 1, steps,
+      num_threads());
 }
 
 }  // namespace

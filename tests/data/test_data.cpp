@@ -145,7 +145,8 @@ TEST(Sampler, DistributedSharesAreDisjointCoveringAndEqualInBatches) {
         const auto all = rank_batches(n, ranks, b, 2, 11);
         std::multiset<int64_t> seen;
         for (const auto& batches : all) {
-          EXPECT_EQ(batches.size(), all[0].size()) << n << " examples, " << ranks << " ranks, batch " << b;
+          EXPECT_EQ(batches.size(), all[0].size())
+              << n << " examples, " << ranks << " ranks, batch " << b;
           for (const auto& batch : batches) {
             EXPECT_FALSE(batch.empty());
             EXPECT_LE(batch.size(), static_cast<size_t>(b + 1));
@@ -168,7 +169,8 @@ TEST(Sampler, DistributedStepsTogetherAreTheSingleProcessBatch) {
   ASSERT_EQ(all[0].size(), whole.size());
   for (size_t j = 0; j < whole.size(); ++j) {
     std::vector<int64_t> together;
-    for (const auto& batches : all) together.insert(together.end(), batches[j].begin(), batches[j].end());
+    for (const auto& batches : all)
+      together.insert(together.end(), batches[j].begin(), batches[j].end());
     EXPECT_EQ(together, whole[j]) << "step " << j;
   }
   // One rank is the plain shuffled loader, batch for batch.

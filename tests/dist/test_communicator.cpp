@@ -34,7 +34,8 @@ void check_allreduce(DType dtype) {
   for (int64_t n : kSizes) {
     Tensor t = Tensor::empty({n}, dtype);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(dtype == DType::i64 ? r + 1 + i % 5 : value_of(r, i));
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(dtype == DType::i64 ? r + 1 + i % 5 : value_of(r, i));
     world().allreduce(t, ReduceOp::sum);
     int64_t bad = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -42,7 +43,8 @@ void check_allreduce(DType dtype) {
       for (int q = 0; q < W; ++q) expected += dtype == DType::i64 ? q + 1 + i % 5 : value_of(q, i);
       bad += static_cast<double>(p[i]) != expected;
     }
-    EXPECT_EQ(bad, 0) << "allreduce of " << n << " " << dtype_name(dtype) << " on " << W << " ranks";
+    EXPECT_EQ(bad, 0) << "allreduce of " << n << " " << dtype_name(dtype) << " on " << W
+                      << " ranks";
   }
 }
 
@@ -91,10 +93,12 @@ TEST(Communicator, AllgatherTensorsAndStrings) {
     EXPECT_EQ(bad, 0) << "allgather of " << n;
   }
   // Strings of different lengths, one of them empty.
-  const std::vector<std::string> got = world().allgather(std::string(static_cast<size_t>(r) * 3, 'a' + static_cast<char>(r)));
+  const std::vector<std::string> got =
+      world().allgather(std::string(static_cast<size_t>(r) * 3, 'a' + static_cast<char>(r)));
   ASSERT_EQ(got.size(), static_cast<size_t>(W));
   for (int q = 0; q < W; ++q)
-    EXPECT_EQ(got[static_cast<size_t>(q)], std::string(static_cast<size_t>(q) * 3, 'a' + static_cast<char>(q)));
+    EXPECT_EQ(got[static_cast<size_t>(q)],
+              std::string(static_cast<size_t>(q) * 3, 'a' + static_cast<char>(q)));
 }
 
 TEST(Communicator, TeamsAreConsecutiveGroupsOfNearlyEqualSize) {
@@ -113,15 +117,15 @@ TEST(Communicator, TeamsAreConsecutiveGroupsOfNearlyEqualSize) {
       if (q * k / W == team.index) expected += q;
     EXPECT_EQ(t.data<int64_t>()[0], expected) << k << " teams";
   }
-  EXPECT_THAT(testing::error_of([&] { split_into_teams(world(), W + 1); }),
-              HasSubstr("--teams"));
+  EXPECT_THAT(testing::error_of([&] { split_into_teams(world(), W + 1); }), HasSubstr("--teams"));
 }
 
 TEST(Communicator, ReplicateCopiesRankZerosParametersAndChecksThem) {
   const int r = world().rank();
   Variable a(Tensor::full({3, 5}, 10.0 + r), true), b(Tensor::full({7}, -1.0 * r), true);
   const NamedParameters params{{"a", a}, {"b", b}};
-  const uint64_t sum = replicate_parameters(params, describe_parameters(params) + "model x\n", world());
+  const uint64_t sum =
+      replicate_parameters(params, describe_parameters(params) + "model x\n", world());
   EXPECT_EQ(a.value().to_vector(), std::vector<double>(15, 10.0));
   EXPECT_EQ(b.value().to_vector(), std::vector<double>(7, 0.0));
   EXPECT_EQ(sum, parameters_checksum(params));
@@ -134,7 +138,8 @@ TEST(Communicator, ReplicateNamesTheRanksWithAnotherModel) {
   const NamedParameters params{{"layer.weight", a}};
   const std::string message = testing::error_of(
       [&] { replicate_parameters(params, describe_parameters(params), world()); });
-  EXPECT_THAT(message, HasSubstr(fmt::format("rank {} of {} started with a different model", W - 1, W)));
+  EXPECT_THAT(message,
+              HasSubstr(fmt::format("rank {} of {} started with a different model", W - 1, W)));
   EXPECT_THAT(message, HasSubstr("layer.weight f32[3]"));
   EXPECT_THAT(message, HasSubstr("layer.weight f32[4]"));
 }

@@ -18,8 +18,7 @@ const Communicator& world() {
 // Parameters of assorted sizes: a 0-element one, odd ones, and one larger than the buckets.
 std::vector<Variable> make_parameters() {
   std::vector<Variable> p;
-  for (int64_t n : {3, 1000, 0, 300'000, 5, 77})
-    p.emplace_back(Tensor::full({n}, 1.0), true);
+  for (int64_t n : {3, 1000, 0, 300'000, 5, 77}) p.emplace_back(Tensor::full({n}, 1.0), true);
   return p;
 }
 
@@ -64,20 +63,35 @@ void expect_gradient(const Variable& p, size_t k, double scale, const std::vecto
 TEST(Reducer, AveragesGradientsOverTheRanks) {
   const int W = world().size(), r = world().rank();
   std::vector<Variable> params = make_parameters();
-  Reducer reducer(params, world(), ReducerOptions{.bucket_bytes = 400'000, .first_bucket_bytes = 64});
-  for (int step = 0; step < 3; ++step) {  // buffers are reused from step to step
-    for (Variable& p : params) p.zero_grad();
-    reducer.prepare(step);
-    backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 1.0 / W);
-    reducer.finish();
-    for (size_t k = 0; k < params.size(); ++k)
-      expect_gradient(params[k], k, 1.0 / W, std::vector<double>(6, 1.0));
+  for (const bool overlap : {true, false}) {
+    Reducer reducer(
+        params, world(),
+        ReducerOptions{.bucket_bytes = 400'000, .first_bucket_bytes = 64, .overlap = overlap});
+    for (int step = 0; step < 3; ++step) {  // buffers are reused from step to step
+      for (Variable& p : params) p.zero_grad();
+      reducer.prepare(step);
+      backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 1.0 / W);
+      reducer.finish();
+      for (size_t k = 0; k < params.size(); ++k)
+        expect_gradient(params[k], k, 1.0 / W, std::vector<double>(6, 1.0));
+    }
   }
+}
+
+TEST(Reducer, WithoutOverlapThereIsNoSmallFirstBucket) {
+  std::vector<Variable> params = make_parameters();
+  Reducer reducer(
+      params, world(),
+      ReducerOptions{.bucket_bytes = 400'000, .first_bucket_bytes = 64, .overlap = false});
+  std::vector<std::vector<int>> buckets;
+  for (const BucketLayout& b : reducer.layout()) buckets.push_back(b.parameters);
+  EXPECT_EQ(buckets, (std::vector<std::vector<int>>{{5, 4}, {3}, {2, 1, 0}}));
 }
 
 TEST(Reducer, BucketsFollowReverseParameterOrderWithASmallFirstOne) {
   std::vector<Variable> params = make_parameters();
-  Reducer reducer(params, world(), ReducerOptions{.bucket_bytes = 400'000, .first_bucket_bytes = 64});
+  Reducer reducer(params, world(),
+                  ReducerOptions{.bucket_bytes = 400'000, .first_bucket_bytes = 64});
   // Reverse order, in floats: 5 (77), 4 (5), 3 (300000), 2 (0), 1 (1000), 0 (3). The first
   // bucket's 64 bytes take 5 alone (a parameter is never split); 4 would push 3 over 400 kB
   // and 3 alone is over it, so each stands alone; 2, 1 and 0 share the last.
@@ -179,8 +193,10 @@ TEST(Reducer, LinearWeightGradientsAreWrittenIntoTheBucket) {
 TEST(Reducer, RejectsMisuse) {
   std::vector<Variable> params = make_parameters();
   Reducer reducer(params, world());
-  EXPECT_THAT(testing::error_of([&] { reducer.finish(); }), ::testing::HasSubstr("without prepare"));
-  EXPECT_THAT(testing::error_of([&] { Reducer(std::vector<Variable>{Variable(Tensor::zeros({2}))}, world()); }),
+  EXPECT_THAT(testing::error_of([&] { reducer.finish(); }),
+              ::testing::HasSubstr("without prepare"));
+  EXPECT_THAT(testing::error_of(
+                  [&] { Reducer(std::vector<Variable>{Variable(Tensor::zeros({2}))}, world()); }),
               ::testing::HasSubstr("not a leaf that requires a gradient"));
 }
 

@@ -50,9 +50,10 @@ std::string run_dir(const std::string& name) {
 
 // `tide train` flags shared by every run here: short, one thread per rank, deterministic.
 std::string train_flags(const std::string& model, const std::string& dir) {
-  return fmt::format("train --model {} --max-steps 20 --log-every 5 --threads 1 --seed 3 "
-                     "--lr 0.05 --run-dir {}",
-                     model, dir);
+  return fmt::format(
+      "train --model {} --max-steps 20 --log-every 5 --threads 1 --seed 3 "
+      "--lr 0.05 --run-dir {}",
+      model, dir);
 }
 
 // The largest relative difference ||a - b|| / ||a|| (2-norms) over the tensors of two runs'
@@ -77,22 +78,23 @@ double max_relative_difference(const std::string& dir_a, const std::string& dir_
 
 void expect_equivalent(const std::string& model, int ranks, int64_t batch) {
   const std::string single = run_dir(model + "_single"), multi = run_dir(model + "_multi");
-  const Result a = shell(fmt::format("{} {} --batch-size {}", kTide, train_flags(model, single),
-                                     batch * ranks));
+  const Result a =
+      shell(fmt::format("{} {} --batch-size {}", kTide, train_flags(model, single), batch * ranks));
   ASSERT_EQ(a.status, 0) << a.out;
   const Result b = shell(fmt::format("{} -np {} {} {} --batch-size {}", kMpirun, ranks, kTide,
                                      train_flags(model, multi), batch));
   ASSERT_EQ(b.status, 0) << b.out;
   EXPECT_THAT(b.out, HasSubstr(fmt::format("global batch {} = {} per rank x {} ranks",
                                            batch * ranks, batch, ranks)));
-  EXPECT_THAT(b.out, HasSubstr("[    "));  // log lines ...
+  EXPECT_THAT(b.out, HasSubstr("[    "));     // log lines ...
   EXPECT_THAT(b.out, HasSubstr(" rank 0/"));  // ... carry the rank
   EXPECT_LT(max_relative_difference(single, multi), 1e-5) << model << " on " << ranks << " ranks";
   // Only rank 0 writes, and it records the job's shape.
   std::ifstream config(multi + "/config.toml");
   std::stringstream text;
   text << config.rdbuf();
-  EXPECT_THAT(text.str(), HasSubstr(fmt::format("ranks = {}\nglobal-batch = {}", ranks, batch * ranks)));
+  EXPECT_THAT(text.str(),
+              HasSubstr(fmt::format("ranks = {}\nglobal-batch = {}", ranks, batch * ranks)));
 }
 
 TEST(DataParallel, TwoRanksEqualOneProcessWithTwiceTheBatchMlp) {
@@ -109,8 +111,10 @@ TEST(DataParallel, TwoRanksEqualOneProcessWithTwiceTheBatchCnn) {
 
 TEST(DataParallel, AccumulatingTwoMicroBatchesEqualsTwiceTheBatch) {
   const std::string single = run_dir("acc_single"), acc = run_dir("acc_two");
-  ASSERT_EQ(shell(fmt::format("{} {} --batch-size 32", kTide, train_flags("mlp", single))).status, 0);
-  const Result r = shell(fmt::format("{} {} --batch-size 16 --accumulate 2", kTide, train_flags("mlp", acc)));
+  ASSERT_EQ(shell(fmt::format("{} {} --batch-size 32", kTide, train_flags("mlp", single))).status,
+            0);
+  const Result r =
+      shell(fmt::format("{} {} --batch-size 16 --accumulate 2", kTide, train_flags("mlp", acc)));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("global batch 32 = 16 per rank x 1 rank x 2 micro-batches"));
   EXPECT_LT(max_relative_difference(single, acc), 1e-5);
@@ -118,14 +122,17 @@ TEST(DataParallel, AccumulatingTwoMicroBatchesEqualsTwiceTheBatch) {
 
 TEST(DataParallel, TeamsTrainLikeSoloRunsWithTheirValue) {
   const std::string teams = run_dir("teams");
-  const Result r = shell(fmt::format("{} -np 2 {} {} --teams 2 --team-flag batch-size --team-values 16,40",
-                                     kMpirun, kTide, train_flags("mlp", teams)));
+  const Result r =
+      shell(fmt::format("{} -np 2 {} {} --teams 2 --team-flag batch-size --team-values 16,40",
+                        kMpirun, kTide, train_flags("mlp", teams)));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("team 0: test accuracy"));
   EXPECT_THAT(r.out, HasSubstr("team 1: test accuracy"));
   for (const auto& [index, batch] : {std::pair{0, 16}, std::pair{1, 40}}) {
     const std::string solo = run_dir(fmt::format("solo{}", batch));
-    ASSERT_EQ(shell(fmt::format("{} {} --batch-size {}", kTide, train_flags("mlp", solo), batch)).status, 0);
+    ASSERT_EQ(
+        shell(fmt::format("{} {} --batch-size {}", kTide, train_flags("mlp", solo), batch)).status,
+        0);
     const std::string team_dir = fmt::format("{}/team{}-batch-size-{}", teams, index, batch);
     ASSERT_TRUE(fs::exists(team_dir + "/model.safetensors")) << r.out;
     EXPECT_EQ(max_relative_difference(solo, team_dir), 0.0) << "team " << index;

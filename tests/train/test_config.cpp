@@ -9,8 +9,8 @@
 namespace tide {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::error_of;
+using ::testing::HasSubstr;
 
 TEST(Config, LearningRateScalesWithTheGlobalBatch) {
   TrainConfig c;
@@ -31,10 +31,12 @@ TEST(Config, DataParallelOptionsAreChecked) {
   EXPECT_THAT(error_of([&] { validate(c); }), HasSubstr("--accumulate must be a positive integer"));
   c = TrainConfig{};
   c.lr_scaling = "cubic";
-  EXPECT_THAT(error_of([&] { validate(c); }), HasSubstr("--lr-scaling must be none, linear or sqrt"));
+  EXPECT_THAT(error_of([&] { validate(c); }),
+              HasSubstr("--lr-scaling must be none, linear or sqrt"));
   c = TrainConfig{};
   c.team_values = "1,2";
-  EXPECT_THAT(error_of([&] { validate(c); }), HasSubstr("--team-flag and --team-values go together"));
+  EXPECT_THAT(error_of([&] { validate(c); }),
+              HasSubstr("--team-flag and --team-values go together"));
   c = TrainConfig{};
   c.stall_timeout = 0;
   EXPECT_THAT(error_of([&] { validate(c); }), HasSubstr("--stall-timeout must be a positive"));

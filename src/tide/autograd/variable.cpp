@@ -109,7 +109,8 @@ void Variable::set_grad_buffer(Tensor buffer) {
 }
 
 void Variable::set_grad_ready_hook(std::function<void(Variable&)> hook) {
-  TIDE_CHECK(is_leaf(), "a gradient-ready hook goes on a leaf (a parameter), not on an op's output");
+  TIDE_CHECK(is_leaf(),
+             "a gradient-ready hook goes on a leaf (a parameter), not on an op's output");
   data().grad_ready_hook = std::move(hook);
 }
 

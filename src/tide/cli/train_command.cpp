@@ -20,8 +20,8 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
   std::stringstream list(config.team_values);
   for (std::string v; std::getline(list, v, ',');) values.push_back(v);
   TIDE_CHECK(static_cast<int>(values.size()) == team.count,
-             "--team-values '{}' has {} value{}; --teams {} needs one per team",
-             config.team_values, values.size(), values.size() == 1 ? "" : "s", team.count);
+             "--team-values '{}' has {} value{}; --teams {} needs one per team", config.team_values,
+             values.size(), values.size() == 1 ? "" : "s", team.count);
   for (const char* own : {"config", "teams", "team-flag", "team-values", "run-dir"})
     TIDE_CHECK(flag != own, "--team-flag cannot be --{}", flag);
   CLI::Option* opt = cmd.get_option_no_throw("--" + flag);
@@ -121,8 +121,7 @@ void add_train_command(CLI::App& app) {
     const Team team = split_into_teams(world, config->teams);
     if (team.count > 1) {
       TIDE_CHECK(!config->team_flag.empty(),
-                 "--teams {} needs --team-flag and --team-values (one value per team)",
-                 team.count);
+                 "--teams {} needs --team-flag and --team-values (one value per team)", team.count);
       apply_team_value(*cmd, *config, team);
     }
     const TrainSummary s = train_classifier(*config, team.comm);
@@ -130,8 +129,8 @@ void add_train_command(CLI::App& app) {
     fmt::print("{}test accuracy {:.4f}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
                team.count > 1 ? fmt::format("team {}: ", team.index) : "", s.test_accuracy,
                s.test_loss, s.steps, s.samples_per_sec, s.wall_s);
-    fmt::print("{}run directory: {}\n",
-               team.count > 1 ? fmt::format("team {}: ", team.index) : "", s.run_dir);
+    fmt::print("{}run directory: {}\n", team.count > 1 ? fmt::format("team {}: ", team.index) : "",
+               s.run_dir);
   });
 }
 

@@ -12,7 +12,8 @@ namespace tide {
 
 std::vector<int64_t> Sampler::batch_bounds(int64_t batch_size, bool drop_last) const {
   TIDE_CHECK(batch_size > 0, "batch size must be positive, got {}", batch_size);
-  const int64_t n = size(), batches = drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
+  const int64_t n = size(),
+                batches = drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
   std::vector<int64_t> bounds;
   for (int64_t i = 0; i <= batches; ++i) bounds.push_back(std::min(i * batch_size, n));
   return bounds;

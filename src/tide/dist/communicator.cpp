@@ -22,27 +22,33 @@ std::string mpi_message(int code) {
   return std::string(text, static_cast<size_t>(length));
 }
 
-#define TIDE_MPI(call, what)                                                            \
-  do {                                                                                  \
-    const int tide_mpi_code = (call);                                                   \
-    TIDE_CHECK(tide_mpi_code == MPI_SUCCESS, "MPI {} failed: {}", what,                 \
-               mpi_message(tide_mpi_code));                                             \
+#define TIDE_MPI(call, what)                                            \
+  do {                                                                  \
+    const int tide_mpi_code = (call);                                   \
+    TIDE_CHECK(tide_mpi_code == MPI_SUCCESS, "MPI {} failed: {}", what, \
+               mpi_message(tide_mpi_code));                             \
   } while (0)
 
 MPI_Datatype mpi_type(DType t) {
   switch (t) {
-    case DType::f32: return MPI_FLOAT;
-    case DType::f64: return MPI_DOUBLE;
-    case DType::i64: return MPI_INT64_T;
+    case DType::f32:
+      return MPI_FLOAT;
+    case DType::f64:
+      return MPI_DOUBLE;
+    case DType::i64:
+      return MPI_INT64_T;
   }
   TIDE_FAIL("no MPI type for dtype {}", dtype_name(t));
 }
 
 MPI_Op mpi_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::sum: return MPI_SUM;
-    case ReduceOp::max: return MPI_MAX;
-    case ReduceOp::min: return MPI_MIN;
+    case ReduceOp::sum:
+      return MPI_SUM;
+    case ReduceOp::max:
+      return MPI_MAX;
+    case ReduceOp::min:
+      return MPI_MIN;
   }
   return MPI_SUM;
 }
@@ -77,8 +83,7 @@ void StallWatch::end() {
 std::pair<std::string, double> StallWatch::current() const {
   std::lock_guard lock(mutex_);
   if (!waiting_) return {};
-  return {what_,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count()};
+  return {what_, std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count()};
 }
 
 struct Communicator::Handle {
@@ -115,9 +120,9 @@ Communicator& Communicator::world() {
     MPI_Comm_rank(MPI_COMM_WORLD, &c->rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &c->size_);
     MPI_Comm node;
-    TIDE_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank_, MPI_INFO_NULL,
-                                 &node),
-             "split by node");
+    TIDE_MPI(
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank_, MPI_INFO_NULL, &node),
+        "split by node");
     MPI_Comm_size(node, &c->local_size_);
     MPI_Comm_free(&node);
     if (c->size_ > 1) set_log_prefix(fmt::format("rank {}/{}", c->rank_, c->size_));
@@ -157,9 +162,12 @@ void Communicator::allreduce(double* data, int64_t n, ReduceOp op, const std::st
 
 void Communicator::allreduce(Tensor& t, ReduceOp op, const std::string& what) const {
   switch (t.dtype()) {
-    case DType::f32: return allreduce_raw(t.data<float>(), t.numel(), op, what);
-    case DType::f64: return allreduce_raw(t.data<double>(), t.numel(), op, what);
-    case DType::i64: return allreduce_raw(t.data<int64_t>(), t.numel(), op, what);
+    case DType::f32:
+      return allreduce_raw(t.data<float>(), t.numel(), op, what);
+    case DType::f64:
+      return allreduce_raw(t.data<double>(), t.numel(), op, what);
+    case DType::i64:
+      return allreduce_raw(t.data<int64_t>(), t.numel(), op, what);
   }
 }
 
@@ -193,7 +201,8 @@ Tensor Communicator::allgather(const Tensor& t, const std::string& what) const {
   return out;
 }
 
-std::vector<std::string> Communicator::allgather(const std::string& s, const std::string& what) const {
+std::vector<std::string> Communicator::allgather(const std::string& s,
+                                                 const std::string& what) const {
   if (!handle_) return {s};
   TIDE_CHECK(static_cast<int64_t>(s.size()) <= kMaxCount, "{}: a string of {} bytes is too long",
              what, s.size());
@@ -246,9 +255,7 @@ Communicator Communicator::split(int color) const {
 }
 
 StallWatchdog::StallWatchdog(const Communicator& comm, double timeout_s)
-    : watch_(comm.stall_watch()),
-      rank_(comm.rank()),
-      timeout_s_(timeout_s) {
+    : watch_(comm.stall_watch()), rank_(comm.rank()), timeout_s_(timeout_s) {
   TIDE_CHECK(timeout_s > 0, "--stall-timeout must be positive, got {}", timeout_s);
   thread_ = std::thread([this] {
     std::string reported;

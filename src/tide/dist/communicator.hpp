@@ -59,7 +59,8 @@ class Communicator {
   int local_size() const { return local_size_; }
 
   // In place on every rank: the elementwise sum (or max, min) over the ranks. f32, f64, i64.
-  void allreduce(Tensor& t, ReduceOp op = ReduceOp::sum, const std::string& what = "allreduce") const;
+  void allreduce(Tensor& t, ReduceOp op = ReduceOp::sum,
+                 const std::string& what = "allreduce") const;
   void allreduce(float* data, int64_t n, ReduceOp op, const std::string& what) const;
   void allreduce(double* data, int64_t n, ReduceOp op, const std::string& what) const;
   // Root's tensor (shape and dtype already equal on every rank) copied to every rank.
@@ -67,7 +68,8 @@ class Communicator {
   // Every rank's tensor (same shape on each), stacked along a new first dimension.
   Tensor allgather(const Tensor& t, const std::string& what = "allgather") const;
   // Every rank's string, indexed by rank; the strings may differ in length.
-  std::vector<std::string> allgather(const std::string& s, const std::string& what = "allgather") const;
+  std::vector<std::string> allgather(const std::string& s,
+                                     const std::string& what = "allgather") const;
   void barrier(const std::string& what = "barrier") const;
   // Splits into groups: ranks with the same color form one communicator, ordered by rank.
   Communicator split(int color) const;

@@ -34,7 +34,10 @@ Reducer::Reducer(std::vector<Variable> parameters, Communicator comm, ReducerOpt
                p.value().str());
     // A new bucket when the current one would outgrow its cap (a larger parameter fills
     // one alone).
-    const int64_t cap = layout_.size() == 1 ? options.first_bucket_bytes : options.bucket_bytes;
+    // The small first bucket starts communication early; without overlap it would only add
+    // a call.
+    const int64_t cap =
+        layout_.size() == 1 && options.overlap ? options.first_bucket_bytes : options.bucket_bytes;
     if (layout_.empty() || (!layout_.back().parameters.empty() &&
                             (layout_.back().elements + p.numel()) * element_bytes > cap))
       layout_.emplace_back();
@@ -122,8 +125,9 @@ void Reducer::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     changed_.wait(lock, [&] {
-      return stop_ || (armed_ && overlap_ && !finishing_ && next_ < static_cast<int>(buckets_.size()) &&
-                       buckets_[static_cast<size_t>(next_)].ready);
+      return stop_ ||
+             (armed_ && overlap_ && !finishing_ && next_ < static_cast<int>(buckets_.size()) &&
+              buckets_[static_cast<size_t>(next_)].ready);
     });
     if (stop_) return;
     const int b = next_;
@@ -158,8 +162,8 @@ void Reducer::finish() {
     next_ = static_cast<int>(buckets_.size());
     finishing_ = false;
     armed_ = false;
-    times_ = ReducerTimes{allreduce_s_,
-                          std::chrono::duration<double>(Clock::now() - start).count()};
+    times_ =
+        ReducerTimes{allreduce_s_, std::chrono::duration<double>(Clock::now() - start).count()};
   }
   for (size_t i = 0; i < parameters_.size(); ++i) {
     Variable& p = parameters_[i];

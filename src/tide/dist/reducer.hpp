@@ -30,10 +30,10 @@
 namespace tide {
 
 struct ReducerOptions {
-  int64_t bucket_bytes = 25 << 20;      // about 25 MB, as PyTorch's DDP
+  int64_t bucket_bytes = 25 << 20;       // about 25 MB, as PyTorch's DDP
   int64_t first_bucket_bytes = 1 << 20;  // the first bucket is small, so it starts early
   // Reduce buckets during backward on the Reducer's thread; false: all in finish(), on the
-  // calling thread, after backward.
+  // calling thread, after backward (and no small first bucket).
   bool overlap = true;
 };
 

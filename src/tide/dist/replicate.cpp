@@ -55,7 +55,8 @@ uint64_t replicate_parameters(const NamedParameters& parameters, const std::stri
   TIDE_CHECK(differ.empty(),
              "rank{} {} of {} started with a different model or flags than rank 0 (the same "
              "command must start every rank); rank {}: {}",
-             differ.size() > 1 ? "s" : "", join_ranks(differ), comm.size(), differ.empty() ? 0 : differ[0],
+             differ.size() > 1 ? "s" : "", join_ranks(differ), comm.size(),
+             differ.empty() ? 0 : differ[0],
              differ.empty() ? "" : first_difference(all[0], all[static_cast<size_t>(differ[0])]));
   for (const auto& [name, p] : parameters) {
     Tensor value = p.value();

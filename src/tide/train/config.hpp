@@ -30,7 +30,7 @@ struct TrainConfig {
 
   // Data parallelism (under mpirun; see docs/ARCHITECTURE.md). batch_size is per rank; the
   // global batch of one step is batch_size * ranks * accumulate.
-  int64_t accumulate = 1;          // micro-batches summed before one gradient reduction
+  int64_t accumulate = 1;           // micro-batches summed before one gradient reduction
   std::string lr_scaling = "none";  // none | linear | sqrt: lr times (global / base batch)^p
   int64_t lr_base_batch = 0;        // the batch lr is meant for; 0: batch_size
   int teams = 1;                    // groups of ranks that train independently

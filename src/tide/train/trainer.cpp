@@ -18,11 +18,11 @@
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/schedule.hpp"
 #include "tide/optim/sgd.hpp"
+#include "tide/tensor/safetensors.hpp"
 #include "tide/train/datasets.hpp"
 #include "tide/train/evaluate.hpp"
 #include "tide/train/metrics.hpp"
 #include "tide/train/models.hpp"
-#include "tide/tensor/safetensors.hpp"
 #include "tide/train/progress.hpp"
 
 namespace tide {
@@ -42,8 +42,8 @@ void write_text(const fs::path& path, const std::string& text) {
   TIDE_CHECK(out.good(), "{}: write failed", path.string());
 }
 
-void write_summary(const fs::path& path, const TrainConfig& c, const TrainSummary& s,
-                   int ranks, int64_t global_batch) {
+void write_summary(const fs::path& path, const TrainConfig& c, const TrainSummary& s, int ranks,
+                   int64_t global_batch) {
   const nlohmann::ordered_json j = {
       {"model", c.model},
       {"dataset", c.dataset},
@@ -142,8 +142,8 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   const int64_t eval_batch = std::max<int64_t>(c.batch_size, 256);
   DataLoader test_loader(
       test_set,
-      std::make_shared<DistributedSampler>(test_set->size(), comm.rank(), ranks, eval_batch,
-                                           false, 0),
+      std::make_shared<DistributedSampler>(test_set->size(), comm.rank(), ranks, eval_batch, false,
+                                           0),
       LoaderOptions{.batch_size = eval_batch, .shuffle = false, .prefetch = c.prefetch});
   // A step is `accumulate` micro-batches; an epoch's last micro-batches that do not fill a
   // step are left out.
@@ -164,10 +164,11 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                           static_cast<int64_t>(std::thread::hardware_concurrency());
   const bool overlap = c.overlap == "on" || (c.overlap == "auto" && spare_core);
   if (ranks > 1)
-    reducer.emplace(model->parameters(), comm,
-                    ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
-                                   .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-                                   .overlap = overlap});
+    reducer.emplace(
+        model->parameters(), comm,
+        ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
+                       .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
+                       .overlap = overlap});
 
   if (writer) {
     std::error_code ec;
@@ -179,16 +180,18 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                                         ranks, global_batch, lr));
     log_info("{}: {} parameters; {} training and {} test examples; {} steps", c.model,
              model->num_parameters(), train_set->size(), test_set->size(), total);
-    log_info("global batch {} = {} per rank x {} rank{} x {} micro-batch{}; lr {}{}; {} thread{} "
-             "per rank",
-             global_batch, c.batch_size, ranks, ranks > 1 ? "s" : "", c.accumulate,
-             c.accumulate > 1 ? "es" : "", lr,
-             c.lr_scaling == "none" ? "" : fmt::format(" ({} scaling of {})", c.lr_scaling, c.lr),
-             num_threads(), num_threads() > 1 ? "s" : "");
+    log_info(
+        "global batch {} = {} per rank x {} rank{} x {} micro-batch{}; lr {}{}; {} thread{} "
+        "per rank",
+        global_batch, c.batch_size, ranks, ranks > 1 ? "s" : "", c.accumulate,
+        c.accumulate > 1 ? "es" : "", lr,
+        c.lr_scaling == "none" ? "" : fmt::format(" ({} scaling of {})", c.lr_scaling, c.lr),
+        num_threads(), num_threads() > 1 ? "s" : "");
     if (ranks > 1)
       log_info("gradients averaged in {} bucket{}, {}", reducer->layout().size(),
                reducer->layout().size() > 1 ? "s" : "",
-               overlap ? "during backward" : "after backward (--overlap off, or auto with no core to spare)");
+               overlap ? "during backward"
+                       : "after backward (--overlap off, or auto with no core to spare)");
   }
   std::optional<MetricsWriter> metrics;
   if (writer) metrics.emplace((fs::path(c.run_dir) / "metrics.csv").string());
@@ -245,8 +248,8 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
           window.examples * ranks / std::max(seconds_since(window_start), 1e-9);
       progress.update(s.steps, epoch, window.loss / window.steps, local_rate);
       if (s.steps % c.log_every == 0) {
-        Tensor sums = Tensor::from<double>({4}, {window.loss, window.steps, window.correct,
-                                                 window.examples});
+        Tensor sums =
+            Tensor::from<double>({4}, {window.loss, window.steps, window.correct, window.examples});
         comm.allreduce(sums, ReduceOp::sum, fmt::format("the metrics of step {}", s.steps));
         const double* w = sums.data<double>();
         if (metrics)
@@ -268,8 +271,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                        : 0.0;
     if (metrics)
       metrics->write({s.steps, static_cast<double>(s.steps) / static_cast<double>(per_epoch),
-                      "test", eval.loss, eval.accuracy, optimizer.lr(), 0.0,
-                      seconds_since(start)});
+                      "test", eval.loss, eval.accuracy, optimizer.lr(), 0.0, seconds_since(start)});
     if (writer)
       log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}", epoch + 1,
                s.train_loss, eval.loss, eval.accuracy);
@@ -278,8 +280,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   s.test_accuracy = eval.accuracy;
   s.test_loss = eval.loss;
   s.epochs = static_cast<double>(s.steps) / static_cast<double>(per_epoch);
-  s.samples_per_sec =
-      static_cast<double>(trained_examples) * ranks / std::max(s.wall_s, 1e-9);
+  s.samples_per_sec = static_cast<double>(trained_examples) * ranks / std::max(s.wall_s, 1e-9);
   if (writer) {
     save_safetensors((fs::path(c.run_dir) / "model.safetensors").string(), model->state_dict(),
                      {{"model", c.model}, {"steps", std::to_string(s.steps)}});
