@@ -1,5 +1,4 @@
 // The `tide` program as a user runs it: bad input gives one clear line and a non-zero exit.
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -20,21 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct Result {
-  int status;
-  std::string out;  // stdout and stderr together
-};
+using Result = tide::testing::CommandResult;
 
 Result run(const std::string& args) {
-  const std::string cmd = std::string(TIDE_BINARY_DIR) + "/tide " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return tide::testing::run_command(std::string(TIDE_BINARY_DIR) + "/tide " + args);
 }
 
 // Lines of output that are not log lines ("[   0.12s info] ...").

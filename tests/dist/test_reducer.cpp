@@ -60,6 +60,12 @@ void expect_gradient(const Variable& p, size_t k, double scale, const std::vecto
   EXPECT_EQ(bad, 0) << "parameter " << k << " (" << p.numel() << " elements)";
 }
 
+// expect_gradient for each parameter in `ks`.
+void expect_gradients(const std::vector<Variable>& params, const std::vector<size_t>& ks,
+                      double scale, const std::vector<double>& weight) {
+  for (size_t k : ks) expect_gradient(params[k], k, scale, weight);
+}
+
 TEST(Reducer, AveragesGradientsOverTheRanks) {
   const int W = world().size(), r = world().rank();
   std::vector<Variable> params = make_parameters();
@@ -110,10 +116,7 @@ TEST(Reducer, ParametersBackwardDidNotReachCountAsZero) {
   reducer.prepare(0);
   backward(loss_of(params, {0, 3, 5}, r), 1.0 / W);  // 1, 2 and 4 are not used
   reducer.finish();
-  expect_gradient(params[0], 0, 1.0 / W, {1, 0, 0, 1, 0, 1});
-  expect_gradient(params[1], 1, 1.0 / W, {1, 0, 0, 1, 0, 1});
-  expect_gradient(params[3], 3, 1.0 / W, {1, 0, 0, 1, 0, 1});
-  expect_gradient(params[4], 4, 1.0 / W, {1, 0, 0, 1, 0, 1});
+  expect_gradients(params, {0, 1, 3, 4}, 1.0 / W, {1, 0, 0, 1, 0, 1});
 }
 
 TEST(Reducer, SharedParameterIsReducedOnceItsGradientIsComplete) {
@@ -126,8 +129,7 @@ TEST(Reducer, SharedParameterIsReducedOnceItsGradientIsComplete) {
   const Variable late = loss_of(params, {0, 1, 2, 3, 4, 5}, r);
   backward(late + early * Variable(Tensor::scalar(1.0)), 1.0 / W);
   reducer.finish();
-  expect_gradient(params[1], 1, 1.0 / W, {1, 2, 1, 1, 1, 1});
-  expect_gradient(params[3], 3, 1.0 / W, {1, 2, 1, 1, 1, 1});
+  expect_gradients(params, {1, 3}, 1.0 / W, {1, 2, 1, 1, 1, 1});
 }
 
 TEST(Reducer, AParameterOnlyAnEarlierMicroBatchReachedKeepsItsGradient) {
@@ -138,10 +140,7 @@ TEST(Reducer, AParameterOnlyAnEarlierMicroBatchReachedKeepsItsGradient) {
   reducer.prepare(0);
   backward(loss_of(params, {0, 3}, r), 1.0 / W);  // micro-batch 2 reaches 0 and 3 only
   reducer.finish();
-  expect_gradient(params[0], 0, 1.0 / W, {2, 1, 1, 2, 1, 1});
-  expect_gradient(params[1], 1, 1.0 / W, {2, 1, 1, 2, 1, 1});
-  expect_gradient(params[3], 3, 1.0 / W, {2, 1, 1, 2, 1, 1});
-  expect_gradient(params[5], 5, 1.0 / W, {2, 1, 1, 2, 1, 1});
+  expect_gradients(params, {0, 1, 3, 5}, 1.0 / W, {2, 1, 1, 2, 1, 1});
 }
 
 TEST(Reducer, AccumulatedMicroBatchesAreSummedThenScaled) {

@@ -1,7 +1,6 @@
 // `tide train` data-parallel as a user runs it, under scripts/mpirun-local: 2 ranks with batch
 // b end where one process with batch 2b ends; teams train independently; a rank started with
 // another model stops the job with a clear error instead of hanging.
-#include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/testing.hpp"
 #include "tide/tensor/safetensors.hpp"
 
 namespace tide {
@@ -21,22 +21,11 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct Result {
-  int status;
-  std::string out;  // stdout and stderr together
-};
+using Result = testing::CommandResult;
 
 // Runs a shell command line; `timeout` ends it (status 124) if it hangs.
 Result shell(const std::string& line) {
-  const std::string cmd = "timeout 300 " + line + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::run_command("timeout 300 " + line);
 }
 
 const std::string kTide = std::string(TIDE_BINARY_DIR) + "/tide";

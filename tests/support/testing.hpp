@@ -1,7 +1,10 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -35,6 +38,26 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, const std
   const auto a = actual.to_vector(), e = expected.to_vector();
   for (size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(a[i], e[i], tol + tol * std::abs(e[i])) << what << " element " << i;
+}
+
+// What a shell command line printed (stdout and stderr together) and its exit status (-1
+// when a signal ended it).
+struct CommandResult {
+  int status;
+  std::string out;
+};
+
+inline CommandResult run_command(const std::string& line) {
+  const std::string cmd = line + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  CommandResult r{-1, ""};
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 // n floats uniform in [-1, 1).
