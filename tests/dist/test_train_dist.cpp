@@ -31,8 +31,10 @@ Result shell(const std::string& line) {
 const std::string kTide = std::string(TIDE_BINARY_DIR) + "/tide";
 const std::string kMpirun = std::string(TIDE_SOURCE_DIR) + "/scripts/mpirun-local";
 
+// A fresh directory of this test's own: ctest runs tests in parallel.
 std::string run_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("tide_dist_" + name);
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const fs::path d = fs::temp_directory_path() / fmt::format("tide_dist_{}_{}", test, name);
   fs::remove_all(d);
   return d.string();
 }
