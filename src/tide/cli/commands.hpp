@@ -6,6 +6,11 @@
 
 namespace tide::cli {
 
+// The exit status main() returns when no error was thrown (0 unless a command sets it: a
+// run stopped by SIGTERM exits with 128 + the signal, as the shell reports it).
+int exit_status();
+void set_exit_status(int status);
+
 // `tide train`: trains a classifier (train/trainer.hpp).
 void add_train_command(CLI::App& app);
 

@@ -1,5 +1,6 @@
 // The `tide` program: parses the command line and runs one subcommand. This is the only
 // place that catches tide::Error: it prints one line and returns a non-zero status.
+#include <csignal>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -21,7 +22,22 @@ std::string rank_tag() {
 
 // A rank that fails ends the whole job (MPI_Abort): the others would otherwise wait in
 // their next collective for ever.
+namespace tide::cli {
+namespace {
+int g_exit_status = 0;
+}  // namespace
+int exit_status() {
+  return g_exit_status;
+}
+void set_exit_status(int status) {
+  g_exit_status = status;
+}
+}  // namespace tide::cli
+
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported like a full disk,
+  // instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"Tide: training machine-learning models in C++, on one machine or many", "tide"};
   app.require_subcommand(1);
   // Parse errors in one line, naming the option; --help still prints the full help.
@@ -46,5 +62,5 @@ int main(int argc, char** argv) {
     return 3;
   }
   tide::Communicator::finalize();
-  return 0;
+  return tide::cli::exit_status();
 }

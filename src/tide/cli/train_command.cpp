@@ -112,6 +112,24 @@ void add_train_command(CLI::App& app) {
                   "Average gradients while backward runs: on, off, or auto (on unless compute "
                   "threads take every core)")
       ->capture_default_str();
+  cmd->add_option("--checkpoint-every-secs", config->checkpoint_every_secs,
+                  "Write a checkpoint every this many seconds (0: not by time)")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-every-steps", config->checkpoint_every_steps,
+                  "Write a checkpoint every this many steps (0: not by steps)")
+      ->capture_default_str();
+  cmd->add_option("--keep-checkpoints", config->keep_checkpoints,
+                  "Checkpoints kept, the newest (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--resume", config->resume,
+                  "auto (the newest good checkpoint of --run-dir), never, or a checkpoint's path")
+      ->capture_default_str();
+  cmd->add_option("--nan-policy", config->nan_policy,
+                  "A step whose loss is not finite: stop the run, or skip the step")
+      ->capture_default_str();
+  cmd->add_option("--early-stopping", config->early_stopping,
+                  "Stop after this many evaluations without a lower test loss (0: off)")
+      ->capture_default_str();
   cmd->callback([cmd, config, config_path] {
     if (!config_path->empty()) apply_config_file(*cmd, *config_path);
     const Communicator& world = Communicator::world();
@@ -125,7 +143,14 @@ void add_train_command(CLI::App& app) {
       apply_team_value(*cmd, *config, team);
     }
     const TrainSummary s = train_classifier(*config, team.comm);
+    if (s.stopped_by_signal != 0) set_exit_status(128 + s.stopped_by_signal);
     if (team.comm.rank() != 0) return;
+    if (s.stopped_by_signal != 0) {
+      fmt::print("stopped at step {} ({}); checkpoint {}\n", s.steps, s.stop_reason,
+                 s.checkpoint.empty() ? "not written" : s.checkpoint);
+      fmt::print("to resume, run the same command with --run-dir {}\n", s.run_dir);
+      return;
+    }
     fmt::print("{}test accuracy {:.4f}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
                team.count > 1 ? fmt::format("team {}: ", team.index) : "", s.test_accuracy,
                s.test_loss, s.steps, s.samples_per_sec, s.wall_s);

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -35,13 +36,13 @@ DType dtype_from_tag(const std::string& tag, const std::string& path, const std:
 
 }  // namespace
 
-void save_safetensors(const std::string& path, const TensorMap& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+std::string encode_safetensors(const TensorMap& tensors,
+                               const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    TIDE_CHECK(t.defined(), "{}: tensor '{}' is undefined", path, name);
+    TIDE_CHECK(t.defined(), "safetensors: tensor '{}' is undefined", name);
     header[name] = {{"dtype", dtype_tag(t.dtype())},
                     {"shape", t.shape().dims()},
                     {"data_offsets", {offset, offset + t.nbytes()}}};
@@ -50,13 +51,22 @@ void save_safetensors(const std::string& path, const TensorMap& tensors,
   std::string text = header.dump();
   // Pad the header with spaces so the data starts 8-byte aligned, as the format recommends.
   text.append((8 - text.size() % 8) % 8, ' ');
+  const uint64_t n = text.size();
+  std::string bytes;
+  bytes.reserve(8 + n + offset);
+  bytes.append(reinterpret_cast<const char*>(&n), 8);
+  bytes += text;
+  for (const auto& [name, t] : tensors)
+    bytes.append(static_cast<const char*>(t.raw_data()), t.nbytes());
+  return bytes;
+}
+
+void save_safetensors(const std::string& path, const TensorMap& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string bytes = encode_safetensors(tensors, metadata);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   TIDE_CHECK(out, "{}: cannot open for writing: {}", path, std::strerror(errno));
-  const uint64_t n = text.size();
-  out.write(reinterpret_cast<const char*>(&n), 8);
-  out.write(text.data(), static_cast<std::streamsize>(n));
-  for (const auto& [name, t] : tensors)
-    out.write(static_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.flush();
   TIDE_CHECK(out, "{}: write failed: {}", path, std::strerror(errno));
 }
@@ -64,20 +74,24 @@ void save_safetensors(const std::string& path, const TensorMap& tensors,
 TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
   std::ifstream in(path, std::ios::binary);
   TIDE_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TIDE_CHECK(!in.bad(), "{}: read failed: {}", path, std::strerror(errno));
+  return decode_safetensors(bytes, path, metadata);
+}
+
+TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
+                             std::map<std::string, std::string>* metadata) {
+  const uint64_t file_size = bytes.size();
   uint64_t header_size = 0;
   TIDE_CHECK(file_size >= 8,
              "{}: {} bytes is too short for a safetensors file (needs an 8-byte "
              "header length)",
              path, file_size);
-  in.read(reinterpret_cast<char*>(&header_size), 8);
+  std::memcpy(&header_size, bytes.data(), 8);
   TIDE_CHECK(header_size <= kMaxHeaderBytes && 8 + header_size <= file_size,
              "{}: header length {} at byte 0 exceeds the file size {}", path, header_size,
              file_size);
-  std::string text(header_size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(header_size));
+  const std::string text(bytes.substr(8, header_size));
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
@@ -104,10 +118,7 @@ TensorMap load_safetensors(const std::string& path, std::map<std::string, std::s
       TIDE_CHECK(offsets[1] - offsets[0] == t.nbytes(),
                  "{}: tensor '{}' of shape {} needs {} bytes, the header gives {}", path, name,
                  shape.str(), t.nbytes(), offsets[1] - offsets[0]);
-      in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
-      in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
-      TIDE_CHECK(in, "{}: read of tensor '{}' at byte {} failed", path, name,
-                 data_start + offsets[0]);
+      std::memcpy(t.raw_data(), bytes.data() + data_start + offsets[0], t.nbytes());
       out.emplace(name, std::move(t));
     } catch (const nlohmann::json::exception& e) {
       TIDE_FAIL("{}: header entry for tensor '{}' is malformed: {}", path, name, e.what());

@@ -5,12 +5,21 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "tide/tensor/tensor.hpp"
 
 namespace tide {
 
 using TensorMap = std::map<std::string, Tensor>;
+
+// The bytes of a safetensors file holding `tensors` (in name order) and string `metadata`.
+std::string encode_safetensors(const TensorMap& tensors,
+                               const std::map<std::string, std::string>& metadata = {});
+// The tensors of the bytes of a safetensors file; errors name `path`, the byte offset or
+// tensor, and what was expected.
+TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
+                             std::map<std::string, std::string>* metadata = nullptr);
 
 // Writes `tensors` (and string `metadata`) to `path`; throws naming the path on failure.
 void save_safetensors(const std::string& path, const TensorMap& tensors,

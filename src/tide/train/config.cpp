@@ -52,6 +52,19 @@ void validate(const TrainConfig& c) {
              c.first_bucket_mb);
   TIDE_CHECK(c.overlap == "auto" || c.overlap == "on" || c.overlap == "off",
              "--overlap must be auto, on or off, got '{}'", c.overlap);
+  TIDE_CHECK(std::isfinite(c.checkpoint_every_secs) && c.checkpoint_every_secs >= 0,
+             "--checkpoint-every-secs must be >= 0 (0: not by time), got {}",
+             c.checkpoint_every_secs);
+  TIDE_CHECK(c.checkpoint_every_steps >= 0,
+             "--checkpoint-every-steps must be >= 0 (0: not by steps), got {}",
+             c.checkpoint_every_steps);
+  TIDE_CHECK(c.keep_checkpoints >= 0, "--keep-checkpoints must be >= 0 (0 keeps all), got {}",
+             c.keep_checkpoints);
+  TIDE_CHECK(!c.resume.empty(), "--resume must be auto, never or a checkpoint's path");
+  TIDE_CHECK(c.nan_policy == "stop" || c.nan_policy == "skip",
+             "--nan-policy must be stop or skip, got '{}'", c.nan_policy);
+  TIDE_CHECK(c.early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got {}",
+             c.early_stopping);
 }
 
 double lr_scale_factor(const TrainConfig& c, int64_t global_batch) {
@@ -93,6 +106,12 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("bucket-mb = {}\n", c.bucket_mb);
   s += fmt::format("first-bucket-mb = {}\n", c.first_bucket_mb);
   s += fmt::format("overlap = {}\n", quoted(c.overlap));
+  s += fmt::format("checkpoint-every-secs = {}\n", c.checkpoint_every_secs);
+  s += fmt::format("checkpoint-every-steps = {}\n", c.checkpoint_every_steps);
+  s += fmt::format("keep-checkpoints = {}\n", c.keep_checkpoints);
+  s += fmt::format("resume = {}\n", quoted(c.resume));
+  s += fmt::format("nan-policy = {}\n", quoted(c.nan_policy));
+  s += fmt::format("early-stopping = {}\n", c.early_stopping);
   return s;
 }
 

@@ -42,6 +42,14 @@ struct TrainConfig {
   // Reduce gradient buckets during backward: on, off, or auto (on unless the node's cores
   // are all taken by compute threads, where the allreduce would only slow them down).
   std::string overlap = "auto";
+
+  // The monitored session: checkpoints in <run-dir>/checkpoints, resume, guards.
+  double checkpoint_every_secs = 600;  // 0: not by time
+  int64_t checkpoint_every_steps = 0;  // 0: not by steps
+  int keep_checkpoints = 3;            // the newest kept; 0 keeps all
+  std::string resume = "auto";         // auto | never | a checkpoint's path
+  std::string nan_policy = "stop";     // stop | skip: a step whose loss is not finite
+  int64_t early_stopping = 0;          // evaluations without a better test loss; 0: off
 };
 
 // The learning-rate multiplier of --lr-scaling for a global batch.

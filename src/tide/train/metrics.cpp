@@ -1,7 +1,13 @@
 #include "tide/train/metrics.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -9,11 +15,25 @@
 
 namespace tide {
 
-MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
+MetricsWriter::MetricsWriter(const std::string& path, int64_t resume_step) : path_(path) {
+  std::vector<std::string> kept;
+  if (resume_step >= 0) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // A row that does not start with a step (a torn last line) is dropped.
+      const int64_t step = std::strtoll(line.c_str(), nullptr, 10);
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
+          step <= resume_step && std::count(line.begin(), line.end(), ',') == 7)
+        kept.push_back(line);
+    }
+  }
   file_ = std::fopen(path.c_str(), "w");
   TIDE_CHECK(file_ != nullptr, "{}: cannot create: {}", path, std::strerror(errno));
   fmt::print(file_, "step,epoch,split,loss,accuracy,lr,samples_per_sec,wall_s\n");
-  std::fflush(file_);
+  for (const std::string& line : kept) fmt::print(file_, "{}\n", line);
+  TIDE_CHECK(std::fflush(file_) == 0, "{}: write failed: {}", path, std::strerror(errno));
 }
 
 MetricsWriter::~MetricsWriter() {

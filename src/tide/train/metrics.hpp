@@ -20,7 +20,9 @@ struct MetricsRow {
 class MetricsWriter {
  public:
   // Creates (truncates) `path` and writes the header; throws naming the path on failure.
-  explicit MetricsWriter(const std::string& path);
+  // With `resume_step` >= 0, keeps the rows of an existing file up to that step instead
+  // (a run resumed from a checkpoint of that step) and appends after them.
+  explicit MetricsWriter(const std::string& path, int64_t resume_step = -1);
   ~MetricsWriter();
   MetricsWriter(const MetricsWriter&) = delete;
   MetricsWriter& operator=(const MetricsWriter&) = delete;

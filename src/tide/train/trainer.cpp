@@ -19,11 +19,14 @@
 #include "tide/optim/schedule.hpp"
 #include "tide/optim/sgd.hpp"
 #include "tide/tensor/safetensors.hpp"
+#include "tide/train/checkpoint.hpp"
 #include "tide/train/datasets.hpp"
 #include "tide/train/evaluate.hpp"
+#include "tide/train/hooks.hpp"
 #include "tide/train/metrics.hpp"
 #include "tide/train/models.hpp"
 #include "tide/train/progress.hpp"
+#include "tide/train/session.hpp"
 
 namespace tide {
 namespace {
@@ -92,11 +95,6 @@ void broadcast_buffers(const Module& model, const Communicator& comm) {
   for (auto& [name, t] : state) comm.broadcast(t, 0, "the broadcast of buffer " + name);
 }
 
-// Sums over the ranks of one logging window.
-struct Window {
-  double loss = 0, steps = 0, correct = 0, examples = 0;
-};
-
 }  // namespace
 
 std::string default_run_dir(const TrainConfig& c) {
@@ -127,7 +125,6 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   RngStream init_rng(c.seed, RngPurpose::init);
   std::shared_ptr<Module> model =
       make_model(c.model, train_set->sample_shape(), data.classes, init_rng);
-  replicate_parameters(model->named_parameters(), agreement_text(*model, c), comm);
 
   const int64_t global_batch = c.batch_size * ranks * c.accumulate;
   const double lr = c.lr * lr_scale_factor(c, global_batch);
@@ -155,7 +152,6 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   int64_t total = c.epochs * per_epoch;
   if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
   const LrSchedule schedule(lr, total, c.schedule);
-  const int64_t epochs_to_run = (total + per_epoch - 1) / per_epoch;
   const double grad_seed = 1.0 / static_cast<double>(ranks * c.accumulate);
   std::optional<Reducer> reducer;
   // auto: overlap needs a core for the Reducer's thread; where compute threads take them
@@ -169,6 +165,44 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
         ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
                        .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
                        .overlap = overlap});
+
+  // Resume: every rank loads the same checkpoint; rank 0's choice is checked on all.
+  const std::string config_hash = text_hash(agreement_text(*model, c));
+  TrainingState start{.seed = c.seed, .world_size = ranks, .config_hash = config_hash};
+  CheckpointStore store((fs::path(c.run_dir) / "checkpoints").string(), c.keep_checkpoints);
+  std::string resumed_from;
+  if (c.resume != "never") {
+    std::optional<Checkpoint> ck =
+        c.resume == "auto" ? store.load_newest() : CheckpointStore::load(c.resume);
+    if (ck) {
+      TIDE_CHECK(ck->state.world_size == ranks,
+                 "{} was written by a run of {} rank{}; this one has {}: resume with {} ranks "
+                 "for the same result, or start afresh with --resume never",
+                 ck->path, ck->state.world_size, ck->state.world_size > 1 ? "s" : "", ranks,
+                 ck->state.world_size);
+      if (ck->state.config_hash != config_hash && writer)
+        log_warn(
+            "{} was written with other settings (config hash {}, now {}): the run goes on "
+            "with the new ones",
+            ck->path, ck->state.config_hash, config_hash);
+      model->load_state_dict(ck->model);
+      optimizer.load_state_dict(ck->optimizer);
+      start.step = ck->state.step;
+      start.epoch = ck->state.epoch;
+      start.batch = ck->state.batch;
+      resumed_from = ck->path;
+    }
+  }
+  {
+    const std::vector<std::string> where =
+        comm.allgather(fmt::format("{}", start.step), "the comparison of resume points");
+    for (int r = 1; r < ranks; ++r)
+      TIDE_CHECK(where[static_cast<size_t>(r)] == where[0],
+                 "rank {} would resume at step {}, rank 0 at step {}: every rank must see the "
+                 "same run directory {}",
+                 r, where[static_cast<size_t>(r)], where[0], c.run_dir);
+  }
+  replicate_parameters(model->named_parameters(), agreement_text(*model, c), comm);
 
   if (writer) {
     std::error_code ec;
@@ -192,100 +226,108 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                reducer->layout().size() > 1 ? "s" : "",
                overlap ? "during backward"
                        : "after backward (--overlap off, or auto with no core to spare)");
+    if (!resumed_from.empty())
+      log_info("resuming from {}: step {}, epoch {}, batch {} of the epoch", resumed_from,
+               start.step, start.epoch + 1, start.batch);
   }
   std::optional<MetricsWriter> metrics;
-  if (writer) metrics.emplace((fs::path(c.run_dir) / "metrics.csv").string());
+  if (writer)
+    metrics.emplace((fs::path(c.run_dir) / "metrics.csv").string(),
+                    resumed_from.empty() ? -1 : start.step);
+  MetricsWriter* metrics_ptr = metrics ? &*metrics : nullptr;
+
+  Progress progress(writer ? stderr : nullptr, total, c.log_every);
+  int64_t trained_examples = 0;
+  const auto lr_now = [&optimizer] { return optimizer.lr(); };
+  Session::catch_termination_signals();
+  Session session(comm, start, per_epoch, c.accumulate, [&](int64_t epoch, int64_t first_batch) {
+    train_set->set_epoch(epoch);
+    train_loader.start_epoch(epoch, first_batch);
+  });
+  session.add_hook(std::make_shared<StopAtStepHook>(total));
+  session.add_hook(std::make_shared<NanGuardHook>(c.nan_policy == "skip"));
+  session.add_hook(std::make_shared<MetricsHook>(c.log_every, metrics_ptr,
+                                                 writer ? &progress : nullptr, lr_now));
+  auto evaluation = std::make_shared<EvaluationHook>(
+      [&] {
+        broadcast_buffers(*model, comm);
+        return evaluate(*model, test_loader, comm);
+      },
+      metrics_ptr, lr_now, writer);
+  session.add_hook(evaluation);
+  if (c.early_stopping > 0)
+    session.add_hook(std::make_shared<EarlyStoppingHook>(*evaluation, c.early_stopping));
+  auto checkpoints = std::make_shared<CheckpointHook>(
+      store, c.checkpoint_every_secs, c.checkpoint_every_steps,
+      [&] {
+        broadcast_buffers(*model, comm);
+        return std::pair{model->state_dict(), optimizer.state_dict()};
+      },
+      start);
+  session.add_hook(checkpoints);
+
+  const auto started = Clock::now();
+  session.run([&](Session& sess) {
+    const int64_t step = sess.state().step;
+    optimizer.zero_grad();
+    optimizer.set_lr(schedule.at(step));
+    model->begin_step(step);
+    StepResult r;
+    double nonfinite = 0;
+    for (int64_t micro = 0; micro < c.accumulate; ++micro) {
+      std::optional<Batch> batch = train_loader.next();
+      TIDE_CHECK(batch.has_value(), "the data loader ended an epoch early");
+      const Variable logits = (*model)(Variable(batch->inputs));
+      const Variable loss = cross_entropy(logits, batch->targets);
+      const double loss_value = loss.value().item();
+      if (!std::isfinite(loss_value)) nonfinite = 1;
+      if (reducer && micro == c.accumulate - 1) reducer->prepare(step);
+      // Seeded with 1 / (ranks * K): the Reducer's sum over the ranks of the K summed
+      // micro-batch gradients is then their mean.
+      loss.backward(Tensor::full(loss.shape(), grad_seed, loss.dtype()));
+      r.examples += batch->targets.numel();
+      r.correct += count_correct(logits.value(), batch->targets);
+      r.loss += loss_value / static_cast<double>(c.accumulate);
+    }
+    if (reducer) reducer->finish();
+    if (ranks > 1) {  // a non-finite loss anywhere made every rank's gradients non-finite
+      Tensor any = Tensor::full({1}, nonfinite, DType::f64);
+      comm.allreduce(any, ReduceOp::max, fmt::format("the loss check of step {}", step + 1));
+      nonfinite = any.data<double>()[0];
+    }
+    if (nonfinite != 0)
+      r.skipped = true;  // the parameters stay as they were; NanGuardHook decides
+    else
+      optimizer.step();
+    trained_examples += r.examples;
+    return r;
+  });
 
   TrainSummary s;
   s.run_dir = c.run_dir;
   s.parameters = model->num_parameters();
-  Progress progress(writer ? stderr : nullptr, total, c.log_every);
-  const auto start = Clock::now();
-  auto window_start = start;
-  Window window;
-  double epoch_loss = 0;
-  int64_t trained_examples = 0;
-  EvalResult eval;
-  for (int64_t epoch = 0; epoch < epochs_to_run; ++epoch) {
-    train_set->set_epoch(epoch);
-    train_loader.start_epoch(epoch);
-    int64_t epoch_steps = 0;
-    epoch_loss = 0;
-    while (s.steps < total && epoch_steps < per_epoch) {
-      optimizer.zero_grad();
-      optimizer.set_lr(schedule.at(s.steps));
-      model->begin_step(s.steps);
-      double step_loss = 0;
-      for (int64_t micro = 0; micro < c.accumulate; ++micro) {
-        std::optional<Batch> batch = train_loader.next();
-        TIDE_CHECK(batch.has_value(), "the data loader ended an epoch early");
-        const Variable logits = (*model)(Variable(batch->inputs));
-        const Variable loss = cross_entropy(logits, batch->targets);
-        const double loss_value = loss.value().item();
-        TIDE_CHECK(std::isfinite(loss_value),
-                   "training diverged: the loss is {} at step {} (epoch {}); try a smaller --lr "
-                   "(now {})",
-                   loss_value, s.steps + 1, epoch + 1, c.lr);
-        if (reducer && micro == c.accumulate - 1) reducer->prepare(s.steps);
-        // Seeded with 1 / (ranks * K): the Reducer's sum over the ranks of the K summed
-        // micro-batch gradients is then their mean.
-        loss.backward(Tensor::full(loss.shape(), grad_seed, loss.dtype()));
-        const int64_t n = batch->targets.numel();
-        trained_examples += n;
-        window.examples += static_cast<double>(n);
-        window.correct += static_cast<double>(count_correct(logits.value(), batch->targets));
-        step_loss += loss_value / static_cast<double>(c.accumulate);
-      }
-      if (reducer) reducer->finish();
-      optimizer.step();
-
-      ++s.steps;
-      ++epoch_steps;
-      window.steps += 1;
-      window.loss += step_loss;
-      epoch_loss += step_loss;
-      const double local_rate =
-          window.examples * ranks / std::max(seconds_since(window_start), 1e-9);
-      progress.update(s.steps, epoch, window.loss / window.steps, local_rate);
-      if (s.steps % c.log_every == 0) {
-        Tensor sums =
-            Tensor::from<double>({4}, {window.loss, window.steps, window.correct, window.examples});
-        comm.allreduce(sums, ReduceOp::sum, fmt::format("the metrics of step {}", s.steps));
-        const double* w = sums.data<double>();
-        if (metrics)
-          metrics->write({s.steps, static_cast<double>(s.steps) / static_cast<double>(per_epoch),
-                          "train", w[0] / w[1], w[2] / w[3], optimizer.lr(),
-                          w[3] / std::max(seconds_since(window_start), 1e-9),
-                          seconds_since(start)});
-        window = Window{};
-        window_start = Clock::now();
-      }
-    }
-    broadcast_buffers(*model, comm);
-    eval = evaluate(*model, test_loader, comm);
-    progress.finish_line();
-    Tensor loss_sum = Tensor::from<double>({2}, {epoch_loss, static_cast<double>(epoch_steps)});
-    comm.allreduce(loss_sum, ReduceOp::sum, fmt::format("the train loss of epoch {}", epoch + 1));
-    s.train_loss = loss_sum.data<double>()[1] > 0
-                       ? loss_sum.data<double>()[0] / loss_sum.data<double>()[1]
-                       : 0.0;
-    if (metrics)
-      metrics->write({s.steps, static_cast<double>(s.steps) / static_cast<double>(per_epoch),
-                      "test", eval.loss, eval.accuracy, optimizer.lr(), 0.0, seconds_since(start)});
-    if (writer)
-      log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}", epoch + 1,
-               s.train_loss, eval.loss, eval.accuracy);
+  s.steps = session.state().step;
+  s.stop_reason = session.stop_reason();
+  s.stopped_by_signal = Session::termination_signal();
+  s.checkpoint = checkpoints->last_path();
+  s.wall_s = seconds_since(started);
+  if (evaluation->last()) {
+    s.test_accuracy = evaluation->last()->accuracy;
+    s.test_loss = evaluation->last()->loss;
   }
-  s.wall_s = seconds_since(start);
-  s.test_accuracy = eval.accuracy;
-  s.test_loss = eval.loss;
+  s.train_loss = evaluation->train_loss();
   s.epochs = static_cast<double>(s.steps) / static_cast<double>(per_epoch);
   s.samples_per_sec = static_cast<double>(trained_examples) * ranks / std::max(s.wall_s, 1e-9);
-  if (writer) {
+  if (writer && !checkpoints->last_error().empty() && checkpoints->last_path().empty())
+    TIDE_FAIL("no checkpoint of this run could be written: {}", checkpoints->last_error());
+  if (writer && s.stopped_by_signal == 0) {
     save_safetensors((fs::path(c.run_dir) / "model.safetensors").string(), model->state_dict(),
                      {{"model", c.model}, {"steps", std::to_string(s.steps)}});
     write_summary(fs::path(c.run_dir) / "summary.json", c, s, ranks, global_batch);
   }
+  const bool nan_stop = s.stop_reason.find("the loss is") == 0 ||
+                        s.stop_reason.find("steps in a row") != std::string::npos;
+  TIDE_CHECK(!nan_stop, "training diverged: {}", s.stop_reason);
   return s;
 }
 

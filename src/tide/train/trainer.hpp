@@ -19,6 +19,9 @@ struct TrainSummary {
   double wall_s = 0;
   int64_t parameters = 0;
   std::string run_dir;
+  std::string stop_reason;    // why the loop ended ("reached step 938", "SIGTERM received")
+  int stopped_by_signal = 0;  // SIGTERM or SIGINT when a signal stopped it, else 0
+  std::string checkpoint;     // the last checkpoint written (its JSON)
 };
 
 // Trains config.model on config.dataset with SGD, evaluating on the test split after each

@@ -1,0 +1,160 @@
+#include "tide/train/hooks.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tide/core/log.hpp"
+
+namespace tide {
+
+void StopAtStepHook::check(Session& s) {
+  if (s.state().step >= last_) s.request_stop(fmt::format("reached step {}", last_));
+}
+
+void StopAtEpochHook::begin(Session& s) {
+  if (s.state().epoch >= epochs_) s.request_stop(fmt::format("reached epoch {}", epochs_));
+}
+
+void StopAtEpochHook::end_epoch(Session& s) {
+  begin(s);
+}
+
+void NanGuardHook::after_step(Session& s, const StepResult& r) {
+  if (!r.skipped) {
+    in_a_row_ = 0;
+    return;
+  }
+  ++total_;
+  ++in_a_row_;
+  const int64_t step = s.state().step;
+  if (!skip_) {
+    s.request_stop(fmt::format(
+        "the loss is {} at step {} (epoch {}); the step was not applied. Try a smaller --lr, or "
+        "--nan-policy skip to step over such batches",
+        r.loss, step, s.state().epoch + 1));
+  } else if (in_a_row_ >= max_skips_) {
+    s.request_stop(
+        fmt::format("{} steps in a row up to step {} had a non-finite loss", in_a_row_, step));
+  } else {
+    log_warn("step {} skipped: the loss is {} ({} skipped so far)", step, r.loss, total_);
+  }
+}
+
+CheckpointHook::CheckpointHook(CheckpointStore store, double every_secs, int64_t every_steps,
+                               Tensors tensors, TrainingState identity)
+    : store_(std::move(store)),
+      every_secs_(every_secs),
+      every_steps_(every_steps),
+      tensors_(std::move(tensors)),
+      identity_(std::move(identity)) {}
+
+void CheckpointHook::begin(Session& s) {
+  last_time_ = s.elapsed();
+  last_step_ = s.state().step;  // a resumed run starts from a checkpoint of this step
+}
+
+void CheckpointHook::after_step(Session& s, const StepResult&) {
+  const bool by_steps = every_steps_ > 0 && s.state().step % every_steps_ == 0;
+  const bool by_time = every_secs_ > 0 && s.elapsed() - last_time_ >= every_secs_;
+  if (by_steps || by_time) save(s);
+}
+
+void CheckpointHook::end(Session& s) {
+  if (s.state().step != last_step_ || last_path_.empty()) save(s);
+}
+
+void CheckpointHook::save(Session& s) {
+  last_time_ = s.elapsed();
+  if (s.comm().rank() != 0) return;
+  TrainingState state = identity_;
+  state.step = s.state().step;
+  state.epoch = s.state().epoch;
+  state.batch = s.state().batch;
+  try {
+    const auto [model, optimizer] = tensors_();
+    last_path_ = store_.save(state, model, optimizer);
+    last_step_ = state.step;
+    last_error_.clear();
+  } catch (const Error& e) {
+    last_error_ = e.what();
+    log_warn("the checkpoint of step {} was not written: {}; {}", state.step, e.what(),
+             last_path_.empty() ? "there is no earlier checkpoint of this run"
+                                : "the previous one, " + last_path_ + ", is intact");
+  }
+}
+
+MetricsHook::MetricsHook(int64_t every, MetricsWriter* writer, Progress* progress,
+                         std::function<double()> lr)
+    : every_(every), writer_(writer), progress_(progress), lr_(std::move(lr)) {}
+
+void MetricsHook::after_step(Session& s, const StepResult& r) {
+  if (steps_ == 0 && window_start_ == 0) window_start_ = s.elapsed();
+  loss_ += r.loss;
+  steps_ += 1;
+  correct_ += static_cast<double>(r.correct);
+  examples_ += static_cast<double>(r.examples);
+  const double seconds = std::max(s.elapsed() - window_start_, 1e-9);
+  const int64_t step = s.state().step;
+  if (progress_)
+    progress_->update(step, s.state().epoch - (s.state().batch == 0 ? 1 : 0), loss_ / steps_,
+                      examples_ * s.comm().size() / seconds);
+  if (step % every_ != 0) return;
+  Tensor sums = Tensor::from<double>({4}, {loss_, steps_, correct_, examples_});
+  s.comm().allreduce(sums, ReduceOp::sum, fmt::format("the metrics of step {}", step));
+  const double* w = sums.data<double>();
+  if (writer_)
+    writer_->write({step, static_cast<double>(step) / static_cast<double>(s.steps_per_epoch()),
+                    "train", w[0] / w[1], w[2] / w[3], lr_(), w[3] / seconds, s.elapsed()});
+  loss_ = steps_ = correct_ = examples_ = 0;
+  window_start_ = s.elapsed();
+}
+
+void MetricsHook::end_epoch(Session&) {
+  if (progress_) progress_->finish_line();
+}
+
+EvaluationHook::EvaluationHook(std::function<EvalResult()> evaluate, MetricsWriter* writer,
+                               std::function<double()> lr, bool log)
+    : evaluate_(std::move(evaluate)), writer_(writer), lr_(std::move(lr)), log_(log) {}
+
+void EvaluationHook::end_epoch(Session& s) {
+  run(s, s.state().epoch - 1);
+}
+
+void EvaluationHook::end(Session& s) {
+  if (Session::termination_signal() != 0 || s.state().step == last_step_) return;
+  run(s, s.state().epoch);
+}
+
+void EvaluationHook::run(Session& s, int64_t epoch) {
+  last_ = evaluate_();
+  last_step_ = s.state().step;
+  Tensor sums = Tensor::from<double>({2}, {epoch_loss_, epoch_steps_});
+  s.comm().allreduce(sums, ReduceOp::sum, fmt::format("the train loss of epoch {}", epoch + 1));
+  const double* w = sums.data<double>();
+  train_loss_ = w[1] > 0 ? w[0] / w[1] : 0.0;
+  epoch_loss_ = epoch_steps_ = 0;
+  const int64_t step = s.state().step;
+  if (writer_)
+    writer_->write({step, static_cast<double>(step) / static_cast<double>(s.steps_per_epoch()),
+                    "test", last_->loss, last_->accuracy, lr_(), 0.0, s.elapsed()});
+  if (log_)
+    log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}", epoch + 1,
+             train_loss_, last_->loss, last_->accuracy);
+}
+
+void EarlyStoppingHook::end_epoch(Session& s) {
+  const auto& r = evaluation_.last();
+  if (!r || patience_ <= 0) return;
+  if (!any_ || r->loss < best_) {
+    best_ = r->loss;
+    any_ = true;
+    without_improvement_ = 0;
+    return;
+  }
+  if (++without_improvement_ >= patience_)
+    s.request_stop(fmt::format("the test loss has not improved on {:.4f} for {} evaluations", best_,
+                               without_improvement_));
+}
+
+}  // namespace tide

@@ -1,0 +1,140 @@
+// The built-in hooks of a training Session (session.hpp): stopping, checkpoints, metrics and
+// the progress line, evaluation, early stopping, and the guard against a non-finite loss.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "tide/train/checkpoint.hpp"
+#include "tide/train/evaluate.hpp"
+#include "tide/train/metrics.hpp"
+#include "tide/train/progress.hpp"
+#include "tide/train/session.hpp"
+
+namespace tide {
+
+// Stops once `last` steps are done.
+class StopAtStepHook : public Hook {
+ public:
+  explicit StopAtStepHook(int64_t last) : last_(last) {}
+  void begin(Session& s) override { check(s); }
+  void after_step(Session& s, const StepResult&) override { check(s); }
+
+ private:
+  void check(Session& s);
+  int64_t last_;
+};
+
+// Stops once `epochs` epochs are done.
+class StopAtEpochHook : public Hook {
+ public:
+  explicit StopAtEpochHook(int64_t epochs) : epochs_(epochs) {}
+  void begin(Session& s) override;
+  void end_epoch(Session& s) override;
+
+ private:
+  int64_t epochs_;
+};
+
+// A step whose loss was not finite did not update the parameters (the step function skips
+// it on every rank). With `skip` false the run stops with a message that names the step;
+// with `skip` true it goes on, and stops after `max_skips` skips in a row.
+class NanGuardHook : public Hook {
+ public:
+  NanGuardHook(bool skip, int64_t max_skips = 10) : skip_(skip), max_skips_(max_skips) {}
+  void after_step(Session& s, const StepResult& r) override;
+  int64_t skipped() const { return total_; }
+
+ private:
+  bool skip_;
+  int64_t max_skips_, in_a_row_ = 0, total_ = 0;
+};
+
+// Writes a checkpoint (rank 0 only) every `every_secs` seconds and/or every `every_steps`
+// steps (0 turns either off), and at the end of the run. A failed write is logged with the
+// reason and the checkpoint that stays intact, and training goes on.
+class CheckpointHook : public Hook {
+ public:
+  using Tensors = std::function<std::pair<TensorMap, TensorMap>()>;  // model, optimizer
+  CheckpointHook(CheckpointStore store, double every_secs, int64_t every_steps, Tensors tensors,
+                 TrainingState identity);
+  void begin(Session& s) override;
+  void after_step(Session& s, const StepResult&) override;
+  void end(Session& s) override;
+  // The JSON path of the last checkpoint written (empty if none).
+  const std::string& last_path() const { return last_path_; }
+  // The reason the last write failed, if it did.
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  void save(Session& s);
+  CheckpointStore store_;
+  double every_secs_;
+  int64_t every_steps_;
+  Tensors tensors_;
+  TrainingState identity_;  // seed, world size, config hash
+  double last_time_ = 0;
+  int64_t last_step_ = -1;
+  std::string last_path_, last_error_;
+};
+
+// Training loss, accuracy and throughput over windows of `every` steps, summed over the
+// ranks: a row of metrics.csv (rank 0) per window; the progress line (rank 0) every step.
+class MetricsHook : public Hook {
+ public:
+  MetricsHook(int64_t every, MetricsWriter* writer, Progress* progress, std::function<double()> lr);
+  void after_step(Session& s, const StepResult& r) override;
+  void end_epoch(Session&) override;
+
+ private:
+  int64_t every_;
+  MetricsWriter* writer_;
+  Progress* progress_;
+  std::function<double()> lr_;
+  double loss_ = 0, steps_ = 0, correct_ = 0, examples_ = 0, window_start_ = 0;
+};
+
+// Evaluates after every epoch and after the last step (not when a signal stopped the run),
+// writes a `test` row and logs it; keeps the latest result.
+class EvaluationHook : public Hook {
+ public:
+  EvaluationHook(std::function<EvalResult()> evaluate, MetricsWriter* writer,
+                 std::function<double()> lr, bool log);
+  void end_epoch(Session& s) override;
+  void end(Session& s) override;
+  const std::optional<EvalResult>& last() const { return last_; }
+  // Mean training loss of the epoch that ended last (summed over the ranks).
+  double train_loss() const { return train_loss_; }
+  void after_step(Session&, const StepResult& r) override {
+    epoch_loss_ += r.loss;
+    epoch_steps_ += 1;
+  }
+
+ private:
+  void run(Session& s, int64_t epoch);
+  std::function<EvalResult()> evaluate_;
+  MetricsWriter* writer_;
+  std::function<double()> lr_;
+  bool log_;
+  std::optional<EvalResult> last_;
+  int64_t last_step_ = -1;
+  double epoch_loss_ = 0, epoch_steps_ = 0, train_loss_ = 0;
+};
+
+// Stops when the evaluation's loss has not improved for `patience` evaluations in a row.
+class EarlyStoppingHook : public Hook {
+ public:
+  EarlyStoppingHook(const EvaluationHook& evaluation, int64_t patience)
+      : evaluation_(evaluation), patience_(patience) {}
+  void end_epoch(Session& s) override;
+
+ private:
+  const EvaluationHook& evaluation_;
+  int64_t patience_, without_improvement_ = 0;
+  double best_ = 0;
+  bool any_ = false;
+};
+
+}  // namespace tide
