@@ -18,8 +18,8 @@ namespace tide {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using testing::error_of;
+using ::testing::HasSubstr;
 
 std::string fresh_dir(const std::string& name) {
   const fs::path d = fs::path(::testing::TempDir()) / ("tide_ckpt_" + name);
@@ -28,8 +28,12 @@ std::string fresh_dir(const std::string& name) {
 }
 
 TrainingState state_at(int64_t step) {
-  return TrainingState{.step = step, .epoch = step / 10, .batch = step % 10, .seed = 7,
-                       .world_size = 2, .config_hash = "abc123"};
+  return TrainingState{.step = step,
+                       .epoch = step / 10,
+                       .batch = step % 10,
+                       .seed = 7,
+                       .world_size = 2,
+                       .config_hash = "abc123"};
 }
 
 TensorMap model_at(int64_t step) {
@@ -101,7 +105,8 @@ TEST(Checkpoint, AnIndependentReaderReadsTheTensorsFile) {
 
 TEST(Checkpoint, KeepsTheNewestK) {
   const CheckpointStore store(fresh_dir("keep"), 2);
-  for (int64_t step : {10, 20, 30, 40}) store.save(state_at(step), model_at(step), optimizer_at(step));
+  for (int64_t step : {10, 20, 30, 40})
+    store.save(state_at(step), model_at(step), optimizer_at(step));
   const std::vector<std::string> left = store.list();
   ASSERT_EQ(left.size(), 2u);
   EXPECT_THAT(left[0], HasSubstr("step-00000040.json"));
@@ -115,7 +120,7 @@ TEST(Checkpoint, ACorruptOrTruncatedNewestFallsBackToThePreviousByName) {
   const CheckpointStore store(fresh_dir("corrupt"), 0);
   for (int64_t step : {10, 20, 30}) store.save(state_at(step), model_at(step), optimizer_at(step));
   const std::string dir = store.dir();
-  corrupt_byte(dir + "/step-00000030.safetensors", 200);  // a flipped bit in the data
+  corrupt_byte(dir + "/step-00000030.safetensors", 200);     // a flipped bit in the data
   fs::resize_file(dir + "/step-00000020.safetensors", 100);  // a torn write
   ::testing::internal::CaptureStderr();
   const std::optional<Checkpoint> c = store.load_newest();
@@ -153,8 +158,7 @@ TEST(Checkpoint, AFailedWriteLeavesTheEarlierCheckpointsAndNoTemporaryFile) {
   setrlimit(RLIMIT_FSIZE, &small);
   TensorMap big = model_at(20);
   big["0.weight"] = Tensor::full({1000}, 1.0);
-  const std::string message =
-      error_of([&] { store.save(state_at(20), big, optimizer_at(20)); });
+  const std::string message = error_of([&] { store.save(state_at(20), big, optimizer_at(20)); });
   setrlimit(RLIMIT_FSIZE, &old);
   std::signal(SIGXFSZ, previous);
   EXPECT_THAT(message, HasSubstr("step-00000020.safetensors: write failed after"));

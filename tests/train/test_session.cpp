@@ -20,7 +20,9 @@ using ::testing::HasSubstr;
 class Recorder : public Hook {
  public:
   void begin(Session&) override { calls.push_back("begin"); }
-  void before_step(Session& s) override { calls.push_back(fmt::format("before {}", s.state().step)); }
+  void before_step(Session& s) override {
+    calls.push_back(fmt::format("before {}", s.state().step));
+  }
   void after_step(Session& s, const StepResult&) override {
     calls.push_back(fmt::format("after {}", s.state().step));
   }
@@ -47,15 +49,15 @@ TEST(Session, HooksRunInOrderAndEpochsTurn) {
   loop.session.add_hook(rec);
   loop.session.add_hook(std::make_shared<StopAtStepHook>(4));
   loop.session.run(ok_step);
-  EXPECT_THAT(rec->calls, ElementsAre("begin", "before 0", "after 1", "before 1", "after 2",
-                                      "before 2", "after 3", "epoch 1", "before 3", "after 4",
-                                      "end"));
+  EXPECT_THAT(rec->calls,
+              ElementsAre("begin", "before 0", "after 1", "before 1", "after 2", "before 2",
+                          "after 3", "epoch 1", "before 3", "after 4", "end"));
   EXPECT_EQ(loop.session.state().step, 4);
   EXPECT_EQ(loop.session.state().epoch, 1);
   EXPECT_EQ(loop.session.state().batch, 1);
   EXPECT_EQ(loop.session.stop_reason(), "reached step 4");
-  EXPECT_THAT(loop.epochs_started, ElementsAre(std::pair<int64_t, int64_t>{0, 0},
-                                               std::pair<int64_t, int64_t>{1, 0}));
+  EXPECT_THAT(loop.epochs_started,
+              ElementsAre(std::pair<int64_t, int64_t>{0, 0}, std::pair<int64_t, int64_t>{1, 0}));
 }
 
 TEST(Session, StartsWhereAResumedStateSays) {

@@ -1,0 +1,114 @@
+// Exact resume as a user meets it: `tide train` stopped by SIGTERM, or a 2-rank job killed
+// with SIGKILL at a random step, then run again with the same command, ends with a final
+// checkpoint identical byte for byte to that of a run never stopped; a corrupt newest
+// checkpoint is reported by name and the one before it is used.
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/testing.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const std::string kTide = std::string(TIDE_BINARY_DIR) + "/tide";
+const std::string kMpirun = std::string(TIDE_SOURCE_DIR) + "/scripts/mpirun-local";
+
+std::string fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("tide_resume_" + name);
+  fs::remove_all(d);
+  return d.string();
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string train(const std::string& dir, int64_t steps) {
+  return fmt::format(
+      "{} train --model mlp --max-steps {} --log-every 10 --threads 1 --seed 4 "
+      "--lr 0.02 --checkpoint-every-steps 20 --run-dir {}",
+      kTide, steps, dir);
+}
+
+std::string final_tensors(const std::string& dir, int64_t steps) {
+  return fmt::format("{}/checkpoints/step-{:08}.safetensors", dir, steps);
+}
+
+TEST(Resume, SigtermWritesACheckpointAndTheSameCommandFinishesIdentically) {
+  const std::string whole = fresh_dir("term_whole"), cut = fresh_dir("term_cut");
+  ASSERT_EQ(testing::run_command(train(whole, 200)).status, 0);
+  // SIGTERM once the metrics show step 50; the run stops at the next step boundary.
+  const auto stopped = testing::run_command(fmt::format(
+      "timeout 120 sh -c '{} & pid=$!; until grep -q \"^50,\" {}/metrics.csv 2>/dev/null; do "
+      "sleep 0.02; done; kill -TERM $pid; wait $pid; echo \"exit status $?\"'",
+      train(cut, 200), cut));
+  EXPECT_THAT(stopped.out, HasSubstr("exit status 143"));
+  EXPECT_THAT(stopped.out, HasSubstr("(SIGTERM received); checkpoint "));
+  EXPECT_THAT(stopped.out, HasSubstr("to resume, run the same command"));
+  EXPECT_FALSE(fs::exists(cut + "/summary.json")) << "a preempted run is not finished";
+  const auto resumed = testing::run_command(train(cut, 200));
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
+  EXPECT_EQ(read_bytes(final_tensors(cut, 200)), read_bytes(final_tensors(whole, 200)));
+}
+
+TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
+  const std::string whole = fresh_dir("kill_whole"), cut = fresh_dir("kill_cut");
+  auto with_dir = [](const std::string& dir) {
+    return fmt::format("{} -np 2 {}", kMpirun, train(dir, 160));
+  };
+  ASSERT_EQ(testing::run_command(with_dir(whole)).status, 0);
+  // SIGKILL the whole job (mpirun and both ranks, one process group) a random while after
+  // its first checkpoint.
+  std::random_device seed;
+  const int delay_ms = std::uniform_int_distribution<int>(0, 600)(seed);
+  const auto killed = testing::run_command(fmt::format(
+      "timeout 120 bash -c 'setsid {} > {}.log 2>&1 & pid=$!; until [ -f "
+      "{}/checkpoints/step-00000020.json ]; do sleep 0.01; done; sleep {}; kill -KILL -- -$pid; "
+      "wait $pid; echo \"killed $?\"'",
+      with_dir(cut), cut, cut, delay_ms / 1000.0));
+  EXPECT_THAT(killed.out, HasSubstr("killed 137")) << "killed " << delay_ms << " ms after step 20";
+  const auto resumed = testing::run_command(with_dir(cut));
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
+  EXPECT_EQ(read_bytes(final_tensors(cut, 160)), read_bytes(final_tensors(whole, 160)))
+      << "killed " << delay_ms << " ms after the checkpoint of step 20";
+}
+
+TEST(Resume, ACorruptNewestCheckpointIsNamedAndThePreviousOneUsed) {
+  const std::string dir = fresh_dir("corrupt");
+  ASSERT_EQ(testing::run_command(train(dir, 60)).status, 0);
+  {  // flip a byte in the newest checkpoint's tensors
+    std::fstream f(final_tensors(dir, 60), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4000);
+    f.put('\x7f');
+  }
+  const auto r = testing::run_command(train(dir, 80));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("skipping checkpoint " + dir + "/checkpoints/step-00000060.json"));
+  EXPECT_THAT(r.out, HasSubstr("(corrupt)"));
+  EXPECT_THAT(r.out, HasSubstr("resuming from " + dir + "/checkpoints/step-00000040.json"));
+  // --resume never starts afresh; a named checkpoint that is bad is an error.
+  const auto never = testing::run_command(train(dir, 20) + " --resume never");
+  EXPECT_EQ(never.status, 0);
+  EXPECT_THAT(never.out, ::testing::Not(HasSubstr("resuming")));
+  const auto bad =
+      testing::run_command(train(dir, 20) + " --resume " + dir + "/checkpoints/no-such.json");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_THAT(bad.out, HasSubstr("no-such.json: cannot open"));
+}
+
+}  // namespace
+}  // namespace tide
