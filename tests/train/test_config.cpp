@@ -1,5 +1,7 @@
 // The training configuration: learning-rate scaling with the global batch, the checks on the
 // data-parallel options, and the TOML it writes.
+#include <functional>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -25,26 +27,40 @@ TEST(Config, LearningRateScalesWithTheGlobalBatch) {
   EXPECT_DOUBLE_EQ(lr_scale_factor(c, 64), 0.5);
 }
 
-TEST(Config, DataParallelOptionsAreChecked) {
+// The error validate() gives for the defaults changed by `set`.
+std::string error_with(const std::function<void(TrainConfig&)>& set) {
   TrainConfig c;
-  c.accumulate = 0;
-  EXPECT_THAT(error_of([&] { validate(c); }), HasSubstr("--accumulate must be a positive integer"));
-  c = TrainConfig{};
-  c.lr_scaling = "cubic";
-  EXPECT_THAT(error_of([&] { validate(c); }),
+  set(c);
+  return error_of([&] { validate(c); });
+}
+
+TEST(Config, DataParallelOptionsAreChecked) {
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.accumulate = 0; }),
+              HasSubstr("--accumulate must be a positive integer"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.lr_scaling = "cubic"; }),
               HasSubstr("--lr-scaling must be none, linear or sqrt"));
-  c = TrainConfig{};
-  c.team_values = "1,2";
-  EXPECT_THAT(error_of([&] { validate(c); }),
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.team_values = "1,2"; }),
               HasSubstr("--team-flag and --team-values go together"));
-  c = TrainConfig{};
-  c.stall_timeout = 0;
-  EXPECT_THAT(error_of([&] { validate(c); }), HasSubstr("--stall-timeout must be a positive"));
-  c = TrainConfig{};
-  c.first_bucket_mb = -1;
-  EXPECT_THAT(error_of([&] { validate(c); }), HasSubstr("--bucket-mb and --first-bucket-mb"));
-  const TrainConfig defaults;
-  EXPECT_EQ(error_of([&] { validate(defaults); }), "no error");
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.stall_timeout = 0; }),
+              HasSubstr("--stall-timeout must be a positive"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.first_bucket_mb = -1; }),
+              HasSubstr("--bucket-mb and --first-bucket-mb"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.overlap = "maybe"; }),
+              HasSubstr("--overlap must be auto, on or off"));
+  EXPECT_EQ(error_with([](TrainConfig&) {}), "no error");
+}
+
+TEST(Config, SessionOptionsAreChecked) {
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.checkpoint_every_secs = -1; }),
+              HasSubstr("--checkpoint-every-secs must be >= 0"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.checkpoint_every_steps = -5; }),
+              HasSubstr("--checkpoint-every-steps must be >= 0"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.keep_checkpoints = -1; }),
+              HasSubstr("--keep-checkpoints must be >= 0"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.nan_policy = "ignore"; }),
+              HasSubstr("--nan-policy must be stop or skip"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.resume.clear(); }),
+              HasSubstr("--resume must be auto, never or a checkpoint's path"));
 }
 
 TEST(Config, TomlHasTheDataParallelOptions) {

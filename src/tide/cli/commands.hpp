@@ -14,6 +14,9 @@ void set_exit_status(int status);
 // `tide train`: trains a classifier (train/trainer.hpp).
 void add_train_command(CLI::App& app);
 
+// `tide plot`: curves of a metric of runs (train/plot.hpp).
+void add_plot_command(CLI::App& app);
+
 // `tide convolve`: filters an image with a fixed kernel (train/image_filter.hpp).
 void add_convolve_command(CLI::App& app);
 

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   });
   tide::cli::add_train_command(app);
   tide::cli::add_convolve_command(app);
+  tide::cli::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -130,6 +130,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--early-stopping", config->early_stopping,
                   "Stop after this many evaluations without a lower test loss (0: off)")
       ->capture_default_str();
+  cmd->add_option("--summary-every-steps", config->summary_every_steps,
+                  "Write TensorBoard scalars every this many steps (0: none)")
+      ->capture_default_str();
   cmd->callback([cmd, config, config_path] {
     if (!config_path->empty()) apply_config_file(*cmd, *config_path);
     const Communicator& world = Communicator::world();

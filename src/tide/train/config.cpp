@@ -63,6 +63,8 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(!c.resume.empty(), "--resume must be auto, never or a checkpoint's path");
   TIDE_CHECK(c.nan_policy == "stop" || c.nan_policy == "skip",
              "--nan-policy must be stop or skip, got '{}'", c.nan_policy);
+  TIDE_CHECK(c.summary_every_steps >= 0,
+             "--summary-every-steps must be >= 0 (0: no summaries), got {}", c.summary_every_steps);
   TIDE_CHECK(c.early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got {}",
              c.early_stopping);
 }
@@ -112,6 +114,7 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("resume = {}\n", quoted(c.resume));
   s += fmt::format("nan-policy = {}\n", quoted(c.nan_policy));
   s += fmt::format("early-stopping = {}\n", c.early_stopping);
+  s += fmt::format("summary-every-steps = {}\n", c.summary_every_steps);
   return s;
 }
 

@@ -50,6 +50,7 @@ struct TrainConfig {
   std::string resume = "auto";         // auto | never | a checkpoint's path
   std::string nan_policy = "stop";     // stop | skip: a step whose loss is not finite
   int64_t early_stopping = 0;          // evaluations without a better test loss; 0: off
+  int64_t summary_every_steps = 100;   // TensorBoard scalars; 0: none
 };
 
 // The learning-rate multiplier of --lr-scaling for a global batch.

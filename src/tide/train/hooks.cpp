@@ -143,6 +143,41 @@ void EvaluationHook::run(Session& s, int64_t epoch) {
              train_loss_, last_->loss, last_->accuracy);
 }
 
+SummaryHook::SummaryHook(int64_t every, EventWriter* writer, const EvaluationHook& evaluation,
+                         std::function<double()> lr)
+    : every_(every), writer_(writer), evaluation_(evaluation), lr_(std::move(lr)) {}
+
+void SummaryHook::after_step(Session& s, const StepResult& r) {
+  if (every_ <= 0) return;
+  if (window_start_ < 0) window_start_ = s.elapsed();
+  loss_ += r.loss;
+  steps_ += 1;
+  correct_ += static_cast<double>(r.correct);
+  examples_ += static_cast<double>(r.examples);
+  const int64_t step = s.state().step;
+  if (step % every_ != 0) return;
+  Tensor sums = Tensor::from<double>({4}, {loss_, steps_, correct_, examples_});
+  s.comm().allreduce(sums, ReduceOp::sum, fmt::format("the summaries of step {}", step));
+  const double* w = sums.data<double>();
+  if (writer_) {
+    writer_->scalar("train/loss", step, w[0] / w[1]);
+    writer_->scalar("train/accuracy", step, w[2] / w[3]);
+    writer_->scalar("lr", step, lr_());
+    writer_->scalar("samples_per_sec", step, w[3] / std::max(s.elapsed() - window_start_, 1e-9));
+    if (r.grad_norm >= 0) writer_->scalar("train/grad_norm", step, r.grad_norm);
+  }
+  loss_ = steps_ = correct_ = examples_ = 0;
+  window_start_ = s.elapsed();
+}
+
+void SummaryHook::write_evaluation(Session&) {
+  const int64_t step = evaluation_.last_step();
+  if (!writer_ || !evaluation_.last() || step == evaluation_written_) return;
+  writer_->scalar("test/loss", step, evaluation_.last()->loss);
+  writer_->scalar("test/accuracy", step, evaluation_.last()->accuracy);
+  evaluation_written_ = step;
+}
+
 void EarlyStoppingHook::end_epoch(Session& s) {
   const auto& r = evaluation_.last();
   if (!r || patience_ <= 0) return;

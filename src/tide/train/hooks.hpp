@@ -9,6 +9,7 @@
 
 #include "tide/train/checkpoint.hpp"
 #include "tide/train/evaluate.hpp"
+#include "tide/train/event_writer.hpp"
 #include "tide/train/metrics.hpp"
 #include "tide/train/progress.hpp"
 #include "tide/train/session.hpp"
@@ -105,6 +106,8 @@ class EvaluationHook : public Hook {
   void end_epoch(Session& s) override;
   void end(Session& s) override;
   const std::optional<EvalResult>& last() const { return last_; }
+  // The step of the last evaluation (-1 before the first).
+  int64_t last_step() const { return last_step_; }
   // Mean training loss of the epoch that ended last (summed over the ranks).
   double train_loss() const { return train_loss_; }
   void after_step(Session&, const StepResult& r) override {
@@ -121,6 +124,29 @@ class EvaluationHook : public Hook {
   std::optional<EvalResult> last_;
   int64_t last_step_ = -1;
   double epoch_loss_ = 0, epoch_steps_ = 0, train_loss_ = 0;
+};
+
+// TensorBoard scalars (rank 0 writes): every `every` steps train/loss, train/accuracy (over
+// those steps, summed over the ranks), train/grad_norm (of the step's averaged gradients),
+// lr and samples_per_sec; after every evaluation test/loss and test/accuracy.
+class SummaryHook : public Hook {
+ public:
+  SummaryHook(int64_t every, EventWriter* writer, const EvaluationHook& evaluation,
+              std::function<double()> lr);
+  void after_step(Session& s, const StepResult& r) override;
+  void end_epoch(Session& s) override { write_evaluation(s); }
+  void end(Session& s) override { write_evaluation(s); }
+  // Whether the step after `step` steps is one whose gradient norm is summarised.
+  bool wants_grad_norm(int64_t step) const { return every_ > 0 && (step + 1) % every_ == 0; }
+
+ private:
+  void write_evaluation(Session& s);
+  int64_t every_;
+  EventWriter* writer_;
+  const EvaluationHook& evaluation_;
+  std::function<double()> lr_;
+  double loss_ = 0, steps_ = 0, correct_ = 0, examples_ = 0, window_start_ = -1;
+  int64_t evaluation_written_ = -1;
 };
 
 // Stops when the evaluation's loss has not improved for `patience` evaluations in a row.

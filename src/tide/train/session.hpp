@@ -23,10 +23,11 @@ class Session;
 
 // What one step reports to the hooks.
 struct StepResult {
-  double loss = 0;       // mean over the step's examples on this rank
-  int64_t examples = 0;  // on this rank
-  int64_t correct = 0;   // examples whose prediction was right (classifiers)
-  bool skipped = false;  // the update was not applied (a non-finite loss, --nan-policy skip)
+  double loss = 0;        // mean over the step's examples on this rank
+  int64_t examples = 0;   // on this rank
+  int64_t correct = 0;    // examples whose prediction was right (classifiers)
+  bool skipped = false;   // the update was not applied (a non-finite loss, --nan-policy skip)
+  double grad_norm = -1;  // of the averaged gradients, when the step computed it
 };
 
 class Hook {

@@ -22,6 +22,7 @@
 #include "tide/train/checkpoint.hpp"
 #include "tide/train/datasets.hpp"
 #include "tide/train/evaluate.hpp"
+#include "tide/train/event_writer.hpp"
 #include "tide/train/hooks.hpp"
 #include "tide/train/metrics.hpp"
 #include "tide/train/models.hpp"
@@ -93,6 +94,17 @@ void broadcast_buffers(const Module& model, const Communicator& comm) {
   TensorMap state = model.state_dict();
   for (const auto& [name, p] : model.named_parameters()) state.erase(name);
   for (auto& [name, t] : state) comm.broadcast(t, 0, "the broadcast of buffer " + name);
+}
+
+// The L2 norm of all parameters' gradients together (after averaging: equal on every rank).
+double gradient_norm(const std::vector<Variable>& params) {
+  double sum = 0;
+  for (const Variable& p : params) {
+    if (!p.grad().defined()) continue;
+    const float* g = p.grad().data<float>();
+    for (int64_t i = 0; i < p.numel(); ++i) sum += static_cast<double>(g[i]) * g[i];
+  }
+  return std::sqrt(sum);
 }
 
 }  // namespace
@@ -257,6 +269,11 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   session.add_hook(evaluation);
   if (c.early_stopping > 0)
     session.add_hook(std::make_shared<EarlyStoppingHook>(*evaluation, c.early_stopping));
+  std::optional<EventWriter> events;
+  if (writer && c.summary_every_steps > 0) events.emplace(c.run_dir);
+  auto summaries = std::make_shared<SummaryHook>(c.summary_every_steps, events ? &*events : nullptr,
+                                                 *evaluation, lr_now);
+  session.add_hook(summaries);
   auto checkpoints = std::make_shared<CheckpointHook>(
       store, c.checkpoint_every_secs, c.checkpoint_every_steps,
       [&] {
@@ -295,10 +312,12 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
       comm.allreduce(any, ReduceOp::max, fmt::format("the loss check of step {}", step + 1));
       nonfinite = any.data<double>()[0];
     }
-    if (nonfinite != 0)
+    if (nonfinite != 0) {
       r.skipped = true;  // the parameters stay as they were; NanGuardHook decides
-    else
+    } else {
+      if (summaries->wants_grad_norm(step)) r.grad_norm = gradient_norm(model->parameters());
       optimizer.step();
+    }
     trained_examples += r.examples;
     return r;
   });

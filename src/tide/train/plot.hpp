@@ -1,0 +1,33 @@
+// `tide plot`: curves of one metric of one or more runs, from their metrics.csv, drawn by
+// gnuplot into a PNG.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tide {
+
+struct PlotOptions {
+  std::vector<std::string> runs;  // run directories, each with a metrics.csv
+  std::string metric = "loss";    // loss | accuracy | lr | samples_per_sec
+  std::string split = "train";    // train | test: which rows
+  std::string x = "step";         // step | epoch
+  std::string out;                // the PNG
+  std::string title;              // default: "<split> <metric>"
+};
+
+// One run's series: (x, y) points of the rows of `split`, in file order.
+struct Series {
+  std::string label;
+  std::vector<std::pair<double, double>> points;
+};
+
+// Reads the series of `options.metric` from a run's metrics.csv. Throws naming the file and
+// line for a malformed row, and the known metrics for an unknown one.
+Series read_series(const std::string& run_dir, const PlotOptions& options);
+
+// Draws the runs' series (one curve each) with gnuplot into options.out. Throws when a run
+// has no rows of the split, or gnuplot is missing or fails.
+void plot_runs(const PlotOptions& options);
+
+}  // namespace tide
