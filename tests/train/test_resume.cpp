@@ -87,6 +87,24 @@ TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
       << "killed " << delay_ms << " ms after the checkpoint of step 20";
 }
 
+TEST(Resume, AFailedCheckpointWriteSaysSoAndLeavesThePreviousIntact) {
+  const std::string dir = fresh_dir("full");
+  ASSERT_EQ(testing::run_command(train(dir, 20)).status, 0);
+  // A file-size limit of 1 MB (the checkpoint is 15 MB) fails every write that follows, as
+  // a full disk would.
+  const auto r = testing::run_command("ulimit -f 1024; " + train(dir, 40));
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.out, HasSubstr("the checkpoint of step 40 was not written"));
+  EXPECT_THAT(r.out, HasSubstr("File too large"));
+  EXPECT_THAT(r.out, HasSubstr("the newest intact checkpoint is " + dir +
+                               "/checkpoints/step-00000020.json"));
+  EXPECT_THAT(r.out, HasSubstr("tide: error: the final checkpoint of step 40 was not written"));
+  // The earlier checkpoint still loads: the same command without the limit resumes from it.
+  const auto again = testing::run_command(train(dir, 40));
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_THAT(again.out, HasSubstr("resuming from " + dir + "/checkpoints/step-00000020.json"));
+}
+
 TEST(Resume, ACorruptNewestCheckpointIsNamedAndThePreviousOneUsed) {
   const std::string dir = fresh_dir("corrupt");
   ASSERT_EQ(testing::run_command(train(dir, 60)).status, 0);

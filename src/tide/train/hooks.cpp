@@ -76,10 +76,11 @@ void CheckpointHook::save(Session& s) {
     last_step_ = state.step;
     last_error_.clear();
   } catch (const Error& e) {
-    last_error_ = e.what();
-    log_warn("the checkpoint of step {} was not written: {}; {}", state.step, e.what(),
-             last_path_.empty() ? "there is no earlier checkpoint of this run"
-                                : "the previous one, " + last_path_ + ", is intact");
+    const std::vector<std::string> intact = store_.list();
+    last_error_ = fmt::format("{}; {}", e.what(),
+                              intact.empty() ? "there is no earlier checkpoint"
+                                             : "the newest intact checkpoint is " + intact[0]);
+    log_warn("the checkpoint of step {} was not written: {}", state.step, last_error_);
   }
 }
 
