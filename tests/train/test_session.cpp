@@ -31,6 +31,15 @@ class Recorder : public Hook {
   std::vector<std::string> calls;
 };
 
+// A state `step` steps in: `epoch`, `batch` batches into it.
+TrainingState at(int64_t step, int64_t epoch, int64_t batch) {
+  TrainingState s;
+  s.step = step;
+  s.epoch = epoch;
+  s.batch = batch;
+  return s;
+}
+
 struct Loop {
   std::vector<std::pair<int64_t, int64_t>> epochs_started;  // (epoch, first batch)
   Session session;
@@ -62,7 +71,7 @@ TEST(Session, HooksRunInOrderAndEpochsTurn) {
 
 TEST(Session, StartsWhereAResumedStateSays) {
   // Step 7 of epochs of 3 steps of 2 micro-batches: epoch 2, 2 batches in.
-  Loop loop(TrainingState{.step = 7, .epoch = 2, .batch = 2}, 3, 2);
+  Loop loop(at(7, 2, 2), 3, 2);
   loop.session.add_hook(std::make_shared<StopAtEpochHook>(3));
   loop.session.run(ok_step);
   EXPECT_THAT(loop.epochs_started, ElementsAre(std::pair<int64_t, int64_t>{2, 2}));
@@ -71,7 +80,7 @@ TEST(Session, StartsWhereAResumedStateSays) {
 }
 
 TEST(Session, AHookCanStopBeforeTheFirstStep) {
-  Loop loop(TrainingState{.step = 10});
+  Loop loop(at(10, 0, 0));
   loop.session.add_hook(std::make_shared<StopAtStepHook>(10));
   int steps = 0;
   loop.session.run([&](Session&) {

@@ -15,9 +15,10 @@ std::string clock_time(double seconds) {
 
 }  // namespace
 
-Progress::Progress(std::FILE* out, int64_t total_steps, int64_t every)
+Progress::Progress(std::FILE* out, int64_t total_steps, int64_t every, int64_t first_step)
     : out_(out),
       total_steps_(total_steps),
+      first_step_(first_step),
       every_(every),
       tty_(out != nullptr && isatty(fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()),
@@ -31,9 +32,9 @@ void Progress::update(int64_t step, int64_t epoch, double loss, double samples_p
     return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double eta =
-      step > 0 ? elapsed / static_cast<double>(step) * static_cast<double>(total_steps_ - step)
-               : 0.0;
+  const double eta = step > first_step_ ? elapsed / static_cast<double>(step - first_step_) *
+                                              static_cast<double>(total_steps_ - step)
+                                        : 0.0;
   const std::string line =
       fmt::format("epoch {} step {}/{} loss {:.4f} {:.0f} samples/s ETA {}", epoch + 1, step,
                   total_steps_, loss, samples_per_sec, clock_time(eta));

@@ -248,7 +248,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                     resumed_from.empty() ? -1 : start.step);
   MetricsWriter* metrics_ptr = metrics ? &*metrics : nullptr;
 
-  Progress progress(writer ? stderr : nullptr, total, c.log_every);
+  Progress progress(writer ? stderr : nullptr, total, c.log_every, start.step);
   int64_t trained_examples = 0;
   const auto lr_now = [&optimizer] { return optimizer.lr(); };
   Session::catch_termination_signals();
