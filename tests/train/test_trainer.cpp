@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,6 +23,26 @@ std::string read_file(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+TEST(Trainer, EveryOptimizerTrainsTheMlp) {
+  // 300 steps of batch 64, each optimizer at a rate that suits it.
+  for (const auto& [name, lr, momentum] :
+       {std::tuple{"adam", 0.001, 0.0}, std::tuple{"adamw", 0.001, 0.0},
+        std::tuple{"rmsprop", 0.001, 0.0}, std::tuple{"adagrad", 0.05, 0.0},
+        std::tuple{"lars", 1.0, 0.9}}) {
+    TrainConfig c;
+    c.optimizer = name;
+    c.lr = lr;
+    c.momentum = momentum;
+    c.weight_decay = std::string(name) == "adamw" ? 0.01 : 0.0;
+    c.max_steps = 300;
+    c.summary_every_steps = 0;
+    c.run_dir = ::testing::TempDir() + "/tide_optimizer_" + name;
+    fs::remove_all(c.run_dir);
+    const TrainSummary s = train_classifier(c);
+    EXPECT_GE(s.test_accuracy, 0.80) << name;
+  }
 }
 
 TEST(Trainer, OneEpochOfTheDefaultMlpReaches84Percent) {

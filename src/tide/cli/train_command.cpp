@@ -6,6 +6,7 @@
 #include "tide/cli/config_file.hpp"
 #include "tide/core/log.hpp"
 #include "tide/dist/replicate.hpp"
+#include "tide/optim/factory.hpp"
 #include "tide/train/models.hpp"
 #include "tide/train/trainer.hpp"
 
@@ -64,10 +65,20 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--max-steps", config->max_steps, "Stop after this many steps (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--batch-size", config->batch_size, "Examples per step")->capture_default_str();
+  cmd->add_option("--optimizer", config->optimizer, fmt::format("Optimizer: {}", optimizer_names()))
+      ->capture_default_str();
   cmd->add_option("--lr", config->lr, "Learning rate")->capture_default_str();
   cmd->add_option("--momentum", config->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", config->weight_decay, "L2 penalty")->capture_default_str();
   cmd->add_flag("--nesterov", config->nesterov, "Use Nesterov momentum");
+  cmd->add_option("--beta1", config->beta1, "adam, adamw: first-moment decay")
+      ->capture_default_str();
+  cmd->add_option("--beta2", config->beta2, "adam, adamw: second-moment decay")
+      ->capture_default_str();
+  cmd->add_option("--eps", config->eps, "adam, adamw, rmsprop, adagrad: epsilon (0: default)")
+      ->capture_default_str();
+  cmd->add_option("--lars-trust", config->lars_trust, "lars: trust coefficient")
+      ->capture_default_str();
   cmd->add_option("--lr-schedule", config->schedule.kind,
                   fmt::format("Learning-rate schedule over the run: {}", schedule_names()))
       ->capture_default_str();

@@ -1,5 +1,7 @@
 #include "tide/kernels/optim_kernels.hpp"
 
+#include <cmath>
+
 #include "tide/kernels/parallel.hpp"
 
 namespace tide {
@@ -36,6 +38,73 @@ void sgd_step(float* p, float* m, const float* g, int64_t n, float lr, float mom
       m[i] = buf;
       p[i] -= lr * buf;
     }
+  }
+}
+
+void adam_step(float* p, float* m, float* v, const float* g, int64_t n, float lr, float beta1,
+               float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
+  const double bc1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(t));
+  const float step = static_cast<float>(lr / bc1), root_bc2 = static_cast<float>(std::sqrt(bc2));
+  const float wd = decoupled ? 0.0f : weight_decay;
+  const float shrink = decoupled ? 1.0f - lr * weight_decay : 1.0f;
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const float pi = p[i] * shrink;
+    const float d = g[i] + wd * pi;
+    m[i] = beta1 * m[i] + (1.0f - beta1) * d;
+    v[i] = beta2 * v[i] + (1.0f - beta2) * d * d;
+    p[i] = pi - step * m[i] / (std::sqrt(v[i]) / root_bc2 + eps);
+  }
+}
+
+void rmsprop_step(float* p, float* v, float* avg, float* buf, const float* g, int64_t n, float lr,
+                  float alpha, float eps, float weight_decay, float momentum) {
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = g[i] + weight_decay * p[i];
+    v[i] = alpha * v[i] + (1.0f - alpha) * d * d;
+    float s;
+    if (avg) {
+      avg[i] = alpha * avg[i] + (1.0f - alpha) * d;
+      s = std::sqrt(v[i] - avg[i] * avg[i]) + eps;
+    } else {
+      s = std::sqrt(v[i]) + eps;
+    }
+    if (buf) {
+      buf[i] = momentum * buf[i] + d / s;
+      p[i] -= lr * buf[i];
+    } else {
+      p[i] -= lr * d / s;
+    }
+  }
+}
+
+void adagrad_step(float* p, float* sum, const float* g, int64_t n, float lr, float lr_decay,
+                  float eps, float weight_decay, int64_t t) {
+  const float clr = lr / (1.0f + static_cast<float>(t - 1) * lr_decay);
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = g[i] + weight_decay * p[i];
+    sum[i] += d * d;
+    p[i] -= clr * d / (std::sqrt(sum[i]) + eps);
+  }
+}
+
+double sum_of_squares(const float* x, int64_t n) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+void lars_step(float* p, float* b, const float* g, int64_t n, float local_lr, float momentum,
+               float weight_decay) {
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = g[i] + weight_decay * p[i];
+    b[i] = momentum * b[i] + local_lr * d;
+    p[i] -= b[i];
   }
 }
 

@@ -14,4 +14,34 @@ namespace tide {
 void sgd_step(float* p, float* m, const float* g, int64_t n, float lr, float momentum,
               float dampening, float weight_decay, bool nesterov, bool first_step);
 
+// One Adam step (torch.optim.Adam, or AdamW with `decoupled`), t the 1-based step count:
+//   Adam:  d = g + weight_decay * p            AdamW: p = p * (1 - lr * weight_decay), d = g
+//   m = beta1 * m + (1 - beta1) * d;  v = beta2 * v + (1 - beta2) * d^2
+//   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+void adam_step(float* p, float* m, float* v, const float* g, int64_t n, float lr, float beta1,
+               float beta2, float eps, float weight_decay, bool decoupled, int64_t t);
+
+// One RMSprop step (torch.optim.RMSprop):
+//   d = g + weight_decay * p;  v = alpha * v + (1 - alpha) * d^2
+//   centered: a = alpha * a + (1 - alpha) * d, s = sqrt(v - a^2) + eps; else s = sqrt(v) + eps
+//   momentum > 0: b = momentum * b + d / s, p = p - lr * b;  else p = p - lr * d / s
+// `avg` (a) is null unless centered, `buf` (b) null unless momentum > 0.
+void rmsprop_step(float* p, float* v, float* avg, float* buf, const float* g, int64_t n, float lr,
+                  float alpha, float eps, float weight_decay, float momentum);
+
+// One Adagrad step (torch.optim.Adagrad), t the 1-based step count:
+//   d = g + weight_decay * p;  s = s + d^2;  p = p - lr / (1 + (t - 1) * lr_decay) * d / (sqrt(s) +
+//   eps)
+void adagrad_step(float* p, float* sum, const float* g, int64_t n, float lr, float lr_decay,
+                  float eps, float weight_decay, int64_t t);
+
+// Sum of squares of x (n), in double.
+double sum_of_squares(const float* x, int64_t n);
+
+// One LARS step with momentum (You, Gitman and Ginsburg, 2017), for one layer:
+//   d = g + weight_decay * p;  b = momentum * b + local_lr * d;  p = p - b
+// (the caller computes local_lr = lr * trust ratio).
+void lars_step(float* p, float* b, const float* g, int64_t n, float local_lr, float momentum,
+               float weight_decay);
+
 }  // namespace tide

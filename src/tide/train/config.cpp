@@ -30,6 +30,11 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got {}", c.momentum);
   TIDE_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got {}", c.weight_decay);
   TIDE_CHECK(!c.nesterov || c.momentum > 0, "--nesterov needs --momentum > 0");
+  TIDE_CHECK(!c.nesterov || c.optimizer == "sgd", "--nesterov is an option of --optimizer sgd");
+  TIDE_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1,
+             "--beta1 and --beta2 must be in [0, 1), got {} and {}", c.beta1, c.beta2);
+  TIDE_CHECK(c.eps >= 0, "--eps must be >= 0 (0: the optimizer's default), got {}", c.eps);
+  TIDE_CHECK(c.lars_trust > 0, "--lars-trust must be positive, got {}", c.lars_trust);
   validate(c.schedule);
   TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
@@ -86,10 +91,15 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("epochs = {}\n", c.epochs);
   s += fmt::format("max-steps = {}\n", c.max_steps);
   s += fmt::format("batch-size = {}\n", c.batch_size);
+  s += fmt::format("optimizer = {}\n", quoted(c.optimizer));
   s += fmt::format("lr = {}\n", c.lr);
   s += fmt::format("momentum = {}\n", c.momentum);
   s += fmt::format("weight-decay = {}\n", c.weight_decay);
   s += fmt::format("nesterov = {}\n", c.nesterov);
+  s += fmt::format("beta1 = {}\n", c.beta1);
+  s += fmt::format("beta2 = {}\n", c.beta2);
+  s += fmt::format("eps = {}\n", c.eps);
+  s += fmt::format("lars-trust = {}\n", c.lars_trust);
   s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
   s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
   s += fmt::format("min-lr = {}\n", c.schedule.min_lr);

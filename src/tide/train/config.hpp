@@ -17,10 +17,14 @@ struct TrainConfig {
   int64_t epochs = 5;
   int64_t max_steps = 0;  // stop after this many steps; 0: no limit
   int64_t batch_size = 64;
+  std::string optimizer = "sgd";  // sgd | adam | adamw | rmsprop | adagrad | lars
   double lr = 0.01;
-  double momentum = 0.9;
+  double momentum = 0.9;  // sgd, rmsprop, lars
   double weight_decay = 0;
   bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999;  // adam, adamw
+  double eps = 0;                     // 0: the optimizer's default
+  double lars_trust = 0.001;          // lars's trust coefficient
   ScheduleOptions schedule;  // --lr-schedule, --warmup-steps, --min-lr
   uint64_t seed = 0;
   int threads = 0;          // 0: one per core

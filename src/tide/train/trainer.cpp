@@ -16,8 +16,8 @@
 #include "tide/dist/reducer.hpp"
 #include "tide/dist/replicate.hpp"
 #include "tide/kernels/parallel.hpp"
+#include "tide/optim/factory.hpp"
 #include "tide/optim/schedule.hpp"
-#include "tide/optim/sgd.hpp"
 #include "tide/tensor/safetensors.hpp"
 #include "tide/train/checkpoint.hpp"
 #include "tide/train/datasets.hpp"
@@ -140,10 +140,17 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
 
   const int64_t global_batch = c.batch_size * ranks * c.accumulate;
   const double lr = c.lr * lr_scale_factor(c, global_batch);
-  Sgd optimizer(model->parameters(), SgdOptions{.lr = lr,
-                                                .momentum = c.momentum,
-                                                .weight_decay = c.weight_decay,
-                                                .nesterov = c.nesterov});
+  const std::unique_ptr<Optimizer> optimizer_ptr =
+      make_optimizer(model->parameters(), OptimizerConfig{.name = c.optimizer,
+                                                          .lr = lr,
+                                                          .momentum = c.momentum,
+                                                          .nesterov = c.nesterov,
+                                                          .weight_decay = c.weight_decay,
+                                                          .beta1 = c.beta1,
+                                                          .beta2 = c.beta2,
+                                                          .eps = c.eps,
+                                                          .trust = c.lars_trust});
+  Optimizer& optimizer = *optimizer_ptr;
   const auto train_sampler = std::make_shared<DistributedSampler>(
       train_set->size(), comm.rank(), ranks, c.batch_size, true, c.seed);
   DataLoader train_loader(train_set, train_sampler,

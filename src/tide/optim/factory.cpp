@@ -1,0 +1,48 @@
+#include "tide/optim/factory.hpp"
+
+#include "tide/optim/adaptive.hpp"
+#include "tide/optim/sgd.hpp"
+
+namespace tide {
+
+std::string optimizer_names() {
+  return "sgd, adam, adamw, rmsprop, adagrad, lars";
+}
+
+std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> params, const OptimizerConfig& c) {
+  const auto eps = [&](double fallback) { return c.eps > 0 ? c.eps : fallback; };
+  if (c.name == "sgd")
+    return std::make_unique<Sgd>(std::move(params), SgdOptions{.lr = c.lr,
+                                                               .momentum = c.momentum,
+                                                               .dampening = c.dampening,
+                                                               .weight_decay = c.weight_decay,
+                                                               .nesterov = c.nesterov});
+  if (c.name == "adam" || c.name == "adamw")
+    return std::make_unique<Adam>(std::move(params), AdamOptions{.lr = c.lr,
+                                                                 .beta1 = c.beta1,
+                                                                 .beta2 = c.beta2,
+                                                                 .eps = eps(1e-8),
+                                                                 .weight_decay = c.weight_decay,
+                                                                 .decoupled = c.name == "adamw"});
+  if (c.name == "rmsprop")
+    return std::make_unique<RmsProp>(std::move(params),
+                                     RmsPropOptions{.lr = c.lr,
+                                                    .alpha = c.alpha,
+                                                    .eps = eps(1e-8),
+                                                    .weight_decay = c.weight_decay,
+                                                    .momentum = c.momentum,
+                                                    .centered = c.centered});
+  if (c.name == "adagrad")
+    return std::make_unique<Adagrad>(
+        std::move(params),
+        AdagradOptions{
+            .lr = c.lr, .lr_decay = c.lr_decay, .eps = eps(1e-10), .weight_decay = c.weight_decay});
+  if (c.name == "lars")
+    return std::make_unique<Lars>(
+        std::move(params),
+        LarsOptions{
+            .lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay, .trust = c.trust});
+  TIDE_FAIL("unknown optimizer '{}' (known: {})", c.name, optimizer_names());
+}
+
+}  // namespace tide

@@ -1,0 +1,32 @@
+// Optimizers by name, for `tide train --optimizer`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tide/optim/optimizer.hpp"
+
+namespace tide {
+
+struct OptimizerConfig {
+  std::string name = "sgd";  // sgd | adam | adamw | rmsprop | adagrad | lars
+  double lr = 0.01;
+  double momentum = 0;  // sgd, rmsprop, lars
+  double dampening = 0;
+  bool nesterov = false;
+  double weight_decay = 0;  // L2 on the gradient; decoupled for adamw
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 0;         // 0: the optimizer's own default (1e-8; Adagrad 1e-10)
+  double alpha = 0.99;    // rmsprop
+  bool centered = false;  // rmsprop
+  double lr_decay = 0;    // adagrad
+  double trust = 0.001;   // lars
+};
+
+// "sgd, adam, adamw, rmsprop, adagrad, lars"
+std::string optimizer_names();
+
+// Throws naming the optimizer and the known names when the name is unknown.
+std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> params, const OptimizerConfig& c);
+
+}  // namespace tide
