@@ -35,6 +35,20 @@ TEST(LrSchedule, WarmupThenCosineMatchesPyTorch) {
                torch_rates("warmup_cosine"));
 }
 
+TEST(LrSchedule, StepMultistepExponentialPolynomialMatchPyTorch) {
+  expect_rates(LrSchedule(0.1, 20, {.kind = "step", .step_size = 4, .gamma = 0.5}),
+               torch_rates("step"));
+  expect_rates(LrSchedule(0.1, 20, {.kind = "multistep", .milestones = {3, 7, 12}, .gamma = 0.3}),
+               torch_rates("multistep"));
+  expect_rates(LrSchedule(0.1, 20, {.kind = "exponential", .gamma = 0.9}),
+               torch_rates("exponential"));
+  expect_rates(LrSchedule(0.1, 20, {.kind = "polynomial", .power = 2.0}),
+               torch_rates("polynomial"));
+  expect_rates(
+      LrSchedule(0.1, 20, {.kind = "step", .warmup_steps = 5, .step_size = 4, .gamma = 0.5}),
+      torch_rates("warmup_step"));
+}
+
 TEST(LrSchedule, StepsPastTheEndStayAtTheFinalRate) {
   const LrSchedule s(0.1, 10, {.kind = "cosine"});
   EXPECT_DOUBLE_EQ(s.at(9), 0.0);

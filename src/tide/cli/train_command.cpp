@@ -87,6 +87,16 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--min-lr", config->schedule.min_lr, "cosine: the learning rate at the end")
       ->capture_default_str();
+  cmd->add_option("--lr-step-size", config->schedule.step_size,
+                  "step: multiply the rate by --lr-gamma every this many steps")
+      ->capture_default_str();
+  cmd->add_option("--lr-milestones", config->schedule.milestones,
+                  "multistep: steps (after warm-up) at which the rate is multiplied by --lr-gamma")
+      ->delimiter(',');
+  cmd->add_option("--lr-gamma", config->schedule.gamma, "step, multistep, exponential: the factor")
+      ->capture_default_str();
+  cmd->add_option("--lr-power", config->schedule.power, "polynomial: the power")
+      ->capture_default_str();
   cmd->add_option("--seed", config->seed, "Seed of every random stream")->capture_default_str();
   cmd->add_option("--threads", config->threads, "Threads (0: one per core)")->capture_default_str();
   cmd->add_option("--run-dir", config->run_dir,

@@ -9,31 +9,69 @@
 namespace tide {
 
 std::string_view schedule_names() {
-  return "constant, cosine";
+  return "constant, cosine, step, multistep, exponential, polynomial";
 }
 
 void validate(const ScheduleOptions& o) {
-  TIDE_CHECK(o.kind == "constant" || o.kind == "cosine",
-             "--lr-schedule: unknown schedule '{}'; known schedules: {}", o.kind, schedule_names());
+  const std::string& k = o.kind;
+  TIDE_CHECK(k == "constant" || k == "cosine" || k == "step" || k == "multistep" ||
+                 k == "exponential" || k == "polynomial",
+             "--lr-schedule: unknown schedule '{}'; known schedules: {}", k, schedule_names());
   TIDE_CHECK(o.warmup_steps >= 0, "--warmup-steps must be >= 0, got {}", o.warmup_steps);
   TIDE_CHECK(o.min_lr >= 0, "--min-lr must be >= 0, got {}", o.min_lr);
+  TIDE_CHECK(o.step_size > 0, "--lr-step-size must be positive, got {}", o.step_size);
+  TIDE_CHECK(o.gamma > 0 && o.gamma <= 1, "--lr-gamma must be in (0, 1], got {}", o.gamma);
+  TIDE_CHECK(o.power > 0, "--lr-power must be positive, got {}", o.power);
+  TIDE_CHECK(k != "multistep" || !o.milestones.empty(),
+             "--lr-schedule multistep needs --lr-milestones (steps after warm-up, e.g. 1000,2000)");
+  for (size_t i = 0; i < o.milestones.size(); ++i)
+    TIDE_CHECK(o.milestones[i] > 0 && (i == 0 || o.milestones[i] > o.milestones[i - 1]),
+               "--lr-milestones must be positive and increasing, got {} after {}", o.milestones[i],
+               i == 0 ? 0 : o.milestones[i - 1]);
 }
 
 LrSchedule::LrSchedule(double base_lr, int64_t total_steps, ScheduleOptions options)
     : base_lr_(base_lr), total_steps_(total_steps), options_(std::move(options)) {
   validate(options_);
-  cosine_ = options_.kind == "cosine";
+  const std::string& k = options_.kind;
+  kind_ = k == "cosine"        ? Kind::cosine
+          : k == "step"        ? Kind::step
+          : k == "multistep"   ? Kind::multistep
+          : k == "exponential" ? Kind::exponential
+          : k == "polynomial"  ? Kind::polynomial
+                               : Kind::constant;
 }
 
 double LrSchedule::at(int64_t step) const {
   const int64_t warmup = options_.warmup_steps;
   if (step < warmup) return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup);
-  if (!cosine_) return base_lr_;
-  // Cosine over the steps after warm-up; the last step runs at min_lr.
-  const int64_t span = std::max<int64_t>(total_steps_ - warmup - 1, 1);
-  const double t = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(span));
-  return options_.min_lr +
-         (base_lr_ - options_.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * t));
+  const int64_t t = step - warmup, after = std::max<int64_t>(total_steps_ - warmup, 1);
+  switch (kind_) {
+    case Kind::constant:
+      return base_lr_;
+    case Kind::cosine: {  // the last step runs at min_lr
+      const int64_t span = std::max<int64_t>(after - 1, 1);
+      const double x = std::min(1.0, static_cast<double>(t) / static_cast<double>(span));
+      return options_.min_lr +
+             (base_lr_ - options_.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * x));
+    }
+    case Kind::step:
+      return base_lr_ * std::pow(options_.gamma, static_cast<double>(t / options_.step_size));
+    case Kind::multistep: {
+      const auto passed =
+          std::upper_bound(options_.milestones.begin(), options_.milestones.end(), t) -
+          options_.milestones.begin();
+      return base_lr_ * std::pow(options_.gamma, static_cast<double>(passed));
+    }
+    case Kind::exponential:
+      return base_lr_ * std::pow(options_.gamma, static_cast<double>(t));
+    case Kind::polynomial: {
+      const double left =
+          1.0 - static_cast<double>(std::min(t, after)) / static_cast<double>(after);
+      return base_lr_ * std::pow(left, options_.power);
+    }
+  }
+  return base_lr_;
 }
 
 }  // namespace tide

@@ -5,13 +5,19 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tide {
 
 struct ScheduleOptions {
-  std::string kind = "constant";  // constant | cosine
-  int64_t warmup_steps = 0;       // the rate climbs linearly from 0 over these steps
-  double min_lr = 0;              // cosine: the rate at the last step
+  // constant | cosine | step | multistep | exponential | polynomial
+  std::string kind = "constant";
+  int64_t warmup_steps = 0;         // the rate climbs linearly from 0 over these steps
+  double min_lr = 0;                // cosine: the rate at the last step
+  int64_t step_size = 1000;         // step: the rate falls by gamma every this many steps
+  std::vector<int64_t> milestones;  // multistep: ... at each of these steps
+  double gamma = 0.1;               // step, multistep, exponential (every step)
+  double power = 1.0;               // polynomial: (1 - t / T)^power to 0 at the end
 };
 
 // Throws tide::Error naming the flag when a value is out of range or the kind unknown.
@@ -23,15 +29,18 @@ class LrSchedule {
   LrSchedule(double base_lr, int64_t total_steps, ScheduleOptions options);
 
   // The rate for step `step` (0-based): warm-up takes it from base_lr / warmup_steps at step
-  // 0 to base_lr at step warmup_steps; cosine (CosineAnnealingLR with T_max = the steps
-  // after warm-up) then takes it from base_lr down to min_lr at the last step.
+  // 0 to base_lr at step warmup_steps; then, with t the steps since warm-up and T the steps
+  // after it, torch.optim.lr_scheduler's rule: cosine (CosineAnnealingLR, T_max = T - 1,
+  // down to min_lr at the last step), step (StepLR), multistep (MultiStepLR, milestones
+  // counted in t), exponential (ExponentialLR), polynomial (PolynomialLR, total_iters = T).
   double at(int64_t step) const;
 
  private:
+  enum class Kind { constant, cosine, step, multistep, exponential, polynomial };
   double base_lr_;
   int64_t total_steps_;
   ScheduleOptions options_;
-  bool cosine_ = false;  // options_.kind, decided once rather than compared every step
+  Kind kind_ = Kind::constant;  // options_.kind, decided once rather than compared every step
 };
 
 // The known schedule names, for help texts and errors.

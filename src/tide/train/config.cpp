@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tide/core/error.hpp"
 
@@ -103,6 +104,10 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
   s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
   s += fmt::format("min-lr = {}\n", c.schedule.min_lr);
+  s += fmt::format("lr-step-size = {}\n", c.schedule.step_size);
+  s += fmt::format("lr-milestones = [{}]\n", fmt::join(c.schedule.milestones, ", "));
+  s += fmt::format("lr-gamma = {}\n", c.schedule.gamma);
+  s += fmt::format("lr-power = {}\n", c.schedule.power);
   s += fmt::format("seed = {}\n", c.seed);
   s += fmt::format("threads = {}\n", c.threads);
   s += fmt::format("run-dir = {}\n", quoted(c.run_dir));
