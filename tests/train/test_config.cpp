@@ -63,6 +63,21 @@ TEST(Config, SessionOptionsAreChecked) {
               HasSubstr("--resume must be auto, never or a checkpoint's path"));
 }
 
+TEST(Config, OptimizerAndRegularisationOptionsAreChecked) {
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.l1 = -1; }), HasSubstr("--l1 must be >= 0"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.clip_norm = -1; }),
+              HasSubstr("--clip-norm and --clip-value must be >= 0"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.beta2 = 1; }),
+              HasSubstr("--beta1 and --beta2 must be in [0, 1)"));
+  EXPECT_THAT(error_with([](TrainConfig& c) {
+                c.optimizer = "adam";
+                c.nesterov = true;
+              }),
+              HasSubstr("--nesterov is an option of --optimizer sgd"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.schedule.kind = "multistep"; }),
+              HasSubstr("--lr-schedule multistep needs --lr-milestones"));
+}
+
 TEST(Config, TomlHasTheDataParallelOptions) {
   TrainConfig c;
   c.accumulate = 4;

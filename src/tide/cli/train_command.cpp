@@ -79,6 +79,14 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lars-trust", config->lars_trust, "lars: trust coefficient")
       ->capture_default_str();
+  cmd->add_option("--l1", config->l1, "L1 penalty on weights (not biases or norm parameters)")
+      ->capture_default_str();
+  cmd->add_option("--clip-norm", config->clip_norm,
+                  "Clip the gradients' total L2 norm to this (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--clip-value", config->clip_value,
+                  "Clamp every gradient element to +-this (0: off)")
+      ->capture_default_str();
   cmd->add_option("--lr-schedule", config->schedule.kind,
                   fmt::format("Learning-rate schedule over the run: {}", schedule_names()))
       ->capture_default_str();

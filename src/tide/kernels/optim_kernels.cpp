@@ -1,5 +1,6 @@
 #include "tide/kernels/optim_kernels.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tide/kernels/parallel.hpp"
@@ -106,6 +107,21 @@ void lars_step(float* p, float* b, const float* g, int64_t n, float local_lr, fl
     b[i] = momentum * b[i] + local_lr * d;
     p[i] -= b[i];
   }
+}
+
+void scale_in_place(float* g, int64_t n, float factor) {
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) g[i] *= factor;
+}
+
+void clamp_in_place(float* g, int64_t n, float limit) {
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) g[i] = std::min(std::max(g[i], -limit), limit);
+}
+
+void add_sign(float* g, const float* p, int64_t n, float l1) {
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) g[i] += l1 * static_cast<float>((p[i] > 0.0f) - (p[i] < 0.0f));
 }
 
 }  // namespace tide

@@ -44,4 +44,10 @@ double sum_of_squares(const float* x, int64_t n);
 void lars_step(float* p, float* b, const float* g, int64_t n, float local_lr, float momentum,
                float weight_decay);
 
+// Gradient regularisation in place on g (n): g *= factor; g = clamp(g, -limit, limit);
+// g += l1 * sign(p) (0 where p is 0).
+void scale_in_place(float* g, int64_t n, float factor);
+void clamp_in_place(float* g, int64_t n, float limit);
+void add_sign(float* g, const float* p, int64_t n, float l1);
+
 }  // namespace tide

@@ -36,6 +36,10 @@ void validate(const TrainConfig& c) {
              "--beta1 and --beta2 must be in [0, 1), got {} and {}", c.beta1, c.beta2);
   TIDE_CHECK(c.eps >= 0, "--eps must be >= 0 (0: the optimizer's default), got {}", c.eps);
   TIDE_CHECK(c.lars_trust > 0, "--lars-trust must be positive, got {}", c.lars_trust);
+  TIDE_CHECK(c.l1 >= 0, "--l1 must be >= 0, got {}", c.l1);
+  TIDE_CHECK(c.clip_norm >= 0 && c.clip_value >= 0,
+             "--clip-norm and --clip-value must be >= 0 (0: off), got {} and {}", c.clip_norm,
+             c.clip_value);
   validate(c.schedule);
   TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
@@ -101,6 +105,9 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("beta2 = {}\n", c.beta2);
   s += fmt::format("eps = {}\n", c.eps);
   s += fmt::format("lars-trust = {}\n", c.lars_trust);
+  s += fmt::format("l1 = {}\n", c.l1);
+  s += fmt::format("clip-norm = {}\n", c.clip_norm);
+  s += fmt::format("clip-value = {}\n", c.clip_value);
   s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
   s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
   s += fmt::format("min-lr = {}\n", c.schedule.min_lr);

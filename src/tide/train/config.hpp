@@ -25,6 +25,9 @@ struct TrainConfig {
   double beta1 = 0.9, beta2 = 0.999;  // adam, adamw
   double eps = 0;                     // 0: the optimizer's default
   double lars_trust = 0.001;          // lars's trust coefficient
+  double l1 = 0;                      // L1 penalty on weights (not biases, norm parameters)
+  double clip_norm = 0;               // clip the gradients' total L2 norm to this; 0: off
+  double clip_value = 0;              // clamp each gradient element to +-this; 0: off
   ScheduleOptions schedule;  // --lr-schedule, --warmup-steps, --min-lr
   uint64_t seed = 0;
   int threads = 0;          // 0: one per core

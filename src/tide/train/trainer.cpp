@@ -17,6 +17,7 @@
 #include "tide/dist/replicate.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/factory.hpp"
+#include "tide/optim/regularize.hpp"
 #include "tide/optim/schedule.hpp"
 #include "tide/tensor/safetensors.hpp"
 #include "tide/train/checkpoint.hpp"
@@ -323,6 +324,9 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
       r.skipped = true;  // the parameters stay as they were; NanGuardHook decides
     } else {
       if (summaries->wants_grad_norm(step)) r.grad_norm = gradient_norm(model->parameters());
+      if (c.l1 > 0) add_l1_gradient(model->parameters(), c.l1, true);
+      if (c.clip_norm > 0) clip_grad_norm(model->parameters(), c.clip_norm);
+      if (c.clip_value > 0) clip_grad_value(model->parameters(), c.clip_value);
       optimizer.step();
     }
     trained_examples += r.examples;
