@@ -72,3 +72,29 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpTest, ::testing::ValuesIn(op_table()),
 
 }  // namespace
 }  // namespace tide::testing
+
+namespace tide {
+namespace {
+
+// Label smoothing against PyTorch (tests/fixtures/label_smoothing, eps 0.15), and its
+// gradient by finite differences in f64.
+TEST(CrossEntropy, LabelSmoothingMatchesPyTorch) {
+  const TensorMap f = load_safetensors(std::string(TIDE_SOURCE_DIR) +
+                                       "/tests/fixtures/label_smoothing.safetensors");
+  Variable logits(f.at("logits").clone(), true);
+  const Variable loss = cross_entropy(logits, f.at("labels"), 0.15);
+  EXPECT_NEAR(loss.value().item(), f.at("loss").item(), 1e-5);
+  loss.backward();
+  testing::expect_close(logits.grad(), f.at("grad"), "d loss / d logits", 1e-6);
+  // Without smoothing the loss is plain cross-entropy, and smoothing changes it.
+  EXPECT_NE(cross_entropy(Variable(f.at("logits")), f.at("labels")).value().item(),
+            loss.value().item());
+  const GradcheckResult r = gradcheck(
+      [&](const std::vector<Variable>& in) { return cross_entropy(in[0], f.at("labels"), 0.3); },
+      {f.at("logits").to(DType::f64)});
+  EXPECT_TRUE(r.ok) << r.report;
+  EXPECT_THROW(cross_entropy(logits, f.at("labels"), 1.0), Error);
+}
+
+}  // namespace
+}  // namespace tide

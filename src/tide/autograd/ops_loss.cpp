@@ -7,7 +7,9 @@
 
 namespace tide {
 
-Variable cross_entropy(const Variable& logits, const Tensor& labels) {
+Variable cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing) {
+  TIDE_CHECK(label_smoothing >= 0 && label_smoothing < 1,
+             "cross_entropy: label smoothing must be in [0, 1), got {}", label_smoothing);
   TIDE_CHECK(logits.value().ndim() == 2, "cross_entropy: logits must be (N, C), got {}",
              logits.value().str());
   const int64_t n = logits.dim(0), classes = logits.dim(1);
@@ -18,17 +20,23 @@ Variable cross_entropy(const Variable& logits, const Tensor& labels) {
   Tensor probs = Tensor::empty(logits.shape(), logits.dtype());
   Tensor loss = Tensor::empty({}, logits.dtype());
   dispatch_float(logits.dtype(), "cross_entropy", [&]<class T>(T) {
-    loss.data<T>()[0] = static_cast<T>(cross_entropy(probs.data<T>(), logits.value().data<T>(),
-                                                     labels.data<int64_t>(), n, classes));
+    const double nll = cross_entropy(probs.data<T>(), logits.value().data<T>(),
+                                     labels.data<int64_t>(), n, classes);
+    const double smooth =
+        label_smoothing > 0 ? mean_uniform_nll(logits.value().data<T>(), n, classes) : 0.0;
+    loss.data<T>()[0] = static_cast<T>((1 - label_smoothing) * nll + label_smoothing * smooth);
   });
   return make_result(
       loss, {logits},
-      [probs, labels, n, classes](const Tensor& dy, std::vector<Variable>& in) {
+      [probs, labels, n, classes, label_smoothing](const Tensor& dy, std::vector<Variable>& in) {
         Tensor dx = Tensor::empty(probs.shape(), probs.dtype());
         dispatch_float(dy.dtype(), "cross_entropy backward", [&]<class T>(T) {
           const T scale = dy.data<T>()[0] / static_cast<T>(n);
           cross_entropy_backward(dx.data<T>(), probs.data<T>(), labels.data<int64_t>(), n, classes,
                                  scale, false);
+          if (label_smoothing > 0)
+            label_smoothing_backward(dx.data<T>(), labels.data<int64_t>(), n, classes, scale,
+                                     static_cast<T>(label_smoothing));
         });
         in[0].accumulate_grad(dx);
       },

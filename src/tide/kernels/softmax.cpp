@@ -94,6 +94,36 @@ void cross_entropy_backward(T* dlogits, const T* probs, const int64_t* labels, i
   }
 }
 
+template <class T>
+double mean_uniform_nll(const T* logits, int64_t n, int64_t classes) {
+  double total = 0;
+#pragma omp parallel for reduction(+ : total) if (n * classes > kParallelGrain)
+  for (int64_t r = 0; r < n; ++r) {
+    const T* row = logits + r * classes;
+    T max = row[0];
+    for (int64_t c = 1; c < classes; ++c) max = std::max(max, row[c]);
+    double sum_exp = 0, sum = 0;
+    for (int64_t c = 0; c < classes; ++c) {
+      sum_exp += std::exp(static_cast<double>(row[c] - max));
+      sum += static_cast<double>(row[c]);
+    }
+    total += static_cast<double>(max) + std::log(sum_exp) - sum / static_cast<double>(classes);
+  }
+  return n > 0 ? total / static_cast<double>(n) : 0.0;
+}
+
+template <class T>
+void label_smoothing_backward(T* dlogits, const int64_t* labels, int64_t n, int64_t classes,
+                              T scale, T eps) {
+  const T uniform = scale * eps / static_cast<T>(classes);
+#pragma omp parallel for if (n * classes > kParallelGrain)
+  for (int64_t r = 0; r < n; ++r) {
+    T* row = dlogits + r * classes;
+    for (int64_t c = 0; c < classes; ++c) row[c] -= uniform;
+    row[labels[r]] += scale * eps;
+  }
+}
+
 void softmax(double* y, const double* x, int64_t outer, int64_t size, int64_t inner, bool log) {
   softmax_reference(y, x, outer, size, inner, log);
 }
@@ -108,7 +138,10 @@ void softmax_backward(double* dx, const double* dy, const double* y, int64_t out
   template void softmax_backward_reference<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, \
                                               bool, bool);                                       \
   template double cross_entropy<T>(T*, const T*, const int64_t*, int64_t, int64_t);              \
-  template void cross_entropy_backward<T>(T*, const T*, const int64_t*, int64_t, int64_t, T, bool);
+  template void cross_entropy_backward<T>(T*, const T*, const int64_t*, int64_t, int64_t, T,     \
+                                          bool);                                                 \
+  template double mean_uniform_nll<T>(const T*, int64_t, int64_t);                               \
+  template void label_smoothing_backward<T>(T*, const int64_t*, int64_t, int64_t, T, T);
 TIDE_INSTANTIATE(float)
 TIDE_INSTANTIATE(double)
 #undef TIDE_INSTANTIATE

@@ -37,4 +37,15 @@ template <class T>
 void cross_entropy_backward(T* dlogits, const T* probs, const int64_t* labels, int64_t n,
                             int64_t classes, T scale, bool accumulate);
 
+// Label smoothing's extra term: the mean over rows of -(1/classes) sum_c log softmax(x)_c
+// = logsumexp(x) - mean(x), for logits (n, classes).
+template <class T>
+double mean_uniform_nll(const T* logits, int64_t n, int64_t classes);
+
+// dlogits (n, classes) += scale * eps * (onehot(labels) - 1 / classes): with the
+// cross-entropy backward, the gradient of a smoothed target (1 - eps) onehot + eps / classes.
+template <class T>
+void label_smoothing_backward(T* dlogits, const int64_t* labels, int64_t n, int64_t classes,
+                              T scale, T eps);
+
 }  // namespace tide

@@ -37,6 +37,8 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(c.eps >= 0, "--eps must be >= 0 (0: the optimizer's default), got {}", c.eps);
   TIDE_CHECK(c.lars_trust > 0, "--lars-trust must be positive, got {}", c.lars_trust);
   TIDE_CHECK(c.l1 >= 0, "--l1 must be >= 0, got {}", c.l1);
+  TIDE_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1,
+             "--label-smoothing must be in [0, 1), got {}", c.label_smoothing);
   TIDE_CHECK(c.clip_norm >= 0 && c.clip_value >= 0,
              "--clip-norm and --clip-value must be >= 0 (0: off), got {} and {}", c.clip_norm,
              c.clip_value);
@@ -108,6 +110,7 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("l1 = {}\n", c.l1);
   s += fmt::format("clip-norm = {}\n", c.clip_norm);
   s += fmt::format("clip-value = {}\n", c.clip_value);
+  s += fmt::format("label-smoothing = {}\n", c.label_smoothing);
   s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
   s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
   s += fmt::format("min-lr = {}\n", c.schedule.min_lr);

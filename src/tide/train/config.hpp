@@ -28,7 +28,8 @@ struct TrainConfig {
   double l1 = 0;                      // L1 penalty on weights (not biases, norm parameters)
   double clip_norm = 0;               // clip the gradients' total L2 norm to this; 0: off
   double clip_value = 0;              // clamp each gradient element to +-this; 0: off
-  ScheduleOptions schedule;  // --lr-schedule, --warmup-steps, --min-lr
+  double label_smoothing = 0;         // cross-entropy against (1 - eps) onehot + eps / C
+  ScheduleOptions schedule;           // --lr-schedule, --warmup-steps, --min-lr
   uint64_t seed = 0;
   int threads = 0;          // 0: one per core
   std::string run_dir;      // empty: runs/<model>-<dataset>-<time>

@@ -303,7 +303,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
       std::optional<Batch> batch = train_loader.next();
       TIDE_CHECK(batch.has_value(), "the data loader ended an epoch early");
       const Variable logits = (*model)(Variable(batch->inputs));
-      const Variable loss = cross_entropy(logits, batch->targets);
+      const Variable loss = cross_entropy(logits, batch->targets, c.label_smoothing);
       const double loss_value = loss.value().item();
       if (!std::isfinite(loss_value)) nonfinite = 1;
       if (reducer && micro == c.accumulate - 1) reducer->prepare(step);
