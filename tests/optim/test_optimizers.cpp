@@ -43,6 +43,10 @@ const Case kCases[] = {
       .centered = true}},
     {"adagrad", {.name = "adagrad", .lr = 0.1, .weight_decay = 0.05, .lr_decay = 0.01}},
     {"lars", {.name = "lars", .lr = 0.5, .momentum = 0.9, .weight_decay = 0.01, .trust = 0.02}},
+    {"adamw_decay_matrix_only",
+     {.name = "adamw", .lr = 0.01, .weight_decay = 0.1, .decay_1d = false}},
+    {"sgd_decay_matrix_only",
+     {.name = "sgd", .lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .decay_1d = false}},
 };
 
 class OptimizerTest : public ::testing::TestWithParam<Case> {};

@@ -84,6 +84,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--clip-norm", config->clip_norm,
                   "Clip the gradients' total L2 norm to this (0: off)")
       ->capture_default_str();
+  cmd->add_flag("--no-decay-bias-norm", config->no_decay_bias_norm,
+                "No weight decay on biases and normalisation parameters (1-D)");
   cmd->add_option("--label-smoothing", config->label_smoothing,
                   "Train against (1 - eps) onehot + eps / classes")
       ->capture_default_str();

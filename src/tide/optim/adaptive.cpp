@@ -28,11 +28,11 @@ void Adam::step() {
     const Tensor& g = params_[i].grad();
     if (!g.defined()) continue;
     const Tensor& p = params_[i].value();
-    adam_step(p.data<float>(), state_.get("exp_avg", i), state_.get("exp_avg_sq", i),
-              g.data<float>(), p.numel(), static_cast<float>(lr_),
-              static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
-              static_cast<float>(options_.eps), static_cast<float>(options_.weight_decay),
-              options_.decoupled, state_.step);
+    adam_step(
+        p.data<float>(), state_.get("exp_avg", i), state_.get("exp_avg_sq", i), g.data<float>(),
+        p.numel(), static_cast<float>(lr_), static_cast<float>(options_.beta1),
+        static_cast<float>(options_.beta2), static_cast<float>(options_.eps),
+        static_cast<float>(decay_of(i, options_.weight_decay)), options_.decoupled, state_.step);
   }
 }
 
@@ -56,7 +56,8 @@ void RmsProp::step() {
                  options_.momentum > 0 ? state_.get("momentum_buffer", i) : nullptr,
                  g.data<float>(), p.numel(), static_cast<float>(lr_),
                  static_cast<float>(options_.alpha), static_cast<float>(options_.eps),
-                 static_cast<float>(options_.weight_decay), static_cast<float>(options_.momentum));
+                 static_cast<float>(decay_of(i, options_.weight_decay)),
+                 static_cast<float>(options_.momentum));
   }
 }
 
@@ -75,8 +76,8 @@ void Adagrad::step() {
     const Tensor& p = params_[i].value();
     adagrad_step(p.data<float>(), state_.get("sum", i), g.data<float>(), p.numel(),
                  static_cast<float>(lr_), static_cast<float>(options_.lr_decay),
-                 static_cast<float>(options_.eps), static_cast<float>(options_.weight_decay),
-                 state_.step);
+                 static_cast<float>(options_.eps),
+                 static_cast<float>(decay_of(i, options_.weight_decay)), state_.step);
   }
 }
 
@@ -95,11 +96,12 @@ void Lars::step() {
     const Tensor& p = params_[i].value();
     const bool adapt = p.ndim() >= 2;
     double local_lr = lr_;
-    const float wd = adapt ? static_cast<float>(options_.weight_decay) : 0.0f;
+    const double decay = adapt ? decay_of(i, options_.weight_decay) : 0.0;
+    const float wd = static_cast<float>(decay);
     if (adapt) {
       const double w = std::sqrt(sum_of_squares(p.data<float>(), p.numel()));
       const double n = std::sqrt(sum_of_squares(g.data<float>(), g.numel()));
-      if (w > 0 && n > 0) local_lr *= options_.trust * w / (n + options_.weight_decay * w);
+      if (w > 0 && n > 0) local_lr *= options_.trust * w / (n + decay * w);
     }
     lars_step(p.data<float>(), state_.get("momentum", i), g.data<float>(), p.numel(),
               static_cast<float>(local_lr), static_cast<float>(options_.momentum), wd);

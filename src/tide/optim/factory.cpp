@@ -9,7 +9,9 @@ std::string optimizer_names() {
   return "sgd, adam, adamw, rmsprop, adagrad, lars";
 }
 
-std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> params, const OptimizerConfig& c) {
+namespace {
+
+std::unique_ptr<Optimizer> make_by_name(std::vector<Variable> params, const OptimizerConfig& c) {
   const auto eps = [&](double fallback) { return c.eps > 0 ? c.eps : fallback; };
   if (c.name == "sgd")
     return std::make_unique<Sgd>(std::move(params), SgdOptions{.lr = c.lr,
@@ -43,6 +45,16 @@ std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> params, const Op
         LarsOptions{
             .lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay, .trust = c.trust});
   TIDE_FAIL("unknown optimizer '{}' (known: {})", c.name, optimizer_names());
+}
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> params, const OptimizerConfig& c) {
+  std::vector<bool> decay;
+  for (const Variable& p : params) decay.push_back(c.decay_1d || p.value().ndim() >= 2);
+  std::unique_ptr<Optimizer> opt = make_by_name(std::move(params), c);
+  if (!c.decay_1d) opt->set_decay_mask(std::move(decay));
+  return opt;
 }
 
 }  // namespace tide

@@ -21,6 +21,7 @@ struct OptimizerConfig {
   bool centered = false;  // rmsprop
   double lr_decay = 0;    // adagrad
   double trust = 0.001;   // lars
+  bool decay_1d = true;   // false: no weight decay on biases and norm parameters (1-D)
 };
 
 // "sgd, adam, adamw, rmsprop, adagrad, lars"

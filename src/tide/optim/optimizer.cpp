@@ -11,6 +11,12 @@ Optimizer::Optimizer(std::vector<Variable> params, double lr) : params_(std::mov
                p.value().str());
 }
 
+void Optimizer::set_decay_mask(std::vector<bool> decay) {
+  TIDE_CHECK(decay.size() == params_.size(), "decay mask of {} entries for {} parameters",
+             decay.size(), params_.size());
+  decay_ = std::move(decay);
+}
+
 void Optimizer::zero_grad() {
   for (Variable& p : params_) p.zero_grad();
 }

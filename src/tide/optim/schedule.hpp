@@ -12,12 +12,12 @@ namespace tide {
 struct ScheduleOptions {
   // constant | cosine | step | multistep | exponential | polynomial
   std::string kind = "constant";
-  int64_t warmup_steps = 0;         // the rate climbs linearly from 0 over these steps
-  double min_lr = 0;                // cosine: the rate at the last step
-  int64_t step_size = 1000;         // step: the rate falls by gamma every this many steps
+  int64_t warmup_steps = 0;              // the rate climbs linearly from 0 over these steps
+  double min_lr = 0;                     // cosine: the rate at the last step
+  int64_t step_size = 1000;              // step: the rate falls by gamma every this many steps
   std::vector<int64_t> milestones = {};  // multistep: ... at each of these steps
-  double gamma = 0.1;               // step, multistep, exponential (every step)
-  double power = 1.0;               // polynomial: (1 - t / T)^power to 0 at the end
+  double gamma = 0.1;                    // step, multistep, exponential (every step)
+  double power = 1.0;                    // polynomial: (1 - t / T)^power to 0 at the end
 };
 
 // Throws tide::Error naming the flag when a value is out of range or the kind unknown.

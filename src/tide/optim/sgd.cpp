@@ -28,7 +28,7 @@ void Sgd::step() {
     if (first) momentum_[i] = Tensor::empty(p.shape());
     sgd_step(p.data<float>(), momentum != 0 ? momentum_[i].data<float>() : nullptr, g.data<float>(),
              p.numel(), static_cast<float>(lr_), momentum, static_cast<float>(options_.dampening),
-             static_cast<float>(options_.weight_decay), options_.nesterov, first);
+             static_cast<float>(decay_of(i, options_.weight_decay)), options_.nesterov, first);
   }
 }
 

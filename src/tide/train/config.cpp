@@ -111,6 +111,7 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("clip-norm = {}\n", c.clip_norm);
   s += fmt::format("clip-value = {}\n", c.clip_value);
   s += fmt::format("label-smoothing = {}\n", c.label_smoothing);
+  s += fmt::format("no-decay-bias-norm = {}\n", c.no_decay_bias_norm);
   s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
   s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
   s += fmt::format("min-lr = {}\n", c.schedule.min_lr);

@@ -29,6 +29,7 @@ struct TrainConfig {
   double clip_norm = 0;               // clip the gradients' total L2 norm to this; 0: off
   double clip_value = 0;              // clamp each gradient element to +-this; 0: off
   double label_smoothing = 0;         // cross-entropy against (1 - eps) onehot + eps / C
+  bool no_decay_bias_norm = false;    // weight decay only on parameters of 2+ dimensions
   ScheduleOptions schedule;           // --lr-schedule, --warmup-steps, --min-lr
   uint64_t seed = 0;
   int threads = 0;          // 0: one per core

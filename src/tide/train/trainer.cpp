@@ -150,7 +150,8 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                                                           .beta1 = c.beta1,
                                                           .beta2 = c.beta2,
                                                           .eps = c.eps,
-                                                          .trust = c.lars_trust});
+                                                          .trust = c.lars_trust,
+                                                          .decay_1d = !c.no_decay_bias_norm});
   Optimizer& optimizer = *optimizer_ptr;
   const auto train_sampler = std::make_shared<DistributedSampler>(
       train_set->size(), comm.rank(), ranks, c.batch_size, true, c.seed);
