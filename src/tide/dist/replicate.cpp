@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "tide/core/hash.hpp"
+
 namespace tide {
 namespace {
 
@@ -37,11 +39,8 @@ std::string describe_parameters(const NamedParameters& parameters) {
 }
 
 uint64_t parameters_checksum(const NamedParameters& parameters) {
-  uint64_t h = 14695981039346656037ull;
-  for (const auto& [name, p] : parameters) {
-    const auto* bytes = static_cast<const unsigned char*>(p.value().raw_data());
-    for (size_t i = 0; i < p.value().nbytes(); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
-  }
+  uint64_t h = kFnv1aStart;
+  for (const auto& [name, p] : parameters) h = fnv1a64(p.value().raw_data(), p.value().nbytes(), h);
   return h;
 }
 

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tide/core/hash.hpp"
 #include "tide/core/log.hpp"
 
 namespace tide {
@@ -94,9 +95,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
 }
 
 std::string text_hash(std::string_view text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  return fmt::format("{:016x}", h);
+  return fmt::format("{:016x}", fnv1a64(text.data(), text.size()));
 }
 
 CheckpointStore::CheckpointStore(std::string dir, int keep) : dir_(std::move(dir)), keep_(keep) {

@@ -15,6 +15,7 @@
 #include "tide/data/mnist.hpp"
 #include "tide/dist/reducer.hpp"
 #include "tide/dist/replicate.hpp"
+#include "tide/kernels/optim_kernels.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/factory.hpp"
 #include "tide/optim/regularize.hpp"
@@ -100,11 +101,8 @@ void broadcast_buffers(const Module& model, const Communicator& comm) {
 // The L2 norm of all parameters' gradients together (after averaging: equal on every rank).
 double gradient_norm(const std::vector<Variable>& params) {
   double sum = 0;
-  for (const Variable& p : params) {
-    if (!p.grad().defined()) continue;
-    const float* g = p.grad().data<float>();
-    for (int64_t i = 0; i < p.numel(); ++i) sum += static_cast<double>(g[i]) * g[i];
-  }
+  for (const Variable& p : params)
+    if (p.grad().defined()) sum += sum_of_squares(p.grad().data<float>(), p.numel());
   return std::sqrt(sum);
 }
 
