@@ -49,6 +49,47 @@ TEST(LrSchedule, StepMultistepExponentialPolynomialMatchPyTorch) {
       torch_rates("warmup_step"));
 }
 
+// ReduceLROnPlateau: the rate after each observed loss, through rises, flat stretches within
+// the threshold, and the floor at min_lr.
+TEST(LrSchedule, PlateauMatchesPyTorch) {
+  const TensorMap f =
+      load_safetensors(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/plateau.safetensors");
+  const std::vector<double> losses = f.at("losses").to_vector(), lrs = f.at("lrs").to_vector();
+  const ScheduleOptions o{
+      .kind = "plateau", .min_lr = 0.004, .gamma = 0.5, .patience = 2, .threshold = 0.01};
+  LrSchedule s(0.1, 100, o);
+  int64_t reductions = 0;
+  for (size_t i = 0; i < losses.size(); ++i) {
+    reductions += s.observe(losses[i]) ? 1 : 0;
+    EXPECT_NEAR(s.at(50), lrs[i], 1e-12) << "after loss " << i;
+  }
+  EXPECT_EQ(reductions, s.reductions());
+  EXPECT_GE(reductions, 3);  // the fixture reaches the floor
+  EXPECT_DOUBLE_EQ(s.at(50), 0.004);
+
+  // The state taken at any point and set into a fresh schedule continues identically.
+  LrSchedule a(0.1, 100, o), b(0.1, 100, o);
+  for (size_t i = 0; i < 7; ++i) a.observe(losses[i]);
+  b.set_state(a.state());
+  for (size_t i = 7; i < losses.size(); ++i) {
+    EXPECT_EQ(a.observe(losses[i]), b.observe(losses[i])) << i;
+    EXPECT_EQ(a.at(50), b.at(50));
+  }
+}
+
+TEST(LrSchedule, PlateauReductionsApplyToTheWarmUp) {
+  LrSchedule s(0.1, 100, {.kind = "plateau", .warmup_steps = 10, .gamma = 0.5, .patience = 0});
+  EXPECT_DOUBLE_EQ(s.at(4), 0.05);
+  s.observe(1.0);
+  s.observe(1.0);  // no improvement, more than patience 0 times: halved
+  EXPECT_DOUBLE_EQ(s.at(4), 0.025);
+  EXPECT_DOUBLE_EQ(s.at(40), 0.05);
+  // Other kinds ignore what they observe.
+  LrSchedule c(0.1, 100, {});
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(c.observe(1.0));
+  EXPECT_DOUBLE_EQ(c.at(40), 0.1);
+}
+
 TEST(LrSchedule, StepsPastTheEndStayAtTheFinalRate) {
   const LrSchedule s(0.1, 10, {.kind = "cosine"});
   EXPECT_DOUBLE_EQ(s.at(9), 0.0);
@@ -60,6 +101,8 @@ TEST(LrSchedule, BadOptionsNameTheFlag) {
               ::testing::ThrowsMessage<Error>(::testing::HasSubstr("--lr-schedule")));
   EXPECT_THAT([] { LrSchedule(0.1, 10, {.warmup_steps = -1}); },
               ::testing::ThrowsMessage<Error>(::testing::HasSubstr("--warmup-steps")));
+  EXPECT_THAT([] { LrSchedule(0.1, 10, {.kind = "plateau", .threshold = 1.5}); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("--lr-threshold")));
 }
 
 }  // namespace

@@ -2,7 +2,11 @@
 // parses them into a config struct and calls the library.
 #pragma once
 
+#include <memory>
+
 #include <CLI/CLI.hpp>
+
+#include "tide/train/config.hpp"
 
 namespace tide::cli {
 
@@ -13,6 +17,14 @@ void set_exit_status(int status);
 
 // `tide train`: trains a classifier (train/trainer.hpp).
 void add_train_command(CLI::App& app);
+
+// The options of `tide train` that shape a run (model, data, optimizer, schedule,
+// regularisation, parallelism, monitoring), registered on `cmd` and written into `config`.
+void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config);
+
+// `tide experiment batch-size|regularization`: families of runs with plots
+// (train/experiment.hpp).
+void add_experiment_command(CLI::App& app);
 
 // `tide plot`: curves of a metric of runs (train/plot.hpp).
 void add_plot_command(CLI::App& app);

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   tide::cli::add_train_command(app);
   tide::cli::add_convolve_command(app);
   tide::cli::add_plot_command(app);
+  tide::cli::add_experiment_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,7 +12,7 @@ void add_plot_command(CLI::App& app) {
   cmd->add_option("runs", o->runs, "Run directories (each with a metrics.csv)")->required();
   cmd->add_option("--metric", o->metric, "loss, accuracy, lr or samples_per_sec")
       ->capture_default_str();
-  cmd->add_option("--split", o->split, "train or test rows")->capture_default_str();
+  cmd->add_option("--split", o->split, "train, test or train-eval rows")->capture_default_str();
   cmd->add_option("--x", o->x, "step or epoch")->capture_default_str();
   cmd->add_option("--out", o->out, "The PNG to write")->required();
   cmd->add_option("--title", o->title, "Plot title (default: <split> <metric>)");

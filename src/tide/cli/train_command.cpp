@@ -42,12 +42,7 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app) {
-  CLI::App* cmd =
-      app.add_subcommand("train", "Train a classifier on MNIST, Fashion-MNIST or an image folder");
-  auto config = std::make_shared<TrainConfig>();
-  auto config_path = std::make_shared<std::string>();
-  cmd->add_option("--config", *config_path, "TOML file setting any of these options (flags win)");
+void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config) {
   cmd->add_option("--model", config->model, "Model to train")
       ->check(CLI::IsMember(model_names()))
       ->capture_default_str();
@@ -60,11 +55,36 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--image-size", config->image_size,
                   "folder: images are resized and cropped to this size")
       ->capture_default_str();
+  cmd->add_option("--train-examples", config->train_examples,
+                  "Train on the first N training examples (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--eval-train", config->eval_train,
+                  "Also evaluate the first N training examples at each evaluation, as the test "
+                  "split (-1: all; 0: off)")
+      ->capture_default_str();
   cmd->add_option("--epochs", config->epochs, "Passes over the training set")
       ->capture_default_str();
   cmd->add_option("--max-steps", config->max_steps, "Stop after this many steps (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--batch-size", config->batch_size, "Examples per step")->capture_default_str();
+  cmd->add_option("--hidden", config->hidden, "mlp: units per hidden layer")->capture_default_str();
+  cmd->add_option("--dropout", config->dropout, "mlp: dropout probability after each hidden layer")
+      ->capture_default_str();
+  cmd->add_flag("--batch-norm", config->batch_norm, "mlp: batch normalisation in hidden layers");
+  cmd->add_option("--noise", config->augment.noise_std,
+                  "Add N(0, this) noise to every training input value")
+      ->capture_default_str();
+  cmd->add_option("--shift", config->augment.shift,
+                  "Shift training images by up to this many pixels each way")
+      ->capture_default_str();
+  cmd->add_option("--crop", config->augment.crop,
+                  "Crop training images by this many pixels at random and scale back")
+      ->capture_default_str();
+  cmd->add_option("--flip", config->augment.flip, "Probability of mirroring a training image")
+      ->capture_default_str();
+  cmd->add_option("--erase", config->augment.erase,
+                  "Probability of erasing a random rectangle of a training image")
+      ->capture_default_str();
   cmd->add_option("--optimizer", config->optimizer, fmt::format("Optimizer: {}", optimizer_names()))
       ->capture_default_str();
   cmd->add_option("--lr", config->lr, "Learning rate")->capture_default_str();
@@ -98,7 +118,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--warmup-steps", config->schedule.warmup_steps,
                   "Steps of linear warm-up before the schedule")
       ->capture_default_str();
-  cmd->add_option("--min-lr", config->schedule.min_lr, "cosine: the learning rate at the end")
+  cmd->add_option("--warmup-epochs", config->warmup_epochs,
+                  "Epochs of linear warm-up before the schedule (instead of --warmup-steps)")
+      ->capture_default_str();
+  cmd->add_option("--min-lr", config->schedule.min_lr,
+                  "cosine: the learning rate at the end; plateau: its floor")
       ->capture_default_str();
   cmd->add_option("--lr-step-size", config->schedule.step_size,
                   "step: multiply the rate by --lr-gamma every this many steps")
@@ -106,9 +130,16 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lr-milestones", config->schedule.milestones,
                   "multistep: steps (after warm-up) at which the rate is multiplied by --lr-gamma")
       ->delimiter(',');
-  cmd->add_option("--lr-gamma", config->schedule.gamma, "step, multistep, exponential: the factor")
+  cmd->add_option("--lr-gamma", config->schedule.gamma,
+                  "step, multistep, exponential, plateau: the factor")
       ->capture_default_str();
   cmd->add_option("--lr-power", config->schedule.power, "polynomial: the power")
+      ->capture_default_str();
+  cmd->add_option("--lr-patience", config->schedule.patience,
+                  "plateau: evaluations without a lower test loss before the rate falls")
+      ->capture_default_str();
+  cmd->add_option("--lr-threshold", config->schedule.threshold,
+                  "plateau: the relative fall of the test loss that counts as lower")
       ->capture_default_str();
   cmd->add_option("--seed", config->seed, "Seed of every random stream")->capture_default_str();
   cmd->add_option("--threads", config->threads, "Threads (0: one per core)")->capture_default_str();
@@ -167,6 +198,15 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--summary-every-steps", config->summary_every_steps,
                   "Write TensorBoard scalars every this many steps (0: none)")
       ->capture_default_str();
+}
+
+void add_train_command(CLI::App& app) {
+  CLI::App* cmd =
+      app.add_subcommand("train", "Train a classifier on MNIST, Fashion-MNIST or an image folder");
+  auto config = std::make_shared<TrainConfig>();
+  auto config_path = std::make_shared<std::string>();
+  cmd->add_option("--config", *config_path, "TOML file setting any of these options (flags win)");
+  add_training_options(cmd, config);
   cmd->callback([cmd, config, config_path] {
     if (!config_path->empty()) apply_config_file(*cmd, *config_path);
     const Communicator& world = Communicator::world();

@@ -36,4 +36,16 @@ Batch TensorDataset::get_batch(std::span<const int64_t> indices) const {
   return batch;
 }
 
+PrefixDataset::PrefixDataset(std::shared_ptr<Dataset> base, int64_t count)
+    : base_(std::move(base)), count_(count) {
+  TIDE_CHECK(count_ >= 1 && count_ <= base_->size(),
+             "a subset of {} examples was asked of a dataset of {}", count_, base_->size());
+}
+
+Batch PrefixDataset::get_batch(std::span<const int64_t> indices) const {
+  for (const int64_t k : indices)
+    TIDE_CHECK(k >= 0 && k < count_, "example index {} is outside the dataset of {}", k, count_);
+  return base_->get_batch(indices);
+}
+
 }  // namespace tide

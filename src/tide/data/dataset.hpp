@@ -1,6 +1,7 @@
 // Datasets: indexed collections of (input, label) examples, gathered into batches.
 #pragma once
 
+#include <memory>
 #include <span>
 
 #include "tide/tensor/tensor.hpp"
@@ -37,6 +38,21 @@ class TensorDataset : public Dataset {
 
  private:
   Tensor inputs_, targets_;
+};
+
+// The first `count` examples of another dataset (a smaller training set, or the part of it
+// that is evaluated). Throws when count is not in [1, base size].
+class PrefixDataset : public Dataset {
+ public:
+  PrefixDataset(std::shared_ptr<Dataset> base, int64_t count);
+  int64_t size() const override { return count_; }
+  Shape sample_shape() const override { return base_->sample_shape(); }
+  Batch get_batch(std::span<const int64_t> indices) const override;
+  void set_epoch(int64_t epoch) override { base_->set_epoch(epoch); }
+
+ private:
+  std::shared_ptr<Dataset> base_;
+  int64_t count_;
 };
 
 }  // namespace tide

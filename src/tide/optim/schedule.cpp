@@ -9,19 +9,22 @@
 namespace tide {
 
 std::string_view schedule_names() {
-  return "constant, cosine, step, multistep, exponential, polynomial";
+  return "constant, cosine, step, multistep, exponential, polynomial, plateau";
 }
 
 void validate(const ScheduleOptions& o) {
   const std::string& k = o.kind;
   TIDE_CHECK(k == "constant" || k == "cosine" || k == "step" || k == "multistep" ||
-                 k == "exponential" || k == "polynomial",
+                 k == "exponential" || k == "polynomial" || k == "plateau",
              "--lr-schedule: unknown schedule '{}'; known schedules: {}", k, schedule_names());
   TIDE_CHECK(o.warmup_steps >= 0, "--warmup-steps must be >= 0, got {}", o.warmup_steps);
   TIDE_CHECK(o.min_lr >= 0, "--min-lr must be >= 0, got {}", o.min_lr);
   TIDE_CHECK(o.step_size > 0, "--lr-step-size must be positive, got {}", o.step_size);
   TIDE_CHECK(o.gamma > 0 && o.gamma <= 1, "--lr-gamma must be in (0, 1], got {}", o.gamma);
   TIDE_CHECK(o.power > 0, "--lr-power must be positive, got {}", o.power);
+  TIDE_CHECK(o.patience >= 0, "--lr-patience must be >= 0, got {}", o.patience);
+  TIDE_CHECK(o.threshold >= 0 && o.threshold < 1, "--lr-threshold must be in [0, 1), got {}",
+             o.threshold);
   TIDE_CHECK(k != "multistep" || !o.milestones.empty(),
              "--lr-schedule multistep needs --lr-milestones (steps after warm-up, e.g. 1000,2000)");
   for (size_t i = 0; i < o.milestones.size(); ++i)
@@ -39,15 +42,25 @@ LrSchedule::LrSchedule(double base_lr, int64_t total_steps, ScheduleOptions opti
           : k == "multistep"   ? Kind::multistep
           : k == "exponential" ? Kind::exponential
           : k == "polynomial"  ? Kind::polynomial
+          : k == "plateau"     ? Kind::plateau
                                : Kind::constant;
 }
 
 double LrSchedule::at(int64_t step) const {
   const int64_t warmup = options_.warmup_steps;
+  if (kind_ == Kind::plateau) {
+    const double rate = step < warmup
+                            ? base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup)
+                            : base_lr_;
+    if (reductions_ == 0) return rate;
+    return std::max(rate * std::pow(options_.gamma, static_cast<double>(reductions_)),
+                    options_.min_lr);
+  }
   if (step < warmup) return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup);
   const int64_t t = step - warmup, after = std::max<int64_t>(total_steps_ - warmup, 1);
   switch (kind_) {
     case Kind::constant:
+    case Kind::plateau:
       return base_lr_;
     case Kind::cosine: {  // the last step runs at min_lr
       const int64_t span = std::max<int64_t>(after - 1, 1);
@@ -72,6 +85,33 @@ double LrSchedule::at(int64_t step) const {
     }
   }
   return base_lr_;
+}
+
+bool LrSchedule::observe(double metric) {
+  if (kind_ != Kind::plateau) return false;
+  if (metric < best_ * (1.0 - options_.threshold)) {
+    best_ = metric;
+    bad_ = 0;
+  } else {
+    ++bad_;
+  }
+  if (bad_ <= options_.patience) return false;
+  bad_ = 0;
+  // torch reduces only while the rate is above min_lr by more than 1e-8.
+  const double now = at(total_steps_);
+  if (now - std::max(now * options_.gamma, options_.min_lr) <= 1e-8) return false;
+  ++reductions_;
+  return true;
+}
+
+std::array<double, 3> LrSchedule::state() const {
+  return {best_, static_cast<double>(bad_), static_cast<double>(reductions_)};
+}
+
+void LrSchedule::set_state(const std::array<double, 3>& state) {
+  best_ = state[0];
+  bad_ = static_cast<int64_t>(state[1]);
+  reductions_ = static_cast<int64_t>(state[2]);
 }
 
 }  // namespace tide

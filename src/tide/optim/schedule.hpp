@@ -2,7 +2,9 @@
 // length, as torch.optim.lr_scheduler defines them, with an optional linear warm-up in front.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,7 +12,7 @@
 namespace tide {
 
 struct ScheduleOptions {
-  // constant | cosine | step | multistep | exponential | polynomial
+  // constant | cosine | step | multistep | exponential | polynomial | plateau
   std::string kind = "constant";
   int64_t warmup_steps = 0;              // the rate climbs linearly from 0 over these steps
   double min_lr = 0;                     // cosine: the rate at the last step
@@ -18,6 +20,10 @@ struct ScheduleOptions {
   std::vector<int64_t> milestones = {};  // multistep: ... at each of these steps
   double gamma = 0.1;                    // step, multistep, exponential (every step)
   double power = 1.0;                    // polynomial: (1 - t / T)^power to 0 at the end
+  // plateau: the rate times gamma (not below min_lr) once the observed metric has not
+  // fallen below best * (1 - threshold) for more than `patience` observations in a row.
+  int64_t patience = 10;
+  double threshold = 1e-4;
 };
 
 // Throws tide::Error naming the flag when a value is out of range or the kind unknown.
@@ -33,14 +39,27 @@ class LrSchedule {
   // after it, torch.optim.lr_scheduler's rule: cosine (CosineAnnealingLR, T_max = T - 1,
   // down to min_lr at the last step), step (StepLR), multistep (MultiStepLR, milestones
   // counted in t), exponential (ExponentialLR), polynomial (PolynomialLR, total_iters = T).
+  // plateau (ReduceLROnPlateau, mode min, relative threshold, no cooldown): the warm-up's
+  // or base rate times gamma^reductions, never below min_lr.
   double at(int64_t step) const;
 
+  // plateau: records an evaluation's metric (lower is better; for the other kinds it is
+  // ignored). Returns whether the rate was reduced.
+  bool observe(double metric);
+  int64_t reductions() const { return reductions_; }
+  // What observe() has learned, for checkpoints: best metric, observations without
+  // improvement, reductions.
+  std::array<double, 3> state() const;
+  void set_state(const std::array<double, 3>& state);
+
  private:
-  enum class Kind { constant, cosine, step, multistep, exponential, polynomial };
+  enum class Kind { constant, cosine, step, multistep, exponential, polynomial, plateau };
   double base_lr_;
   int64_t total_steps_;
   ScheduleOptions options_;
   Kind kind_ = Kind::constant;  // options_.kind, decided once rather than compared every step
+  double best_ = std::numeric_limits<double>::infinity();
+  int64_t bad_ = 0, reductions_ = 0;
 };
 
 // The known schedule names, for help texts and errors.

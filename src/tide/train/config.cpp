@@ -43,6 +43,15 @@ void validate(const TrainConfig& c) {
              "--clip-norm and --clip-value must be >= 0 (0: off), got {} and {}", c.clip_norm,
              c.clip_value);
   validate(c.schedule);
+  TIDE_CHECK(std::isfinite(c.warmup_epochs) && c.warmup_epochs >= 0,
+             "--warmup-epochs must be >= 0, got {}", c.warmup_epochs);
+  TIDE_CHECK(c.warmup_epochs == 0 || c.schedule.warmup_steps == 0,
+             "--warmup-epochs and --warmup-steps both set the warm-up; give one");
+  TIDE_CHECK(c.train_examples >= 0, "--train-examples must be >= 0 (0: all), got {}",
+             c.train_examples);
+  TIDE_CHECK(c.eval_train >= -1, "--eval-train must be >= 0, or -1 for all, got {}", c.eval_train);
+  TIDE_CHECK(c.hidden > 0, "--hidden must be positive, got {}", c.hidden);
+  TIDE_CHECK(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got {}", c.dropout);
   TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
   TIDE_CHECK(c.image_size > 0, "--image-size must be a positive integer, got {}", c.image_size);
@@ -95,9 +104,19 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("dataset = {}\n", quoted(c.dataset));
   s += fmt::format("data-dir = {}\n", quoted(c.data_dir));
   s += fmt::format("image-size = {}\n", c.image_size);
+  s += fmt::format("train-examples = {}\n", c.train_examples);
+  s += fmt::format("eval-train = {}\n", c.eval_train);
   s += fmt::format("epochs = {}\n", c.epochs);
   s += fmt::format("max-steps = {}\n", c.max_steps);
   s += fmt::format("batch-size = {}\n", c.batch_size);
+  s += fmt::format("hidden = {}\n", c.hidden);
+  s += fmt::format("dropout = {}\n", c.dropout);
+  s += fmt::format("batch-norm = {}\n", c.batch_norm);
+  s += fmt::format("noise = {}\n", c.augment.noise_std);
+  s += fmt::format("shift = {}\n", c.augment.shift);
+  s += fmt::format("crop = {}\n", c.augment.crop);
+  s += fmt::format("flip = {}\n", c.augment.flip);
+  s += fmt::format("erase = {}\n", c.augment.erase);
   s += fmt::format("optimizer = {}\n", quoted(c.optimizer));
   s += fmt::format("lr = {}\n", c.lr);
   s += fmt::format("momentum = {}\n", c.momentum);
@@ -114,11 +133,14 @@ std::string to_toml(const TrainConfig& c) {
   s += fmt::format("no-decay-bias-norm = {}\n", c.no_decay_bias_norm);
   s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
   s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
+  s += fmt::format("warmup-epochs = {}\n", c.warmup_epochs);
   s += fmt::format("min-lr = {}\n", c.schedule.min_lr);
   s += fmt::format("lr-step-size = {}\n", c.schedule.step_size);
   s += fmt::format("lr-milestones = [{}]\n", fmt::join(c.schedule.milestones, ", "));
   s += fmt::format("lr-gamma = {}\n", c.schedule.gamma);
   s += fmt::format("lr-power = {}\n", c.schedule.power);
+  s += fmt::format("lr-patience = {}\n", c.schedule.patience);
+  s += fmt::format("lr-threshold = {}\n", c.schedule.threshold);
   s += fmt::format("seed = {}\n", c.seed);
   s += fmt::format("threads = {}\n", c.threads);
   s += fmt::format("run-dir = {}\n", quoted(c.run_dir));

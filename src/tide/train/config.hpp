@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "tide/data/augment.hpp"
 #include "tide/optim/schedule.hpp"
 
 namespace tide {
@@ -14,9 +15,18 @@ struct TrainConfig {
   std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | folder
   std::string data_dir;                   // empty: the dataset's default location
   int64_t image_size = 64;                // folder: images are resized and cropped to this
+  int64_t train_examples = 0;             // train on the first N training examples; 0: all
+  int64_t eval_train = 0;  // after each evaluation, also evaluate the first N training
+                           // examples in eval mode (no augmentation); -1: all; 0: off
   int64_t epochs = 5;
   int64_t max_steps = 0;  // stop after this many steps; 0: no limit
   int64_t batch_size = 64;
+  int64_t hidden = 1024;    // mlp: units per hidden layer
+  double dropout = 0;       // mlp: dropout after each hidden layer
+  bool batch_norm = false;  // mlp: batch normalisation in each hidden layer
+  // Perturbation of training inputs (--noise, --shift, --crop, --flip, --erase); the seed
+  // and the background fill are set by the trainer.
+  AugmentOptions augment;
   std::string optimizer = "sgd";  // sgd | adam | adamw | rmsprop | adagrad | lars
   double lr = 0.01;
   double momentum = 0.9;  // sgd, rmsprop, lars
@@ -31,6 +41,7 @@ struct TrainConfig {
   double label_smoothing = 0;         // cross-entropy against (1 - eps) onehot + eps / C
   bool no_decay_bias_norm = false;    // weight decay only on parameters of 2+ dimensions
   ScheduleOptions schedule;           // --lr-schedule, --warmup-steps, --min-lr
+  double warmup_epochs = 0;           // warm-up in epochs (sets the schedule's warm-up steps)
   uint64_t seed = 0;
   int threads = 0;          // 0: one per core
   std::string run_dir;      // empty: runs/<model>-<dataset>-<time>

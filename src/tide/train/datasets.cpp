@@ -4,16 +4,22 @@
 
 #include <fmt/ranges.h>
 
+#include "tide/data/augment.hpp"
 #include "tide/data/image_folder.hpp"
 #include "tide/data/mnist.hpp"
 
 namespace tide {
 
-DataSplits load_datasets(const TrainConfig& c) {
+namespace {
+
+DataSplits load_splits(const TrainConfig& c) {
   if (c.dataset != "folder") {
     const std::string dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
-    return {std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::train)),
-            std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::test)), 10};
+    const Normalization n = default_normalization(c.dataset);
+    return {.train = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::train)),
+            .test = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::test)),
+            .classes = 10,
+            .background = -n.mean / n.stddev};
   }
   namespace fs = std::filesystem;
   TIDE_CHECK(!c.data_dir.empty(),
@@ -32,7 +38,27 @@ DataSplits load_datasets(const TrainConfig& c) {
   TIDE_CHECK(train->classes() == test->classes(), "the classes of {}/train [{}] and {} [{}] differ",
              c.data_dir, fmt::join(train->classes(), ", "), test_dir.string(),
              fmt::join(test->classes(), ", "));
-  return {train, test, static_cast<int64_t>(train->classes().size())};
+  return {.train = train, .test = test, .classes = static_cast<int64_t>(train->classes().size())};
+}
+
+}  // namespace
+
+DataSplits load_datasets(const TrainConfig& c) {
+  DataSplits d = load_splits(c);
+  if (c.train_examples > 0) {
+    TIDE_CHECK(c.train_examples <= d.train->size(),
+               "--train-examples {} is more than the {} training examples of {}", c.train_examples,
+               d.train->size(), c.dataset);
+    d.train = std::make_shared<PrefixDataset>(d.train, c.train_examples);
+  }
+  d.train_plain = d.train;
+  if (c.augment.any()) {
+    AugmentOptions a = c.augment;
+    a.seed = c.seed;
+    a.fill = d.background;
+    d.train = std::make_shared<AugmentedDataset>(d.train, a);
+  }
+  return d;
 }
 
 }  // namespace tide

@@ -115,8 +115,20 @@ void MetricsHook::end_epoch(Session&) {
 }
 
 EvaluationHook::EvaluationHook(std::function<EvalResult()> evaluate, MetricsWriter* writer,
-                               std::function<double()> lr, bool log)
-    : evaluate_(std::move(evaluate)), writer_(writer), lr_(std::move(lr)), log_(log) {}
+                               std::function<double()> lr, bool log,
+                               std::function<EvalResult()> evaluate_train)
+    : evaluate_(std::move(evaluate)),
+      evaluate_train_(std::move(evaluate_train)),
+      writer_(writer),
+      lr_(std::move(lr)),
+      log_(log) {}
+
+void EvaluationHook::after_step(Session&, const StepResult& r) {
+  epoch_loss_ += r.loss;
+  epoch_steps_ += 1;
+  epoch_correct_ += static_cast<double>(r.correct);
+  epoch_examples_ += static_cast<double>(r.examples);
+}
 
 void EvaluationHook::end_epoch(Session& s) {
   run(s, s.state().epoch - 1);
@@ -130,18 +142,43 @@ void EvaluationHook::end(Session& s) {
 void EvaluationHook::run(Session& s, int64_t epoch) {
   last_ = evaluate_();
   last_step_ = s.state().step;
-  Tensor sums = Tensor::from<double>({2}, {epoch_loss_, epoch_steps_});
+  Tensor sums =
+      Tensor::from<double>({4}, {epoch_loss_, epoch_steps_, epoch_correct_, epoch_examples_});
   s.comm().allreduce(sums, ReduceOp::sum, fmt::format("the train loss of epoch {}", epoch + 1));
   const double* w = sums.data<double>();
   train_loss_ = w[1] > 0 ? w[0] / w[1] : 0.0;
-  epoch_loss_ = epoch_steps_ = 0;
+  epoch_loss_ = epoch_steps_ = epoch_correct_ = epoch_examples_ = 0;
   const int64_t step = s.state().step;
+  const double epochs = static_cast<double>(step) / static_cast<double>(s.steps_per_epoch());
+  EpochRecord record{.epoch = epochs,
+                     .step = step,
+                     .train_loss = train_loss_,
+                     .train_accuracy = w[3] > 0 ? w[2] / w[3] : 0.0,
+                     .test_loss = last_->loss,
+                     .test_accuracy = last_->accuracy};
   if (writer_)
-    writer_->write({step, static_cast<double>(step) / static_cast<double>(s.steps_per_epoch()),
-                    "test", last_->loss, last_->accuracy, lr_(), 0.0, s.elapsed()});
+    writer_->write({step, epochs, "test", last_->loss, last_->accuracy, lr_(), 0.0, s.elapsed()});
+  if (evaluate_train_) {
+    const EvalResult fit = evaluate_train_();
+    record.eval_train_loss = fit.loss;
+    record.eval_train_accuracy = fit.accuracy;
+    if (writer_)
+      writer_->write({step, epochs, "train-eval", fit.loss, fit.accuracy, lr_(), 0.0, s.elapsed()});
+  }
+  history_.push_back(record);
   if (log_)
-    log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}", epoch + 1,
-             train_loss_, last_->loss, last_->accuracy);
+    log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}{}", epoch + 1,
+             train_loss_, last_->loss, last_->accuracy,
+             evaluate_train_ ? fmt::format(" (training examples: loss {:.4f}, accuracy {:.4f})",
+                                           record.eval_train_loss, record.eval_train_accuracy)
+                             : "");
+}
+
+void PlateauHook::end_epoch(Session& s) {
+  if (evaluation_.last_step() != s.state().step || !evaluation_.last()) return;
+  if (schedule_.observe(evaluation_.last()->loss) && log_)
+    log_info("the test loss has not improved for more than the patience: learning rate now {}",
+             schedule_.at(s.state().step));
 }
 
 SummaryHook::SummaryHook(int64_t every, EventWriter* writer, const EvaluationHook& evaluation,

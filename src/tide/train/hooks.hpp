@@ -6,7 +6,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "tide/optim/schedule.hpp"
 #include "tide/train/checkpoint.hpp"
 #include "tide/train/evaluate.hpp"
 #include "tide/train/event_writer.hpp"
@@ -98,11 +100,13 @@ class MetricsHook : public Hook {
 };
 
 // Evaluates after every epoch and after the last step (not when a signal stopped the run),
-// writes a `test` row and logs it; keeps the latest result.
+// writes a `test` row (and, given `evaluate_train`, a `train-eval` row) and logs it; keeps
+// every result.
 class EvaluationHook : public Hook {
  public:
   EvaluationHook(std::function<EvalResult()> evaluate, MetricsWriter* writer,
-                 std::function<double()> lr, bool log);
+                 std::function<double()> lr, bool log,
+                 std::function<EvalResult()> evaluate_train = nullptr);
   void end_epoch(Session& s) override;
   void end(Session& s) override;
   const std::optional<EvalResult>& last() const { return last_; }
@@ -110,20 +114,35 @@ class EvaluationHook : public Hook {
   int64_t last_step() const { return last_step_; }
   // Mean training loss of the epoch that ended last (summed over the ranks).
   double train_loss() const { return train_loss_; }
-  void after_step(Session&, const StepResult& r) override {
-    epoch_loss_ += r.loss;
-    epoch_steps_ += 1;
-  }
+  // One record per evaluation of this process (a resumed run starts a new history).
+  const std::vector<EpochRecord>& history() const { return history_; }
+  void after_step(Session&, const StepResult& r) override;
 
  private:
   void run(Session& s, int64_t epoch);
-  std::function<EvalResult()> evaluate_;
+  std::function<EvalResult()> evaluate_, evaluate_train_;
   MetricsWriter* writer_;
   std::function<double()> lr_;
   bool log_;
   std::optional<EvalResult> last_;
   int64_t last_step_ = -1;
-  double epoch_loss_ = 0, epoch_steps_ = 0, train_loss_ = 0;
+  double epoch_loss_ = 0, epoch_steps_ = 0, epoch_correct_ = 0, epoch_examples_ = 0;
+  double train_loss_ = 0;
+  std::vector<EpochRecord> history_;
+};
+
+// --lr-schedule plateau: after each evaluation, gives the schedule the test loss; logs a
+// reduction of the rate.
+class PlateauHook : public Hook {
+ public:
+  PlateauHook(const EvaluationHook& evaluation, LrSchedule& schedule, bool log)
+      : evaluation_(evaluation), schedule_(schedule), log_(log) {}
+  void end_epoch(Session& s) override;
+
+ private:
+  const EvaluationHook& evaluation_;
+  LrSchedule& schedule_;
+  bool log_;
 };
 
 // TensorBoard scalars (rank 0 writes): every `every` steps train/loss, train/accuracy (over

@@ -16,7 +16,8 @@
 namespace tide {
 namespace {
 
-using Builder = std::function<std::shared_ptr<Module>(const Shape&, int64_t, RngStream&)>;
+using Builder =
+    std::function<std::shared_ptr<Module>(const Shape&, int64_t, RngStream&, const ModelOptions&)>;
 using K2 = std::array<int64_t, 2>;
 
 void expect_image(const Shape& sample, const char* model) {
@@ -24,15 +25,33 @@ void expect_image(const Shape& sample, const char* model) {
              sample.str());
 }
 
-std::shared_ptr<Module> mlp(const Shape& sample, int64_t classes, RngStream& rng) {
+std::shared_ptr<Module> mlp(const Shape& sample, int64_t classes, RngStream& rng,
+                            const ModelOptions& o) {
+  TIDE_CHECK(o.hidden > 0, "--hidden must be positive, got {}", o.hidden);
   auto m = std::make_shared<Sequential>();
   m->add(std::make_shared<Flatten>(1));
-  m->add(std::make_shared<Linear>(sample.numel(), 1024, rng, true, LinearInit::kaiming));
-  m->add(make_relu());
-  m->add(std::make_shared<Linear>(1024, 1024, rng, true, LinearInit::kaiming));
-  m->add(make_relu());
-  m->add(std::make_shared<Linear>(1024, classes, rng));
+  int64_t in = sample.numel();
+  for (uint64_t layer = 0; layer < 2; ++layer) {
+    m->add(std::make_shared<Linear>(in, o.hidden, rng, !o.batch_norm, LinearInit::kaiming));
+    if (o.batch_norm) m->add(std::make_shared<BatchNorm>(o.hidden));
+    m->add(make_relu());
+    if (o.dropout > 0) m->add(std::make_shared<Dropout>(o.dropout, o.seed, layer));
+    in = o.hidden;
+  }
+  m->add(std::make_shared<Linear>(in, classes, rng));
   return m;
+}
+
+// Wraps a builder that has no options, so that it refuses any.
+template <typename F>
+Builder plain(const char* name, F build) {
+  return [name, build](const Shape& s, int64_t c, RngStream& r,
+                       const ModelOptions& o) -> std::shared_ptr<Module> {
+    TIDE_CHECK(o.hidden == ModelOptions{}.hidden && o.dropout == 0 && !o.batch_norm,
+               "--hidden, --dropout and --batch-norm shape the mlp; model {} has none of them",
+               name);
+    return build(s, c, r);
+  };
 }
 
 // The cnn-64 network of the benchmarks.
@@ -165,17 +184,19 @@ std::shared_ptr<Module> sequence_model(RecurrentKind kind, const Shape& sample, 
 const std::map<std::string, Builder>& builders() {
   static const std::map<std::string, Builder> table = {
       {"mlp", mlp},
-      {"cnn", cnn},
-      {"inception", inception},
-      {"lstm", [](const Shape& s, int64_t c,
-                  RngStream& r) { return sequence_model(RecurrentKind::lstm, s, c, r); }},
-      {"gru", [](const Shape& s, int64_t c,
-                 RngStream& r) { return sequence_model(RecurrentKind::gru, s, c, r); }},
-      {"transformer",
-       [](const Shape& s, int64_t c, RngStream& r) -> std::shared_ptr<Module> {
-         expect_image(s, "transformer");
-         return std::make_shared<RowTransformer>(s, c, r);
-       }},
+      {"cnn", plain("cnn", cnn)},
+      {"inception", plain("inception", inception)},
+      {"lstm",
+       plain("lstm", [](const Shape& s, int64_t c,
+                        RngStream& r) { return sequence_model(RecurrentKind::lstm, s, c, r); })},
+      {"gru",
+       plain("gru", [](const Shape& s, int64_t c,
+                       RngStream& r) { return sequence_model(RecurrentKind::gru, s, c, r); })},
+      {"transformer", plain("transformer",
+                            [](const Shape& s, int64_t c, RngStream& r) -> std::shared_ptr<Module> {
+                              expect_image(s, "transformer");
+                              return std::make_shared<RowTransformer>(s, c, r);
+                            })},
   };
   return table;
 }
@@ -183,11 +204,13 @@ const std::map<std::string, Builder>& builders() {
 }  // namespace
 
 std::shared_ptr<Module> make_model(const std::string& name, const Shape& sample_shape,
-                                   int64_t classes, RngStream& rng) {
+                                   int64_t classes, RngStream& rng, const ModelOptions& options) {
   const auto it = builders().find(name);
   TIDE_CHECK(it != builders().end(), "unknown model '{}'; known models: {}", name,
              fmt::join(model_names(), ", "));
-  return it->second(sample_shape, classes, rng);
+  TIDE_CHECK(options.dropout >= 0 && options.dropout < 1, "--dropout must be in [0, 1), got {}",
+             options.dropout);
+  return it->second(sample_shape, classes, rng, options);
 }
 
 std::vector<std::string> model_names() {

@@ -22,8 +22,19 @@ namespace tide {
 //        layer; its final hidden state goes to a Linear classifier
 //   transformer: rows as tokens, linear embedding (64) plus learned positions, two post-norm
 //        encoder layers (4 heads, feed-forward 128, dropout 0.1), mean over tokens, Linear
+//
+// `options` shape the mlp (the network of the batch-size and regularisation experiments):
+// its width, dropout after each hidden ReLU, batch normalisation between each hidden Linear
+// and its ReLU. Other models reject options that differ from the defaults.
+struct ModelOptions {
+  int64_t hidden = 1024;    // mlp: units of each of the two hidden layers
+  double dropout = 0;       // mlp: probability of dropping a hidden unit in training
+  bool batch_norm = false;  // mlp: BatchNorm1d before each hidden ReLU (the Linear has no bias)
+  uint64_t seed = 0;        // dropout masks: RngStream(seed, dropout, {layer, step, call})
+};
 std::shared_ptr<Module> make_model(const std::string& name, const Shape& sample_shape,
-                                   int64_t classes, RngStream& rng);
+                                   int64_t classes, RngStream& rng,
+                                   const ModelOptions& options = {});
 
 std::vector<std::string> model_names();
 

@@ -45,8 +45,8 @@ Series read_series(const std::string& run_dir, const PlotOptions& o) {
              "--metric {}: not a metric of metrics.csv (loss, accuracy, lr, samples_per_sec)",
              o.metric);
   TIDE_CHECK(o.x == "step" || o.x == "epoch", "--x must be step or epoch, got '{}'", o.x);
-  TIDE_CHECK(o.split == "train" || o.split == "test", "--split must be train or test, got '{}'",
-             o.split);
+  TIDE_CHECK(o.split == "train" || o.split == "test" || o.split == "train-eval",
+             "--split must be train, test or train-eval, got '{}'", o.split);
   const std::string path = (fs::path(run_dir) / "metrics.csv").string();
   std::ifstream in(path);
   TIDE_CHECK(in, "{}: cannot open: {} (is {} a run directory?)", path, std::strerror(errno),
@@ -86,12 +86,16 @@ void plot_runs(const PlotOptions& o) {
     all.push_back(read_series(run, o));
     TIDE_CHECK(!all.back().points.empty(), "{}/metrics.csv has no {} rows to plot", run, o.split);
   }
-  // The data inline, one block per run (gnuplot's '-' files), so nothing is left behind.
+  draw_curves(all, o.title.empty() ? o.split + " " + o.metric : o.title, o.x, o.metric, o.out);
+}
+
+void draw_curves(const std::vector<Series>& all, const std::string& title,
+                 const std::string& xlabel, const std::string& ylabel, const std::string& out) {
+  // The data inline, one block per curve (gnuplot's '-' files), so nothing is left behind.
   std::string script = fmt::format(
       "set terminal pngcairo size 960,600 noenhanced\nset output {}\nset title {}\n"
       "set xlabel {}\nset ylabel {}\nset key outside right\nset grid\nplot ",
-      gnuplot_string(o.out), gnuplot_string(o.title.empty() ? o.split + " " + o.metric : o.title),
-      gnuplot_string(o.x), gnuplot_string(o.metric));
+      gnuplot_string(out), gnuplot_string(title), gnuplot_string(xlabel), gnuplot_string(ylabel));
   for (size_t i = 0; i < all.size(); ++i)
     script += fmt::format("{}'-' using 1:2 with linespoints title {}", i ? ", " : "",
                           gnuplot_string(all[i].label));
@@ -110,7 +114,7 @@ void plot_runs(const PlotOptions& o) {
                  ? ": it is not installed (scripts/setup installs gnuplot-nox)"
                  : "");
   std::error_code ec;
-  TIDE_CHECK(fs::file_size(o.out, ec) > 0 && !ec, "{}: gnuplot wrote no image", o.out);
+  TIDE_CHECK(fs::file_size(out, ec) > 0 && !ec, "{}: gnuplot wrote no image", out);
 }
 
 }  // namespace tide

@@ -10,7 +10,7 @@ namespace tide {
 struct PlotOptions {
   std::vector<std::string> runs;  // run directories, each with a metrics.csv
   std::string metric = "loss";    // loss | accuracy | lr | samples_per_sec
-  std::string split = "train";    // train | test: which rows
+  std::string split = "train";    // train | test | train-eval (--eval-train): which rows
   std::string x = "step";         // step | epoch
   std::string out;                // the PNG
   std::string title;              // default: "<split> <metric>"
@@ -29,5 +29,9 @@ Series read_series(const std::string& run_dir, const PlotOptions& options);
 // Draws the runs' series (one curve each) with gnuplot into options.out. Throws when a run
 // has no rows of the split, or gnuplot is missing or fails.
 void plot_runs(const PlotOptions& options);
+
+// Draws `curves` (one line with points each, labelled) into the 960x600 PNG `out`.
+void draw_curves(const std::vector<Series>& curves, const std::string& title,
+                 const std::string& xlabel, const std::string& ylabel, const std::string& out);
 
 }  // namespace tide

@@ -37,6 +37,9 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// The plateau schedule's state in a checkpoint, next to the optimizer's.
+constexpr const char* kPlateauKey = "lr_schedule.plateau";
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -65,6 +68,8 @@ void write_summary(const fs::path& path, const TrainConfig& c, const TrainSummar
       {"ranks", ranks},
       {"accumulate", c.accumulate},
       {"global_batch", global_batch},
+      {"lr", s.lr},
+      {"warmup_steps", s.warmup_steps},
       {"threads", num_threads()},
   };
   write_text(path, j.dump(2) + "\n");
@@ -134,8 +139,10 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   const std::shared_ptr<Dataset>& test_set = data.test;
 
   RngStream init_rng(c.seed, RngPurpose::init);
-  std::shared_ptr<Module> model =
-      make_model(c.model, train_set->sample_shape(), data.classes, init_rng);
+  std::shared_ptr<Module> model = make_model(
+      c.model, train_set->sample_shape(), data.classes, init_rng,
+      ModelOptions{
+          .hidden = c.hidden, .dropout = c.dropout, .batch_norm = c.batch_norm, .seed = c.seed});
 
   const int64_t global_batch = c.batch_size * ranks * c.accumulate;
   const double lr = c.lr * lr_scale_factor(c, global_batch);
@@ -156,6 +163,16 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   DataLoader train_loader(train_set, train_sampler,
                           LoaderOptions{.batch_size = c.batch_size, .prefetch = c.prefetch});
   const int64_t eval_batch = std::max<int64_t>(c.batch_size, 256);
+  // --eval-train: the first N training examples, unperturbed, evaluated as the test split.
+  std::optional<DataLoader> fit_loader;
+  if (c.eval_train != 0) {
+    const int64_t n = c.eval_train < 0 ? data.train_plain->size()
+                                       : std::min(c.eval_train, data.train_plain->size());
+    fit_loader.emplace(
+        std::make_shared<PrefixDataset>(data.train_plain, n),
+        std::make_shared<DistributedSampler>(n, comm.rank(), ranks, eval_batch, false, 0),
+        LoaderOptions{.batch_size = eval_batch, .shuffle = false, .prefetch = c.prefetch});
+  }
   DataLoader test_loader(
       test_set,
       std::make_shared<DistributedSampler>(test_set->size(), comm.rank(), ranks, eval_batch, false,
@@ -170,7 +187,11 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
              train_loader.batches_per_epoch(), c.batch_size, c.accumulate);
   int64_t total = c.epochs * per_epoch;
   if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
-  const LrSchedule schedule(lr, total, c.schedule);
+  ScheduleOptions schedule_options = c.schedule;
+  if (c.warmup_epochs > 0)
+    schedule_options.warmup_steps =
+        std::max<int64_t>(1, std::llround(c.warmup_epochs * static_cast<double>(per_epoch)));
+  LrSchedule schedule(lr, total, schedule_options);
   const double grad_seed = 1.0 / static_cast<double>(ranks * c.accumulate);
   std::optional<Reducer> reducer;
   // auto: overlap needs a core for the Reducer's thread; where compute threads take them
@@ -205,6 +226,13 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
             "with the new ones",
             ck->path, ck->state.config_hash, config_hash);
       model->load_state_dict(ck->model);
+      if (const auto it = ck->optimizer.find(kPlateauKey); it != ck->optimizer.end()) {
+        const std::vector<double> v = it->second.to_vector();
+        TIDE_CHECK(v.size() == 3, "{}: {} has {} values, expected 3", ck->path, kPlateauKey,
+                   v.size());
+        schedule.set_state({v[0], v[1], v[2]});
+        ck->optimizer.erase(it);
+      }
       optimizer.load_state_dict(ck->optimizer);
       start.step = ck->state.step;
       start.epoch = ck->state.epoch;
@@ -272,8 +300,12 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
         broadcast_buffers(*model, comm);
         return evaluate(*model, test_loader, comm);
       },
-      metrics_ptr, lr_now, writer);
+      metrics_ptr, lr_now, writer,
+      fit_loader ? std::function<EvalResult()>([&] { return evaluate(*model, *fit_loader, comm); })
+                 : nullptr);
   session.add_hook(evaluation);
+  if (c.schedule.kind == "plateau")
+    session.add_hook(std::make_shared<PlateauHook>(*evaluation, schedule, writer));
   if (c.early_stopping > 0)
     session.add_hook(std::make_shared<EarlyStoppingHook>(*evaluation, c.early_stopping));
   std::optional<EventWriter> events;
@@ -285,7 +317,12 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
       store, c.checkpoint_every_secs, c.checkpoint_every_steps,
       [&] {
         broadcast_buffers(*model, comm);
-        return std::pair{model->state_dict(), optimizer.state_dict()};
+        TensorMap optimizer_state = optimizer.state_dict();
+        if (c.schedule.kind == "plateau") {
+          const std::array<double, 3> v = schedule.state();
+          optimizer_state.emplace(kPlateauKey, Tensor::from<double>({3}, {v[0], v[1], v[2]}));
+        }
+        return std::pair{model->state_dict(), std::move(optimizer_state)};
       },
       start);
   session.add_hook(checkpoints);
@@ -345,6 +382,9 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
     s.test_loss = evaluation->last()->loss;
   }
   s.train_loss = evaluation->train_loss();
+  s.history = evaluation->history();
+  s.lr = lr;
+  s.warmup_steps = schedule_options.warmup_steps;
   s.epochs = static_cast<double>(s.steps) / static_cast<double>(per_epoch);
   s.samples_per_sec = static_cast<double>(trained_examples) * ranks / std::max(s.wall_s, 1e-9);
   if (writer && !checkpoints->last_error().empty())  // the final one failed

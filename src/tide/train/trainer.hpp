@@ -4,8 +4,10 @@
 #include "tide/dist/communicator.hpp"
 
 #include <string>
+#include <vector>
 
 #include "tide/train/config.hpp"
+#include "tide/train/evaluate.hpp"
 
 namespace tide {
 
@@ -19,9 +21,12 @@ struct TrainSummary {
   double wall_s = 0;
   int64_t parameters = 0;
   std::string run_dir;
-  std::string stop_reason;    // why the loop ended ("reached step 938", "SIGTERM received")
-  int stopped_by_signal = 0;  // SIGTERM or SIGINT when a signal stopped it, else 0
-  std::string checkpoint;     // the last checkpoint written (its JSON)
+  std::string stop_reason;           // why the loop ended ("reached step 938", "SIGTERM received")
+  int stopped_by_signal = 0;         // SIGTERM or SIGINT when a signal stopped it, else 0
+  std::string checkpoint;            // the last checkpoint written (its JSON)
+  std::vector<EpochRecord> history;  // every evaluation of this run, in order
+  double lr = 0;                     // the base rate after --lr-scaling
+  int64_t warmup_steps = 0;          // of the schedule (--warmup-epochs converted)
 };
 
 // Trains config.model on config.dataset with SGD, evaluating on the test split after each

@@ -1,0 +1,76 @@
+// `tide experiment`: families of training runs that differ in one respect, run on the ranks
+// of one job (as teams when there are ranks enough), reported as one table, one CSV and
+// four plots.
+//
+//   batch-size: the same network at each batch size, optionally with the learning rate
+//     scaled with the batch and a warm-up (does a larger batch generalise worse, and does
+//     scaling close the gap?).
+//   regularization: the same network with none, L2, L1, dropout, batch norm, input noise,
+//     shifts, and the combination of those that beat none.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tide/dist/communicator.hpp"
+#include "tide/train/config.hpp"
+#include "tide/train/trainer.hpp"
+
+namespace tide {
+
+// One configuration of an experiment.
+struct ExperimentRun {
+  std::string name;  // the curve's label and the run directory's name ("batch-256", "l2")
+  TrainConfig config;
+};
+
+struct ExperimentResult {
+  std::string name;
+  int64_t batch_size = 0;  // global
+  double lr = 0;           // after --lr-scaling
+  int64_t warmup_steps = 0;
+  TrainSummary summary;
+};
+
+// The runs of the batch-size experiment on top of `base`, one per global batch size. With
+// --lr-scaling, base.lr is meant for the smallest batch (--lr-base-batch unless set), and
+// --warmup-epochs counts epochs of each run's own batch. Throws for an empty list, a
+// non-positive or repeated size.
+std::vector<ExperimentRun> batch_size_runs(const TrainConfig& base,
+                                           const std::vector<int64_t>& batch_sizes);
+
+// The strengths of the regularisers, one run each.
+struct RegularizationOptions {
+  double l2 = 5e-4;      // weight decay
+  double l1 = 1e-5;      // L1 penalty
+  double dropout = 0.3;  // after each hidden layer
+  double noise = 0.5;    // N(0, noise) on the (normalised) inputs
+  int64_t shift = 2;     // pixels
+};
+
+// none, l2, l1, dropout, batch-norm, noise, shift on top of `base` (whose own regularisers
+// are cleared). The combination is decided after these have run: see combine_best().
+std::vector<ExperimentRun> regularization_runs(const TrainConfig& base,
+                                               const RegularizationOptions& o);
+
+// The run with every regulariser of `runs` whose final test accuracy beat the `none` run's,
+// named "best-combination" (nullopt when none did).
+std::optional<ExperimentRun> combine_best(const std::vector<ExperimentRun>& runs,
+                                          const std::vector<ExperimentResult>& results);
+
+// Runs `runs` on the ranks of `world`: with R ranks and K runs, min(R, K) teams of
+// consecutive ranks, team t running runs t, t + teams, ... one after another, each with its
+// global batch split over the team's ranks (it must divide). Run i writes its run directory
+// <out_dir>/<name>. Every rank returns every result (gathered from the teams).
+std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& runs,
+                                             const std::string& out_dir, const Communicator& world);
+
+// Writes, into out_dir: curves.csv (one row per run and evaluation), train_accuracy.png,
+// train_loss.png, test_accuracy.png and test_loss.png (against epoch, one curve per run),
+// summary.json (final train/test accuracy and loss and the generalisation gap per run),
+// and summary.md (the same as a Markdown table). Train figures are those of --eval-train
+// when the runs had it, else the means over the epoch's training steps.
+void write_experiment_report(const std::string& experiment, const std::string& out_dir,
+                             const std::vector<ExperimentResult>& results);
+
+}  // namespace tide
