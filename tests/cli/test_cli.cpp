@@ -126,6 +126,50 @@ TEST_F(DataDir, CosineScheduleWithWarmupTrainsAndIsRecorded) {
   EXPECT_THAT(resolved, HasSubstr("min-lr = 0.001"));
 }
 
+TEST_F(DataDir, PerturbationAndRegularisationFlagsTrainAndAreRecorded) {
+  const Result r = run(train(
+      "--noise 0.2 --shift 2 --crop 2 --flip 0.5 --erase 0.5 --dropout 0.2 --batch-norm "
+      "--hidden 32 --train-examples 50 --eval-train 20 --lr-schedule plateau --lr-patience 1"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream in(dir_ / "run" / "config.toml");
+  const std::string resolved((std::istreambuf_iterator<char>(in)), {});
+  for (const char* line : {"noise = 0.2", "shift = 2", "crop = 2", "flip = 0.5", "erase = 0.5",
+                           "dropout = 0.2", "batch-norm = true", "hidden = 32",
+                           "train-examples = 50", "eval-train = 20", "lr-patience = 1"})
+    EXPECT_THAT(resolved, HasSubstr(line));
+  EXPECT_THAT(r.out, HasSubstr("50 training and 20 test examples"));
+}
+
+TEST_F(DataDir, BadPerturbationOrModelFlagsNameTheFlag) {
+  expect_clear_error(run(train("--shift 28")), "--shift 28 must be smaller than the image");
+  expect_clear_error(run(train("--flip 2")), "--flip must be a probability");
+  expect_clear_error(run(train("--dropout 1")), "--dropout must be in [0, 1)");
+  expect_clear_error(run(train("--model cnn --dropout 0.5")), "model cnn has none of them");
+  expect_clear_error(run(train("--train-examples 500")),
+                     "--train-examples 500 is more than the 100 training examples");
+  expect_clear_error(run(train("--warmup-epochs 1 --warmup-steps 5")),
+                     "--warmup-epochs and --warmup-steps");
+}
+
+TEST_F(DataDir, ExperimentWritesItsReportAndRejectsBadSizes) {
+  const std::string out = (dir_ / "exp").string();
+  const Result r = run("experiment batch-size --data-dir " + dir_.string() +
+                       " --batch-sizes 10,50 --epochs 2 --eval-train 40 --hidden 16 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("| batch-50 | 50 |"));
+  for (const char* f :
+       {"curves.csv", "summary.json", "summary.md", "train_accuracy.png", "train_loss.png",
+        "test_accuracy.png", "test_loss.png", "batch-10/metrics.csv", "batch-50/model.safetensors"})
+    EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
+  expect_clear_error(run("experiment batch-size --data-dir " + dir_.string() +
+                         " --batch-sizes 10,-5 --out " + out),
+                     "-5 is not a positive batch size");
+  expect_clear_error(run("experiment regularization --data-dir " + dir_.string() +
+                         " --reg-dropout 1.5 --out " + out),
+                     "dropout below 1");
+  expect_clear_error(run("experiment"), "A subcommand is required");
+}
+
 TEST_F(DataDir, UnknownFlag) {
   expect_clear_error(run(train("--bogus 1")), "--bogus");
 }

@@ -130,6 +130,27 @@ TEST(DataParallel, TeamsTrainLikeSoloRunsWithTheirValue) {
   }
 }
 
+// `tide experiment` on 2 ranks runs its two configurations at once, one per team, and
+// their curves are those of the one-process experiment, figure for figure.
+TEST(DataParallel, ExperimentConfigurationsRunAsTeams) {
+  const std::string flags =
+      "experiment batch-size --batch-sizes 32,64 --epochs 2 --train-examples 512 "
+      "--eval-train 256 --hidden 64 --threads 1 --seed 3";
+  const std::string solo = run_dir("solo"), teams = run_dir("teams");
+  const Result a = shell(fmt::format("{} {} --out {}", kTide, flags, solo));
+  ASSERT_EQ(a.status, 0) << a.out;
+  const Result b = shell(fmt::format("{} -np 2 {} {} --out {}", kMpirun, kTide, flags, teams));
+  ASSERT_EQ(b.status, 0) << b.out;
+  EXPECT_THAT(b.out, HasSubstr("team 0 batch-32"));
+  EXPECT_THAT(b.out, HasSubstr("team 1 batch-64"));
+  const auto curves = [](const std::string& dir) {
+    std::ifstream in(dir + "/curves.csv");
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  EXPECT_EQ(curves(solo), curves(teams));
+  EXPECT_THAT(curves(teams), HasSubstr("\nbatch-64,64,"));
+}
+
 TEST(DataParallel, ARankWithAnotherModelIsAnErrorNotAHang) {
   const std::string dir = run_dir("mismatch");
   const Result r = shell(fmt::format("{} -np 1 {} {} : -np 1 {} {}", kMpirun, kTide,

@@ -1,4 +1,6 @@
 // Real training runs on Fashion-MNIST (installed by scripts/setup).
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -105,6 +107,73 @@ TEST(Trainer, SameSeedSameResult) {
   EXPECT_EQ(a.test_loss, b.test_loss);
   EXPECT_EQ(a.train_loss, b.train_loss);
   EXPECT_EQ(a.steps, 30);
+}
+
+// The `test` and `train-eval` rows of metrics.csv: (step, lr, loss, accuracy) in order.
+std::vector<std::array<double, 4>> rows_of(const std::string& run_dir, const std::string& split) {
+  std::vector<std::array<double, 4>> rows;
+  std::stringstream in(read_file(fs::path(run_dir) / "metrics.csv"));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> f;
+    std::stringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');) f.push_back(cell);
+    if (f.size() == 8 && f[2] == split)
+      rows.push_back({std::stod(f[0]), std::stod(f[5]), std::stod(f[3]), std::stod(f[4])});
+  }
+  return rows;
+}
+
+// A small plateau run: 512 examples, 8 steps an epoch; a threshold of 50 % makes nearly
+// every evaluation "no improvement", so with patience 0 the rate halves after most epochs.
+TrainConfig plateau_run(const std::string& dir, int64_t epochs) {
+  TrainConfig c;
+  c.train_examples = 512;
+  c.eval_train = 256;
+  c.hidden = 64;
+  c.epochs = epochs;
+  c.lr = 0.05;
+  c.schedule = {.kind = "plateau", .gamma = 0.5, .patience = 0, .threshold = 0.5};
+  c.summary_every_steps = 0;
+  c.run_dir = ::testing::TempDir() + dir;
+  return c;
+}
+
+TEST(Trainer, PlateauHalvesTheRateAndResumesExactly) {
+  TrainConfig straight = plateau_run("/tide_plateau_straight", 5);
+  fs::remove_all(straight.run_dir);
+  const TrainSummary a = train_classifier(straight);
+  EXPECT_EQ(a.steps, 40);
+  // The rate of each evaluation's row: 0.05 until the loss stops falling by half.
+  const auto tests = rows_of(straight.run_dir, "test");
+  ASSERT_EQ(tests.size(), 5u);
+  int halvings = 0;
+  for (size_t i = 1; i < tests.size(); ++i) {
+    const double ratio = tests[i][1] / tests[i - 1][1];
+    EXPECT_TRUE(std::abs(ratio - 1.0) < 1e-12 || std::abs(ratio - 0.5) < 1e-12) << ratio;
+    halvings += std::abs(ratio - 0.5) < 1e-12;
+  }
+  EXPECT_GE(halvings, 2);
+  // --eval-train: a train-eval row per evaluation, on the first 256 training examples.
+  const auto fits = rows_of(straight.run_dir, "train-eval");
+  ASSERT_EQ(fits.size(), 5u);
+  ASSERT_EQ(a.history.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(fits[i][0], tests[i][0]);
+    EXPECT_NEAR(fits[i][2], a.history[i].eval_train_loss, 1e-6);
+    EXPECT_NEAR(fits[i][3], a.history[i].eval_train_accuracy, 1e-6);  // CSV: 6 digits
+    EXPECT_NEAR(a.history[i].eval_train_accuracy * 256,
+                std::round(a.history[i].eval_train_accuracy * 256), 1e-9);
+  }
+
+  // Stopped after 2 epochs and resumed: the schedule's state came back with the checkpoint.
+  TrainConfig first = plateau_run("/tide_plateau_resumed", 2);
+  fs::remove_all(first.run_dir);
+  train_classifier(first);
+  const TrainSummary b = train_classifier(plateau_run("/tide_plateau_resumed", 5));
+  EXPECT_EQ(b.steps, 40);
+  EXPECT_EQ(read_file(fs::path(straight.run_dir) / "model.safetensors"),
+            read_file(fs::path(first.run_dir) / "model.safetensors"));
+  EXPECT_EQ(rows_of(first.run_dir, "test").back()[1], tests.back()[1]);
 }
 
 TEST(Trainer, DivergenceIsAnErrorNamingTheStep) {
