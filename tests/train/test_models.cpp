@@ -36,6 +36,29 @@ TEST_P(ModelTest, FitsOneBatch) {
 INSTANTIATE_TEST_SUITE_P(Models, ModelTest, ::testing::ValuesIn(model_names()),
                          [](const auto& info) { return info.param; });
 
+// The mlp's options: width, batch norm in place of the hidden biases, dropout that acts in
+// training only; PyTorch's names for a Sequential of the same layers.
+TEST(Models, MlpOptionsShapeTheNetwork) {
+  RngStream rng(1, RngPurpose::init), data(1, RngPurpose::data);
+  auto m = make_model("mlp", {1, 28, 28}, 10, rng,
+                      {.hidden = 32, .dropout = 0.5, .batch_norm = true, .seed = 3});
+  std::vector<std::string> names;
+  for (const auto& [name, p] : m->named_parameters()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"1.weight", "2.weight", "2.bias", "5.weight",
+                                             "6.weight", "6.bias", "9.weight", "9.bias"}));
+  EXPECT_EQ(m->num_parameters(), 784 * 32 + 2 * 32 + 32 * 32 + 2 * 32 + 32 * 10 + 10);
+  const Variable x(normal({16, 1, 28, 28}, 0.0, 1.0, data));
+  m->begin_step(0);
+  const Tensor a = (*m)(x).value(), b = (*m)(x).value();
+  EXPECT_NE(a.to_vector(), b.to_vector());  // two calls, two dropout masks
+  m->eval();
+  EXPECT_EQ((*m)(x).value().to_vector(), (*m)(x).value().to_vector());
+
+  RngStream again(1, RngPurpose::init);
+  EXPECT_THROW(make_model("cnn", {1, 28, 28}, 10, again, {.dropout = 0.5}), Error);
+  EXPECT_THROW(make_model("mlp", {1, 28, 28}, 10, again, {.hidden = 0}), Error);
+}
+
 TEST(Models, UnknownNameListsTheKnownOnes) {
   RngStream rng(0, RngPurpose::init);
   try {
