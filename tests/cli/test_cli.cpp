@@ -161,6 +161,17 @@ TEST_F(DataDir, ExperimentWritesItsReportAndRejectsBadSizes) {
        {"curves.csv", "summary.json", "summary.md", "train_accuracy.png", "train_loss.png",
         "test_accuracy.png", "test_loss.png", "batch-10/metrics.csv", "batch-50/model.safetensors"})
     EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
+  // The regularisation experiment: seven single runs, combinations chosen by test loss.
+  const std::string reg = (dir_ / "reg").string();
+  const Result g = run("experiment regularization --data-dir " + dir_.string() +
+                       " --train-examples 100 --epochs 2 --eval-train 40 --hidden 16 --out " + reg);
+  ASSERT_EQ(g.status, 0) << g.out;
+  std::ifstream in(fs::path(reg) / "summary.json");
+  const std::string summary((std::istreambuf_iterator<char>(in)), {});
+  for (const char* name : {"\"none\"", "\"l2\"", "\"l1\"", "\"dropout\"", "\"batch-norm\"",
+                           "\"noise\"", "\"shift\"", "\"best\":"})
+    EXPECT_THAT(summary, HasSubstr(name));
+  EXPECT_THAT(g.out, HasSubstr("best by test loss: "));
   expect_clear_error(run("experiment batch-size --data-dir " + dir_.string() +
                          " --batch-sizes 10,-5 --out " + out),
                      "-5 is not a positive batch size");

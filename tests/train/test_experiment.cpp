@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -67,27 +68,56 @@ TEST(Experiment, RegularizationRunsAddOneRegulariserEach) {
   EXPECT_EQ(runs[5].config.augment.noise_std, o.noise);
   EXPECT_EQ(runs[6].config.augment.shift, o.shift);
   EXPECT_EQ(runs[6].config.weight_decay, 0.0);
+}
 
-  // The combination takes exactly the runs that beat `none`'s final test accuracy.
-  std::vector<ExperimentResult> results(runs.size());
-  const double accuracy[] = {0.80, 0.81, 0.79, 0.85, 0.80, 0.82, 0.70};
-  for (size_t i = 0; i < runs.size(); ++i) {
-    results[i].name = runs[i].name;
-    results[i].summary.history = {EpochRecord{.test_accuracy = 0.1},
-                                  EpochRecord{.test_accuracy = accuracy[i]}};
-  }
-  const std::optional<ExperimentRun> best = combine_best(runs, results);
-  ASSERT_TRUE(best.has_value());
-  EXPECT_EQ(best->name, "best-combination");
-  EXPECT_EQ(best->config.weight_decay, o.l2);
-  EXPECT_EQ(best->config.l1, 0.0);
-  EXPECT_EQ(best->config.dropout, o.dropout);
-  EXPECT_FALSE(best->config.batch_norm);  // equal to none is not better
-  EXPECT_EQ(best->config.augment.noise_std, o.noise);
-  EXPECT_EQ(best->config.augment.shift, 0);
+// Forward selection over the singles that beat `none`, best first; here a combined run's
+// test loss is what a table of made-up scores says, so each decision can be checked.
+TEST(Experiment, ForwardSelectionKeepsOnlyAdditionsThatHelp) {
+  const auto runs = regularization_runs(TrainConfig{}, RegularizationOptions{});
+  const auto result = [](const std::string& name, double loss) {
+    ExperimentResult r;
+    r.name = name;
+    r.summary.history = {EpochRecord{.test_loss = 9.0}, EpochRecord{.test_loss = loss}};
+    return r;
+  };
+  // none 0.60; better: shift 0.40, dropout 0.50, l2 0.55; l1, batch-norm, noise are not.
+  const double single[] = {0.60, 0.55, 0.61, 0.50, 0.65, 0.60, 0.40};
+  std::vector<ExperimentResult> results;
+  for (size_t i = 0; i < runs.size(); ++i) results.push_back(result(runs[i].name, single[i]));
+  const std::map<std::string, double> combined = {{"shift+dropout", 0.35},
+                                                  {"shift+dropout+l2", 0.36}};
+  std::vector<std::string> asked;
+  std::vector<TrainConfig> configs;
+  const Selection s =
+      select_combination(runs, results, Criterion::test_loss, [&](const ExperimentRun& run) {
+        asked.push_back(run.name);
+        configs.push_back(run.config);
+        return result(run.name, combined.at(run.name));
+      });
+  EXPECT_EQ(asked, (std::vector<std::string>{"shift+dropout", "shift+dropout+l2"}));
+  EXPECT_EQ(s.best, "shift+dropout");  // adding l2 made it worse
+  ASSERT_EQ(s.runs.size(), 2u);
+  EXPECT_EQ(s.results[1].name, "shift+dropout+l2");
+  const RegularizationOptions o;
+  EXPECT_EQ(configs[0].augment.shift, o.shift);
+  EXPECT_EQ(configs[0].dropout, o.dropout);
+  EXPECT_EQ(configs[0].weight_decay, 0.0);
+  EXPECT_EQ(configs[1].weight_decay, o.l2);
+  EXPECT_FALSE(configs[1].batch_norm);
+
+  // By accuracy instead, or when nothing beats none.
   for (auto& r : results) r.summary.history.back().test_accuracy = 0.5;
-  results[0].summary.history.back().test_accuracy = 0.9;
-  EXPECT_FALSE(combine_best(runs, results).has_value());
+  results[4].summary.history.back().test_accuracy = 0.9;  // batch-norm alone
+  asked.clear();
+  const Selection by_accuracy =
+      select_combination(runs, results, Criterion::test_accuracy, [&](const ExperimentRun& run) {
+        asked.push_back(run.name);
+        return result(run.name, 0);
+      });
+  EXPECT_TRUE(asked.empty());
+  EXPECT_EQ(by_accuracy.best, "batch-norm");
+  results[4].summary.history.back().test_accuracy = 0.5;
+  EXPECT_EQ(select_combination(runs, results, Criterion::test_accuracy, nullptr).best, "none");
 }
 
 TEST(Experiment, SmallBatchSizeExperimentWritesItsReport) {

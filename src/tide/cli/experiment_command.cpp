@@ -76,7 +76,7 @@ void add_experiment_command(CLI::App& app) {
   CLI::App* reg = exp->add_subcommand(
       "regularization",
       "The same network with none, L2, L1, dropout, batch norm, input noise, shifts, and the "
-      "combination of those that beat none");
+      "best combination of them (forward selection)");
   Common r = add_common(reg, 30);
   r.config->train_examples = 10000;
   auto strengths = std::make_shared<RegularizationOptions>();
@@ -88,19 +88,26 @@ void add_experiment_command(CLI::App& app) {
       ->capture_default_str();
   reg->add_option("--reg-shift", strengths->shift, "Pixels of the shift run")
       ->capture_default_str();
-  reg->callback([reg, r, strengths] {
+  auto criterion = std::make_shared<std::string>("loss");
+  reg->add_option("--select-by", *criterion,
+                  "The final test figure that picks the best combination: loss or accuracy")
+      ->check(CLI::IsMember({"loss", "accuracy"}))
+      ->capture_default_str();
+  reg->callback([reg, r, strengths, criterion] {
     if (!r.config_path->empty()) apply_config_file(*reg, *r.config_path);
     const std::string out = r.out->empty() ? default_out_dir("regularization") : *r.out;
     std::vector<ExperimentRun> runs = regularization_runs(*r.config, *strengths);
     std::vector<ExperimentResult> results = run_experiment(runs, out, Communicator::world());
-    if (std::optional<ExperimentRun> best = combine_best(runs, results)) {
-      std::vector<ExperimentResult> more = run_experiment({*best}, out, Communicator::world());
-      runs.push_back(*best);
-      results.push_back(std::move(more[0]));
-    } else {
-      log_info("no regulariser beat the run without: no combination to run");
-    }
-    if (Communicator::world().rank() == 0) write_experiment_report("regularization", out, results);
+    const Selection chosen = select_combination(
+        runs, results, *criterion == "accuracy" ? Criterion::test_accuracy : Criterion::test_loss,
+        [&out](const ExperimentRun& run) {
+          return run_experiment({run}, out, Communicator::world()).at(0);
+        });
+    runs.insert(runs.end(), chosen.runs.begin(), chosen.runs.end());
+    results.insert(results.end(), chosen.results.begin(), chosen.results.end());
+    log_info("best by test {}: {}", *criterion, chosen.best);
+    if (Communicator::world().rank() == 0)
+      write_experiment_report("regularization", out, results, chosen.best);
     print_table(out);
   });
 }

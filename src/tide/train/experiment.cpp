@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -134,31 +135,60 @@ std::vector<ExperimentRun> regularization_runs(const TrainConfig& base,
   return runs;
 }
 
-std::optional<ExperimentRun> combine_best(const std::vector<ExperimentRun>& runs,
-                                          const std::vector<ExperimentResult>& results) {
-  TIDE_CHECK(runs.size() == results.size() && !runs.empty() && runs[0].name == "none",
-             "combine_best needs the results of regularization_runs, 'none' first");
-  const auto final_accuracy = [](const ExperimentResult& r) {
-    return r.summary.history.empty() ? 0.0 : r.summary.history.back().test_accuracy;
-  };
-  const double baseline = final_accuracy(results[0]);
-  ExperimentRun best{"best-combination", runs[0].config};
-  std::vector<std::string> parts;
-  for (size_t i = 1; i < runs.size(); ++i) {
-    if (final_accuracy(results[i]) <= baseline) continue;
-    const TrainConfig& c = runs[i].config;
-    TrainConfig& b = best.config;
-    b.weight_decay = std::max(b.weight_decay, c.weight_decay);
-    b.l1 = std::max(b.l1, c.l1);
-    b.dropout = std::max(b.dropout, c.dropout);
-    b.batch_norm = b.batch_norm || c.batch_norm;
-    b.augment.noise_std = std::max(b.augment.noise_std, c.augment.noise_std);
-    b.augment.shift = std::max(b.augment.shift, c.augment.shift);
-    parts.push_back(runs[i].name);
+namespace {
+
+// Lower is better.
+double score(const ExperimentResult& r, Criterion criterion) {
+  if (r.summary.history.empty()) return std::numeric_limits<double>::infinity();
+  const EpochRecord& last = r.summary.history.back();
+  return criterion == Criterion::test_loss ? last.test_loss : -last.test_accuracy;
+}
+
+// `a` with `b`'s regularisers added (the stronger of the two where both have one).
+TrainConfig combined(TrainConfig a, const TrainConfig& b) {
+  a.weight_decay = std::max(a.weight_decay, b.weight_decay);
+  a.l1 = std::max(a.l1, b.l1);
+  a.dropout = std::max(a.dropout, b.dropout);
+  a.batch_norm = a.batch_norm || b.batch_norm;
+  a.augment.noise_std = std::max(a.augment.noise_std, b.augment.noise_std);
+  a.augment.shift = std::max(a.augment.shift, b.augment.shift);
+  return a;
+}
+
+}  // namespace
+
+Selection select_combination(const std::vector<ExperimentRun>& singles,
+                             const std::vector<ExperimentResult>& results, Criterion criterion,
+                             const std::function<ExperimentResult(const ExperimentRun&)>& run) {
+  TIDE_CHECK(singles.size() == results.size() && !singles.empty() && singles[0].name == "none",
+             "select_combination needs the results of regularization_runs, 'none' first");
+  const double baseline = score(results[0], criterion);
+  std::vector<size_t> better;  // the singles that beat none, best first
+  for (size_t i = 1; i < singles.size(); ++i)
+    if (score(results[i], criterion) < baseline) better.push_back(i);
+  std::stable_sort(better.begin(), better.end(), [&](size_t x, size_t y) {
+    return score(results[x], criterion) < score(results[y], criterion);
+  });
+  Selection s;
+  s.best = "none";
+  if (better.empty()) return s;
+  ExperimentRun current = singles[better[0]];
+  double current_score = score(results[better[0]], criterion);
+  s.best = current.name;
+  for (size_t k = 1; k < better.size(); ++k) {
+    const ExperimentRun& add = singles[better[k]];
+    ExperimentRun candidate{current.name + "+" + add.name, combined(current.config, add.config)};
+    ExperimentResult r = run(candidate);
+    const double candidate_score = score(r, criterion);
+    s.runs.push_back(candidate);
+    s.results.push_back(std::move(r));
+    if (candidate_score < current_score) {
+      current = std::move(candidate);
+      current_score = candidate_score;
+      s.best = current.name;
+    }
   }
-  if (parts.empty()) return std::nullopt;
-  log_info("best combination: {}", fmt::join(parts, " + "));
-  return best;
+  return s;
 }
 
 std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& runs,
@@ -207,7 +237,8 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
 }
 
 void write_experiment_report(const std::string& experiment, const std::string& out_dir,
-                             const std::vector<ExperimentResult>& results) {
+                             const std::vector<ExperimentResult>& results,
+                             const std::string& best_run) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out_dir, ec.message());
@@ -256,13 +287,14 @@ void write_experiment_report(const std::string& experiment, const std::string& o
   }
   const fs::path dir(out_dir);
   write_file(dir / "curves.csv", csv);
-  const ordered_json summary = {
+  ordered_json summary = {
       {"experiment", experiment},
       {"train_figures", eval_train ? "evaluated on training examples in eval mode (--eval-train)"
                                    : "means over each epoch's training steps"},
       {"generalization_gap",
        "train accuracy - test accuracy; test loss - train loss (at the last evaluation)"},
       {"runs", runs}};
+  if (!best_run.empty()) summary["best"] = best_run;
   write_file(dir / "summary.json", summary.dump(2) + "\n");
   write_file(dir / "summary.md", table);
 
