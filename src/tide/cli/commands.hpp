@@ -22,6 +22,9 @@ void add_train_command(CLI::App& app);
 // regularisation, parallelism, monitoring), registered on `cmd` and written into `config`.
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config);
 
+// `tide fit`: classical regression of CSV data (train/fit.hpp).
+void add_fit_command(CLI::App& app);
+
 // `tide experiment batch-size|regularization`: families of runs with plots
 // (train/experiment.hpp).
 void add_experiment_command(CLI::App& app);

@@ -90,15 +90,21 @@ void plot_runs(const PlotOptions& o) {
 }
 
 void draw_curves(const std::vector<Series>& all, const std::string& title,
-                 const std::string& xlabel, const std::string& ylabel, const std::string& out) {
+                 const std::string& xlabel, const std::string& ylabel, const std::string& out,
+                 bool log_y) {
   // The data inline, one block per curve (gnuplot's '-' files), so nothing is left behind.
   std::string script = fmt::format(
       "set terminal pngcairo size 960,600 noenhanced\nset output {}\nset title {}\n"
-      "set xlabel {}\nset ylabel {}\nset key outside right\nset grid\nplot ",
-      gnuplot_string(out), gnuplot_string(title), gnuplot_string(xlabel), gnuplot_string(ylabel));
-  for (size_t i = 0; i < all.size(); ++i)
-    script += fmt::format("{}'-' using 1:2 with linespoints title {}", i ? ", " : "",
+      "set xlabel {}\nset ylabel {}\nset key outside right\nset grid\n{}plot ",
+      gnuplot_string(out), gnuplot_string(title), gnuplot_string(xlabel), gnuplot_string(ylabel),
+      log_y ? "set logscale y\n" : "");
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::string& style = all[i].style;
+    TIDE_CHECK(style == "linespoints" || style == "lines" || style == "points",
+               "plot style '{}' is not linespoints, lines or points", style);
+    script += fmt::format("{}'-' using 1:2 with {} title {}", i ? ", " : "", style,
                           gnuplot_string(all[i].label));
+  }
   script += "\n";
   for (const Series& s : all) {
     for (const auto& [x, y] : s.points) script += fmt::format("{} {}\n", x, y);

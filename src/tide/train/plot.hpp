@@ -20,6 +20,7 @@ struct PlotOptions {
 struct Series {
   std::string label;
   std::vector<std::pair<double, double>> points;
+  std::string style = "linespoints";  // gnuplot's: linespoints, lines or points
 };
 
 // Reads the series of `options.metric` from a run's metrics.csv. Throws naming the file and
@@ -32,6 +33,7 @@ void plot_runs(const PlotOptions& options);
 
 // Draws `curves` (one line with points each, labelled) into the 960x600 PNG `out`.
 void draw_curves(const std::vector<Series>& curves, const std::string& title,
-                 const std::string& xlabel, const std::string& ylabel, const std::string& out);
+                 const std::string& xlabel, const std::string& ylabel, const std::string& out,
+                 bool log_y = false);
 
 }  // namespace tide

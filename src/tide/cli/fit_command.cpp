@@ -1,0 +1,229 @@
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tide/cli/commands.hpp"
+#include "tide/core/error.hpp"
+#include "tide/data/csv.hpp"
+#include "tide/train/fit.hpp"
+#include "tide/train/plot.hpp"
+
+namespace tide::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FitArgs {
+  FitOptions options;
+  std::string data, x, y, out, degrees;
+  double validation = 0.3;
+  bool no_scale = false;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+std::string default_out(const std::string& model) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return fmt::format("runs/fit-{}-{}", model, stamp);
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.flush();
+  TIDE_CHECK(out.good(), "{}: write failed", path.string());
+}
+
+// "A-B" or "A" as a range of degrees.
+std::pair<int64_t, int64_t> degree_range(const std::string& s) {
+  const size_t dash = s.find('-');
+  try {
+    size_t used = 0;
+    const int64_t a = std::stoll(s.substr(0, dash), &used);
+    TIDE_CHECK(used == (dash == std::string::npos ? s.size() : dash), "");
+    if (dash == std::string::npos) return {a, a};
+    const std::string rest = s.substr(dash + 1);
+    const int64_t b = std::stoll(rest, &used);
+    TIDE_CHECK(used == rest.size(), "");
+    return {a, b};
+  } catch (const std::exception&) {
+    TIDE_FAIL("--degrees must be a range such as 1-15, got '{}'", s);
+  }
+}
+
+void run_capacity(const FitArgs& a, const CsvTable& table, const std::string& out) {
+  const auto [first, last] = degree_range(a.degrees);
+  FitOptions o = a.options;
+  TIDE_CHECK(o.model == "polynomial", "--degrees sweeps --model polynomial, not {}", o.model);
+  const std::vector<double>& x = table.column(a.x.empty() ? table.names.front() : a.x);
+  const std::vector<double>& y = table.column(a.y.empty() ? table.names.back() : a.y);
+  const CapacityResult c = fit_degrees(x, y, first, last, a.validation, o);
+  fmt::print("{} points: {} for fitting, {} held out (--validation {})\n", table.rows(),
+             c.train_rows, c.validation_rows, a.validation);
+  fmt::print("degree  train MSE      validation MSE\n");
+  Series train{.label = "train", .points = {}}, validation{.label = "validation", .points = {}};
+  nlohmann::ordered_json scores = nlohmann::ordered_json::array();
+  for (const DegreeScore& s : c.scores) {
+    fmt::print("{:>6}  {:<12.6g} {:<12.6g}{}\n", s.degree, s.train_mse, s.validation_mse,
+               s.degree == c.best_degree ? "  <- lowest validation error" : "");
+    train.points.emplace_back(static_cast<double>(s.degree), s.train_mse);
+    validation.points.emplace_back(static_cast<double>(s.degree), s.validation_mse);
+    scores.push_back(
+        {{"degree", s.degree}, {"train_mse", s.train_mse}, {"validation_mse", s.validation_mse}});
+  }
+  draw_curves({train, validation},
+              fmt::format("polynomial degree: under- and over-fitting (best {})", c.best_degree),
+              "degree", "mean squared error", (fs::path(out) / "capacity.png").string(), true);
+  write_text(fs::path(out) / "capacity.json",
+             nlohmann::ordered_json{{"data", a.data},
+                                    {"method", o.method},
+                                    {"train_rows", c.train_rows},
+                                    {"validation_rows", c.validation_rows},
+                                    {"best_degree", c.best_degree},
+                                    {"scores", scores}}
+                     .dump(2) +
+                 "\n");
+  fmt::print("plot and scores in {}\n", out);
+}
+
+void run_fit(const FitArgs& a, const CsvTable& table, const std::string& out) {
+  const FitOptions& o = a.options;
+  std::vector<std::string> xs =
+      a.x.empty() ? std::vector<std::string>{table.names.front()} : split_list(a.x);
+  const std::string ycol = a.y.empty() ? table.names.back() : a.y;
+  const auto d = static_cast<int64_t>(xs.size());
+  std::vector<double> x(static_cast<size_t>(table.rows() * d));
+  for (int64_t j = 0; j < d; ++j) {
+    const std::vector<double>& col = table.column(xs[static_cast<size_t>(j)]);
+    for (int64_t i = 0; i < table.rows(); ++i)
+      x[static_cast<size_t>(i * d + j)] = col[static_cast<size_t>(i)];
+  }
+  const std::vector<double>& y = table.column(ycol);
+  if (o.model == "logistic")  // checked here too, to name the file's line
+    for (int64_t i = 0; i < table.rows(); ++i)
+      TIDE_CHECK(y[static_cast<size_t>(i)] >= 0 && y[static_cast<size_t>(i)] <= 1,
+                 "{}: line {}: --model logistic fits y in [0, 1], and {} is {}", a.data,
+                 table.lines[static_cast<size_t>(i)], ycol, y[static_cast<size_t>(i)]);
+  const FitResult r = fit(x, d, y, o);
+  fmt::print("{}\n", r.formula);
+  for (size_t i = 0; i < r.names.size(); ++i)
+    fmt::print("  {} = {:.10g}\n", r.names[i], r.parameters[i]);
+  fmt::print("R = {:.6g}  R^2 = {:.6f}  ({} points, {}{})\n", r.rss, r.r2, table.rows(),
+             o.method == "closed-form" ? "closed form" : fmt::format("{} steps", r.steps),
+             o.method == "closed-form" ? "" : fmt::format(" of {}", o.method));
+  if (d == 1) {
+    Series data{.label = "data", .points = {}, .style = "points"};
+    double lo = x[0], hi = x[0];
+    for (int64_t i = 0; i < table.rows(); ++i) {
+      data.points.emplace_back(x[static_cast<size_t>(i)], y[static_cast<size_t>(i)]);
+      lo = std::min(lo, x[static_cast<size_t>(i)]);
+      hi = std::max(hi, x[static_cast<size_t>(i)]);
+    }
+    std::vector<double> grid(400);
+    for (size_t i = 0; i < grid.size(); ++i)
+      grid[i] = lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(grid.size() - 1);
+    const std::vector<double> curve_y = predict(o, r.parameters, grid, 1);
+    Series curve{.label = o.model, .points = {}, .style = "lines"};
+    for (size_t i = 0; i < grid.size(); ++i) curve.points.emplace_back(grid[i], curve_y[i]);
+    draw_curves({data, curve}, r.formula, xs[0], ycol, (fs::path(out) / "fit.png").string());
+  }
+  if (!r.loss.empty()) {
+    Series loss{.label = "mean squared error", .points = {}};
+    for (const auto& [step, v] : r.loss) loss.points.emplace_back(static_cast<double>(step), v);
+    draw_curves({loss}, fmt::format("{} by {}", o.model, o.method), "step", "mean squared error",
+                (fs::path(out) / "loss.png").string(), true);
+  }
+  nlohmann::ordered_json params;
+  for (size_t i = 0; i < r.names.size(); ++i) params[r.names[i]] = r.parameters[i];
+  write_text(fs::path(out) / "fit.json", nlohmann::ordered_json{{"data", a.data},
+                                                                {"model", o.model},
+                                                                {"method", o.method},
+                                                                {"formula", r.formula},
+                                                                {"parameters", params},
+                                                                {"rss", r.rss},
+                                                                {"r2", r.r2},
+                                                                {"steps", r.steps}}
+                                                 .dump(2) +
+                                             "\n");
+  fmt::print("plots and fit.json in {}\n", out);
+}
+
+}  // namespace
+
+void add_fit_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand(
+      "fit",
+      "Fit a parametric model to CSV data by least squares (gradient descent or closed form)");
+  auto a = std::make_shared<FitArgs>();
+  FitOptions& o = a->options;
+  cmd->add_option("data", a->data, "CSV file: a header (or none) and rows of numbers")->required();
+  cmd->add_option("--model", o.model,
+                  "linear, quadratic, polynomial, exponential, logistic or rational")
+      ->capture_default_str();
+  cmd->add_option("--degree", o.degree, "polynomial: its degree; rational: the numerator's")
+      ->capture_default_str();
+  cmd->add_option("--denominator-degree", o.denominator_degree, "rational: the denominator's")
+      ->capture_default_str();
+  cmd->add_option("--method", o.method, "gd (full batch), sgd, minibatch or closed-form")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "minibatch: examples per step")
+      ->capture_default_str();
+  cmd->add_option("--epochs", o.epochs,
+                  "Passes over the data (gd: steps; 0: enough for about 2000 updates)")
+      ->capture_default_str();
+  cmd->add_option("--optimizer", o.optimizer, "sgd, adam, adamw, rmsprop, adagrad or lars")
+      ->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Learning rate (on standardised data)")->capture_default_str();
+  cmd->add_option("--momentum", o.momentum, "Momentum of sgd")->capture_default_str();
+  cmd->add_option("--lr-schedule", o.schedule.kind,
+                  fmt::format("Learning-rate schedule: {}", schedule_names()))
+      ->capture_default_str();
+  cmd->add_option("--warmup-steps", o.schedule.warmup_steps, "Steps of linear warm-up")
+      ->capture_default_str();
+  cmd->add_flag("--no-scale", a->no_scale,
+                "Fit the data as it is, without standardising inputs and scaling outputs");
+  cmd->add_option("--seed", o.seed, "Order of sgd and minibatch examples; the validation split")
+      ->capture_default_str();
+  cmd->add_option("--x", a->x,
+                  "Input column(s), by name or number, comma-separated for linear (default: the "
+                  "first)");
+  cmd->add_option("--y", a->y, "Output column, by name or number (default: the last)");
+  cmd->add_option("--degrees", a->degrees,
+                  "Fit every polynomial degree of this range (such as 1-15) and compare them on "
+                  "held-out points");
+  cmd->add_option("--validation", a->validation, "--degrees: the fraction held out")
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "Output directory (default: runs/fit-<model>-<time>)");
+  cmd->callback([cmd, a] {
+    a->options.scale = !a->no_scale;
+    if (!a->degrees.empty()) {
+      if (a->options.model == "linear") a->options.model = "polynomial";
+      // A sweep compares models, not optimisers: closed form unless a method was asked for.
+      if (cmd->count("--method") == 0) a->options.method = "closed-form";
+    }
+    validate(a->options);
+    const CsvTable table = read_csv(a->data);
+    const std::string out = a->out.empty() ? default_out(a->options.model) : a->out;
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out, ec.message());
+    if (a->degrees.empty())
+      run_fit(*a, table, out);
+    else
+      run_capacity(*a, table, out);
+  });
+}
+
+}  // namespace tide::cli

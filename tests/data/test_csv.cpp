@@ -1,0 +1,67 @@
+// CSV tables: header or none, columns by name or number, and every malformed input named
+// by file, line and column.
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/testing.hpp"
+
+#include "tide/data/csv.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using tide::testing::error_of;
+
+std::string write_csv(const std::string& name, const std::string& text) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "tide_csv_test";
+  fs::create_directories(dir);
+  const std::string path = (dir / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Csv, ReadsAHeaderAndColumns) {
+  const CsvTable t =
+      read_csv(write_csv("ok.csv", "# a comment\ntime, \"value\"\n0, 1.5\n\n1,-2e-3\r\n2 , +4\n"));
+  EXPECT_EQ(t.names, (std::vector<std::string>{"time", "value"}));
+  ASSERT_EQ(t.rows(), 3);
+  EXPECT_EQ(t.column("time"), (std::vector<double>{0, 1, 2}));
+  EXPECT_EQ(t.column("value"), (std::vector<double>{1.5, -2e-3, 4}));
+  EXPECT_EQ(t.column("2"), t.column("value"));  // by number
+  EXPECT_EQ(t.lines, (std::vector<int64_t>{3, 5, 6}));
+}
+
+TEST(Csv, WithoutAHeaderColumnsAreNumbered) {
+  const CsvTable t = read_csv(write_csv("plain.csv", "1,2\n3,4\n"));
+  EXPECT_EQ(t.names, (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(t.column("1"), (std::vector<double>{1, 3}));
+}
+
+TEST(Csv, MalformedInputNamesTheFileLineAndColumn) {
+  const std::string bad = write_csv("bad.csv", "x,y\n1,2\n3,abc\n");
+  EXPECT_THAT(error_of([&] { read_csv(bad); }),
+              HasSubstr("bad.csv: line 3, column 'y': 'abc' is not a number"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("nan.csv", "x,y\n1,2\n2,nan\n")); }),
+              HasSubstr("nan.csv: line 3, column 'y': nan is not a finite number"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("ragged.csv", "x,y\n1,2\n3\n")); }),
+              HasSubstr("ragged.csv: line 3 has 1 field, expected 2 (x, y)"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("empty.csv", "")); }), HasSubstr("is empty"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("header.csv", "x,y\n")); }),
+              HasSubstr("has a header (x, y) but no rows"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("blank.csv", "x,,y\n1,2,3\n")); }),
+              HasSubstr("line 1: column 2 of the header has no name"));
+  const CsvTable t = read_csv(write_csv("two.csv", "x,y\n1,2\n"));
+  EXPECT_THAT(error_of([&] { t.column("z"); }),
+              HasSubstr("has no column 'z'; its columns are x, y (or 1 to 2 by number)"));
+  EXPECT_THAT(error_of([&] { t.column("3"); }), HasSubstr("no column '3'"));
+  EXPECT_THAT(error_of([] { read_csv("/nonexistent/data.csv"); }),
+              HasSubstr("/nonexistent/data.csv: cannot open"));
+}
+
+}  // namespace
+}  // namespace tide

@@ -1,0 +1,206 @@
+// Classical regression: each model recovers known parameters from noisy data it generated,
+// the gradient methods agree with LAPACK's closed form, the capacity sweep finds the degree
+// of the data, and bad requests are clear errors.
+#include <cmath>
+#include <functional>
+#include <tuple>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/testing.hpp"
+#include "tide/core/rng.hpp"
+#include "tide/train/fit.hpp"
+
+namespace tide {
+namespace {
+
+using ::testing::HasSubstr;
+using tide::testing::error_of;
+
+struct Data {
+  std::vector<double> x, y;
+};
+
+// n points of f at x evenly spread over [lo, hi], plus N(0, noise) from a fixed stream.
+Data generate(const std::function<double(double)>& f, double lo, double hi, int n, double noise,
+              uint64_t seed = 1) {
+  RngStream rng(seed, RngPurpose::test);
+  Data d;
+  for (int i = 0; i < n; ++i) {
+    const double x = lo + (hi - lo) * i / (n - 1);
+    d.x.push_back(x);
+    d.y.push_back(f(x) + noise * rng.normal());
+  }
+  return d;
+}
+
+void expect_parameters(const FitResult& r, const std::vector<double>& want, double tol,
+                       const std::string& what) {
+  ASSERT_EQ(r.parameters.size(), want.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_NEAR(r.parameters[i], want[i], tol) << what << ": " << r.names[i];
+}
+
+TEST(Fit, LinearByEveryMethodRecoversSlopeAndIntercept) {
+  const Data d = generate([](double x) { return 2 + 0.5 * x; }, 0, 10, 200, 0.1);
+  FitOptions o;
+  o.method = "closed-form";
+  const FitResult exact = fit(d.x, 1, d.y, o);
+  expect_parameters(exact, {2, 0.5}, 0.05, "closed-form");
+  EXPECT_EQ(exact.names, (std::vector<std::string>{"b", "m"}));
+  EXPECT_GT(exact.r2, 0.99);
+  EXPECT_EQ(exact.steps, 0);
+  // The gradient methods reach the closed form's minimum.
+  // SGD with momentum 0.9 at (method, epochs, lr): single examples need a smaller rate;
+  // both stochastic methods anneal it (cosine) so the last steps settle.
+  o.optimizer = "sgd";
+  for (const auto& [method, epochs, lr] : {std::tuple{"gd", 500, 0.1}, std::tuple{"sgd", 40, 0.01},
+                                           std::tuple{"minibatch", 100, 0.05}}) {
+    o.method = method;
+    o.epochs = epochs;
+    o.lr = lr;
+    o.schedule.kind = std::string(method) == "gd" ? "constant" : "cosine";
+    const FitResult r = fit(d.x, 1, d.y, o);
+    expect_parameters(r, exact.parameters, std::string(method) == "gd" ? 1e-4 : 2e-3, method);
+    EXPECT_NEAR(r.rss, exact.rss, exact.rss * (std::string(method) == "gd" ? 1e-5 : 1e-3))
+        << method;
+    EXPECT_GT(r.steps, 0);
+    ASSERT_GE(r.loss.size(), 2u);
+    EXPECT_LT(r.loss.back().second, r.loss.front().second) << method;
+  }
+}
+
+TEST(Fit, LinearWithSeveralInputs) {
+  RngStream rng(2, RngPurpose::test);
+  std::vector<double> x, y;
+  for (int i = 0; i < 300; ++i) {
+    const double a = rng.uniform() * 4, b = rng.uniform() * 10 - 5, c = rng.uniform() * 100;
+    x.insert(x.end(), {a, b, c});
+    y.push_back(1 + 2 * a - 3 * b + 0.05 * c + 0.01 * rng.normal());
+  }
+  FitOptions o;
+  o.method = "closed-form";
+  const FitResult exact = fit(x, 3, y, o);
+  expect_parameters(exact, {1, 2, -3, 0.05}, 0.01, "closed-form");
+  EXPECT_EQ(exact.names, (std::vector<std::string>{"b", "m1", "m2", "m3"}));
+  o.method = "gd";  // the defaults: Adam, lr 0.05, cosine over 2000 steps
+  const FitResult by_default = fit(x, 3, y, o);
+  expect_parameters(by_default, exact.parameters, 1e-3, "gd");
+  EXPECT_EQ(by_default.steps, 2000);
+}
+
+TEST(Fit, QuadraticAndPolynomialRecoverTheirCoefficients) {
+  const Data q = generate([](double x) { return 1 - 2 * x + 0.5 * x * x; }, -3, 5, 150, 0.05);
+  FitOptions o;
+  o.model = "quadratic";
+  o.method = "closed-form";
+  const FitResult exact = fit(q.x, 1, q.y, o);
+  expect_parameters(exact, {1, -2, 0.5}, 0.03, "quadratic closed-form");
+  o.method = "sgd";  // defaults: about 2000 updates, here 14 epochs of 150
+  const FitResult by_sgd = fit(q.x, 1, q.y, o);
+  EXPECT_EQ(by_sgd.steps, 14 * 150);
+  expect_parameters(by_sgd, exact.parameters, 2e-2, "quadratic sgd");
+
+  const Data c =
+      generate([](double x) { return 0.5 + x - 0.3 * x * x + 0.02 * x * x * x; }, -5, 10, 200, 0.1);
+  o = FitOptions{};
+  o.model = "polynomial";
+  o.degree = 3;
+  o.method = "closed-form";
+  const FitResult cubic = fit(c.x, 1, c.y, o);
+  expect_parameters(cubic, {0.5, 1, -0.3, 0.02}, 0.05, "cubic closed-form");
+  EXPECT_NEAR(cubic.parameters[3], 0.02, 2e-3);
+  o.method = "gd";
+  o.epochs = 3000;
+  expect_parameters(fit(c.x, 1, c.y, o), cubic.parameters, 2e-3, "cubic adam");
+}
+
+TEST(Fit, ExponentialLogisticAndRationalRecoverTheirParameters) {
+  FitOptions o;  // the defaults: full-batch Adam, lr 0.05, cosine over 2000 steps
+  o.model = "exponential";
+  const Data e = generate([](double x) { return 3 * std::exp(0.4 * x); }, 0, 5, 100, 0.05);
+  const FitResult exp_fit = fit(e.x, 1, e.y, o);
+  expect_parameters(exp_fit, {3, 0.4}, 0.02, "exponential");
+  EXPECT_GT(exp_fit.r2, 0.999);
+
+  o.model = "logistic";
+  Data l = generate([](double x) { return 1 / (1 + std::exp(-(-3 + 1.5 * x))); }, 0, 4, 120, 0.01);
+  for (double& v : l.y) v = std::clamp(v, 0.0, 1.0);
+  expect_parameters(fit(l.x, 1, l.y, o), {-3, 1.5}, 0.1, "logistic");
+
+  o.model = "rational";
+  o.degree = 1;
+  o.denominator_degree = 1;
+  const Data r = generate([](double x) { return (1 + 2 * x) / (1 + 0.5 * x); }, 0, 5, 120, 0.002);
+  const FitResult rat = fit(r.x, 1, r.y, o);
+  EXPECT_EQ(rat.names, (std::vector<std::string>{"p0", "p1", "q1"}));
+  expect_parameters(rat, {1, 2, 0.5}, 0.03, "rational");
+  EXPECT_THAT(rat.formula, HasSubstr(") / (1 + "));
+}
+
+TEST(Fit, PredictEvaluatesTheReportedFormula) {
+  FitOptions o;
+  o.model = "rational";
+  o.degree = 2;
+  o.denominator_degree = 1;
+  // (1 + 2x + 3x^2) / (1 + 4x) at x = 2: 17 / 9.
+  EXPECT_NEAR(predict(o, {1, 2, 3, 4}, {2.0}, 1)[0], 17.0 / 9.0, 1e-15);
+  o.model = "logistic";
+  EXPECT_NEAR(predict(o, {0, 1}, {0.0}, 1)[0], 0.5, 1e-15);
+}
+
+TEST(Fit, CapacitySweepFindsTheDegreeOfTheData) {
+  const Data d = generate([](double x) { return 1 + x - 0.5 * x * x * x; }, -2, 2, 60, 0.3, 4);
+  FitOptions o;
+  o.method = "closed-form";
+  const CapacityResult c = fit_degrees(d.x, d.y, 1, 12, 0.3, o);
+  EXPECT_EQ(c.validation_rows, 18);
+  EXPECT_EQ(c.train_rows, 42);
+  ASSERT_EQ(c.scores.size(), 12u);
+  EXPECT_GE(c.best_degree, 3);  // under-fitting below 3
+  EXPECT_LE(c.best_degree, 6);
+  for (size_t k = 1; k < c.scores.size(); ++k)  // nested models: train error never rises
+    EXPECT_LE(c.scores[k].train_mse, c.scores[k - 1].train_mse * (1 + 1e-9)) << k + 1;
+  const double best = c.scores[static_cast<size_t>(c.best_degree - 1)].validation_mse;
+  EXPECT_GT(c.scores[0].validation_mse, 3 * best);  // degree 1: under-fit
+  EXPECT_GT(c.scores[11].validation_mse, best);     // degree 12: over-fit
+  EXPECT_LT(c.scores[11].train_mse, c.scores[2].train_mse);
+}
+
+TEST(Fit, BadRequestsAreClearErrors) {
+  const Data d = generate([](double x) { return x; }, 0, 1, 3, 0);
+  FitOptions o;
+  o.model = "polynomial";
+  o.degree = 3;
+  EXPECT_THAT(error_of([&] { fit(d.x, 1, d.y, o); }),
+              HasSubstr("3 points cannot determine the 4 parameters of --model polynomial"));
+  o.model = "exponential";
+  o.method = "closed-form";
+  EXPECT_THAT(error_of([&] { fit(d.x, 1, d.y, o); }),
+              HasSubstr("closed-form solves the models linear in their parameters"));
+  o = FitOptions{};
+  o.model = "logistic";
+  EXPECT_THAT(error_of([&] {
+                fit({0, 1, 2}, 1, {0, 0.5, 2}, o);
+              }),
+              HasSubstr("logistic fits y in [0, 1]; row 3 has y = 2"));
+  o.model = "quartic";
+  EXPECT_THAT(error_of([&] { fit(d.x, 1, d.y, o); }), HasSubstr("unknown model 'quartic'"));
+  o = FitOptions{};
+  o.optimizer = "sgd";
+  o.lr = 1e6;
+  o.epochs = 200;
+  EXPECT_THAT(error_of([&] { fit(d.x, 1, {1e3, -1e3, 1e3}, o); }), HasSubstr("diverged"));
+  o = FitOptions{};
+  o.model = "exponential";
+  EXPECT_THAT(error_of([&] {
+                fit({0, 1, 2, 3}, 2, {1, 2}, o);
+              }),
+              HasSubstr("takes one input column, got 2"));
+  EXPECT_THAT(error_of([&] { fit_degrees(d.x, d.y, 1, 5, 0.3, FitOptions{}); }),
+              HasSubstr("cannot fit a polynomial of degree 5"));
+}
+
+}  // namespace
+}  // namespace tide
