@@ -271,6 +271,75 @@ TEST(TrainFolder, TrainsOnAnImageFolderAndExplainsTheLayout) {
                      "val/<class>/");
 }
 
+// `tide fit` as a user runs it: a quadratic through 30 noisy points.
+class FitCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("tide_fit_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream out(dir_ / "data.csv");
+    out << "t,height\n";
+    for (int i = 0; i < 30; ++i) {
+      const double t = i * 0.1;
+      out << t << "," << 20 + 15 * t - 4.9 * t * t + ((i % 3) - 1) * 0.05 << "\n";
+    }
+  }
+  std::string csv(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+  std::string out() const { return (dir_ / "out").string(); }
+  fs::path dir_;
+};
+
+TEST_F(FitCli, FitsPrintsAndDrawsAndAgreesWithTheClosedForm) {
+  const Result gd =
+      run("fit --model quadratic " + (dir_ / "data.csv").string() + " --out " + out());
+  ASSERT_EQ(gd.status, 0) << gd.out;
+  EXPECT_THAT(gd.out, HasSubstr("- 4.9 x^2\n  c0 = "));
+  EXPECT_THAT(gd.out, HasSubstr("2000 steps of gd"));
+  for (const char* f : {"fit.png", "loss.png", "fit.json"})
+    EXPECT_TRUE(fs::exists(fs::path(out()) / f)) << f;
+  const Result exact = run("fit --model quadratic --method closed-form --x t --y height " +
+                           (dir_ / "data.csv").string() + " --out " + out() + "2");
+  ASSERT_EQ(exact.status, 0) << exact.out;
+  EXPECT_THAT(exact.out, HasSubstr("closed form"));
+  // The first line, the formula with 6 significant digits, is the same.
+  EXPECT_EQ(gd.out.substr(0, gd.out.find('\n')), exact.out.substr(0, exact.out.find('\n')));
+}
+
+TEST_F(FitCli, DegreeSweepMarksTheLowestValidationError) {
+  const Result r =
+      run("fit --degrees 1-8 --validation 0.3 " + (dir_ / "data.csv").string() + " --out " + out());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("30 points: 21 for fitting, 9 held out"));
+  EXPECT_THAT(r.out, HasSubstr("<- lowest validation error"));
+  EXPECT_TRUE(fs::exists(fs::path(out()) / "capacity.png"));
+  EXPECT_TRUE(fs::exists(fs::path(out()) / "capacity.json"));
+}
+
+TEST_F(FitCli, BadCsvNamesTheLine) {
+  expect_clear_error(run("fit " + csv("cell.csv", "x,y\n1,2\n2,3\n3,x4\n")),
+                     "cell.csv: line 4, column 'y': 'x4' is not a number");
+  expect_clear_error(run("fit " + csv("nan.csv", "x,y\n1,2\n2,NaN\n")),
+                     "nan.csv: line 3, column 'y': NaN is not a finite number");
+  expect_clear_error(run("fit " + csv("empty.csv", "")), "empty.csv is empty");
+  expect_clear_error(run("fit --y z " + (dir_ / "data.csv").string()),
+                     "has no column 'z'; its columns are t, height");
+  expect_clear_error(run("fit --model polynomial --degree 3 " + csv("few.csv", "x,y\n1,2\n2,3\n")),
+                     "2 points cannot determine the 4 parameters");
+  expect_clear_error(run("fit --model logistic " + csv("range.csv", "x,y\n1,0.2\n2,1.5\n")),
+                     "range.csv: line 3: --model logistic fits y in [0, 1]");
+  expect_clear_error(run("fit --degrees 3-x " + (dir_ / "data.csv").string()),
+                     "--degrees must be a range such as 1-15");
+  expect_clear_error(
+      run("fit --model exponential --method closed-form " + (dir_ / "data.csv").string()),
+      "closed-form solves the models linear in their parameters");
+}
+
 TEST(Cli, NoSubcommandIsAnError) {
   const Result r = run("");
   EXPECT_NE(r.status, 0);
