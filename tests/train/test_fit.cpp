@@ -5,11 +5,14 @@
 #include <functional>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "support/testing.hpp"
 #include "tide/core/rng.hpp"
+#include "tide/data/csv.hpp"
+#include "tide/tensor/safetensors.hpp"
 #include "tide/train/fit.hpp"
 
 namespace tide {
@@ -137,6 +140,40 @@ TEST(Fit, ExponentialLogisticAndRationalRecoverTheirParameters) {
   EXPECT_EQ(rat.names, (std::vector<std::string>{"p0", "p1", "q1"}));
   expect_parameters(rat, {1, 2, 0.5}, 0.03, "rational");
   EXPECT_THAT(rat.formula, HasSubstr(") / (1 + "));
+}
+
+// The example data against torch.linalg.lstsq in float64 on the raw monomials
+// (tests/fixtures/generate.py): our closed form solves the standardised problem and maps the
+// coefficients back, so this checks the mapping as well as the solve.
+TEST(Fit, ClosedFormAndGradientDescentMatchPyTorchsLeastSquares) {
+  const TensorMap want =
+      load_safetensors(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/fit.safetensors");
+  const std::string data = std::string(TIDE_SOURCE_DIR) + "/examples/data/";
+  const CsvTable cubic = read_csv(data + "cubic.csv");
+  FitOptions o;
+  o.model = "polynomial";
+  for (const int64_t degree : {3, 9}) {
+    o.degree = degree;
+    o.method = "closed-form";
+    const std::vector<double> torch = want.at(fmt::format("cubic_degree{}", degree)).to_vector();
+    const FitResult exact = fit(cubic.column("x"), 1, cubic.column("y"), o);
+    expect_parameters(exact, torch, 1e-7, fmt::format("degree {} closed-form", degree));
+    if (degree == 3) {
+      o.method = "gd";
+      expect_parameters(fit(cubic.column("x"), 1, cubic.column("y"), o), torch, 2e-3,
+                        "degree 3 gd");
+    }
+  }
+  const CsvTable plane = read_csv(data + "plane.csv");
+  std::vector<double> x;
+  for (int64_t i = 0; i < plane.rows(); ++i)
+    for (const char* c : {"a", "b", "c"}) x.push_back(plane.column(c)[static_cast<size_t>(i)]);
+  o = FitOptions{};
+  o.method = "closed-form";
+  const std::vector<double> torch = want.at("plane").to_vector();
+  expect_parameters(fit(x, 3, plane.column("y"), o), torch, 1e-9, "plane closed-form");
+  o.method = "minibatch";
+  expect_parameters(fit(x, 3, plane.column("y"), o), torch, 1e-2, "plane minibatch");
 }
 
 TEST(Fit, PredictEvaluatesTheReportedFormula) {

@@ -18,6 +18,10 @@ void set_exit_status(int status);
 // `tide train`: trains a classifier (train/trainer.hpp).
 void add_train_command(CLI::App& app);
 
+// --lr-schedule, --warmup-steps, --min-lr, --lr-step-size, --lr-milestones, --lr-gamma,
+// --lr-power, written into `schedule`.
+void add_schedule_options(CLI::App* cmd, ScheduleOptions& schedule);
+
 // The options of `tide train` that shape a run (model, data, optimizer, schedule,
 // regularisation, parallelism, monitoring), registered on `cmd` and written into `config`.
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config);

@@ -187,11 +187,7 @@ void add_fit_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lr", o.lr, "Learning rate (on standardised data)")->capture_default_str();
   cmd->add_option("--momentum", o.momentum, "Momentum of sgd")->capture_default_str();
-  cmd->add_option("--lr-schedule", o.schedule.kind,
-                  fmt::format("Learning-rate schedule: {}", schedule_names()))
-      ->capture_default_str();
-  cmd->add_option("--warmup-steps", o.schedule.warmup_steps, "Steps of linear warm-up")
-      ->capture_default_str();
+  add_schedule_options(cmd, o.schedule);
   cmd->add_flag("--no-scale", a->no_scale,
                 "Fit the data as it is, without standardising inputs and scaling outputs");
   cmd->add_option("--seed", o.seed, "Order of sgd and minibatch examples; the validation split")

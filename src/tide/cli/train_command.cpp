@@ -42,6 +42,27 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
 
 }  // namespace
 
+void add_schedule_options(CLI::App* cmd, ScheduleOptions& schedule) {
+  cmd->add_option("--lr-schedule", schedule.kind,
+                  fmt::format("Learning-rate schedule over the run: {}", schedule_names()))
+      ->capture_default_str();
+  cmd->add_option("--warmup-steps", schedule.warmup_steps,
+                  "Steps of linear warm-up before the schedule")
+      ->capture_default_str();
+  cmd->add_option("--min-lr", schedule.min_lr,
+                  "cosine: the learning rate at the end; plateau: its floor")
+      ->capture_default_str();
+  cmd->add_option("--lr-step-size", schedule.step_size,
+                  "step: multiply the rate by --lr-gamma every this many steps")
+      ->capture_default_str();
+  cmd->add_option("--lr-milestones", schedule.milestones,
+                  "multistep: steps (after warm-up) at which the rate is multiplied by --lr-gamma")
+      ->delimiter(',');
+  cmd->add_option("--lr-gamma", schedule.gamma, "step, multistep, exponential, plateau: the factor")
+      ->capture_default_str();
+  cmd->add_option("--lr-power", schedule.power, "polynomial: the power")->capture_default_str();
+}
+
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config) {
   cmd->add_option("--model", config->model, "Model to train")
       ->check(CLI::IsMember(model_names()))
@@ -112,28 +133,9 @@ void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& con
   cmd->add_option("--clip-value", config->clip_value,
                   "Clamp every gradient element to +-this (0: off)")
       ->capture_default_str();
-  cmd->add_option("--lr-schedule", config->schedule.kind,
-                  fmt::format("Learning-rate schedule over the run: {}", schedule_names()))
-      ->capture_default_str();
-  cmd->add_option("--warmup-steps", config->schedule.warmup_steps,
-                  "Steps of linear warm-up before the schedule")
-      ->capture_default_str();
+  add_schedule_options(cmd, config->schedule);
   cmd->add_option("--warmup-epochs", config->warmup_epochs,
                   "Epochs of linear warm-up before the schedule (instead of --warmup-steps)")
-      ->capture_default_str();
-  cmd->add_option("--min-lr", config->schedule.min_lr,
-                  "cosine: the learning rate at the end; plateau: its floor")
-      ->capture_default_str();
-  cmd->add_option("--lr-step-size", config->schedule.step_size,
-                  "step: multiply the rate by --lr-gamma every this many steps")
-      ->capture_default_str();
-  cmd->add_option("--lr-milestones", config->schedule.milestones,
-                  "multistep: steps (after warm-up) at which the rate is multiplied by --lr-gamma")
-      ->delimiter(',');
-  cmd->add_option("--lr-gamma", config->schedule.gamma,
-                  "step, multistep, exponential, plateau: the factor")
-      ->capture_default_str();
-  cmd->add_option("--lr-power", config->schedule.power, "polynomial: the power")
       ->capture_default_str();
   cmd->add_option("--lr-patience", config->schedule.patience,
                   "plateau: evaluations without a lower test loss before the rate falls")

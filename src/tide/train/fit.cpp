@@ -341,6 +341,8 @@ void validate(const FitOptions& o) {
   TIDE_CHECK(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number, got {}", o.lr);
   TIDE_CHECK(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1), got {}", o.momentum);
   validate(o.schedule);
+  TIDE_CHECK(o.schedule.kind != "plateau",
+             "--lr-schedule plateau follows a test loss, and a fit has none: choose another");
 }
 
 FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
