@@ -1,5 +1,5 @@
-#include <ctime>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -7,17 +7,16 @@
 #include "tide/cli/config_file.hpp"
 #include "tide/core/log.hpp"
 #include "tide/train/experiment.hpp"
+#include "tide/train/files.hpp"
 
 namespace tide::cli {
 namespace {
 
 // One output directory name for the whole job, from rank 0's clock.
 std::string default_out_dir(const std::string& experiment) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return Communicator::world().allgather(fmt::format("runs/experiment-{}-{}", experiment, stamp),
-                                         "the output directory name")[0];
+  return Communicator::world().allgather(
+      fmt::format("runs/experiment-{}-{}", experiment, local_time_stamp()),
+      "the output directory name")[0];
 }
 
 void print_table(const std::string& out_dir) {

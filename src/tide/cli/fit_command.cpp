@@ -1,7 +1,5 @@
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -10,6 +8,7 @@
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
+#include "tide/train/files.hpp"
 #include "tide/train/fit.hpp"
 #include "tide/train/plot.hpp"
 
@@ -33,17 +32,7 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 std::string default_out(const std::string& model) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return fmt::format("runs/fit-{}-{}", model, stamp);
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.flush();
-  TIDE_CHECK(out.good(), "{}: write failed", path.string());
+  return fmt::format("runs/fit-{}-{}", model, local_time_stamp());
 }
 
 // "A-B" or "A" as a range of degrees.
@@ -86,15 +75,15 @@ void run_capacity(const FitArgs& a, const CsvTable& table, const std::string& ou
   draw_curves({train, validation},
               fmt::format("polynomial degree: under- and over-fitting (best {})", c.best_degree),
               "degree", "mean squared error", (fs::path(out) / "capacity.png").string(), true);
-  write_text(fs::path(out) / "capacity.json",
-             nlohmann::ordered_json{{"data", a.data},
-                                    {"method", o.method},
-                                    {"train_rows", c.train_rows},
-                                    {"validation_rows", c.validation_rows},
-                                    {"best_degree", c.best_degree},
-                                    {"scores", scores}}
-                     .dump(2) +
-                 "\n");
+  write_text_file((fs::path(out) / "capacity.json").string(),
+                  nlohmann::ordered_json{{"data", a.data},
+                                         {"method", o.method},
+                                         {"train_rows", c.train_rows},
+                                         {"validation_rows", c.validation_rows},
+                                         {"best_degree", c.best_degree},
+                                         {"scores", scores}}
+                          .dump(2) +
+                      "\n");
   fmt::print("plot and scores in {}\n", out);
 }
 
@@ -147,16 +136,17 @@ void run_fit(const FitArgs& a, const CsvTable& table, const std::string& out) {
   }
   nlohmann::ordered_json params;
   for (size_t i = 0; i < r.names.size(); ++i) params[r.names[i]] = r.parameters[i];
-  write_text(fs::path(out) / "fit.json", nlohmann::ordered_json{{"data", a.data},
-                                                                {"model", o.model},
-                                                                {"method", o.method},
-                                                                {"formula", r.formula},
-                                                                {"parameters", params},
-                                                                {"rss", r.rss},
-                                                                {"r2", r.r2},
-                                                                {"steps", r.steps}}
-                                                 .dump(2) +
-                                             "\n");
+  write_text_file((fs::path(out) / "fit.json").string(),
+                  nlohmann::ordered_json{{"data", a.data},
+                                         {"model", o.model},
+                                         {"method", o.method},
+                                         {"formula", r.formula},
+                                         {"parameters", params},
+                                         {"rss", r.rss},
+                                         {"r2", r.r2},
+                                         {"steps", r.steps}}
+                          .dump(2) +
+                      "\n");
   fmt::print("plots and fit.json in {}\n", out);
 }
 

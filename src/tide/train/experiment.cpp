@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
@@ -12,6 +11,7 @@
 #include "tide/core/error.hpp"
 #include "tide/core/log.hpp"
 #include "tide/dist/replicate.hpp"
+#include "tide/train/files.hpp"
 #include "tide/train/plot.hpp"
 
 namespace tide {
@@ -72,13 +72,6 @@ ExperimentResult from_json(const ordered_json& j) {
                                             .eval_train_loss = number_of(e[6]),
                                             .eval_train_accuracy = number_of(e[7])});
   return r;
-}
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.flush();
-  TIDE_CHECK(out.good(), "{}: write failed", path.string());
 }
 
 void check_name(const std::string& name) {
@@ -286,7 +279,7 @@ void write_experiment_report(const std::string& experiment, const std::string& o
         train_loss(f), f.test_loss, gap_loss, r.summary.wall_s);
   }
   const fs::path dir(out_dir);
-  write_file(dir / "curves.csv", csv);
+  write_text_file((dir / "curves.csv").string(), csv);
   ordered_json summary = {
       {"experiment", experiment},
       {"train_figures", eval_train ? "evaluated on training examples in eval mode (--eval-train)"
@@ -295,8 +288,8 @@ void write_experiment_report(const std::string& experiment, const std::string& o
        "train accuracy - test accuracy; test loss - train loss (at the last evaluation)"},
       {"runs", runs}};
   if (!best_run.empty()) summary["best"] = best_run;
-  write_file(dir / "summary.json", summary.dump(2) + "\n");
-  write_file(dir / "summary.md", table);
+  write_text_file((dir / "summary.json").string(), summary.dump(2) + "\n");
+  write_text_file((dir / "summary.md").string(), table);
 
   struct Figure {
     const char* file;

@@ -2,9 +2,7 @@
 
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -25,6 +23,7 @@
 #include "tide/train/datasets.hpp"
 #include "tide/train/evaluate.hpp"
 #include "tide/train/event_writer.hpp"
+#include "tide/train/files.hpp"
 #include "tide/train/hooks.hpp"
 #include "tide/train/metrics.hpp"
 #include "tide/train/models.hpp"
@@ -42,13 +41,6 @@ constexpr const char* kPlateauKey = "lr_schedule.plateau";
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.flush();
-  TIDE_CHECK(out.good(), "{}: write failed", path.string());
 }
 
 void write_summary(const fs::path& path, const TrainConfig& c, const TrainSummary& s, int ranks,
@@ -72,7 +64,7 @@ void write_summary(const fs::path& path, const TrainConfig& c, const TrainSummar
       {"warmup_steps", s.warmup_steps},
       {"threads", num_threads()},
   };
-  write_text(path, j.dump(2) + "\n");
+  write_text_file(path.string(), j.dump(2) + "\n");
 }
 
 // Threads per rank when --threads is 0: the node's cores shared among its ranks.
@@ -114,10 +106,7 @@ double gradient_norm(const std::vector<Variable>& params) {
 }  // namespace
 
 std::string default_run_dir(const TrainConfig& c) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return fmt::format("runs/{}-{}-{}", c.model, c.dataset, stamp);
+  return fmt::format("runs/{}-{}-{}", c.model, c.dataset, local_time_stamp());
 }
 
 TrainSummary train_classifier(TrainConfig c) {
@@ -255,10 +244,11 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
     std::error_code ec;
     fs::create_directories(c.run_dir, ec);
     TIDE_CHECK(!ec, "{}: cannot create the run directory: {}", c.run_dir, ec.message());
-    write_text(fs::path(c.run_dir) / "config.toml",
-               to_toml(c) + fmt::format("\n# Set by the run, not read back.\n[run]\nranks = {}\n"
-                                        "global-batch = {}\nlr-scaled = {}\n",
-                                        ranks, global_batch, lr));
+    write_text_file(
+        (fs::path(c.run_dir) / "config.toml").string(),
+        to_toml(c) + fmt::format("\n# Set by the run, not read back.\n[run]\nranks = {}\n"
+                                 "global-batch = {}\nlr-scaled = {}\n",
+                                 ranks, global_batch, lr));
     log_info("{}: {} parameters; {} training and {} test examples; {} steps", c.model,
              model->num_parameters(), train_set->size(), test_set->size(), total);
     log_info(

@@ -1,0 +1,14 @@
+// Small helpers for the files a run writes.
+#pragma once
+
+#include <string>
+
+namespace tide {
+
+// The local time as YYYYmmdd-HHMMSS, for default directory names.
+std::string local_time_stamp();
+
+// Writes `text` to `path`, replacing it; throws tide::Error naming the path on failure.
+void write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace tide
