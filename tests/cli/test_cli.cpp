@@ -307,8 +307,23 @@ TEST_F(FitCli, FitsPrintsAndDrawsAndAgreesWithTheClosedForm) {
                            (dir_ / "data.csv").string() + " --out " + out() + "2");
   ASSERT_EQ(exact.status, 0) << exact.out;
   EXPECT_THAT(exact.out, HasSubstr("closed form"));
-  // The first line, the formula with 6 significant digits, is the same.
-  EXPECT_EQ(gd.out.substr(0, gd.out.find('\n')), exact.out.substr(0, exact.out.find('\n')));
+  // Each printed parameter ("  c1 = 15.0044...") agrees with the closed form's to 1e-4.
+  const auto value = [](const std::string& text, const std::string& name) {
+    const size_t at = text.find("  " + name + " = ");
+    EXPECT_NE(at, std::string::npos) << name << " in " << text;
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + name.size() + 5));
+  };
+  for (const char* name : {"c0", "c1", "c2"})
+    EXPECT_NEAR(value(gd.out, name), value(exact.out, name), 1e-4) << name;
+  EXPECT_NEAR(value(exact.out, "c2"), -4.9, 0.05);
+}
+
+TEST_F(FitCli, ConstantDataFitsExactlyAndIsReported) {
+  const Result r = run("fit " + csv("flat.csv", "x,y\n0,2\n1,2\n2,2\n") + " --out " + out());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("R^2 = undefined (y is constant)"));
+  for (const char* f : {"fit.png", "loss.png", "fit.json"})
+    EXPECT_TRUE(fs::exists(fs::path(out()) / f)) << f;
 }
 
 TEST_F(FitCli, DegreeSweepMarksTheLowestValidationError) {

@@ -42,7 +42,28 @@ TEST(Csv, WithoutAHeaderColumnsAreNumbered) {
   EXPECT_EQ(t.column("1"), (std::vector<double>{1, 3}));
 }
 
+TEST(Csv, QuotesAndAByteOrderMark) {
+  const CsvTable t = read_csv(write_csv(
+      "quoted.csv", "\xEF\xBB\xBF\"height, m\",\"say \"\"hi\"\"\"\n\"1.5\", 2\n 3 ,\"-4\"\n"));
+  EXPECT_EQ(t.names, (std::vector<std::string>{"height, m", "say \"hi\""}));
+  EXPECT_EQ(t.column("height, m"), (std::vector<double>{1.5, 3}));
+  EXPECT_EQ(t.column("say \"hi\""), (std::vector<double>{2, -4}));
+  // A byte-order mark before numbers: still a file without a header.
+  EXPECT_EQ(read_csv(write_csv("bom.csv", "\xEF\xBB\xBF" "1,2\n3,4\n")).rows(), 2);
+}
+
 TEST(Csv, MalformedInputNamesTheFileLineAndColumn) {
+  EXPECT_THAT(error_of([] { read_csv(write_csv("open.csv", "x,y\n1,\"2\n")); }),
+              HasSubstr("open.csv: line 2: a quoted field is not closed"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("same.csv", "x,x\n1,2\n")); }),
+              HasSubstr("line 1: columns 1 and 2 of the header are both named 'x'"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("gap.csv", "x,y\n1,\n")); }),
+              HasSubstr("gap.csv: line 2, column 'y': the field is empty (a missing value)"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("huge.csv", "x,y\n1,1e999\n")); }),
+              HasSubstr("line 2, column 'y': 1e999 is out of the range of a double"));
+  EXPECT_THAT(error_of([] { read_csv(write_csv("signs.csv", "x,y\n1,+-3\n")); }),
+              HasSubstr("'+-3' is not a number"));
+  EXPECT_THAT(error_of([] { read_csv(::testing::TempDir()); }), HasSubstr("is a directory"));
   const std::string bad = write_csv("bad.csv", "x,y\n1,2\n3,abc\n");
   EXPECT_THAT(error_of([&] { read_csv(bad); }),
               HasSubstr("bad.csv: line 3, column 'y': 'abc' is not a number"));

@@ -56,5 +56,15 @@ TEST(LeastSquares, RankDeficientGivesTheLeastNormSolution) {
   EXPECT_THROW(least_squares(x.data(), a.data(), b.data(), 0, 2), Error);
 }
 
+TEST(LeastSquares, UnderdeterminedGivesTheLeastNormSolution) {
+  // One equation, three unknowns: x0 + 2 x1 + 2 x2 = 9; least norm is (1, 2, 2).
+  const std::vector<double> a = {1, 2, 2}, b = {9};
+  std::vector<double> x(3);
+  EXPECT_EQ(least_squares(x.data(), a.data(), b.data(), 1, 3), 1);
+  EXPECT_NEAR(x[0], 1.0, 1e-12);
+  EXPECT_NEAR(x[1], 2.0, 1e-12);
+  EXPECT_NEAR(x[2], 2.0, 1e-12);
+}
+
 }  // namespace
 }  // namespace tide

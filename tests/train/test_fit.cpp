@@ -176,6 +176,68 @@ TEST(Fit, ClosedFormAndGradientDescentMatchPyTorchsLeastSquares) {
   expect_parameters(fit(x, 3, plane.column("y"), o), torch, 1e-2, "plane minibatch");
 }
 
+// Without scaling the same minimum is reached (on data near 0, where float32 suffices), and a
+// rational of degrees 2 over 2 recovers its five parameters.
+TEST(Fit, UnscaledFitsAndAHigherRational) {
+  const Data d = generate([](double x) { return 0.5 - 1.5 * x; }, -1, 1, 50, 0.01);
+  FitOptions o;
+  o.method = "closed-form";
+  const FitResult exact = fit(d.x, 1, d.y, o);
+  o.method = "gd";
+  o.scale = false;
+  expect_parameters(fit(d.x, 1, d.y, o), exact.parameters, 1e-3, "unscaled gd");
+  o.method = "closed-form";
+  expect_parameters(fit(d.x, 1, d.y, o), exact.parameters, 1e-12, "unscaled closed form");
+
+  o = FitOptions{};
+  o.model = "rational";
+  o.degree = 2;
+  o.denominator_degree = 2;
+  o.epochs = 6000;
+  const Data r =
+      generate([](double x) { return (1 + x + 0.5 * x * x) / (1 + 0.2 * x + 0.1 * x * x); }, -2, 4,
+               150, 0.001);
+  const FitResult rat = fit(r.x, 1, r.y, o);
+  EXPECT_EQ(rat.names, (std::vector<std::string>{"p0", "p1", "p2", "q1", "q2"}));
+  EXPECT_LT(rat.rss / 150, 4e-6);  // at the noise: 0.001^2 = 1e-6 per point
+  expect_parameters(rat, {1, 1, 0.5, 0.2, 0.1}, 0.05, "rational 2/2");
+}
+
+// x far from 0: the coefficients in x cancel, so fitted values come from the centred form,
+// which stays exact, and the fit says so.
+TEST(Fit, DataFarFromZeroKeepsItsPrecision) {
+  const auto f = [](double x) {
+    const double t = x - 2000;
+    return 3 + t - 0.5 * t * t + 0.1 * t * t * t * t * t;
+  };
+  const Data d = generate(f, 1998, 2002, 80, 0.01);
+  FitOptions o;
+  o.model = "polynomial";
+  o.degree = 5;
+  o.method = "closed-form";
+  const FitResult r = fit(d.x, 1, d.y, o);
+  EXPECT_LT(r.rss / 80, 2e-4);  // the noise, 1e-4 per point, not round-off
+  EXPECT_GT(r.r2, 0.9999);
+  EXPECT_THAT(r.warning, HasSubstr("x lies far from 0"));
+  const std::vector<double> at = evaluate(o, r, {1999.5, 2001.25}, 1);
+  EXPECT_NEAR(at[0], f(1999.5), 0.02);
+  EXPECT_NEAR(at[1], f(2001.25), 0.02);
+  // Near 0 the same fit needs no warning.
+  const Data near = generate([](double x) { return 3 + x - 0.5 * x * x; }, -2, 2, 80, 0.01);
+  EXPECT_EQ(fit(near.x, 1, near.y, o).warning, "");
+}
+
+TEST(Fit, ConstantDataAndRankDeficiencyAreReported) {
+  FitOptions o;
+  o.method = "closed-form";
+  const FitResult flat = fit({0, 1, 2, 3}, 1, {5, 5, 5, 5}, o);
+  EXPECT_NEAR(flat.parameters[0], 5, 1e-12);
+  EXPECT_TRUE(std::isnan(flat.r2));
+  const FitResult twice = fit({1, 1, 2, 2, 3, 3}, 2, {2, 4, 6}, o);  // two equal columns
+  EXPECT_THAT(twice.warning, HasSubstr("rank 2 of 3"));
+  EXPECT_NEAR(twice.parameters[1], twice.parameters[2], 1e-9);  // least norm splits evenly
+}
+
 TEST(Fit, PredictEvaluatesTheReportedFormula) {
   FitOptions o;
   o.model = "rational";

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -52,90 +53,102 @@ std::pair<int64_t, int64_t> degree_range(const std::string& s) {
   }
 }
 
-void run_capacity(const FitArgs& a, const CsvTable& table, const std::string& out) {
+// The output directory, made only once the work has succeeded.
+std::string make_out(const FitArgs& a) {
+  const std::string out = a.out.empty() ? default_out(a.options.model) : a.out;
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out, ec.message());
+  return out;
+}
+
+// The input columns (x, n rows of d) and the output column, checked against each other.
+struct Columns {
+  std::vector<std::string> x_names;
+  std::string y_name;
+  std::vector<double> x, y;
+  int64_t d = 1;
+};
+
+Columns columns_of(const FitArgs& a, const CsvTable& table) {
+  Columns c;
+  c.x_names = a.x.empty() ? std::vector<std::string>{table.names.front()} : split_list(a.x);
+  c.y_name = a.y.empty() ? table.names.back() : a.y;
+  TIDE_CHECK(table.names.size() >= 2 || !a.x.empty() || !a.y.empty(),
+             "{} has one column ({}): give the input and output columns with --x and --y", a.data,
+             table.names.front());
+  const size_t y_index = table.index_of(c.y_name);
+  c.d = static_cast<int64_t>(c.x_names.size());
+  c.x.resize(static_cast<size_t>(table.rows() * c.d));
+  for (int64_t j = 0; j < c.d; ++j) {
+    const size_t index = table.index_of(c.x_names[static_cast<size_t>(j)]);
+    TIDE_CHECK(index != y_index, "--x {} and --y {} are the same column of {}",
+               c.x_names[static_cast<size_t>(j)], c.y_name, a.data);
+    for (int64_t i = 0; i < table.rows(); ++i)
+      c.x[static_cast<size_t>(i * c.d + j)] = table.columns[index][static_cast<size_t>(i)];
+  }
+  c.y = table.columns[y_index];
+  return c;
+}
+
+void run_capacity(const FitArgs& a, const CsvTable& table) {
   const auto [first, last] = degree_range(a.degrees);
-  FitOptions o = a.options;
-  TIDE_CHECK(o.model == "polynomial", "--degrees sweeps --model polynomial, not {}", o.model);
-  const std::vector<double>& x = table.column(a.x.empty() ? table.names.front() : a.x);
-  const std::vector<double>& y = table.column(a.y.empty() ? table.names.back() : a.y);
-  const CapacityResult c = fit_degrees(x, y, first, last, a.validation, o);
+  const FitOptions& o = a.options;
+  const Columns c = columns_of(a, table);
+  TIDE_CHECK(c.d == 1, "--degrees fits polynomials of one input; --x names {}", c.d);
+  const CapacityResult result = fit_degrees(c.x, c.y, first, last, a.validation, o);
+  const std::string out = make_out(a);
   fmt::print("{} points: {} for fitting, {} held out (--validation {})\n", table.rows(),
-             c.train_rows, c.validation_rows, a.validation);
+             result.train_rows, result.validation_rows, a.validation);
   fmt::print("degree  train MSE      validation MSE\n");
   Series train{.label = "train", .points = {}}, validation{.label = "validation", .points = {}};
   nlohmann::ordered_json scores = nlohmann::ordered_json::array();
-  for (const DegreeScore& s : c.scores) {
+  for (const DegreeScore& s : result.scores) {
     fmt::print("{:>6}  {:<12.6g} {:<12.6g}{}\n", s.degree, s.train_mse, s.validation_mse,
-               s.degree == c.best_degree ? "  <- lowest validation error" : "");
+               s.degree == result.best_degree ? "  <- lowest validation error" : "");
     train.points.emplace_back(static_cast<double>(s.degree), s.train_mse);
     validation.points.emplace_back(static_cast<double>(s.degree), s.validation_mse);
     scores.push_back(
         {{"degree", s.degree}, {"train_mse", s.train_mse}, {"validation_mse", s.validation_mse}});
   }
-  draw_curves({train, validation},
-              fmt::format("polynomial degree: under- and over-fitting (best {})", c.best_degree),
-              "degree", "mean squared error", (fs::path(out) / "capacity.png").string(), true);
   write_text_file((fs::path(out) / "capacity.json").string(),
                   nlohmann::ordered_json{{"data", a.data},
                                          {"method", o.method},
-                                         {"train_rows", c.train_rows},
-                                         {"validation_rows", c.validation_rows},
-                                         {"best_degree", c.best_degree},
+                                         {"train_rows", result.train_rows},
+                                         {"validation_rows", result.validation_rows},
+                                         {"best_degree", result.best_degree},
                                          {"scores", scores}}
                           .dump(2) +
                       "\n");
+  draw_curves(
+      {train, validation},
+      fmt::format("polynomial degree: under- and over-fitting (best {})", result.best_degree),
+      "degree", "mean squared error", (fs::path(out) / "capacity.png").string(), true);
   fmt::print("plot and scores in {}\n", out);
 }
 
-void run_fit(const FitArgs& a, const CsvTable& table, const std::string& out) {
+void run_fit(const FitArgs& a, const CsvTable& table) {
   const FitOptions& o = a.options;
-  std::vector<std::string> xs =
-      a.x.empty() ? std::vector<std::string>{table.names.front()} : split_list(a.x);
-  const std::string ycol = a.y.empty() ? table.names.back() : a.y;
-  const auto d = static_cast<int64_t>(xs.size());
-  std::vector<double> x(static_cast<size_t>(table.rows() * d));
-  for (int64_t j = 0; j < d; ++j) {
-    const std::vector<double>& col = table.column(xs[static_cast<size_t>(j)]);
-    for (int64_t i = 0; i < table.rows(); ++i)
-      x[static_cast<size_t>(i * d + j)] = col[static_cast<size_t>(i)];
-  }
-  const std::vector<double>& y = table.column(ycol);
+  const Columns c = columns_of(a, table);
   if (o.model == "logistic")  // checked here too, to name the file's line
     for (int64_t i = 0; i < table.rows(); ++i)
-      TIDE_CHECK(y[static_cast<size_t>(i)] >= 0 && y[static_cast<size_t>(i)] <= 1,
+      TIDE_CHECK(c.y[static_cast<size_t>(i)] >= 0 && c.y[static_cast<size_t>(i)] <= 1,
                  "{}: line {}: --model logistic fits y in [0, 1], and {} is {}", a.data,
-                 table.lines[static_cast<size_t>(i)], ycol, y[static_cast<size_t>(i)]);
-  const FitResult r = fit(x, d, y, o);
+                 table.lines[static_cast<size_t>(i)], c.y_name, c.y[static_cast<size_t>(i)]);
+  const FitResult r = fit(c.x, c.d, c.y, o);
+  const std::string out = make_out(a);
   fmt::print("{}\n", r.formula);
   for (size_t i = 0; i < r.names.size(); ++i)
     fmt::print("  {} = {:.10g}\n", r.names[i], r.parameters[i]);
-  fmt::print("R = {:.6g}  R^2 = {:.6f}  ({} points, {}{})\n", r.rss, r.r2, table.rows(),
-             o.method == "closed-form" ? "closed form" : fmt::format("{} steps", r.steps),
-             o.method == "closed-form" ? "" : fmt::format(" of {}", o.method));
-  if (d == 1) {
-    Series data{.label = "data", .points = {}, .style = "points"};
-    double lo = x[0], hi = x[0];
-    for (int64_t i = 0; i < table.rows(); ++i) {
-      data.points.emplace_back(x[static_cast<size_t>(i)], y[static_cast<size_t>(i)]);
-      lo = std::min(lo, x[static_cast<size_t>(i)]);
-      hi = std::max(hi, x[static_cast<size_t>(i)]);
-    }
-    std::vector<double> grid(400);
-    for (size_t i = 0; i < grid.size(); ++i)
-      grid[i] = lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(grid.size() - 1);
-    const std::vector<double> curve_y = predict(o, r.parameters, grid, 1);
-    Series curve{.label = o.model, .points = {}, .style = "lines"};
-    for (size_t i = 0; i < grid.size(); ++i) curve.points.emplace_back(grid[i], curve_y[i]);
-    draw_curves({data, curve}, r.formula, xs[0], ycol, (fs::path(out) / "fit.png").string());
-  }
-  if (!r.loss.empty()) {
-    Series loss{.label = "mean squared error", .points = {}};
-    for (const auto& [step, v] : r.loss) loss.points.emplace_back(static_cast<double>(step), v);
-    draw_curves({loss}, fmt::format("{} by {}", o.model, o.method), "step", "mean squared error",
-                (fs::path(out) / "loss.png").string(), true);
-  }
-  nlohmann::ordered_json params;
+  fmt::print(
+      "R = {:.6g}  R^2 = {}  ({} points, {}{})\n", r.rss,
+      std::isnan(r.r2) ? std::string("undefined (y is constant)") : fmt::format("{:.6f}", r.r2),
+      table.rows(), o.method == "closed-form" ? "closed form" : fmt::format("{} steps", r.steps),
+      o.method == "closed-form" ? "" : fmt::format(" of {}", o.method));
+  if (!r.warning.empty()) fmt::print(stderr, "warning: {}\n", r.warning);
+  nlohmann::ordered_json params, centred = nlohmann::ordered_json::array();
   for (size_t i = 0; i < r.names.size(); ++i) params[r.names[i]] = r.parameters[i];
+  for (const double v : r.centred) centred.push_back(v);
   write_text_file((fs::path(out) / "fit.json").string(),
                   nlohmann::ordered_json{{"data", a.data},
                                          {"model", o.model},
@@ -143,11 +156,41 @@ void run_fit(const FitArgs& a, const CsvTable& table, const std::string& out) {
                                          {"formula", r.formula},
                                          {"parameters", params},
                                          {"rss", r.rss},
-                                         {"r2", r.r2},
-                                         {"steps", r.steps}}
+                                         {"r2", std::isnan(r.r2) ? nlohmann::ordered_json(nullptr)
+                                                                 : nlohmann::ordered_json(r.r2)},
+                                         {"steps", r.steps},
+                                         {"centred",
+                                          {{"parameters", centred},
+                                           {"x_mean", r.mean},
+                                           {"x_std", r.stddev},
+                                           {"y_shift", r.y_shift},
+                                           {"y_scale", r.y_scale}}}}
                           .dump(2) +
                       "\n");
-  fmt::print("plots and fit.json in {}\n", out);
+  if (c.d == 1) {
+    Series data{.label = "data", .points = {}, .style = "points"};
+    const auto [lo, hi] = std::minmax_element(c.x.begin(), c.x.end());
+    for (int64_t i = 0; i < table.rows(); ++i)
+      data.points.emplace_back(c.x[static_cast<size_t>(i)], c.y[static_cast<size_t>(i)]);
+    std::vector<double> grid(400);
+    for (size_t i = 0; i < grid.size(); ++i)
+      grid[i] = *lo + (*hi - *lo) * static_cast<double>(i) / static_cast<double>(grid.size() - 1);
+    const std::vector<double> curve_y = evaluate(o, r, grid, 1);
+    Series curve{.label = o.model, .points = {}, .style = "lines"};
+    for (size_t i = 0; i < grid.size(); ++i) curve.points.emplace_back(grid[i], curve_y[i]);
+    draw_curves({data, curve}, r.formula, c.x_names[0], c.y_name,
+                (fs::path(out) / "fit.png").string());
+  }
+  if (!r.loss.empty()) {
+    Series loss{.label = "mean squared error", .points = {}};
+    for (const auto& [step, v] : r.loss) loss.points.emplace_back(static_cast<double>(step), v);
+    draw_curves({loss}, fmt::format("{} by {}", o.model, o.method), "step", "mean squared error",
+                (fs::path(out) / "loss.png").string(), true);
+  }
+  fmt::print("{} in {}\n",
+             c.d == 1 ? (r.loss.empty() ? "fit.png and fit.json" : "fit.png, loss.png and fit.json")
+                      : (r.loss.empty() ? "fit.json" : "loss.png and fit.json"),
+             out);
 }
 
 }  // namespace
@@ -171,12 +214,13 @@ void add_fit_command(CLI::App& app) {
   cmd->add_option("--batch-size", o.batch_size, "minibatch: examples per step")
       ->capture_default_str();
   cmd->add_option("--epochs", o.epochs,
-                  "Passes over the data (gd: steps; 0: enough for about 2000 updates)")
+                  "Passes over the data (gd: steps; 0: about 2000 updates, at least one epoch)")
       ->capture_default_str();
   cmd->add_option("--optimizer", o.optimizer, "sgd, adam, adamw, rmsprop, adagrad or lars")
       ->capture_default_str();
   cmd->add_option("--lr", o.lr, "Learning rate (on standardised data)")->capture_default_str();
-  cmd->add_option("--momentum", o.momentum, "Momentum of sgd")->capture_default_str();
+  cmd->add_option("--momentum", o.momentum, "Momentum of sgd, rmsprop and lars")
+      ->capture_default_str();
   add_schedule_options(cmd, o.schedule);
   cmd->add_flag("--no-scale", a->no_scale,
                 "Fit the data as it is, without standardising inputs and scaling outputs");
@@ -193,22 +237,27 @@ void add_fit_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Output directory (default: runs/fit-<model>-<time>)");
   cmd->callback([cmd, a] {
-    a->options.scale = !a->no_scale;
+    FitOptions& o = a->options;
+    o.scale = !a->no_scale;
+    const bool degree_given = cmd->count("--degree") > 0;
+    TIDE_CHECK(!degree_given || o.model == "polynomial" || o.model == "rational",
+               "--degree applies to --model polynomial and rational, not {}", o.model);
+    TIDE_CHECK(cmd->count("--denominator-degree") == 0 || o.model == "rational",
+               "--denominator-degree applies to --model rational, not {}", o.model);
     if (!a->degrees.empty()) {
-      if (a->options.model == "linear") a->options.model = "polynomial";
+      TIDE_CHECK(cmd->count("--model") == 0 || o.model == "polynomial",
+                 "--degrees sweeps polynomials; it does not go with --model {}", o.model);
+      TIDE_CHECK(!degree_given, "--degrees and --degree: give one");
+      o.model = "polynomial";
       // A sweep compares models, not optimisers: closed form unless a method was asked for.
-      if (cmd->count("--method") == 0) a->options.method = "closed-form";
+      if (cmd->count("--method") == 0) o.method = "closed-form";
     }
-    validate(a->options);
+    validate(o);
     const CsvTable table = read_csv(a->data);
-    const std::string out = a->out.empty() ? default_out(a->options.model) : a->out;
-    std::error_code ec;
-    fs::create_directories(out, ec);
-    TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out, ec.message());
     if (a->degrees.empty())
-      run_fit(*a, table, out);
+      run_fit(*a, table);
     else
-      run_capacity(*a, table, out);
+      run_capacity(*a, table);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string_view>
@@ -23,28 +24,59 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::vector<std::string_view> split(std::string_view line) {
-  std::vector<std::string_view> fields;
-  for (size_t start = 0;;) {
-    const size_t comma = line.find(',', start);
-    fields.push_back(trim(line.substr(start, comma - start)));
-    if (comma == std::string_view::npos) return fields;
-    start = comma + 1;
+// The fields of a line: separated by commas, spaces around them dropped; a field may be in
+// double quotes (holding commas, and "" for a quote). Nothing on an unclosed quote.
+std::optional<std::vector<std::string>> split(std::string_view line) {
+  std::vector<std::string> fields;
+  size_t i = 0;
+  for (;;) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    std::string field;
+    if (i < line.size() && line[i] == '"') {
+      for (++i;; ++i) {
+        if (i >= line.size()) return std::nullopt;
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            field += '"';
+            ++i;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        field += line[i];
+      }
+      while (i < line.size() && line[i] != ',') ++i;  // spaces after the closing quote
+    } else {
+      const size_t comma = std::min(line.find(',', i), line.size());
+      field = std::string(trim(line.substr(i, comma - i)));
+      i = comma;
+    }
+    fields.push_back(std::move(field));
+    if (i >= line.size()) return fields;
+    ++i;  // the comma
   }
 }
 
-// The whole field as a number (NaN and infinity included), or nothing.
-std::optional<double> number(std::string_view s) {
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  double v = 0;
+enum class Parse { ok, empty, not_a_number, out_of_range };
+
+// The whole field as a number (NaN and infinity included).
+Parse parse_number(std::string_view s, double& v) {
+  if (s.empty()) return Parse::empty;
+  if (s.front() == '+') {
+    s.remove_prefix(1);
+    if (s.empty() || s.front() == '-' || s.front() == '+') return Parse::not_a_number;
+  }
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
+  if (ec == std::errc::result_out_of_range && end == s.data() + s.size())
+    return Parse::out_of_range;
+  if (ec != std::errc() || end != s.data() + s.size()) return Parse::not_a_number;
+  return Parse::ok;
 }
 
-std::string unquote(std::string_view s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return std::string(s);
+std::optional<double> number(std::string_view s) {
+  double v = 0;
+  return parse_number(s, v) == Parse::ok ? std::optional<double>(v) : std::nullopt;
 }
 
 }  // namespace
@@ -60,6 +92,7 @@ size_t CsvTable::index_of(const std::string& column) const {
 }
 
 CsvTable read_csv(const std::string& path) {
+  TIDE_CHECK(!std::filesystem::is_directory(path), "{} is a directory, not a CSV file", path);
   std::ifstream in(path);
   TIDE_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
   CsvTable t;
@@ -67,20 +100,29 @@ CsvTable read_csv(const std::string& path) {
   std::string line;
   bool header_done = false;
   for (int64_t number_of_line = 1; std::getline(in, line); ++number_of_line) {
-    const std::string_view text = trim(line);
+    std::string_view text = trim(line);
+    if (number_of_line == 1 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // BOM
     if (text.empty() || text.front() == '#') continue;
-    const std::vector<std::string_view> fields = split(text);
+    const std::optional<std::vector<std::string>> split_fields = split(text);
+    TIDE_CHECK(split_fields.has_value(), "{}: line {}: a quoted field is not closed", path,
+               number_of_line);
+    const std::vector<std::string>& fields = *split_fields;
     if (!header_done) {
       header_done = true;
       bool numeric = true;
-      for (const std::string_view f : fields) numeric = numeric && number(f).has_value();
+      for (const std::string& f : fields) numeric = numeric && number(f).has_value();
       t.columns.resize(fields.size());
       for (size_t i = 0; i < fields.size(); ++i)
-        t.names.push_back(numeric ? std::to_string(i + 1) : unquote(fields[i]));
+        t.names.push_back(numeric ? std::to_string(i + 1) : fields[i]);
       if (!numeric) {
-        for (size_t i = 0; i < fields.size(); ++i)
+        for (size_t i = 0; i < fields.size(); ++i) {
           TIDE_CHECK(!t.names[i].empty(), "{}: line {}: column {} of the header has no name", path,
                      number_of_line, i + 1);
+          for (size_t j = 0; j < i; ++j)
+            TIDE_CHECK(t.names[j] != t.names[i],
+                       "{}: line {}: columns {} and {} of the header are both named '{}'", path,
+                       number_of_line, j + 1, i + 1, t.names[i]);
+        }
         continue;
       }
     }
@@ -88,16 +130,22 @@ CsvTable read_csv(const std::string& path) {
                path, number_of_line, fields.size(), fields.size() == 1 ? "" : "s", t.names.size(),
                fmt::join(t.names, ", "));
     for (size_t i = 0; i < fields.size(); ++i) {
-      const std::optional<double> v = number(fields[i]);
-      TIDE_CHECK(v.has_value(), "{}: line {}, column '{}': '{}' is not a number", path,
+      double v = 0;
+      const Parse parsed = parse_number(fields[i], v);
+      TIDE_CHECK(parsed != Parse::empty,
+                 "{}: line {}, column '{}': the field is empty (a missing value)", path,
+                 number_of_line, t.names[i]);
+      TIDE_CHECK(parsed != Parse::out_of_range,
+                 "{}: line {}, column '{}': {} is out of the range of a double", path,
                  number_of_line, t.names[i], fields[i]);
-      TIDE_CHECK(std::isfinite(*v), "{}: line {}, column '{}': {} is not a finite number", path,
+      TIDE_CHECK(parsed == Parse::ok, "{}: line {}, column '{}': '{}' is not a number", path,
                  number_of_line, t.names[i], fields[i]);
-      t.columns[i].push_back(*v);
+      TIDE_CHECK(std::isfinite(v), "{}: line {}, column '{}': {} is not a finite number", path,
+                 number_of_line, t.names[i], fields[i]);
+      t.columns[i].push_back(v);
     }
     t.lines.push_back(number_of_line);
   }
-  TIDE_CHECK(in.eof(), "{}: read error: {}", path, std::strerror(errno));
   TIDE_CHECK(header_done, "{} is empty: expected a header line (such as x,y) and rows of numbers",
              path);
   TIDE_CHECK(t.rows() > 0, "{} has a header ({}) but no rows of numbers", path,

@@ -24,10 +24,13 @@ struct CsvTable {
 };
 
 // Reads a comma-separated file of numbers. The first line is a header of column names
-// unless every field on it is a number. Blank lines and lines starting with '#' are skipped;
-// fields may have spaces around them. Throws tide::Error naming the file, the line and the
-// column for: an empty file (or a header and no rows), a row with another number of fields
-// than the first, a field that is not a number, NaN or infinity.
+// unless every field on it is a number. Blank lines and lines starting with '#' are skipped
+// (a header written as "# x,y" is a comment); fields may have spaces around them and be in
+// double quotes (with commas inside, "" for a quote); a UTF-8 byte-order mark is dropped.
+// Throws tide::Error naming the file, the line and the column for: an empty file (or a
+// header and no rows), a header with an empty or repeated name, an unclosed quote, a row with
+// another number of fields than the first, an empty field, a field that is not a number or
+// out of a double's range, NaN or infinity.
 CsvTable read_csv(const std::string& path);
 
 }  // namespace tide

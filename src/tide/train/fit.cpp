@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -203,8 +204,8 @@ std::vector<double> unscale(Kind kind, const std::vector<double>& t, const Scali
       double largest = 0;
       for (const double v : b) largest = std::max(largest, std::abs(v));
       TIDE_CHECK(std::abs(b[0]) > 1e-12 * largest,
-                 "the fitted denominator vanishes at x = 0, so it cannot be written as 1 + "
-                 "q1 x + ...; fit again with --no-scale");
+                 "the fitted rational has a pole at x = 0, so its denominator cannot be written "
+                 "as 1 + q1 x + ...; shift x (or try another --denominator-degree)");
       std::vector<double> out;
       for (const double v : a) out.push_back(s.tau * v / b[0]);
       for (size_t j = 1; j < b.size(); ++j) out.push_back(b[j] / b[0]);
@@ -265,7 +266,8 @@ std::string formula_of(Kind kind, const std::vector<double>& p, int64_t d, int64
     case Kind::exponential:
       return fmt::format("y = {:.6g} e^({:.6g} x)", p[0], p[1]);
     case Kind::logistic:
-      return fmt::format("y = 1 / (1 + e^-({:.6g} + {:.6g} x))", p[0], p[1]);
+      return fmt::format("y = 1 / (1 + e^-({:.6g} {} {:.6g} x))", p[0], p[1] < 0 ? "-" : "+",
+                         std::abs(p[1]));
     case Kind::rational: {
       const auto n = static_cast<size_t>(degree) + 1;
       return "y = (" + polynomial_text(p, 0, n, false) + ") / (" +
@@ -340,6 +342,7 @@ void validate(const FitOptions& o) {
   TIDE_CHECK(o.epochs >= 0, "--epochs must be >= 0 (0: about 2000 updates), got {}", o.epochs);
   TIDE_CHECK(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number, got {}", o.lr);
   TIDE_CHECK(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1), got {}", o.momentum);
+  TIDE_CHECK(o.epochs <= 100000000, "--epochs {} is more than 1e8", o.epochs);
   validate(o.schedule);
   TIDE_CHECK(o.schedule.kind != "plateau",
              "--lr-schedule plateau follows a test loss, and a fit has none: choose another");
@@ -387,7 +390,12 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
       b[static_cast<size_t>(i)] = (y[static_cast<size_t>(i)] - s.nu) / s.tau;
     }
     scaled.resize(static_cast<size_t>(p));
-    least_squares(scaled.data(), a.data(), b.data(), n, p);
+    const int64_t rank = least_squares(scaled.data(), a.data(), b.data(), n, p);
+    if (rank < p)
+      r.warning = fmt::format(
+          "the design has rank {} of {} (repeated or collinear columns, or too few distinct x): "
+          "this is the solution of least norm among many",
+          rank, p);
   } else {
     ScaledModel model(kind, d, degree, o.denominator_degree);
     const std::unique_ptr<Optimizer> optimizer =
@@ -397,6 +405,8 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     const int64_t per_epoch = (n + batch - 1) / batch;
     const int64_t epochs = o.epochs > 0 ? o.epochs : (2000 + per_epoch - 1) / per_epoch;
     const int64_t total = epochs * per_epoch;
+    TIDE_CHECK(total <= 1000000000, "{} epochs of {} steps is more than 1e9 steps", epochs,
+               per_epoch);
     const LrSchedule schedule(o.lr, total, o.schedule);
     std::vector<int64_t> all(static_cast<size_t>(n));
     std::iota(all.begin(), all.end(), 0);
@@ -405,6 +415,9 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     const auto record = [&](int64_t step) {
       NoGradGuard no_grad;
       const double mse = mse_loss(model(Variable(z_all)), Variable(t_all)).value().item();
+      TIDE_CHECK(std::isfinite(mse) || step > 0,
+                 "the model's values at the starting point are not finite in float32 (powers of "
+                 "x overflow): keep the scaling (no --no-scale) or lower the degree");
       TIDE_CHECK(std::isfinite(mse),
                  "the fit diverged at step {} (mean squared error {}): lower --lr (now {})", step,
                  mse, o.lr);
@@ -441,7 +454,46 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     scaled = model.scaled_parameters();
   }
   r.parameters = unscale(kind, scaled, s, degree);
-  const std::vector<double> fitted = predict(o, r.parameters, x, d);
+  r.centred = scaled;
+  r.mean = s.mu;
+  r.stddev = s.sigma;
+  r.y_shift = s.nu;
+  r.y_scale = s.tau;
+  const std::vector<double> fitted = evaluate(o, r, x, d);
+  if (kind == Kind::polynomial || kind == Kind::rational) {
+    // How much the terms of the coefficients in x cancel over the data: the digits lost.
+    const std::vector<double>& p = r.parameters;
+    double terms = 0, values = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double xi = std::abs(x[static_cast<size_t>(i)]);
+      double power = 1, sum = 0;
+      const size_t count = kind == Kind::polynomial ? p.size() : static_cast<size_t>(degree) + 1;
+      for (size_t k = 0; k < count; ++k, power *= xi) sum += std::abs(p[k]) * power;
+      terms = std::max(terms, sum);
+      values = std::max(values, std::abs(fitted[static_cast<size_t>(i)]));
+    }
+    const double lost = std::log10(std::max(terms, 1e-300) / std::max(values, 1e-300));
+    if (lost > 8)
+      r.warning = fmt::format(
+          "x lies far from 0 for these coefficients: their terms cancel over about {:.0f} of a "
+          "double's 16 digits, so evaluate the formula with care; fitted values, R and R^2 "
+          "come from the centred form in z = (x - {:.6g}) / {:.6g} (fit.json: centred)",
+          lost, s.mu[0], s.sigma[0]);
+  }
+  if (kind == Kind::rational) {  // a pole between the data's points
+    std::vector<double> q = {1.0};
+    q.insert(q.end(), scaled.begin() + degree + 1, scaled.end());
+    int sign = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double z = (x[static_cast<size_t>(i)] - s.mu[0]) / s.sigma[0];
+      const int here = horner(q.data(), q.size(), z) > 0 ? 1 : -1;
+      if (sign != 0 && here != sign)
+        r.warning =
+            "the fitted denominator changes sign within the data: the curve has a pole "
+            "between the points (try other degrees)";
+      sign = here;
+    }
+  }
   double mean = 0, total_ss = 0;
   for (const double v : y) mean += v;
   mean /= static_cast<double>(n);
@@ -450,7 +502,7 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     r.rss += e * e;
     total_ss += (y[static_cast<size_t>(i)] - mean) * (y[static_cast<size_t>(i)] - mean);
   }
-  r.r2 = total_ss > 0 ? 1 - r.rss / total_ss : 1.0;
+  r.r2 = total_ss > 0 ? 1 - r.rss / total_ss : std::numeric_limits<double>::quiet_NaN();
   r.formula = formula_of(kind, r.parameters, d, degree);
   return r;
 }
@@ -490,6 +542,47 @@ std::vector<double> predict(const FitOptions& o, const std::vector<double>& p,
   return y;
 }
 
+std::vector<double> evaluate(const FitOptions& o, const FitResult& f, const std::vector<double>& x,
+                             int64_t d) {
+  const Kind kind = kind_of(o);
+  const std::vector<double>& t = f.centred;
+  TIDE_CHECK(!t.empty() && static_cast<int64_t>(f.mean.size()) == d,
+             "evaluate: the fit has no centred form for {} input{}", d, d > 1 ? "s" : "");
+  const auto n = static_cast<int64_t>(x.size()) / d;
+  std::vector<double> y(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const auto z = [&](int64_t j) {
+      return (x[static_cast<size_t>(i * d + j)] - f.mean[static_cast<size_t>(j)]) /
+             f.stddev[static_cast<size_t>(j)];
+    };
+    double v = 0;
+    switch (kind) {
+      case Kind::linear:
+        v = t[0];
+        for (int64_t j = 0; j < d; ++j) v += t[static_cast<size_t>(j + 1)] * z(j);
+        break;
+      case Kind::polynomial:
+        v = horner(t.data(), t.size(), z(0));
+        break;
+      case Kind::exponential:
+        v = t[0] * std::exp(t[1] * z(0));
+        break;
+      case Kind::logistic:
+        v = 1 / (1 + std::exp(-(t[0] + t[1] * z(0))));
+        break;
+      case Kind::rational: {
+        const auto k = static_cast<size_t>(o.degree) + 1;
+        std::vector<double> q = {1.0};
+        q.insert(q.end(), t.begin() + static_cast<std::ptrdiff_t>(k), t.end());
+        v = horner(t.data(), k, z(0)) / horner(q.data(), q.size(), z(0));
+        break;
+      }
+    }
+    y[static_cast<size_t>(i)] = kind == Kind::logistic ? v : f.y_shift + f.y_scale * v;
+  }
+  return y;
+}
+
 CapacityResult fit_degrees(const std::vector<double>& x, const std::vector<double>& y,
                            int64_t first, int64_t last, double validation, FitOptions o) {
   TIDE_CHECK(first >= 1 && last >= first && last <= 30,
@@ -525,8 +618,7 @@ CapacityResult fit_degrees(const std::vector<double>& x, const std::vector<doubl
   for (int64_t k = first; k <= last; ++k) {
     o.degree = k;
     const FitResult f = fit(xt, 1, yt, o);
-    DegreeScore score{k, f.rss / static_cast<double>(yt.size()),
-                      mse(predict(o, f.parameters, xv, 1), yv)};
+    DegreeScore score{k, f.rss / static_cast<double>(yt.size()), mse(evaluate(o, f, xv, 1), yv)};
     if (score.validation_mse < best) {
       best = score.validation_mse;
       result.best_degree = k;

@@ -31,7 +31,8 @@ struct FitOptions {
   int64_t denominator_degree = 1;  // rational
   std::string method = "gd";       // gd | sgd | minibatch | closed-form
   int64_t batch_size = 32;         // minibatch
-  int64_t epochs = 0;  // passes over the data (gd: steps); 0: enough for about 2000 updates
+  int64_t epochs = 0;  // passes over the data (gd: steps); 0: about 2000 updates, at least
+                       // one epoch
   std::string optimizer = "adam";
   double lr = 0.05;
   double momentum = 0.9;  // sgd, rmsprop, lars
@@ -47,10 +48,18 @@ struct FitResult {
   std::vector<std::string> names;  // parameter names in the formula: b, m1, c0, N, r, a, p0, q1
   std::vector<double> parameters;  // in the data's units
   double rss = 0;                  // R = sum of squared residuals, in the data's units
-  double r2 = 0;                   // 1 - R / sum (y - mean y)^2
+  double r2 = 0;                   // 1 - R / sum (y - mean y)^2; NaN when y is constant
   int64_t steps = 0;               // parameter updates (0 for closed-form)
   std::vector<std::pair<int64_t, double>> loss;  // (step, mean squared error) as it fell
   std::string formula;  // the fitted function with its numbers, for printing
+  // The fit as it was solved, on z = (x - mean) / stddev and y' = (y - y_shift) / y_scale.
+  // Fitted values (and R, R^2, plots, validation errors) come from this centred form: the
+  // coefficients in x can lose every digit when x lies far from 0.
+  std::vector<double> centred, mean, stddev;
+  double y_shift = 0, y_scale = 1;
+  // Set when something about the fit deserves a look (digits lost in the coefficients in
+  // x, a rank-deficient design, a pole of a rational inside the data).
+  std::string warning;
 };
 
 // Fits `options.model` to the rows of x (n rows of d inputs, row-major: x[i * d + j]) and y.
@@ -59,9 +68,13 @@ struct FitResult {
 FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
               const FitOptions& options);
 
-// The fitted function at the rows of x (n x d), from a FitResult's parameters.
+// The fitted function at the rows of x (n x d), from a FitResult's parameters in the data's
+// units (the printed formula).
 std::vector<double> predict(const FitOptions& options, const std::vector<double>& parameters,
                             const std::vector<double>& x, int64_t d);
+// The same from the fit's centred form, which keeps its precision for any x.
+std::vector<double> evaluate(const FitOptions& options, const FitResult& fit,
+                             const std::vector<double>& x, int64_t d);
 
 // Number of parameters of the model (given d inputs).
 int64_t parameter_count(const FitOptions& options, int64_t d);

@@ -92,6 +92,9 @@ void plot_runs(const PlotOptions& o) {
 void draw_curves(const std::vector<Series>& all, const std::string& title,
                  const std::string& xlabel, const std::string& ylabel, const std::string& out,
                  bool log_y) {
+  // A logarithmic axis needs positive values: all-zero losses (an exact fit) stay linear.
+  for (const Series& c : all)
+    for (const auto& [x, y] : c.points) log_y = log_y && y > 0;
   // The data inline, one block per curve (gnuplot's '-' files), so nothing is left behind.
   std::string script = fmt::format(
       "set terminal pngcairo size 960,600 noenhanced\nset output {}\nset title {}\n"
