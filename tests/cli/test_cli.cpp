@@ -355,6 +355,28 @@ TEST_F(FitCli, BadCsvNamesTheLine) {
       "closed-form solves the models linear in their parameters");
 }
 
+// `tide kmeans` on three well-separated blobs of 40 points, labels kept for comparison.
+TEST_F(FitCli, KMeansFindsTheBlobsAndWritesItsFiles) {
+  std::string text = "a,b,label\n";
+  for (int i = 0; i < 120; ++i) {
+    const int c = i % 3;
+    const double jitter = 0.1 * ((i * 7) % 11 - 5);
+    text += fmt::format("{},{},{}\n", 10 * c + jitter, (c == 1 ? 8 : 0) - jitter, c);
+  }
+  const std::string data = csv("blobs.csv", text);
+  const Result r = run("kmeans " + data + " --k 3 --label label --out " + out());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("cluster sizes 40, 40, 40"));
+  EXPECT_THAT(r.out, HasSubstr("adjusted Rand index 1.0000, NMI 1.0000"));
+  for (const char* f : {"assignments.csv", "centroids.csv", "kmeans.json"})
+    EXPECT_TRUE(fs::exists(fs::path(out()) / f)) << f;
+  expect_clear_error(run("kmeans " + data + " --k 200"), "120 points cannot make 200 clusters");
+  expect_clear_error(run("kmeans " + data + " --k 2 --columns a,z"), "has no column 'z'");
+  expect_clear_error(run("kmeans " + csv("half.csv", "a,label\n1,0.5\n2,1\n") +
+                         " --k 2 --label label --out " + out()),
+                     "half.csv: line 2: label 0.5 is not a whole number");
+}
+
 TEST(Cli, NoSubcommandIsAnError) {
   const Result r = run("");
   EXPECT_NE(r.status, 0);

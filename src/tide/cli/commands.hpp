@@ -29,6 +29,9 @@ void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& con
 // `tide fit`: classical regression of CSV data (train/fit.hpp).
 void add_fit_command(CLI::App& app);
 
+// `tide kmeans`: k-means on the rows of a CSV file (train/kmeans.hpp).
+void add_kmeans_command(CLI::App& app);
+
 // `tide experiment batch-size|regularization`: families of runs with plots
 // (train/experiment.hpp).
 void add_experiment_command(CLI::App& app);

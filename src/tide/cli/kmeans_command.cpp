@@ -1,0 +1,176 @@
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "tide/cli/commands.hpp"
+#include "tide/core/error.hpp"
+#include "tide/core/rng.hpp"
+#include "tide/data/csv.hpp"
+#include "tide/train/files.hpp"
+#include "tide/train/kmeans.hpp"
+
+namespace tide::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct KMeansArgs {
+  KMeansOptions options;
+  std::string data, columns, label, out;
+  int64_t silhouette_sample = 5000;
+};
+
+void run(const KMeansArgs& a) {
+  const Communicator& world = Communicator::world();
+  const CsvTable table = read_csv(a.data);
+  // Known classes, checked before any work.
+  std::vector<int64_t> truth;
+  if (!a.label.empty()) {
+    const std::vector<double>& l = table.column(a.label);
+    for (size_t i = 0; i < l.size(); ++i) {
+      TIDE_CHECK(l[i] == std::floor(l[i]), "{}: line {}: label {} is not a whole number", a.data,
+                 table.lines[i], l[i]);
+      truth.push_back(static_cast<int64_t>(l[i]));
+    }
+  }
+  // The vector columns: those named, or all but the label.
+  std::vector<size_t> use;
+  if (!a.columns.empty()) {
+    std::stringstream list(a.columns);
+    for (std::string c; std::getline(list, c, ',');) use.push_back(table.index_of(c));
+  } else {
+    const size_t skip = a.label.empty() ? table.names.size() : table.index_of(a.label);
+    for (size_t c = 0; c < table.names.size(); ++c)
+      if (c != skip) use.push_back(c);
+  }
+  TIDE_CHECK(!use.empty(), "{}: no columns left to cluster", a.data);
+  const auto d = static_cast<int64_t>(use.size()), n = table.rows();
+  // This rank's contiguous share of the rows.
+  const int64_t begin = n * world.rank() / world.size(),
+                end = n * (world.rank() + 1) / world.size();
+  std::vector<double> mine;
+  for (int64_t i = begin; i < end; ++i)
+    for (const size_t c : use) mine.push_back(table.columns[c][static_cast<size_t>(i)]);
+  const KMeansResult r = kmeans(mine, d, a.options, world);
+  if (world.rank() != 0) return;
+
+  // Rank 0 has every row: assign them all to the final centroids for the report.
+  std::vector<double> all;
+  for (int64_t i = 0; i < n; ++i)
+    for (const size_t c : use) all.push_back(table.columns[c][static_cast<size_t>(i)]);
+  const int64_t k = a.options.k;
+  std::vector<int64_t> cluster(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    double best = std::numeric_limits<double>::infinity();
+    for (int64_t c = 0; c < k; ++c) {
+      double s = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        const double diff =
+            all[static_cast<size_t>(i * d + j)] - r.centroids[static_cast<size_t>(c * d + j)];
+        s += diff * diff;
+      }
+      if (s < best) {
+        best = s;
+        cluster[static_cast<size_t>(i)] = c;
+      }
+    }
+  }
+  fmt::print("k-means: {} points of {} dimension{}, k = {}, {} iteration{} on {} rank{}\n", n, d,
+             d > 1 ? "s" : "", k, r.iterations, r.iterations > 1 ? "s" : "", world.size(),
+             world.size() > 1 ? "s" : "");
+  fmt::print("inertia {:.6g}; cluster sizes {}\n", r.inertia, fmt::join(r.sizes, ", "));
+  nlohmann::ordered_json report = {{"data", a.data},       {"k", k},
+                                   {"points", n},          {"iterations", r.iterations},
+                                   {"inertia", r.inertia}, {"sizes", r.sizes}};
+  // The silhouette is O(n^2): over a fixed random sample of rows when there are many.
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = i;
+  if (n > a.silhouette_sample) {
+    RngStream rng(a.options.seed, RngPurpose::data, {2});
+    for (int64_t i = 0; i < a.silhouette_sample; ++i)
+      std::swap(rows[static_cast<size_t>(i)],
+                rows[static_cast<size_t>(i) + rng.below(static_cast<uint64_t>(n - i))]);
+    rows.resize(static_cast<size_t>(a.silhouette_sample));
+  }
+  std::vector<double> sample;
+  std::vector<int64_t> sample_labels;
+  for (const int64_t i : rows) {
+    sample.insert(sample.end(), all.begin() + i * d, all.begin() + (i + 1) * d);
+    sample_labels.push_back(cluster[static_cast<size_t>(i)]);
+  }
+  std::set<int64_t> used(sample_labels.begin(), sample_labels.end());
+  if (used.size() >= 2 && used.size() < sample_labels.size()) {
+    const double s = silhouette(sample, d, sample_labels);
+    fmt::print("silhouette {:.4f}{}\n", s,
+               n > a.silhouette_sample ? fmt::format(" (on {} sampled points)", rows.size()) : "");
+    report["silhouette"] = s;
+  }
+  if (!truth.empty()) {
+    const double ari = adjusted_rand_index(truth, cluster),
+                 nmi = normalized_mutual_information(truth, cluster);
+    fmt::print("against column {}: adjusted Rand index {:.4f}, NMI {:.4f}\n", a.label, ari, nmi);
+    report["adjusted_rand_index"] = ari;
+    report["nmi"] = nmi;
+  }
+  const std::string out = a.out.empty() ? fmt::format("runs/kmeans-{}", local_time_stamp()) : a.out;
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out, ec.message());
+  std::string assignments = truth.empty() ? "row,line,cluster\n" : "row,line,cluster,label\n";
+  for (int64_t i = 0; i < n; ++i)
+    assignments += fmt::format(
+        "{},{},{}{}\n", i, table.lines[static_cast<size_t>(i)], cluster[static_cast<size_t>(i)],
+        truth.empty() ? "" : fmt::format(",{}", truth[static_cast<size_t>(i)]));
+  write_text_file((fs::path(out) / "assignments.csv").string(), assignments);
+  std::string centroids;
+  for (size_t j = 0; j < use.size(); ++j) centroids += (j ? "," : "") + table.names[use[j]];
+  centroids += "\n";
+  for (int64_t c = 0; c < k; ++c)
+    for (int64_t j = 0; j < d; ++j)
+      centroids +=
+          fmt::format("{}{}", r.centroids[static_cast<size_t>(c * d + j)], j + 1 < d ? "," : "\n");
+  write_text_file((fs::path(out) / "centroids.csv").string(), centroids);
+  write_text_file((fs::path(out) / "kmeans.json").string(), report.dump(2) + "\n");
+  fmt::print("assignments.csv, centroids.csv and kmeans.json in {}\n", out);
+}
+
+}  // namespace
+
+void add_kmeans_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand(
+      "kmeans",
+      "Cluster the rows of a CSV file with k-means (k-means++ seeding; over the ranks "
+      "under mpirun)");
+  auto a = std::make_shared<KMeansArgs>();
+  cmd->add_option("data", a->data, "CSV file of vectors, one per row")->required();
+  cmd->add_option("--k", a->options.k, "Number of clusters")->required();
+  cmd->add_option("--columns", a->columns,
+                  "The vector's columns, comma-separated (default: all but --label)");
+  cmd->add_option("--label", a->label,
+                  "A column of known classes: not clustered, compared with the clusters (adjusted "
+                  "Rand index, NMI)");
+  cmd->add_option("--max-iterations", a->options.max_iterations, "Lloyd iterations at most")
+      ->capture_default_str();
+  cmd->add_option("--tolerance", a->options.tolerance,
+                  "Stop when the centroids move less than this times the data's mean variance")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->options.seed, "k-means++ draws")->capture_default_str();
+  cmd->add_option("--silhouette-sample", a->silhouette_sample,
+                  "Points the silhouette is computed on at most")
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "Output directory (default: runs/kmeans-<time>)");
+  cmd->callback([a] {
+    TIDE_CHECK(a->options.k >= 1, "--k must be a positive integer, got {}", a->options.k);
+    TIDE_CHECK(a->silhouette_sample >= 2, "--silhouette-sample must be at least 2, got {}",
+               a->silhouette_sample);
+    run(*a);
+  });
+}
+
+}  // namespace tide::cli

@@ -1,0 +1,114 @@
+// k-means and the clustering scores: Lloyd's iterations against scikit-learn (fixture from
+// tests/fixtures/generate.py), the same result whether the points sit on 1, 2 or 3 ranks,
+// k-means++ seeding, and the silhouette, adjusted Rand index and NMI against scikit-learn.
+// Runs under scripts/mpirun-local with 1, 2 and 3 ranks.
+#include <cmath>
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/testing.hpp"
+#include "tide/tensor/safetensors.hpp"
+#include "tide/train/kmeans.hpp"
+
+namespace tide {
+namespace {
+
+using ::testing::HasSubstr;
+using tide::testing::error_of;
+
+const TensorMap& fixture() {
+  static const TensorMap f =
+      load_safetensors(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/kmeans.safetensors");
+  return f;
+}
+
+std::vector<int64_t> labels(const std::string& name) {
+  const Tensor& t = fixture().at(name);
+  return {t.data<int64_t>(), t.data<int64_t>() + t.numel()};
+}
+
+const Communicator& world() {
+  return Communicator::world();
+}
+
+// This rank's contiguous share of the 90 fixture points (rank r of R: rows [90r/R, 90(r+1)/R)).
+std::pair<int64_t, int64_t> share() {
+  const int64_t n = 90, r = world().rank(), size = world().size();
+  return {n * r / size, n * (r + 1) / size};
+}
+
+std::vector<double> my_points() {
+  const std::vector<double> all = fixture().at("points").to_vector();
+  const auto [begin, end] = share();
+  return {all.begin() + begin * 2, all.begin() + end * 2};
+}
+
+TEST(KMeans, LloydMatchesScikitLearnOnAnyNumberOfRanks) {
+  const std::vector<double> all = fixture().at("points").to_vector();
+  const std::vector<double> init(all.begin(), all.begin() + 6);  // the first three points
+  const KMeansResult r = kmeans_from(my_points(), 2, init, {.k = 3, .tolerance = 0}, world());
+  const std::vector<double> want = fixture().at("centroids").to_vector();
+  ASSERT_EQ(r.centroids.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(r.centroids[i], want[i], 1e-12) << i;
+  EXPECT_NEAR(r.inertia, fixture().at("inertia").to_vector()[0], 1e-9);
+  const std::vector<int64_t> sk = labels("labels");
+  const auto [begin, end] = share();
+  for (int64_t i = begin; i < end; ++i)
+    EXPECT_EQ(r.assignment[static_cast<size_t>(i - begin)], sk[static_cast<size_t>(i)]) << i;
+  EXPECT_GT(r.iterations, 2);  // started inside one blob: it had to move
+  int64_t total = 0;
+  for (const int64_t s : r.sizes) total += s;
+  EXPECT_EQ(total, 90);
+}
+
+TEST(KMeans, PlusPlusSeedingIsTheSameOnAnyNumberOfRanks) {
+  // Each rank also seeds the whole set alone; the distributed draw must pick the same points.
+  const std::vector<double> all = fixture().at("points").to_vector();
+  const std::vector<double> spread = kmeans_plus_plus(my_points(), 2, 3, 5, world());
+  const std::vector<double> alone = kmeans_plus_plus(all, 2, 3, 5, Communicator::solo());
+  EXPECT_EQ(spread, alone);
+  // The three centres are data points, distinct, and (with these well-separated blobs and a
+  // draw weighted by squared distance) in three different blobs.
+  const std::vector<int64_t> truth = labels("truth");
+  std::set<int64_t> blobs;
+  for (int c = 0; c < 3; ++c)
+    for (int64_t i = 0; i < 90; ++i)
+      if (all[static_cast<size_t>(2 * i)] == spread[static_cast<size_t>(2 * c)] &&
+          all[static_cast<size_t>(2 * i + 1)] == spread[static_cast<size_t>(2 * c + 1)])
+        blobs.insert(truth[static_cast<size_t>(i)]);
+  EXPECT_EQ(blobs.size(), 3u);
+  // Clustering from it finds the blobs.
+  const KMeansResult r = kmeans(my_points(), 2, {.k = 3, .seed = 5}, world());
+  EXPECT_NEAR(r.inertia, fixture().at("inertia").to_vector()[0], 1e-9);
+}
+
+TEST(KMeans, TooFewPointsIsAClearError) {
+  EXPECT_THAT(error_of([] {
+                kmeans({0, 0, 1, 1}, 2, {.k = 5}, Communicator::solo());
+              }),
+              HasSubstr("2 points cannot make 5 clusters"));
+}
+
+TEST(ClusterScores, MatchScikitLearn) {
+  const std::vector<double> all = fixture().at("points").to_vector();
+  const std::vector<int64_t> truth = labels("truth"), found = labels("labels"),
+                             other = labels("other");
+  const auto value = [](const char* name) { return fixture().at(name).to_vector()[0]; };
+  EXPECT_NEAR(silhouette(all, 2, found), value("silhouette_labels"), 1e-12);
+  EXPECT_NEAR(silhouette(all, 2, other), value("silhouette_other"), 1e-12);
+  EXPECT_NEAR(adjusted_rand_index(truth, found), value("ari_labels_truth"), 1e-12);
+  EXPECT_NEAR(adjusted_rand_index(truth, other), value("ari_other_truth"), 1e-12);
+  EXPECT_NEAR(normalized_mutual_information(truth, found), value("nmi_labels_truth"), 1e-12);
+  EXPECT_NEAR(normalized_mutual_information(truth, other), value("nmi_other_truth"), 1e-12);
+  // Renaming clusters changes nothing; a random labelling scores near 0.
+  std::vector<int64_t> renamed = found;
+  for (int64_t& l : renamed) l = (l + 1) % 3 + 10;
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(found, renamed), 1.0);
+  EXPECT_NEAR(normalized_mutual_information(found, renamed), 1.0, 1e-12);
+  EXPECT_LT(std::abs(adjusted_rand_index(truth, other)), 0.1);
+}
+
+}  // namespace
+}  // namespace tide
