@@ -377,6 +377,23 @@ TEST_F(FitCli, KMeansFindsTheBlobsAndWritesItsFiles) {
                      "half.csv: line 2: label 0.5 is not a whole number");
 }
 
+TEST_F(FitCli, TimeSeriesGenerateWritesLongCsv) {
+  const std::string file = (dir_ / "series.csv").string();
+  const Result r = run("timeseries generate --out " + file +
+                       " --series 12 --length 16 --classes 4 --seed 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("12 series of 16 points in 4 classes"));
+  std::ifstream in(file);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header, "series_id,t,value,label");
+  int rows = 0;
+  for (std::string line; std::getline(in, line);) ++rows;
+  EXPECT_EQ(rows, 12 * 16);
+  expect_clear_error(run("timeseries generate --out " + file + " --classes 12"),
+                     "--classes must be between 1 and 8");
+}
+
 TEST(Cli, NoSubcommandIsAnError) {
   const Result r = run("");
   EXPECT_NE(r.status, 0);

@@ -32,6 +32,9 @@ void add_fit_command(CLI::App& app);
 // `tide kmeans`: k-means on the rows of a CSV file (train/kmeans.hpp).
 void add_kmeans_command(CLI::App& app);
 
+// `tide timeseries generate`: labelled synthetic series (data/timeseries.hpp).
+void add_timeseries_command(CLI::App& app);
+
 // `tide experiment batch-size|regularization`: families of runs with plots
 // (train/experiment.hpp).
 void add_experiment_command(CLI::App& app);

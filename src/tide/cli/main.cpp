@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   tide::cli::add_experiment_command(app);
   tide::cli::add_fit_command(app);
   tide::cli::add_kmeans_command(app);
+  tide::cli::add_timeseries_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,85 @@
+// Synthetic labelled series: deterministic by seed and index, balanced classes, each shape
+// recognisable without noise, and a CSV that the CSV reader takes back.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/testing.hpp"
+#include "tide/data/csv.hpp"
+#include "tide/data/timeseries.hpp"
+
+namespace tide {
+namespace {
+
+using ::testing::HasSubstr;
+using tide::testing::error_of;
+
+TEST(TimeSeries, SeriesAreAFunctionOfSeedAndIndex) {
+  const auto a = generate_series({.series = 10, .length = 50, .classes = 4, .seed = 3});
+  const auto b = generate_series({.series = 20, .length = 50, .classes = 4, .seed = 3});
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].values, b[i].values) << i;  // more series, the first ones unchanged
+    EXPECT_EQ(a[i].label, static_cast<int64_t>(i % 4));
+  }
+  const auto c = generate_series({.series = 10, .length = 50, .classes = 4, .seed = 4});
+  EXPECT_NE(a[0].values, c[0].values);
+}
+
+TEST(TimeSeries, ShapesWithoutNoiseOrTrend) {
+  const auto s = generate_series(
+      {.series = 8, .length = 400, .classes = 8, .noise = 0, .trend = 0, .seed = 1});
+  // Square: two levels, offset +- amplitude.
+  std::vector<double> levels = s[1].values;
+  std::sort(levels.begin(), levels.end());
+  levels.erase(std::unique(levels.begin(), levels.end(),
+                           [](double x, double y) { return std::abs(x - y) < 1e-12; }),
+               levels.end());
+  EXPECT_EQ(levels.size(), 2u);
+  // Steps: four levels.
+  levels = s[7].values;
+  std::sort(levels.begin(), levels.end());
+  levels.erase(std::unique(levels.begin(), levels.end(),
+                           [](double x, double y) { return std::abs(x - y) < 1e-12; }),
+               levels.end());
+  EXPECT_EQ(levels.size(), 4u);
+  // Bursts: quiet (exactly the offset) for most of each period.
+  const double offset = s[4].values.back();
+  const auto quiet = std::count_if(s[4].values.begin(), s[4].values.end(),
+                                   [&](double v) { return std::abs(v - offset) < 1e-12; });
+  EXPECT_GT(quiet, 250);
+  // Sawtooth: rises steadily except at its 3 to 5 resets (and one more at a boundary).
+  int drops = 0;
+  for (size_t t = 1; t < s[2].values.size(); ++t) drops += s[2].values[t] < s[2].values[t - 1];
+  EXPECT_GE(drops, 3);
+  EXPECT_LE(drops, 6);
+  // Every series has amplitude 0.5 to 1.5: its range is between 1 and 3 times that.
+  for (const auto& series : s) {
+    const auto [lo, hi] = std::minmax_element(series.values.begin(), series.values.end());
+    EXPECT_GT(*hi - *lo, 0.5) << series.label;
+    EXPECT_LT(*hi - *lo, 3.01) << series.label;
+  }
+}
+
+TEST(TimeSeries, CsvRoundTripAndBadOptions) {
+  const auto s = generate_series({.series = 6, .length = 5, .classes = 3, .seed = 2});
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "tide_series.csv").string();
+  write_series_csv(path, s);
+  const CsvTable t = read_csv(path);
+  EXPECT_EQ(t.names, (std::vector<std::string>{"series_id", "t", "value", "label"}));
+  ASSERT_EQ(t.rows(), 30);
+  EXPECT_EQ(t.column("series_id")[7], 1);
+  EXPECT_EQ(t.column("t")[7], 2);
+  EXPECT_NEAR(t.column("value")[7], s[1].values[2], 1e-5 * (1 + std::abs(s[1].values[2])));
+  EXPECT_EQ(t.column("label")[29], 2);
+  EXPECT_THAT(error_of([] { generate_series({.classes = 9}); }), HasSubstr("--classes"));
+  EXPECT_THAT(error_of([] { generate_series({.length = 1}); }), HasSubstr("--length"));
+  EXPECT_THAT(error_of([] { write_series_csv("/nonexistent/x.csv", {}); }),
+              HasSubstr("/nonexistent/x.csv: cannot create"));
+}
+
+}  // namespace
+}  // namespace tide
