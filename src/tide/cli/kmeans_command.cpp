@@ -65,22 +65,7 @@ void run(const KMeansArgs& a) {
   for (int64_t i = 0; i < n; ++i)
     for (const size_t c : use) all.push_back(table.columns[c][static_cast<size_t>(i)]);
   const int64_t k = a.options.k;
-  std::vector<int64_t> cluster(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    double best = std::numeric_limits<double>::infinity();
-    for (int64_t c = 0; c < k; ++c) {
-      double s = 0;
-      for (int64_t j = 0; j < d; ++j) {
-        const double diff =
-            all[static_cast<size_t>(i * d + j)] - r.centroids[static_cast<size_t>(c * d + j)];
-        s += diff * diff;
-      }
-      if (s < best) {
-        best = s;
-        cluster[static_cast<size_t>(i)] = c;
-      }
-    }
-  }
+  const std::vector<int64_t> cluster = nearest_centroids(all, d, r.centroids);
   fmt::print("k-means: {} points of {} dimension{}, k = {}, {} iteration{} on {} rank{}\n", n, d,
              d > 1 ? "s" : "", k, r.iterations, r.iterations > 1 ? "s" : "", world.size(),
              world.size() > 1 ? "s" : "");

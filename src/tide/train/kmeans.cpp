@@ -58,6 +58,16 @@ std::vector<double> point_from(const std::vector<double>& points, int64_t d, int
 
 }  // namespace
 
+std::vector<int64_t> nearest_centroids(const std::vector<double>& points, int64_t d,
+                                       const std::vector<double>& centroids) {
+  const int64_t n = static_cast<int64_t>(points.size()) / d,
+                k = static_cast<int64_t>(centroids.size()) / d;
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    out[static_cast<size_t>(i)] = nearest(points.data() + i * d, centroids, k, d).first;
+  return out;
+}
+
 std::vector<double> kmeans_plus_plus(const std::vector<double>& points, int64_t d, int64_t k,
                                      uint64_t seed, const Communicator& comm) {
   const int64_t n = static_cast<int64_t>(points.size()) / d;

@@ -38,6 +38,10 @@ KMeansResult kmeans_from(const std::vector<double>& points, int64_t d,
                          std::vector<double> centroids, const KMeansOptions& options,
                          const Communicator& comm);
 
+// The index of the nearest centroid (k x d) of each point (n x d).
+std::vector<int64_t> nearest_centroids(const std::vector<double>& points, int64_t d,
+                                       const std::vector<double>& centroids);
+
 // k-means++ seeding (Arthur and Vassilvitskii, 2007) over the points of all ranks: the first
 // centre uniform, each next one drawn with probability proportional to the squared distance
 // to the nearest centre chosen so far. The draws depend on the seed and on the points in rank
