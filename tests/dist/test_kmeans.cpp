@@ -63,6 +63,51 @@ TEST(KMeans, LloydMatchesScikitLearnOnAnyNumberOfRanks) {
   EXPECT_EQ(total, 90);
 }
 
+// Stopped by --max-iterations after one step, as scikit-learn: the points re-assigned to the
+// moved centroids, and the inertia theirs.
+TEST(KMeans, StoppedByMaxIterationsMatchesScikitLearn) {
+  const std::vector<double> all = fixture().at("points").to_vector();
+  const std::vector<double> init(all.begin(), all.begin() + 6);
+  const KMeansResult r =
+      kmeans_from(my_points(), 2, init, {.k = 3, .max_iterations = 1, .tolerance = 0}, world());
+  EXPECT_FALSE(r.converged);
+  EXPECT_EQ(r.iterations, 1);
+  const std::vector<double> want = fixture().at("centroids_once").to_vector();
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(r.centroids[i], want[i], 1e-12) << i;
+  EXPECT_NEAR(r.inertia, fixture().at("inertia_once").to_vector()[0], 1e-9);
+  const std::vector<int64_t> sk = labels("labels_once");
+  const auto [begin, end] = share();
+  for (int64_t i = begin; i < end; ++i)
+    EXPECT_EQ(r.assignment[static_cast<size_t>(i - begin)], sk[static_cast<size_t>(i)]) << i;
+}
+
+// Far from 0 (an offset of 1e9, like timestamps) the tolerance still stops where the
+// centred data stops, and the centroids move with the offset.
+TEST(KMeans, DataFarFromZeroConvergesAsCentredData) {
+  std::vector<double> shifted = my_points();
+  for (double& v : shifted) v += 1e9;
+  const std::vector<double> all = fixture().at("points").to_vector();
+  std::vector<double> init(all.begin(), all.begin() + 6);
+  const KMeansResult centred =
+      kmeans_from(my_points(), 2, init, {.k = 3, .tolerance = 1e-4}, world());
+  for (double& v : init) v += 1e9;
+  const KMeansResult far = kmeans_from(shifted, 2, init, {.k = 3, .tolerance = 1e-4}, world());
+  EXPECT_EQ(far.iterations, centred.iterations);
+  EXPECT_EQ(far.assignment, centred.assignment);
+  for (size_t i = 0; i < centred.centroids.size(); ++i)
+    EXPECT_NEAR(far.centroids[i] - 1e9, centred.centroids[i], 1e-5) << i;
+}
+
+// More ranks than points: ranks without points take part in every collective.
+TEST(KMeans, RanksWithoutPointsTakePart) {
+  const std::vector<double> mine =
+      world().rank() == 0 ? std::vector<double>{0, 0, 10, 10} : std::vector<double>{};
+  const KMeansResult r = kmeans(mine, 2, {.k = 2, .seed = 1}, world());
+  EXPECT_EQ(r.sizes, (std::vector<int64_t>{1, 1}));
+  EXPECT_DOUBLE_EQ(r.inertia, 0.0);
+  EXPECT_TRUE(r.converged);
+}
+
 TEST(KMeans, PlusPlusSeedingIsTheSameOnAnyNumberOfRanks) {
   // Each rank also seeds the whole set alone; the distributed draw must pick the same points.
   const std::vector<double> all = fixture().at("points").to_vector();
@@ -108,6 +153,11 @@ TEST(ClusterScores, MatchScikitLearn) {
   EXPECT_DOUBLE_EQ(adjusted_rand_index(found, renamed), 1.0);
   EXPECT_NEAR(normalized_mutual_information(found, renamed), 1.0, 1e-12);
   EXPECT_LT(std::abs(adjusted_rand_index(truth, other)), 0.1);
+  // By hand: points 1, 1, 1, 5 in clusters 0, 1, 0, 1 score 1, -1, 1, 0. As scikit-learn,
+  // equal points split over clusters (a = b = 0) score 0, and one point agrees with itself.
+  EXPECT_DOUBLE_EQ(silhouette({1, 1, 1, 5}, 1, {0, 1, 0, 1}), 0.25);
+  EXPECT_DOUBLE_EQ(silhouette({1, 1, 1, 1}, 1, {0, 1, 0, 1}), 0.0);
+  EXPECT_DOUBLE_EQ(adjusted_rand_index({3}, {7}), 1.0);
 }
 
 }  // namespace

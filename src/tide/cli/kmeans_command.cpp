@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -34,8 +35,8 @@ void run(const KMeansArgs& a) {
   if (!a.label.empty()) {
     const std::vector<double>& l = table.column(a.label);
     for (size_t i = 0; i < l.size(); ++i) {
-      TIDE_CHECK(l[i] == std::floor(l[i]), "{}: line {}: label {} is not a whole number", a.data,
-                 table.lines[i], l[i]);
+      TIDE_CHECK(l[i] == std::floor(l[i]) && std::abs(l[i]) < 9e15,
+                 "{}: line {}: label {} is not a whole number", a.data, table.lines[i], l[i]);
       truth.push_back(static_cast<int64_t>(l[i]));
     }
   }
@@ -43,7 +44,12 @@ void run(const KMeansArgs& a) {
   std::vector<size_t> use;
   if (!a.columns.empty()) {
     std::stringstream list(a.columns);
-    for (std::string c; std::getline(list, c, ',');) use.push_back(table.index_of(c));
+    for (std::string c; std::getline(list, c, ',');) {
+      use.push_back(table.index_of(c));
+      TIDE_CHECK(a.label.empty() || use.back() != table.index_of(a.label),
+                 "--columns {} includes the --label column {}: the answer would be clustered too",
+                 a.columns, a.label);
+    }
   } else {
     const size_t skip = a.label.empty() ? table.names.size() : table.index_of(a.label);
     for (size_t c = 0; c < table.names.size(); ++c)
@@ -70,6 +76,13 @@ void run(const KMeansArgs& a) {
              d > 1 ? "s" : "", k, r.iterations, r.iterations > 1 ? "s" : "", world.size(),
              world.size() > 1 ? "s" : "");
   fmt::print("inertia {:.6g}; cluster sizes {}\n", r.inertia, fmt::join(r.sizes, ", "));
+  if (!r.converged)
+    fmt::print(stderr, "warning: k-means did not converge in {} iterations (--max-iterations)\n",
+               r.iterations);
+  if (std::find(r.sizes.begin(), r.sizes.end(), 0) != r.sizes.end())
+    fmt::print(stderr,
+               "warning: some clusters are empty (fewer distinct points than --k, or a cluster "
+               "lost all its points); they keep their centroids\n");
   nlohmann::ordered_json report = {{"data", a.data},       {"k", k},
                                    {"points", n},          {"iterations", r.iterations},
                                    {"inertia", r.inertia}, {"sizes", r.sizes}};
@@ -90,7 +103,10 @@ void run(const KMeansArgs& a) {
     sample_labels.push_back(cluster[static_cast<size_t>(i)]);
   }
   std::set<int64_t> used(sample_labels.begin(), sample_labels.end());
-  if (used.size() >= 2 && used.size() < sample_labels.size()) {
+  if (used.size() < 2 || used.size() >= sample_labels.size()) {
+    fmt::print("silhouette undefined ({} cluster{} among {} points)\n", used.size(),
+               used.size() == 1 ? "" : "s", sample_labels.size());
+  } else {
     const double s = silhouette(sample, d, sample_labels);
     fmt::print("silhouette {:.4f}{}\n", s,
                n > a.silhouette_sample ? fmt::format(" (on {} sampled points)", rows.size()) : "");
@@ -143,7 +159,8 @@ void add_kmeans_command(CLI::App& app) {
   cmd->add_option("--max-iterations", a->options.max_iterations, "Lloyd iterations at most")
       ->capture_default_str();
   cmd->add_option("--tolerance", a->options.tolerance,
-                  "Stop when the centroids move less than this times the data's mean variance")
+                  "Stop when the centroids' total squared move is at most this times the data's "
+                  "mean variance per dimension")
       ->capture_default_str();
   cmd->add_option("--seed", a->options.seed, "k-means++ draws")->capture_default_str();
   cmd->add_option("--silhouette-sample", a->silhouette_sample,
@@ -152,6 +169,9 @@ void add_kmeans_command(CLI::App& app) {
   cmd->add_option("--out", a->out, "Output directory (default: runs/kmeans-<time>)");
   cmd->callback([a] {
     TIDE_CHECK(a->options.k >= 1, "--k must be a positive integer, got {}", a->options.k);
+    TIDE_CHECK(a->options.max_iterations >= 1, "--max-iterations must be positive, got {}",
+               a->options.max_iterations);
+    TIDE_CHECK(a->options.tolerance >= 0, "--tolerance must be >= 0, got {}", a->options.tolerance);
     TIDE_CHECK(a->silhouette_sample >= 2, "--silhouette-sample must be at least 2, got {}",
                a->silhouette_sample);
     run(*a);

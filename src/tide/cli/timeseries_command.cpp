@@ -2,6 +2,7 @@
 
 #include "tide/cli/commands.hpp"
 #include "tide/data/timeseries.hpp"
+#include "tide/dist/communicator.hpp"
 
 namespace tide::cli {
 
@@ -26,6 +27,7 @@ void add_timeseries_command(CLI::App& app) {
   gen->add_option("--seed", o->seed, "Seed of the draws")->capture_default_str();
   gen->callback([o, out] {
     const std::vector<LabelledSeries> series = generate_series(*o);
+    if (Communicator::world().rank() != 0) return;  // under mpirun, one writer
     write_series_csv(*out, series);
     fmt::print("{} series of {} points in {} classes written to {}\n", o->series, o->length,
                o->classes, *out);

@@ -14,8 +14,9 @@
 namespace tide {
 namespace {
 
-// A shape at phase u (in periods; any real), amplitude 1, mean about 0.
-double shape(int64_t kind, double u, double t01) {
+// A shape at phase u (in periods; any real), amplitude 1, mean about 0;
+// u0 is the phase at the start (the chirp's frequency grows from there).
+double shape(int64_t kind, double u, double t01, double u0) {
   const double frac = u - std::floor(u);
   switch (kind) {
     case 0:  // sine
@@ -24,8 +25,8 @@ double shape(int64_t kind, double u, double t01) {
       return frac < 0.5 ? 1.0 : -1.0;
     case 2:  // sawtooth
       return 2 * frac - 1;
-    case 3:  // chirp: the frequency doubles over the series
-      return std::sin(2 * std::numbers::pi * (u + 0.5 * u * t01));
+    case 3:  // chirp: the frequency doubles over the series (u's phase at t01 = 0 is kept)
+      return std::sin(2 * std::numbers::pi * (u + 0.5 * (u - u0) * t01));
     case 4:  // bursts: a short pulse of oscillation once a period, quiet between
       return frac < 0.25 ? std::sin(2 * std::numbers::pi * 8 * frac) : 0.0;
     case 5:  // triangle
@@ -67,9 +68,9 @@ std::vector<LabelledSeries> generate_series(const SeriesOptions& o) {
     s.values.resize(static_cast<size_t>(o.length));
     for (int64_t t = 0; t < o.length; ++t) {
       const double t01 = static_cast<double>(t) / static_cast<double>(o.length - 1);
-      s.values[static_cast<size_t>(t)] = offset + rise * t01 +
-                                         amplitude * shape(s.label, phase + periods * t01, t01) +
-                                         o.noise * rng.normal();
+      s.values[static_cast<size_t>(t)] =
+          offset + rise * t01 + amplitude * shape(s.label, phase + periods * t01, t01, phase) +
+          o.noise * rng.normal();
     }
   }
   return all;

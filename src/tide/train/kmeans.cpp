@@ -60,6 +60,8 @@ std::vector<double> point_from(const std::vector<double>& points, int64_t d, int
 
 std::vector<int64_t> nearest_centroids(const std::vector<double>& points, int64_t d,
                                        const std::vector<double>& centroids) {
+  TIDE_CHECK(d > 0 && !centroids.empty(), "nearest centroid: d = {} and {} centroid values", d,
+             centroids.size());
   const int64_t n = static_cast<int64_t>(points.size()) / d,
                 k = static_cast<int64_t>(centroids.size()) / d;
   std::vector<int64_t> out(static_cast<size_t>(n));
@@ -70,6 +72,7 @@ std::vector<int64_t> nearest_centroids(const std::vector<double>& points, int64_
 
 std::vector<double> kmeans_plus_plus(const std::vector<double>& points, int64_t d, int64_t k,
                                      uint64_t seed, const Communicator& comm) {
+  TIDE_CHECK(d > 0 && k > 0, "k-means++ needs d > 0 and k > 0, got d = {}, k = {}", d, k);
   const int64_t n = static_cast<int64_t>(points.size()) / d;
   const std::vector<int64_t> counts = counts_of(n, comm);
   int64_t total = 0;
@@ -108,17 +111,23 @@ std::vector<double> kmeans_plus_plus(const std::vector<double>& points, int64_t 
           locate(static_cast<int64_t>(rng.below(static_cast<uint64_t>(total))));
     } else {
       double target = rng.uniform_double() * all;
-      while (owner + 1 < comm.size() && (target >= sums[static_cast<size_t>(owner)] ||
-                                         counts[static_cast<size_t>(owner)] == 0)) {
+      int last = 0;  // the last rank with any weight: where rounding may leave the draw
+      for (int q = 0; q < comm.size(); ++q)
+        if (sums[static_cast<size_t>(q)] > 0) last = q;
+      while (owner < last && target >= sums[static_cast<size_t>(owner)]) {
         target -= sums[static_cast<size_t>(owner)];
         ++owner;
       }
+      while (sums[static_cast<size_t>(owner)] <= 0) ++owner;
       // Only the owner can walk its points; it shares the index it found.
       std::vector<double> found(1, 0.0);
       if (comm.rank() == owner) {
-        int64_t i = 0;
-        for (; i + 1 < n; ++i) {
-          if (target < closest[static_cast<size_t>(i)]) break;
+        int64_t i = 0, heaviest_last = 0;
+        for (int64_t j = 0; j < n; ++j)
+          if (closest[static_cast<size_t>(j)] > 0) heaviest_last = j;
+        for (; i < heaviest_last; ++i) {
+          if (target < closest[static_cast<size_t>(i)] && closest[static_cast<size_t>(i)] > 0)
+            break;
           target -= closest[static_cast<size_t>(i)];
         }
         found[0] = static_cast<double>(i);
@@ -141,79 +150,85 @@ KMeansResult kmeans(const std::vector<double>& points, int64_t d, const KMeansOp
 KMeansResult kmeans_from(const std::vector<double>& points, int64_t d,
                          std::vector<double> centroids, const KMeansOptions& o,
                          const Communicator& comm) {
+  TIDE_CHECK(d > 0, "k-means needs points of at least one dimension, got d = {}", d);
   const int64_t k = static_cast<int64_t>(centroids.size()) / d;
-  TIDE_CHECK(d > 0 && k > 0 && static_cast<int64_t>(centroids.size()) == k * d &&
+  TIDE_CHECK(k > 0 && static_cast<int64_t>(centroids.size()) == k * d &&
                  static_cast<int64_t>(points.size()) % d == 0,
              "k-means: {} centroid values and {} point values do not make rows of {}",
              centroids.size(), points.size(), d);
-  TIDE_CHECK(o.max_iterations > 0 && o.tolerance >= 0,
-             "--max-iterations must be positive and --tolerance >= 0, got {} and {}",
-             o.max_iterations, o.tolerance);
+  TIDE_CHECK(o.max_iterations > 0, "--max-iterations must be positive, got {}", o.max_iterations);
+  TIDE_CHECK(o.tolerance >= 0, "--tolerance must be >= 0, got {}", o.tolerance);
   const int64_t n = static_cast<int64_t>(points.size()) / d;
-  // The tolerance in the data's units: the mean over dimensions of their variance.
-  std::vector<double> moments(static_cast<size_t>(2 * d + 1), 0.0);
+  // The tolerance in the data's units: the mean over dimensions of their variance, in two
+  // passes (the mean first), which stays exact for data far from 0.
+  std::vector<double> sums(static_cast<size_t>(d + 1), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j)
+      sums[static_cast<size_t>(j)] += points[static_cast<size_t>(i * d + j)];
+  sums[static_cast<size_t>(d)] = static_cast<double>(n);
+  comm.allreduce(sums.data(), d + 1, ReduceOp::sum, "the data's mean");
+  const double total = sums[static_cast<size_t>(d)];
+  double variance = 0;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < d; ++j) {
-      const double v = points[static_cast<size_t>(i * d + j)];
-      moments[static_cast<size_t>(j)] += v;
-      moments[static_cast<size_t>(d + j)] += v * v;
+      const double v =
+          points[static_cast<size_t>(i * d + j)] - sums[static_cast<size_t>(j)] / total;
+      variance += v * v;
     }
-  moments[static_cast<size_t>(2 * d)] = static_cast<double>(n);
-  comm.allreduce(moments.data(), 2 * d + 1, ReduceOp::sum, "the data's variance");
-  const double total = moments[static_cast<size_t>(2 * d)];
-  double variance = 0;
-  for (int64_t j = 0; j < d; ++j) {
-    const double mean = moments[static_cast<size_t>(j)] / total;
-    variance += moments[static_cast<size_t>(d + j)] / total - mean * mean;
-  }
-  const double tolerance = o.tolerance * variance / static_cast<double>(d);
+  comm.allreduce(&variance, 1, ReduceOp::sum, "the data's variance");
+  const double tolerance = o.tolerance * variance / total / static_cast<double>(d);
 
   KMeansResult r;
   r.assignment.assign(static_cast<size_t>(n), -1);
-  std::vector<double> sums(static_cast<size_t>(k * d + k + 2));
-  for (r.iterations = 1; r.iterations <= o.max_iterations; ++r.iterations) {
-    std::fill(sums.begin(), sums.end(), 0.0);
-    double changed = 0, inertia = 0;
+  // Per iteration, summed over the ranks: centroid sums (k x d), counts (k), points that
+  // changed cluster, inertia.
+  std::vector<double> acc(static_cast<size_t>(k * d + k + 2));
+  for (r.iterations = 1;; ++r.iterations) {
+    std::fill(acc.begin(), acc.end(), 0.0);
     for (int64_t i = 0; i < n; ++i) {
       const auto [c, dist] = nearest(points.data() + i * d, centroids, k, d);
-      if (r.assignment[static_cast<size_t>(i)] != c) changed += 1;
+      if (r.assignment[static_cast<size_t>(i)] != c) acc[static_cast<size_t>(k * d + k)] += 1;
       r.assignment[static_cast<size_t>(i)] = c;
-      inertia += dist;
+      acc[static_cast<size_t>(k * d + k + 1)] += dist;
       for (int64_t j = 0; j < d; ++j)
-        sums[static_cast<size_t>(c * d + j)] += points[static_cast<size_t>(i * d + j)];
-      sums[static_cast<size_t>(k * d + c)] += 1;
+        acc[static_cast<size_t>(c * d + j)] += points[static_cast<size_t>(i * d + j)];
+      acc[static_cast<size_t>(k * d + c)] += 1;
     }
-    sums[static_cast<size_t>(k * d + k)] = changed;
-    sums[static_cast<size_t>(k * d + k + 1)] = inertia;
-    comm.allreduce(sums.data(), static_cast<int64_t>(sums.size()), ReduceOp::sum,
+    comm.allreduce(acc.data(), static_cast<int64_t>(acc.size()), ReduceOp::sum,
                    fmt::format("k-means iteration {}", r.iterations));
-    r.inertia = sums[static_cast<size_t>(k * d + k + 1)];
-    if (sums[static_cast<size_t>(k * d + k)] == 0) break;  // no point moved: converged
+    r.inertia = acc[static_cast<size_t>(k * d + k + 1)];
+    // The counts of changed points are exact integers: every rank takes the same decision.
+    if (acc[static_cast<size_t>(k * d + k)] == 0) {
+      r.converged = true;  // no point moved: the centroids are the means of their points
+      break;
+    }
     double shift = 0;
     for (int64_t c = 0; c < k; ++c) {
-      const double count = sums[static_cast<size_t>(k * d + c)];
+      const double count = acc[static_cast<size_t>(k * d + c)];
       if (count == 0) continue;  // an empty cluster keeps its centroid
       for (int64_t j = 0; j < d; ++j) {
-        const double next = sums[static_cast<size_t>(c * d + j)] / count;
-        shift += (next - centroids[static_cast<size_t>(c * d + j)]) *
-                 (next - centroids[static_cast<size_t>(c * d + j)]);
+        const double next = acc[static_cast<size_t>(c * d + j)] / count;
+        const double move = next - centroids[static_cast<size_t>(c * d + j)];
+        shift += move * move;
         centroids[static_cast<size_t>(c * d + j)] = next;
       }
     }
-    if (shift <= tolerance) {
-      // Assign once more to the moved centroids, so assignment and inertia match them.
-      double inertia_after = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const auto [c, dist] = nearest(points.data() + i * d, centroids, k, d);
-        r.assignment[static_cast<size_t>(i)] = c;
-        inertia_after += dist;
-      }
-      comm.allreduce(&inertia_after, 1, ReduceOp::sum, "the final k-means inertia");
-      r.inertia = inertia_after;
+    // Stop on rank 0's reading of the shift, so that rounding can never split the ranks.
+    double stop = comm.rank() == 0 && shift <= tolerance ? 1.0 : 0.0;
+    comm.allreduce(&stop, 1, ReduceOp::max, "the k-means stopping decision");
+    r.converged = stop > 0;
+    if (r.converged || r.iterations == o.max_iterations) {
+      // Assign once more to the moved centroids, so assignment, sizes and inertia match them.
+      r.assignment = nearest_centroids(points, d, centroids);
+      double inertia = 0;
+      for (int64_t i = 0; i < n; ++i)
+        inertia += squared_distance(points.data() + i * d,
+                                    centroids.data() + r.assignment[static_cast<size_t>(i)] * d, d);
+      comm.allreduce(&inertia, 1, ReduceOp::sum, "the final k-means inertia");
+      r.inertia = inertia;
       break;
     }
   }
-  r.iterations = std::min(r.iterations, o.max_iterations);
   r.centroids = std::move(centroids);
   std::vector<double> sizes(static_cast<size_t>(k), 0.0);
   for (const int64_t c : r.assignment) sizes[static_cast<size_t>(c)] += 1;
@@ -254,7 +269,7 @@ double silhouette(const std::vector<double>& points, int64_t d,
       if (c != own)
         b = std::min(
             b, sum[static_cast<size_t>(c)] / static_cast<double>(size[static_cast<size_t>(c)]));
-    total += (b - a) / std::max(a, b);
+    if (std::max(a, b) > 0) total += (b - a) / std::max(a, b);  // 0 when both are 0
   }
   return total / static_cast<double>(n);
 }
@@ -293,6 +308,7 @@ double adjusted_rand_index(const std::vector<int64_t>& a, const std::vector<int6
   for (const auto& [cell, count] : t.cells) index += pairs(count);
   for (const auto& [label, count] : t.rows) row_pairs += pairs(count);
   for (const auto& [label, count] : t.columns) column_pairs += pairs(count);
+  if (t.n < 2) return 1.0;  // one point: every labelling agrees
   const double expected = row_pairs * column_pairs / pairs(t.n);
   const double maximum = (row_pairs + column_pairs) / 2;
   if (maximum == expected) return 1.0;  // both trivial (one cluster, or all singletons)
@@ -311,7 +327,7 @@ double normalized_mutual_information(const std::vector<int64_t>& a, const std::v
     mi += count / t.n * std::log(count * t.n / (t.rows.at(cell.first) * t.columns.at(cell.second)));
   const double ha = entropy(t.rows), hb = entropy(t.columns);
   if (ha == 0 && hb == 0) return 1.0;  // one cluster each: identical
-  return mi / ((ha + hb) / 2);
+  return std::max(0.0, mi) / ((ha + hb) / 2);
 }
 
 }  // namespace tide

@@ -13,8 +13,9 @@ namespace tide {
 struct KMeansOptions {
   int64_t k = 8;
   int64_t max_iterations = 300;
-  // Stop when the centroids' total squared move is at most tolerance times the data's mean
-  // per-dimension variance (scikit-learn's rule), or when no assignment changes.
+  // Stop when no point changes cluster, or when the centroids' total squared move is at most
+  // tolerance times the data's mean per-dimension variance (scikit-learn's rule), or after
+  // max_iterations; the points are then assigned to the final centroids.
   double tolerance = 1e-4;
   uint64_t seed = 0;  // the k-means++ draws
 };
@@ -25,6 +26,7 @@ struct KMeansResult {
   double inertia = 0;               // sum over every rank's points of the squared distance
   int64_t iterations = 0;           // Lloyd iterations run
   std::vector<int64_t> sizes;       // points per cluster, over all ranks
+  bool converged = false;           // false: stopped by max_iterations
 };
 
 // Clusters the rows of `points` (n x d, row-major; this rank's share). Throws when there are
