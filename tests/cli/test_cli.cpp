@@ -379,8 +379,8 @@ TEST_F(FitCli, KMeansFindsTheBlobsAndWritesItsFiles) {
 
 TEST_F(FitCli, TimeSeriesGenerateWritesLongCsv) {
   const std::string file = (dir_ / "series.csv").string();
-  const Result r = run("timeseries generate --out " + file +
-                       " --series 12 --length 16 --classes 4 --seed 2");
+  const Result r =
+      run("timeseries generate --out " + file + " --series 12 --length 16 --classes 4 --seed 2");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("12 series of 16 points in 4 classes"));
   std::ifstream in(file);

@@ -49,7 +49,8 @@ TEST(Csv, QuotesAndAByteOrderMark) {
   EXPECT_EQ(t.column("height, m"), (std::vector<double>{1.5, 3}));
   EXPECT_EQ(t.column("say \"hi\""), (std::vector<double>{2, -4}));
   // A byte-order mark before numbers: still a file without a header.
-  EXPECT_EQ(read_csv(write_csv("bom.csv", "\xEF\xBB\xBF" "1,2\n3,4\n")).rows(), 2);
+  const std::string bom_then_numbers = std::string("\xEF\xBB\xBF") + "1,2\n3,4\n";
+  EXPECT_EQ(read_csv(write_csv("bom.csv", bom_then_numbers)).rows(), 2);
 }
 
 TEST(Csv, MalformedInputNamesTheFileLineAndColumn) {

@@ -20,12 +20,16 @@ float* own_grad(Variable& p) {
 
 }  // namespace
 
-double clip_grad_norm(const std::vector<Variable>& params, double max_norm) {
-  TIDE_CHECK(max_norm > 0, "--clip-norm must be positive, got {}", max_norm);
+double grad_norm(const std::vector<Variable>& params) {
   double sum = 0;
   for (const Variable& p : params)
     if (p.grad().defined()) sum += sum_of_squares(p.grad().data<float>(), p.numel());
-  const double norm = std::sqrt(sum);
+  return std::sqrt(sum);
+}
+
+double clip_grad_norm(const std::vector<Variable>& params, double max_norm) {
+  TIDE_CHECK(max_norm > 0, "--clip-norm must be positive, got {}", max_norm);
+  const double norm = grad_norm(params);
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0)
     for (Variable p : params) {

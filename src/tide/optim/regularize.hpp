@@ -8,6 +8,9 @@
 
 namespace tide {
 
+// The L2 norm of all the parameters' gradients together (those without one count as 0).
+double grad_norm(const std::vector<Variable>& params);
+
 // Scales every gradient by max_norm / (total norm + 1e-6) when the L2 norm of all of them
 // together exceeds max_norm (torch.nn.utils.clip_grad_norm_). Returns the norm before
 // clipping.

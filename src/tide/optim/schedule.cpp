@@ -47,15 +47,14 @@ LrSchedule::LrSchedule(double base_lr, int64_t total_steps, ScheduleOptions opti
 }
 
 double LrSchedule::at(int64_t step) const {
+  const double rate = scheduled(step);
+  if (reductions_ == 0) return rate;  // reductions come from plateau's observe() only
+  return std::max(rate * std::pow(options_.gamma, static_cast<double>(reductions_)),
+                  options_.min_lr);
+}
+
+double LrSchedule::scheduled(int64_t step) const {
   const int64_t warmup = options_.warmup_steps;
-  if (kind_ == Kind::plateau) {
-    const double rate = step < warmup
-                            ? base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup)
-                            : base_lr_;
-    if (reductions_ == 0) return rate;
-    return std::max(rate * std::pow(options_.gamma, static_cast<double>(reductions_)),
-                    options_.min_lr);
-  }
   if (step < warmup) return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup);
   const int64_t t = step - warmup, after = std::max<int64_t>(total_steps_ - warmup, 1);
   switch (kind_) {

@@ -54,6 +54,8 @@ class LrSchedule {
 
  private:
   enum class Kind { constant, cosine, step, multistep, exponential, polynomial, plateau };
+  // The rate of warm-up and schedule, before plateau's reductions.
+  double scheduled(int64_t step) const;
   double base_lr_;
   int64_t total_steps_;
   ScheduleOptions options_;

@@ -1,5 +1,7 @@
 #include "tide/tensor/safetensors.hpp"
 
+#include "tide/core/read_file.hpp"
+
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -72,11 +74,7 @@ void save_safetensors(const std::string& path, const TensorMap& tensors,
 }
 
 TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
-  std::ifstream in(path, std::ios::binary);
-  TIDE_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TIDE_CHECK(!in.bad(), "{}: read failed: {}", path, std::strerror(errno));
-  return decode_safetensors(bytes, path, metadata);
+  return decode_safetensors(read_file_bytes(path), path, metadata);
 }
 
 TensorMap decode_safetensors(std::string_view bytes, const std::string& path,

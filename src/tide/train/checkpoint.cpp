@@ -1,4 +1,5 @@
 #include "tide/train/checkpoint.hpp"
+#include "tide/core/read_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "tide/core/hash.hpp"
 #include "tide/core/log.hpp"
+#include "tide/core/read_file.hpp"
 
 namespace tide {
 namespace {
@@ -36,14 +38,6 @@ uint32_t crc32_of(std::string_view bytes) {
     crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + begin), static_cast<uInt>(n));
   }
   return static_cast<uint32_t>(crc);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TIDE_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TIDE_CHECK(!in.bad(), "{}: read failed: {}", path, std::strerror(errno));
-  return bytes;
 }
 
 // The step of a checkpoint file name "step-<N>.json", or -1.
@@ -156,7 +150,7 @@ Checkpoint CheckpointStore::load(const std::string& given) {
   const std::string path = json_path.string();
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(path));
+    j = nlohmann::json::parse(read_file_bytes(path));
   } catch (const nlohmann::json::exception& e) {
     TIDE_FAIL("{}: not a checkpoint's JSON: {}", path, e.what());
   }
@@ -181,7 +175,7 @@ Checkpoint CheckpointStore::load(const std::string& given) {
     TIDE_FAIL("{}: a field is missing or malformed: {}", path, e.what());
   }
   const std::string tensors_path = (json_path.parent_path() / tensors_name).string();
-  const std::string bytes = read_file(tensors_path);
+  const std::string bytes = read_file_bytes(tensors_path);
   TIDE_CHECK(bytes.size() == tensors_bytes, "{}: {} bytes, expected {} (truncated?)", tensors_path,
              bytes.size(), tensors_bytes);
   const uint32_t crc = crc32_of(bytes);

@@ -219,11 +219,12 @@ KMeansResult kmeans_from(const std::vector<double>& points, int64_t d,
     r.converged = stop > 0;
     if (r.converged || r.iterations == o.max_iterations) {
       // Assign once more to the moved centroids, so assignment, sizes and inertia match them.
-      r.assignment = nearest_centroids(points, d, centroids);
       double inertia = 0;
-      for (int64_t i = 0; i < n; ++i)
-        inertia += squared_distance(points.data() + i * d,
-                                    centroids.data() + r.assignment[static_cast<size_t>(i)] * d, d);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto [c, dist] = nearest(points.data() + i * d, centroids, k, d);
+        r.assignment[static_cast<size_t>(i)] = c;
+        inertia += dist;
+      }
       comm.allreduce(&inertia, 1, ReduceOp::sum, "the final k-means inertia");
       r.inertia = inertia;
       break;

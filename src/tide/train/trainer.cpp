@@ -13,7 +13,6 @@
 #include "tide/data/mnist.hpp"
 #include "tide/dist/reducer.hpp"
 #include "tide/dist/replicate.hpp"
-#include "tide/kernels/optim_kernels.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/factory.hpp"
 #include "tide/optim/regularize.hpp"
@@ -93,14 +92,6 @@ void broadcast_buffers(const Module& model, const Communicator& comm) {
   TensorMap state = model.state_dict();
   for (const auto& [name, p] : model.named_parameters()) state.erase(name);
   for (auto& [name, t] : state) comm.broadcast(t, 0, "the broadcast of buffer " + name);
-}
-
-// The L2 norm of all parameters' gradients together (after averaging: equal on every rank).
-double gradient_norm(const std::vector<Variable>& params) {
-  double sum = 0;
-  for (const Variable& p : params)
-    if (p.grad().defined()) sum += sum_of_squares(p.grad().data<float>(), p.numel());
-  return std::sqrt(sum);
 }
 
 }  // namespace
@@ -196,7 +187,8 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                        .overlap = overlap});
 
   // Resume: every rank loads the same checkpoint; rank 0's choice is checked on all.
-  const std::string config_hash = text_hash(agreement_text(*model, c));
+  const std::string agreement = agreement_text(*model, c);
+  const std::string config_hash = text_hash(agreement);
   TrainingState start{.seed = c.seed, .world_size = ranks, .config_hash = config_hash};
   CheckpointStore store((fs::path(c.run_dir) / "checkpoints").string(), c.keep_checkpoints);
   std::string resumed_from;
@@ -238,7 +230,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                  "same run directory {}",
                  r, where[static_cast<size_t>(r)], where[0], c.run_dir);
   }
-  replicate_parameters(model->named_parameters(), agreement_text(*model, c), comm);
+  replicate_parameters(model->named_parameters(), agreement, comm);
 
   if (writer) {
     std::error_code ec;
@@ -305,8 +297,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   session.add_hook(summaries);
   auto checkpoints = std::make_shared<CheckpointHook>(
       store, c.checkpoint_every_secs, c.checkpoint_every_steps,
-      [&] {
-        broadcast_buffers(*model, comm);
+      [&] {  // called on rank 0 only: no collectives here
         TensorMap optimizer_state = optimizer.state_dict();
         if (c.schedule.kind == "plateau") {
           const std::array<double, 3> v = schedule.state();
@@ -349,7 +340,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
     if (nonfinite != 0) {
       r.skipped = true;  // the parameters stay as they were; NanGuardHook decides
     } else {
-      if (summaries->wants_grad_norm(step)) r.grad_norm = gradient_norm(model->parameters());
+      if (summaries->wants_grad_norm(step)) r.grad_norm = grad_norm(model->parameters());
       if (c.l1 > 0) add_l1_gradient(model->parameters(), c.l1, true);
       if (c.clip_norm > 0) clip_grad_norm(model->parameters(), c.clip_norm);
       if (c.clip_value > 0) clip_grad_value(model->parameters(), c.clip_value);
