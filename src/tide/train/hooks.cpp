@@ -84,29 +84,39 @@ void CheckpointHook::save(Session& s) {
   }
 }
 
+void StepSums::add(const StepResult& r) {
+  loss += r.loss;
+  steps += 1;
+  correct += static_cast<double>(r.correct);
+  examples += static_cast<double>(r.examples);
+}
+
+StepSums StepSums::reduce(const Communicator& comm, const std::string& what) const {
+  Tensor sums = Tensor::from<double>({4}, {loss, steps, correct, examples});
+  comm.allreduce(sums, ReduceOp::sum, what);
+  const double* w = sums.data<double>();
+  return {w[0], w[1], w[2], w[3]};
+}
+
 MetricsHook::MetricsHook(int64_t every, MetricsWriter* writer, Progress* progress,
                          std::function<double()> lr)
     : every_(every), writer_(writer), progress_(progress), lr_(std::move(lr)) {}
 
 void MetricsHook::after_step(Session& s, const StepResult& r) {
-  if (steps_ == 0 && window_start_ == 0) window_start_ = s.elapsed();
-  loss_ += r.loss;
-  steps_ += 1;
-  correct_ += static_cast<double>(r.correct);
-  examples_ += static_cast<double>(r.examples);
+  if (window_.steps == 0 && window_start_ == 0) window_start_ = s.elapsed();
+  window_.add(r);
   const double seconds = std::max(s.elapsed() - window_start_, 1e-9);
   const int64_t step = s.state().step;
   if (progress_)
-    progress_->update(step, s.state().epoch - (s.state().batch == 0 ? 1 : 0), loss_ / steps_,
-                      examples_ * s.comm().size() / seconds);
+    progress_->update(step, s.state().epoch - (s.state().batch == 0 ? 1 : 0), window_.mean_loss(),
+                      window_.examples * s.comm().size() / seconds);
   if (step % every_ != 0) return;
-  Tensor sums = Tensor::from<double>({4}, {loss_, steps_, correct_, examples_});
-  s.comm().allreduce(sums, ReduceOp::sum, fmt::format("the metrics of step {}", step));
-  const double* w = sums.data<double>();
+  const StepSums all = window_.reduce(s.comm(), fmt::format("the metrics of step {}", step));
   if (writer_)
     writer_->write({step, static_cast<double>(step) / static_cast<double>(s.steps_per_epoch()),
-                    "train", w[0] / w[1], w[2] / w[3], lr_(), w[3] / seconds, s.elapsed()});
-  loss_ = steps_ = correct_ = examples_ = 0;
+                    "train", all.mean_loss(), all.accuracy(), lr_(), all.examples / seconds,
+                    s.elapsed()});
+  window_ = {};
   window_start_ = s.elapsed();
 }
 
@@ -124,10 +134,7 @@ EvaluationHook::EvaluationHook(std::function<EvalResult()> evaluate, MetricsWrit
       log_(log) {}
 
 void EvaluationHook::after_step(Session&, const StepResult& r) {
-  epoch_loss_ += r.loss;
-  epoch_steps_ += 1;
-  epoch_correct_ += static_cast<double>(r.correct);
-  epoch_examples_ += static_cast<double>(r.examples);
+  epoch_.add(r);
 }
 
 void EvaluationHook::end_epoch(Session& s) {
@@ -142,18 +149,16 @@ void EvaluationHook::end(Session& s) {
 void EvaluationHook::run(Session& s, int64_t epoch) {
   last_ = evaluate_();
   last_step_ = s.state().step;
-  Tensor sums =
-      Tensor::from<double>({4}, {epoch_loss_, epoch_steps_, epoch_correct_, epoch_examples_});
-  s.comm().allreduce(sums, ReduceOp::sum, fmt::format("the train loss of epoch {}", epoch + 1));
-  const double* w = sums.data<double>();
-  train_loss_ = w[1] > 0 ? w[0] / w[1] : 0.0;
-  epoch_loss_ = epoch_steps_ = epoch_correct_ = epoch_examples_ = 0;
+  const StepSums all =
+      epoch_.reduce(s.comm(), fmt::format("the train loss of epoch {}", epoch + 1));
+  train_loss_ = all.mean_loss();
+  epoch_ = {};
   const int64_t step = s.state().step;
   const double epochs = static_cast<double>(step) / static_cast<double>(s.steps_per_epoch());
   EpochRecord record{.epoch = epochs,
                      .step = step,
                      .train_loss = train_loss_,
-                     .train_accuracy = w[3] > 0 ? w[2] / w[3] : 0.0,
+                     .train_accuracy = all.accuracy(),
                      .test_loss = last_->loss,
                      .test_accuracy = last_->accuracy};
   if (writer_)
@@ -188,23 +193,19 @@ SummaryHook::SummaryHook(int64_t every, EventWriter* writer, const EvaluationHoo
 void SummaryHook::after_step(Session& s, const StepResult& r) {
   if (every_ <= 0) return;
   if (window_start_ < 0) window_start_ = s.elapsed();
-  loss_ += r.loss;
-  steps_ += 1;
-  correct_ += static_cast<double>(r.correct);
-  examples_ += static_cast<double>(r.examples);
+  window_.add(r);
   const int64_t step = s.state().step;
   if (step % every_ != 0) return;
-  Tensor sums = Tensor::from<double>({4}, {loss_, steps_, correct_, examples_});
-  s.comm().allreduce(sums, ReduceOp::sum, fmt::format("the summaries of step {}", step));
-  const double* w = sums.data<double>();
+  const StepSums all = window_.reduce(s.comm(), fmt::format("the summaries of step {}", step));
   if (writer_) {
-    writer_->scalar("train/loss", step, w[0] / w[1]);
-    writer_->scalar("train/accuracy", step, w[2] / w[3]);
+    writer_->scalar("train/loss", step, all.mean_loss());
+    writer_->scalar("train/accuracy", step, all.accuracy());
     writer_->scalar("lr", step, lr_());
-    writer_->scalar("samples_per_sec", step, w[3] / std::max(s.elapsed() - window_start_, 1e-9));
+    writer_->scalar("samples_per_sec", step,
+                    all.examples / std::max(s.elapsed() - window_start_, 1e-9));
     if (r.grad_norm >= 0) writer_->scalar("train/grad_norm", step, r.grad_norm);
   }
-  loss_ = steps_ = correct_ = examples_ = 0;
+  window_ = {};
   window_start_ = s.elapsed();
 }
 

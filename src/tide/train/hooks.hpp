@@ -18,6 +18,17 @@
 
 namespace tide {
 
+// Loss, accuracy and example counts of the steps since the last reset, summed over the ranks
+// by reduce(): what the metrics, evaluation and summary hooks each report over their window.
+struct StepSums {
+  double loss = 0, steps = 0, correct = 0, examples = 0;
+  void add(const StepResult& r);
+  // The sums over every rank (a collective); this rank's own are kept.
+  StepSums reduce(const Communicator& comm, const std::string& what) const;
+  double mean_loss() const { return steps > 0 ? loss / steps : 0.0; }
+  double accuracy() const { return examples > 0 ? correct / examples : 0.0; }
+};
+
 // Stops once `last` steps are done.
 class StopAtStepHook : public Hook {
  public:
@@ -96,7 +107,8 @@ class MetricsHook : public Hook {
   MetricsWriter* writer_;
   Progress* progress_;
   std::function<double()> lr_;
-  double loss_ = 0, steps_ = 0, correct_ = 0, examples_ = 0, window_start_ = 0;
+  StepSums window_;
+  double window_start_ = 0;
 };
 
 // Evaluates after every epoch and after the last step (not when a signal stopped the run),
@@ -126,7 +138,7 @@ class EvaluationHook : public Hook {
   bool log_;
   std::optional<EvalResult> last_;
   int64_t last_step_ = -1;
-  double epoch_loss_ = 0, epoch_steps_ = 0, epoch_correct_ = 0, epoch_examples_ = 0;
+  StepSums epoch_;
   double train_loss_ = 0;
   std::vector<EpochRecord> history_;
 };
@@ -164,7 +176,8 @@ class SummaryHook : public Hook {
   EventWriter* writer_;
   const EvaluationHook& evaluation_;
   std::function<double()> lr_;
-  double loss_ = 0, steps_ = 0, correct_ = 0, examples_ = 0, window_start_ = -1;
+  StepSums window_;
+  double window_start_ = -1;
   int64_t evaluation_written_ = -1;
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tide/core/error.hpp"
 
@@ -25,13 +26,15 @@ MetricsWriter::MetricsWriter(const std::string& path, int64_t resume_step) : pat
       // A row that does not start with a step (a torn last line) is dropped.
       const int64_t step = std::strtoll(line.c_str(), nullptr, 10);
       if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
-          step <= resume_step && std::count(line.begin(), line.end(), ',') == 7)
+          step <= resume_step &&
+          std::count(line.begin(), line.end(), ',') + 1 ==
+              static_cast<std::ptrdiff_t>(kMetricsColumns.size()))
         kept.push_back(line);
     }
   }
   file_ = std::fopen(path.c_str(), "w");
   TIDE_CHECK(file_ != nullptr, "{}: cannot create: {}", path, std::strerror(errno));
-  fmt::print(file_, "step,epoch,split,loss,accuracy,lr,samples_per_sec,wall_s\n");
+  fmt::print(file_, "{}\n", fmt::join(kMetricsColumns, ","));
   for (const std::string& line : kept) fmt::print(file_, "{}\n", line);
   TIDE_CHECK(std::fflush(file_) == 0, "{}: write failed: {}", path, std::strerror(errno));
 }

@@ -1,10 +1,15 @@
 // metrics.csv: one row per logged training window and per evaluation.
 #pragma once
 
+#include <array>
 #include <cstdio>
 #include <string>
 
 namespace tide {
+
+// The columns of metrics.csv, in order.
+inline constexpr std::array<const char*, 8> kMetricsColumns = {
+    "step", "epoch", "split", "loss", "accuracy", "lr", "samples_per_sec", "wall_s"};
 
 struct MetricsRow {
   int64_t step = 0;

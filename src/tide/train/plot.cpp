@@ -2,7 +2,6 @@
 
 #include <sys/wait.h>
 
-#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -14,19 +13,16 @@
 #include <fmt/format.h>
 
 #include "tide/core/error.hpp"
+#include "tide/train/metrics.hpp"
 
 namespace tide {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The columns of metrics.csv (metrics.hpp).
-constexpr std::array<const char*, 8> kColumns = {"step",     "epoch", "split",           "loss",
-                                                 "accuracy", "lr",    "samples_per_sec", "wall_s"};
-
 int column_of(const std::string& name) {
-  for (size_t i = 0; i < kColumns.size(); ++i)
-    if (name == kColumns[i]) return static_cast<int>(i);
+  for (size_t i = 0; i < kMetricsColumns.size(); ++i)
+    if (name == kMetricsColumns[i]) return static_cast<int>(i);
   return -1;
 }
 
@@ -62,14 +58,14 @@ Series read_series(const std::string& run_dir, const PlotOptions& o) {
     std::vector<std::string> cells;
     std::stringstream row(line);
     for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
-    TIDE_CHECK(cells.size() == kColumns.size(), "{}: line {} has {} fields, expected {}", path,
-               number, cells.size(), kColumns.size());
+    TIDE_CHECK(cells.size() == kMetricsColumns.size(), "{}: line {} has {} fields, expected {}",
+               path, number, cells.size(), kMetricsColumns.size());
     if (cells[2] != o.split) continue;
     auto number_at = [&](int column) {
       char* end = nullptr;
       const double v = std::strtod(cells[static_cast<size_t>(column)].c_str(), &end);
       TIDE_CHECK(end != cells[static_cast<size_t>(column)].c_str() && *end == '\0',
-                 "{}: line {}: {} '{}' is not a number", path, number, kColumns[column],
+                 "{}: line {}: {} '{}' is not a number", path, number, kMetricsColumns[column],
                  cells[static_cast<size_t>(column)]);
       return v;
     };
