@@ -6,6 +6,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -79,6 +80,19 @@ TEST(Checkpoint, RoundTripKeepsTensorsAndState) {
   EXPECT_EQ(CheckpointStore::load(fs::path(path).replace_extension(".safetensors")).state.step, 23);
   for (const auto& e : fs::directory_iterator(store.dir()))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+// A stateful schedule's state (plateau: best loss, bad count, reductions) comes back,
+// infinity included (the best loss before the first evaluation; JSON writes it as null).
+TEST(Checkpoint, ScheduleStateRoundTripsIncludingInfinity) {
+  const CheckpointStore store(fresh_dir("schedule"), 0);
+  TrainingState state = state_at(7);
+  state.lr_schedule = {std::numeric_limits<double>::infinity(), 2, 1};
+  const Checkpoint c = CheckpointStore::load(store.save(state, model_at(7), optimizer_at(7)));
+  EXPECT_EQ(c.state.lr_schedule, state.lr_schedule);
+  const Checkpoint none =
+      CheckpointStore::load(store.save(state_at(8), model_at(8), optimizer_at(8)));
+  EXPECT_TRUE(none.state.lr_schedule.empty());
 }
 
 TEST(Checkpoint, AnIndependentReaderReadsTheTensorsFile) {

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -107,6 +109,10 @@ std::string CheckpointStore::save(const TrainingState& state, const TensorMap& m
       tensors, {{"format", "tide-checkpoint"}, {"step", std::to_string(state.step)}});
   const std::string base = (fs::path(dir_) / step_name(state.step)).string();
   write_file_atomically(base + ".safetensors", bytes);
+  // JSON has no infinity (plateau's best loss before its first evaluation): null stands for it.
+  nlohmann::ordered_json schedule_json = nlohmann::ordered_json::array();
+  for (const double v : state.lr_schedule)
+    schedule_json.push_back(std::isfinite(v) ? nlohmann::ordered_json(v) : nullptr);
   const nlohmann::ordered_json j = {
       {"format", kFormat},
       {"step", state.step},
@@ -115,6 +121,7 @@ std::string CheckpointStore::save(const TrainingState& state, const TensorMap& m
       {"seed", state.seed},
       {"world_size", state.world_size},
       {"config_hash", state.config_hash},
+      {"lr_schedule", schedule_json},
       {"tensors", step_name(state.step) + ".safetensors"},
       {"tensors_bytes", bytes.size()},
       {"tensors_crc32", crc32_of(bytes)},
@@ -168,6 +175,9 @@ Checkpoint CheckpointStore::load(const std::string& given) {
     c.state.seed = j.at("seed").get<uint64_t>();
     c.state.world_size = j.at("world_size").get<int>();
     c.state.config_hash = j.at("config_hash").get<std::string>();
+    for (const auto& v : j.value("lr_schedule", nlohmann::json::array()))
+      c.state.lr_schedule.push_back(v.is_null() ? std::numeric_limits<double>::infinity()
+                                                : v.get<double>());
     tensors_name = j.at("tensors").get<std::string>();
     tensors_bytes = j.at("tensors_bytes").get<uint64_t>();
     tensors_crc = j.at("tensors_crc32").get<uint32_t>();

@@ -28,7 +28,8 @@ struct TrainingState {
   int64_t batch = 0;  // batches of that epoch each rank has consumed
   uint64_t seed = 0;
   int world_size = 1;
-  std::string config_hash = {};  // of the settings that change what is computed
+  std::string config_hash = {};          // of the settings that change what is computed
+  std::vector<double> lr_schedule = {};  // what a stateful schedule (plateau) has learned
 };
 
 struct Checkpoint {

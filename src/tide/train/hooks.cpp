@@ -41,11 +41,13 @@ void NanGuardHook::after_step(Session& s, const StepResult& r) {
 }
 
 CheckpointHook::CheckpointHook(CheckpointStore store, double every_secs, int64_t every_steps,
-                               Tensors tensors, TrainingState identity)
+                               Tensors tensors, TrainingState identity,
+                               std::function<std::vector<double>()> schedule_state)
     : store_(std::move(store)),
       every_secs_(every_secs),
       every_steps_(every_steps),
       tensors_(std::move(tensors)),
+      schedule_state_(std::move(schedule_state)),
       identity_(std::move(identity)) {}
 
 void CheckpointHook::begin(Session& s) {
@@ -70,6 +72,7 @@ void CheckpointHook::save(Session& s) {
   state.step = s.state().step;
   state.epoch = s.state().epoch;
   state.batch = s.state().batch;
+  if (schedule_state_) state.lr_schedule = schedule_state_();
   try {
     const auto [model, optimizer] = tensors_();
     last_path_ = store_.save(state, model, optimizer);

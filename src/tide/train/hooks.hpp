@@ -72,8 +72,10 @@ class NanGuardHook : public Hook {
 class CheckpointHook : public Hook {
  public:
   using Tensors = std::function<std::pair<TensorMap, TensorMap>()>;  // model, optimizer
+  // `schedule_state`, when given, is saved as the state's lr_schedule.
   CheckpointHook(CheckpointStore store, double every_secs, int64_t every_steps, Tensors tensors,
-                 TrainingState identity);
+                 TrainingState identity,
+                 std::function<std::vector<double>()> schedule_state = nullptr);
   void begin(Session& s) override;
   void after_step(Session& s, const StepResult&) override;
   void end(Session& s) override;
@@ -88,6 +90,7 @@ class CheckpointHook : public Hook {
   double every_secs_;
   int64_t every_steps_;
   Tensors tensors_;
+  std::function<std::vector<double>()> schedule_state_;
   TrainingState identity_;  // seed, world size, config hash
   double last_time_ = 0;
   int64_t last_step_ = -1;

@@ -35,9 +35,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// The plateau schedule's state in a checkpoint, next to the optimizer's.
-constexpr const char* kPlateauKey = "lr_schedule.plateau";
-
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -207,12 +204,10 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
             "with the new ones",
             ck->path, ck->state.config_hash, config_hash);
       model->load_state_dict(ck->model);
-      if (const auto it = ck->optimizer.find(kPlateauKey); it != ck->optimizer.end()) {
-        const std::vector<double> v = it->second.to_vector();
-        TIDE_CHECK(v.size() == 3, "{}: {} has {} values, expected 3", ck->path, kPlateauKey,
-                   v.size());
+      if (!ck->state.lr_schedule.empty()) {
+        const std::vector<double>& v = ck->state.lr_schedule;
+        TIDE_CHECK(v.size() == 3, "{}: lr_schedule has {} values, expected 3", ck->path, v.size());
         schedule.set_state({v[0], v[1], v[2]});
-        ck->optimizer.erase(it);
       }
       optimizer.load_state_dict(ck->optimizer);
       start.step = ck->state.step;
@@ -298,14 +293,14 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   auto checkpoints = std::make_shared<CheckpointHook>(
       store, c.checkpoint_every_secs, c.checkpoint_every_steps,
       [&] {  // called on rank 0 only: no collectives here
-        TensorMap optimizer_state = optimizer.state_dict();
-        if (c.schedule.kind == "plateau") {
-          const std::array<double, 3> v = schedule.state();
-          optimizer_state.emplace(kPlateauKey, Tensor::from<double>({3}, {v[0], v[1], v[2]}));
-        }
-        return std::pair{model->state_dict(), std::move(optimizer_state)};
+        return std::pair{model->state_dict(), optimizer.state_dict()};
       },
-      start);
+      start,
+      c.schedule.kind == "plateau" ? std::function<std::vector<double>()>([&schedule] {
+        const std::array<double, 3> v = schedule.state();
+        return std::vector<double>(v.begin(), v.end());
+      })
+                                   : nullptr);
   session.add_hook(checkpoints);
 
   const auto started = Clock::now();
