@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <gmock/gmock.h>
@@ -81,6 +82,26 @@ TEST(TimeSeries, CsvRoundTripAndBadOptions) {
   EXPECT_EQ(t.column("t")[7], 2);
   EXPECT_NEAR(t.column("value")[7], s[1].values[2], 1e-5 * (1 + std::abs(s[1].values[2])));
   EXPECT_EQ(t.column("label")[29], 2);
+  // Generated one series at a time: the same file.
+  const std::string streamed = path + ".streamed";
+  generate_series_csv(streamed, {.series = 6, .length = 5, .classes = 3, .seed = 2});
+  const auto bytes = [](const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_EQ(bytes(streamed), bytes(path));
+  // The streaming reader gives the series back, 6 significant digits each.
+  SeriesCsvReader reader(path);
+  CsvSeries one;
+  for (const LabelledSeries& expected : s) {
+    ASSERT_TRUE(reader.next(one));
+    EXPECT_EQ(one.label, expected.label);
+    ASSERT_EQ(one.values.size(), expected.values.size());
+    for (size_t i = 0; i < one.values.size(); ++i)
+      EXPECT_NEAR(one.values[i], expected.values[i], 1e-5 * (1 + std::abs(expected.values[i])));
+  }
+  EXPECT_FALSE(reader.next(one));
+  EXPECT_EQ(reader.rows(), 30);
   EXPECT_THAT(error_of([] { generate_series({.classes = 9}); }), HasSubstr("--classes"));
   EXPECT_THAT(error_of([] { generate_series({.length = 1}); }), HasSubstr("--length"));
   EXPECT_THAT(error_of([] { write_series_csv("/nonexistent/x.csv", {}); }),

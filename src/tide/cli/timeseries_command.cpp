@@ -26,9 +26,8 @@ void add_timeseries_command(CLI::App& app) {
       ->capture_default_str();
   gen->add_option("--seed", o->seed, "Seed of the draws")->capture_default_str();
   gen->callback([o, out] {
-    const std::vector<LabelledSeries> series = generate_series(*o);
     if (Communicator::world().rank() != 0) return;  // under mpirun, one writer
-    write_series_csv(*out, series);
+    generate_series_csv(*out, *o);
     fmt::print("{} series of {} points in {} classes written to {}\n", o->series, o->length,
                o->classes, *out);
   });
