@@ -28,6 +28,7 @@
 #include "tide/train/models.hpp"
 #include "tide/train/progress.hpp"
 #include "tide/train/session.hpp"
+#include "tide/train/training_loop.hpp"
 
 namespace tide {
 namespace {
@@ -61,14 +62,6 @@ void write_summary(const fs::path& path, const TrainConfig& c, const TrainSummar
       {"threads", num_threads()},
   };
   write_text_file(path.string(), j.dump(2) + "\n");
-}
-
-// Threads per rank when --threads is 0: the node's cores shared among its ranks.
-int default_threads(const TrainConfig& c) {
-  if (c.threads > 0) return c.threads;
-  const int local = Communicator::world().local_size();
-  if (local <= 1) return 0;  // one per core
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
 }
 
 // What every rank of a team must agree on: the model's parameters and the flags that
@@ -123,17 +116,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
 
   const int64_t global_batch = c.batch_size * ranks * c.accumulate;
   const double lr = c.lr * lr_scale_factor(c, global_batch);
-  const std::unique_ptr<Optimizer> optimizer_ptr =
-      make_optimizer(model->parameters(), OptimizerConfig{.name = c.optimizer,
-                                                          .lr = lr,
-                                                          .momentum = c.momentum,
-                                                          .nesterov = c.nesterov,
-                                                          .weight_decay = c.weight_decay,
-                                                          .beta1 = c.beta1,
-                                                          .beta2 = c.beta2,
-                                                          .eps = c.eps,
-                                                          .trust = c.lars_trust,
-                                                          .decay_1d = !c.no_decay_bias_norm});
+  const std::unique_ptr<Optimizer> optimizer_ptr = make_configured_optimizer(*model, c, lr);
   Optimizer& optimizer = *optimizer_ptr;
   const auto train_sampler = std::make_shared<DistributedSampler>(
       train_set->size(), comm.rank(), ranks, c.batch_size, true, c.seed);
@@ -162,69 +145,22 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
              "an epoch has {} batches of {} per rank, fewer than --accumulate {}: nothing to "
              "train on",
              train_loader.batches_per_epoch(), c.batch_size, c.accumulate);
-  int64_t total = c.epochs * per_epoch;
-  if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
-  ScheduleOptions schedule_options = c.schedule;
-  if (c.warmup_epochs > 0)
-    schedule_options.warmup_steps =
-        std::max<int64_t>(1, std::llround(c.warmup_epochs * static_cast<double>(per_epoch)));
+  const int64_t total = total_steps(c, per_epoch);
+  const ScheduleOptions schedule_options = tide::schedule_options(c, per_epoch);
   LrSchedule schedule(lr, total, schedule_options);
   const double grad_seed = 1.0 / static_cast<double>(ranks * c.accumulate);
-  std::optional<Reducer> reducer;
-  // auto: overlap needs a core for the Reducer's thread; where compute threads take them
-  // all, an allreduce during backward only takes their cycles (measured: bench/README.md).
-  const bool spare_core = static_cast<int64_t>(Communicator::world().local_size()) * num_threads() <
-                          static_cast<int64_t>(std::thread::hardware_concurrency());
-  const bool overlap = c.overlap == "on" || (c.overlap == "auto" && spare_core);
-  if (ranks > 1)
-    reducer.emplace(
-        model->parameters(), comm,
-        ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
-                       .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-                       .overlap = overlap});
+  GradientAveraging averaging;
+  make_reducer(averaging, *model, comm, c);
+  std::optional<Reducer>& reducer = averaging.reducer;
+  const bool overlap = averaging.overlap;
 
   // Resume: every rank loads the same checkpoint; rank 0's choice is checked on all.
   const std::string agreement = agreement_text(*model, c);
   const std::string config_hash = text_hash(agreement);
-  TrainingState start{.seed = c.seed, .world_size = ranks, .config_hash = config_hash};
   CheckpointStore store((fs::path(c.run_dir) / "checkpoints").string(), c.keep_checkpoints);
-  std::string resumed_from;
-  if (c.resume != "never") {
-    std::optional<Checkpoint> ck =
-        c.resume == "auto" ? store.load_newest() : CheckpointStore::load(c.resume);
-    if (ck) {
-      TIDE_CHECK(ck->state.world_size == ranks,
-                 "{} was written by a run of {} rank{}; this one has {}: resume with {} ranks "
-                 "for the same result, or start afresh with --resume never",
-                 ck->path, ck->state.world_size, ck->state.world_size > 1 ? "s" : "", ranks,
-                 ck->state.world_size);
-      if (ck->state.config_hash != config_hash && writer)
-        log_warn(
-            "{} was written with other settings (config hash {}, now {}): the run goes on "
-            "with the new ones",
-            ck->path, ck->state.config_hash, config_hash);
-      model->load_state_dict(ck->model);
-      if (!ck->state.lr_schedule.empty()) {
-        const std::vector<double>& v = ck->state.lr_schedule;
-        TIDE_CHECK(v.size() == 3, "{}: lr_schedule has {} values, expected 3", ck->path, v.size());
-        schedule.set_state({v[0], v[1], v[2]});
-      }
-      optimizer.load_state_dict(ck->optimizer);
-      start.step = ck->state.step;
-      start.epoch = ck->state.epoch;
-      start.batch = ck->state.batch;
-      resumed_from = ck->path;
-    }
-  }
-  {
-    const std::vector<std::string> where =
-        comm.allgather(fmt::format("{}", start.step), "the comparison of resume points");
-    for (int r = 1; r < ranks; ++r)
-      TIDE_CHECK(where[static_cast<size_t>(r)] == where[0],
-                 "rank {} would resume at step {}, rank 0 at step {}: every rank must see the "
-                 "same run directory {}",
-                 r, where[static_cast<size_t>(r)], where[0], c.run_dir);
-  }
+  const ResumePoint resumed = resume_run(c, store, config_hash, *model, optimizer, schedule, comm);
+  const TrainingState& start = resumed.state;
+  const std::string& resumed_from = resumed.from;
   replicate_parameters(model->named_parameters(), agreement, comm);
 
   if (writer) {
@@ -262,46 +198,36 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
 
   Progress progress(writer ? stderr : nullptr, total, c.log_every, start.step);
   int64_t trained_examples = 0;
-  const auto lr_now = [&optimizer] { return optimizer.lr(); };
   Session::catch_termination_signals();
   Session session(comm, start, per_epoch, c.accumulate, [&](int64_t epoch, int64_t first_batch) {
     train_set->set_epoch(epoch);
     train_loader.start_epoch(epoch, first_batch);
   });
-  session.add_hook(std::make_shared<StopAtStepHook>(total));
-  session.add_hook(std::make_shared<NanGuardHook>(c.nan_policy == "skip"));
-  session.add_hook(std::make_shared<MetricsHook>(c.log_every, metrics_ptr,
-                                                 writer ? &progress : nullptr, lr_now));
-  auto evaluation = std::make_shared<EvaluationHook>(
-      [&] {
-        broadcast_buffers(*model, comm);
-        return evaluate(*model, test_loader, comm);
-      },
-      metrics_ptr, lr_now, writer,
-      fit_loader ? std::function<EvalResult()>([&] { return evaluate(*model, *fit_loader, comm); })
-                 : nullptr);
-  session.add_hook(evaluation);
-  if (c.schedule.kind == "plateau")
-    session.add_hook(std::make_shared<PlateauHook>(*evaluation, schedule, writer));
-  if (c.early_stopping > 0)
-    session.add_hook(std::make_shared<EarlyStoppingHook>(*evaluation, c.early_stopping));
   std::optional<EventWriter> events;
   if (writer && c.summary_every_steps > 0) events.emplace(c.run_dir);
-  auto summaries = std::make_shared<SummaryHook>(c.summary_every_steps, events ? &*events : nullptr,
-                                                 *evaluation, lr_now);
-  session.add_hook(summaries);
-  auto checkpoints = std::make_shared<CheckpointHook>(
-      store, c.checkpoint_every_secs, c.checkpoint_every_steps,
-      [&] {  // called on rank 0 only: no collectives here
-        return std::pair{model->state_dict(), optimizer.state_dict()};
-      },
-      start,
-      c.schedule.kind == "plateau" ? std::function<std::vector<double>()>([&schedule] {
-        const std::array<double, 3> v = schedule.state();
-        return std::vector<double>(v.begin(), v.end());
-      })
-                                   : nullptr);
-  session.add_hook(checkpoints);
+  const StandardHooks hooks = add_standard_hooks(
+      session,
+      HookInputs{.total = total,
+                 .metrics = metrics_ptr,
+                 .progress = writer ? &progress : nullptr,
+                 .events = events ? &*events : nullptr,
+                 .writer = writer,
+                 .evaluate =
+                     [&] {
+                       broadcast_buffers(*model, comm);
+                       return evaluate(*model, test_loader, comm);
+                     },
+                 .evaluate_train = fit_loader ? std::function<EvalResult()>([&] {
+                   return evaluate(*model, *fit_loader, comm);
+                 })
+                                              : nullptr,
+                 .snapshot =
+                     [&] {  // called on rank 0 only: no collectives here
+                       return std::pair{model->state_dict(), optimizer.state_dict()};
+                     }},
+      c, store, start, schedule, optimizer);
+  const std::shared_ptr<EvaluationHook>& evaluation = hooks.evaluation;
+  const std::shared_ptr<CheckpointHook>& checkpoints = hooks.checkpoints;
 
   const auto started = Clock::now();
   session.run([&](Session& sess) {
@@ -327,20 +253,8 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
       r.loss += loss_value / static_cast<double>(c.accumulate);
     }
     if (reducer) reducer->finish();
-    if (ranks > 1) {  // a non-finite loss anywhere made every rank's gradients non-finite
-      Tensor any = Tensor::full({1}, nonfinite, DType::f64);
-      comm.allreduce(any, ReduceOp::max, fmt::format("the loss check of step {}", step + 1));
-      nonfinite = any.data<double>()[0];
-    }
-    if (nonfinite != 0) {
-      r.skipped = true;  // the parameters stay as they were; NanGuardHook decides
-    } else {
-      if (summaries->wants_grad_norm(step)) r.grad_norm = grad_norm(model->parameters());
-      if (c.l1 > 0) add_l1_gradient(model->parameters(), c.l1, true);
-      if (c.clip_norm > 0) clip_grad_norm(model->parameters(), c.clip_norm);
-      if (c.clip_value > 0) clip_grad_value(model->parameters(), c.clip_value);
-      optimizer.step();
-    }
+    apply_update(r, nonfinite != 0, hooks.summaries->wants_grad_norm(step), *model, optimizer, c,
+                 comm, step);
     trained_examples += r.examples;
     return r;
   });
