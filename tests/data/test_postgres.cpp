@@ -207,6 +207,11 @@ TEST_F(Postgres, ShardsCoverEverySeriesWithBalancedWindows) {
     EXPECT_LE(most, total / parts + 39) << parts;
   }
   EXPECT_EQ(source.shards(2, {.length = 500}).at(0).windows, 0);
+  // Within a range of ordinals: series 15 to 19 only.
+  const std::vector<SeriesRange> tail = source.shards(2, spec, 15, 20);
+  EXPECT_EQ(tail[0].begin, 15);
+  EXPECT_EQ(tail[1].end, 20);
+  EXPECT_EQ(tail[0].windows + tail[1].windows, 31 + 33 + 35 + 37 + 39);
 }
 
 // Every window of the range, normalised, in (series, offset) order.
@@ -319,7 +324,9 @@ TEST_F(Postgres, StreamGivesUpAfterRetrySeconds) {
     std::string url;
     std::string describe() const override { return "gone"; }
     SourceSummary summary() override { return {}; }
-    std::vector<SeriesRange> shards(int, const WindowSpec&) override { return {}; }
+    std::vector<SeriesRange> shards(int, const WindowSpec&, int64_t, int64_t) override {
+      return {};
+    }
     std::unique_ptr<SeriesCursor> open(int64_t, int64_t) override {
       return PostgresSource(url, "g").open(0, 8);
     }

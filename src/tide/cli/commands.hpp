@@ -25,6 +25,11 @@ void add_schedule_options(CLI::App* cmd, ScheduleOptions& schedule);
 // The options of `tide train` that shape a run (model, data, optimizer, schedule,
 // regularisation, parallelism, monitoring), registered on `cmd` and written into `config`.
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config);
+// Two parts of them that any trainer takes: the optimizer, its schedule and gradient
+// regularisation; and the run (epochs, batch, seed, threads, run directory, gradient
+// averaging, checkpoints, summaries).
+void add_optimizer_options(CLI::App* cmd, TrainConfig& config);
+void add_run_options(CLI::App* cmd, TrainConfig& config);
 
 // `tide fit`: classical regression of CSV data (train/fit.hpp).
 void add_fit_command(CLI::App& app);
@@ -32,7 +37,8 @@ void add_fit_command(CLI::App& app);
 // `tide kmeans`: k-means on the rows of a CSV file (train/kmeans.hpp).
 void add_kmeans_command(CLI::App& app);
 
-// `tide timeseries generate`: labelled synthetic series (data/timeseries.hpp).
+// `tide timeseries generate|ingest|train|cluster`: the time-series case study
+// (data/timeseries.hpp, data/postgres_source.hpp, train/series_autoencoder.hpp).
 void add_timeseries_command(CLI::App& app);
 
 // `tide experiment batch-size|regularization`: families of runs with plots

@@ -86,38 +86,23 @@ void run(const KMeansArgs& a) {
   nlohmann::ordered_json report = {{"data", a.data},       {"k", k},
                                    {"points", n},          {"iterations", r.iterations},
                                    {"inertia", r.inertia}, {"sizes", r.sizes}};
-  // The silhouette is O(n^2): over a fixed random sample of rows when there are many.
-  std::vector<int64_t> rows(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = i;
-  if (n > a.silhouette_sample) {
-    RngStream rng(a.options.seed, RngPurpose::data, {2});
-    for (int64_t i = 0; i < a.silhouette_sample; ++i)
-      std::swap(rows[static_cast<size_t>(i)],
-                rows[static_cast<size_t>(i) + rng.below(static_cast<uint64_t>(n - i))]);
-    rows.resize(static_cast<size_t>(a.silhouette_sample));
-  }
-  std::vector<double> sample;
-  std::vector<int64_t> sample_labels;
-  for (const int64_t i : rows) {
-    sample.insert(sample.end(), all.begin() + i * d, all.begin() + (i + 1) * d);
-    sample_labels.push_back(cluster[static_cast<size_t>(i)]);
-  }
-  std::set<int64_t> used(sample_labels.begin(), sample_labels.end());
-  if (used.size() < 2 || used.size() >= sample_labels.size()) {
-    fmt::print("silhouette undefined ({} cluster{} among {} points)\n", used.size(),
-               used.size() == 1 ? "" : "s", sample_labels.size());
+  const ClusterScores scores =
+      score_clustering(all, d, cluster, truth, a.silhouette_sample, a.options.seed);
+  if (!scores.silhouette) {
+    fmt::print("silhouette undefined ({} cluster{} among {} points)\n", scores.silhouette_clusters,
+               scores.silhouette_clusters == 1 ? "" : "s", scores.silhouette_points);
   } else {
-    const double s = silhouette(sample, d, sample_labels);
-    fmt::print("silhouette {:.4f}{}\n", s,
-               n > a.silhouette_sample ? fmt::format(" (on {} sampled points)", rows.size()) : "");
-    report["silhouette"] = s;
+    fmt::print("silhouette {:.4f}{}\n", *scores.silhouette,
+               n > a.silhouette_sample
+                   ? fmt::format(" (on {} sampled points)", scores.silhouette_points)
+                   : "");
+    report["silhouette"] = *scores.silhouette;
   }
   if (!truth.empty()) {
-    const double ari = adjusted_rand_index(truth, cluster),
-                 nmi = normalized_mutual_information(truth, cluster);
-    fmt::print("against column {}: adjusted Rand index {:.4f}, NMI {:.4f}\n", a.label, ari, nmi);
-    report["adjusted_rand_index"] = ari;
-    report["nmi"] = nmi;
+    fmt::print("against column {}: adjusted Rand index {:.4f}, NMI {:.4f}\n", a.label,
+               *scores.adjusted_rand_index, *scores.nmi);
+    report["adjusted_rand_index"] = *scores.adjusted_rand_index;
+    report["nmi"] = *scores.nmi;
   }
   const std::string out = a.out.empty() ? fmt::format("runs/kmeans-{}", local_time_stamp()) : a.out;
   std::error_code ec;

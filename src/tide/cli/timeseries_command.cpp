@@ -1,13 +1,170 @@
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
 #include "tide/cli/commands.hpp"
+#include "tide/data/postgres_source.hpp"
 #include "tide/data/timeseries.hpp"
 #include "tide/dist/communicator.hpp"
+#include "tide/train/series_autoencoder.hpp"
 
 namespace tide::cli {
+namespace {
+
+// --db (repeatable), --table and the window flags, shared by train and cluster.
+void add_series_data_options(CLI::App* cmd, SeriesData& d) {
+  cmd->add_option("--db", d.db,
+                  "PostgreSQL connection string (\"host=... port=... dbname=... user=...\" or a "
+                  "postgresql:// URI); repeat it to give rank r the (r mod n)-th, each holding "
+                  "the same table")
+      ->required();
+  cmd->add_option("--table", d.table, "The table of series")->capture_default_str();
+  cmd->add_option("--window", d.window,
+                  "Points per window (0: the series' length, which all must share)")
+      ->capture_default_str();
+  cmd->add_option("--stride", d.stride, "Points between windows' starts (0: the window)")
+      ->capture_default_str();
+  cmd->add_option("--retry-seconds", d.retry_seconds,
+                  "Seconds to keep reconnecting after the database connection drops")
+      ->capture_default_str();
+  cmd->add_option("--fetch-mb", d.fetch_mb, "Series text a cursor fetches at a time (MB)")
+      ->capture_default_str();
+}
+
+void add_ingest_command(CLI::App* ts) {
+  CLI::App* cmd = ts->add_subcommand(
+      "ingest",
+      "Load long-format CSV (series_id,t,value[,label]) into a PostgreSQL table with COPY, "
+      "one row per series (created with its indexes if needed; nothing added on an error)");
+  auto db = std::make_shared<std::string>();
+  auto csv = std::make_shared<std::string>();
+  auto table = std::make_shared<std::string>("series");
+  cmd->add_option("--db", *db, "PostgreSQL connection string")->required();
+  cmd->add_option("--csv", *csv, "The CSV file; a series' rows together, in increasing t")
+      ->required();
+  cmd->add_option("--table", *table, "The table")->capture_default_str();
+  cmd->callback([db, csv, table] {
+    if (Communicator::world().rank() != 0) return;  // under mpirun, one loader
+    const IngestResult r = ingest_series_csv(*db, *table, *csv);
+    fmt::print("{} series ({} rows{}) loaded into table \"{}\" in {:.2f} s: {:.0f} rows/s\n",
+               r.series, r.rows, r.labelled ? ", with labels" : "", *table, r.seconds,
+               static_cast<double>(r.rows) / std::max(r.seconds, 1e-9));
+  });
+}
+
+void add_series_train_command(CLI::App* ts) {
+  CLI::App* cmd = ts->add_subcommand(
+      "train",
+      "Train an LSTM autoencoder on windows of the series, streamed from PostgreSQL by every "
+      "rank (data-parallel under mpirun), with checkpoints and summaries");
+  auto config = std::make_shared<TrainConfig>();
+  config->optimizer = "adam";
+  config->lr = 0.005;
+  config->batch_size = 32;
+  config->epochs = 20;
+  config->log_every = 20;
+  config->summary_every_steps = 20;
+  auto o = std::make_shared<SeriesTrainOptions>();
+  auto model = std::make_shared<std::string>("lstm-ae");
+  add_series_data_options(cmd, o->data);
+  cmd->add_option("--model", *model, "The model")
+      ->check(CLI::IsMember({"lstm-ae"}))
+      ->capture_default_str();
+  cmd->add_option("--latent", o->model.latent, "Size of the code")->capture_default_str();
+  cmd->add_option("--hidden", o->model.hidden, "LSTM units of encoder and decoder")
+      ->capture_default_str();
+  cmd->add_option("--layers", o->model.layers, "LSTM layers of encoder and decoder")
+      ->capture_default_str();
+  cmd->add_option("--code", o->model.code,
+                  "The code from the encoder's states: last (the last one) or pooled (their "
+                  "mean over time)")
+      ->check(CLI::IsMember({"last", "pooled"}))
+      ->capture_default_str();
+  cmd->add_option("--shuffle-buffer", o->shuffle_buffer,
+                  "Windows a rank shuffles among as they stream in (0: in table order)")
+      ->capture_default_str();
+  cmd->add_option("--validation", o->validation,
+                  "Fraction of the series (the last ones) held out for the validation loss")
+      ->capture_default_str();
+  cmd->add_option("--target-loss", o->target_loss,
+                  "Stop once the mean training loss over --log-every steps is at or below this "
+                  "(0: off)")
+      ->capture_default_str();
+  add_optimizer_options(cmd, *config);
+  add_run_options(cmd, *config);
+  cmd->callback([config, o] {
+    const SeriesTrainSummary s = train_series_autoencoder(*config, *o, Communicator::world());
+    if (Communicator::world().rank() != 0) return;
+    fmt::print("stopped: {}; train loss {:.5f}, validation loss {:.5f}; {:.0f} windows/s\n",
+               s.stop_reason, s.train_loss, s.validation_loss, s.windows_per_sec);
+    if (s.target_s >= 0)
+      fmt::print("target loss {} reached at step {} after {:.2f} s\n", o->target_loss,
+                 s.target_step, s.target_s);
+    fmt::print("run directory: {}\n", s.run_dir);
+  });
+}
+
+void add_series_cluster_command(CLI::App* ts) {
+  CLI::App* cmd = ts->add_subcommand(
+      "cluster",
+      "Encode every series with a trained autoencoder and cluster the codes with k-means (over "
+      "the ranks under mpirun); write the clusters to <table>_clusters and clusters.csv");
+  auto o = std::make_shared<SeriesClusterOptions>();
+  add_series_data_options(cmd, o->data);
+  cmd->add_option("--checkpoint,--model", o->model,
+                  "A run directory of `tide timeseries train`, its model.safetensors or one of "
+                  "its checkpoints")
+      ->required();
+  cmd->add_option("--k", o->kmeans.k, "Number of clusters")->required();
+  cmd->add_option("--max-iterations", o->kmeans.max_iterations, "Lloyd iterations at most")
+      ->capture_default_str();
+  cmd->add_option("--tolerance", o->kmeans.tolerance,
+                  "Stop when the centroids' total squared move is at most this times the codes' "
+                  "mean variance per dimension")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->kmeans.seed, "k-means++ draws")->capture_default_str();
+  cmd->add_option("--pool", o->pool,
+                  "A series' vector from its windows' codes: mean, or mean-std (mean and "
+                  "standard deviation)")
+      ->check(CLI::IsMember({"mean", "mean-std"}))
+      ->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "Windows encoded at a time")
+      ->capture_default_str();
+  cmd->add_option("--silhouette-sample", o->silhouette_sample,
+                  "Series the silhouette is computed on at most")
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "Output directory (default: runs/clusters-<time>)");
+  cmd->add_flag("!--no-db", o->write_db, "Do not write <table>_clusters");
+  cmd->add_option("--threads", o->threads, "Threads (0: one per core)")->capture_default_str();
+  cmd->callback([o] {
+    const SeriesClusterSummary s = cluster_series(*o, Communicator::world());
+    if (Communicator::world().rank() != 0) return;
+    fmt::print("k-means: {} series, k = {}, {} iteration{}{}\n", s.series, o->kmeans.k,
+               s.kmeans.iterations, s.kmeans.iterations == 1 ? "" : "s",
+               s.kmeans.converged ? "" : " (did not converge: --max-iterations)");
+    if (s.skipped > 0)
+      fmt::print(stderr, "warning: {} series shorter than a window were not clustered\n",
+                 s.skipped);
+    fmt::print("inertia {:.6g}; cluster sizes {}\n", s.kmeans.inertia,
+               fmt::join(s.kmeans.sizes, ", "));
+    if (s.scores.silhouette)
+      fmt::print("silhouette {:.4f} (on {} series)\n", *s.scores.silhouette,
+                 s.scores.silhouette_points);
+    else
+      fmt::print("silhouette undefined ({} cluster{})\n", s.scores.silhouette_clusters,
+                 s.scores.silhouette_clusters == 1 ? "" : "s");
+    if (s.scores.adjusted_rand_index)
+      fmt::print("against the labels: adjusted Rand index {:.4f}, NMI {:.4f}\n",
+                 *s.scores.adjusted_rand_index, *s.scores.nmi);
+  });
+}
+
+}  // namespace
 
 void add_timeseries_command(CLI::App& app) {
-  CLI::App* ts = app.add_subcommand("timeseries", "Time series: synthetic labelled data");
+  CLI::App* ts = app.add_subcommand(
+      "timeseries",
+      "Time series in PostgreSQL: generate, ingest, train an LSTM autoencoder, cluster its codes");
   ts->require_subcommand(1);
   CLI::App* gen = ts->add_subcommand(
       "generate",
@@ -31,6 +188,9 @@ void add_timeseries_command(CLI::App& app) {
     fmt::print("{} series of {} points in {} classes written to {}\n", o->series, o->length,
                o->classes, *out);
   });
+  add_ingest_command(ts);
+  add_series_train_command(ts);
+  add_series_cluster_command(ts);
 }
 
 }  // namespace tide::cli

@@ -276,7 +276,8 @@ SourceSummary PostgresSource::summary() {
   return s;
 }
 
-std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& windows) {
+std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& windows, int64_t begin,
+                                                int64_t end) {
   TIDE_CHECK(parts >= 1, "shards: {} parts", parts);
   TIDE_CHECK(windows.length >= 1 && windows.step() >= 1, "the window must be at least 1 point");
   std::vector<SeriesRange> ranges(static_cast<size_t>(parts));
@@ -288,12 +289,13 @@ std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& win
     const pqxx::result rows = txn.exec_params(
         fmt::format(
             "WITH w AS (SELECT ordinal, CASE WHEN length >= $1 THEN (length - $1) / $2 + 1 ELSE "
-            "0 END::bigint AS n FROM {}), c AS (SELECT n, ordinal, (sum(n) OVER (ORDER BY "
+            "0 END::bigint AS n FROM {} WHERE ordinal >= $4 AND ordinal < $5), c AS (SELECT n, "
+            "ordinal, (sum(n) OVER (ORDER BY "
             "ordinal) - n) AS before, sum(n) OVER () AS total FROM w) SELECT CASE WHEN total = "
             "0 THEN 0 ELSE div(before * $3, total)::bigint END AS part, min(ordinal), "
             "max(ordinal), count(*), sum(n)::bigint FROM c GROUP BY 1 ORDER BY 1",
             txn.quote_name(table_)),
-        windows.length, windows.step(), parts);
+        windows.length, windows.step(), parts, begin, end);
     for (const pqxx::row& r : rows) {
       const auto p = r[0].as<int64_t>();
       TIDE_CHECK(p >= 0 && p < parts, "shards: part {} of {}", p, parts);
@@ -307,7 +309,7 @@ std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& win
     }
   });
   // Parts with no series are empty ranges where the next part starts.
-  int64_t next_begin = std::max<int64_t>(last, 0);
+  int64_t next_begin = last >= 0 ? last : std::min(begin, end);
   for (int p = parts - 1; p >= 0; --p) {
     SeriesRange& range = ranges[static_cast<size_t>(p)];
     if (!present[static_cast<size_t>(p)])

@@ -54,7 +54,8 @@ class PostgresSource : public TimeSeriesSource {
 
   std::string describe() const override;
   SourceSummary summary() override;
-  std::vector<SeriesRange> shards(int parts, const WindowSpec& windows) override;
+  std::vector<SeriesRange> shards(int parts, const WindowSpec& windows, int64_t begin = 0,
+                                  int64_t end = INT64_MAX) override;
   std::unique_ptr<SeriesCursor> open(int64_t begin, int64_t end) override;
   std::unique_ptr<TimeSeriesSource> clone() const override;
 

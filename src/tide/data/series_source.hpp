@@ -70,8 +70,10 @@ class TimeSeriesSource {
   // For messages: the table and where it is, without credentials.
   virtual std::string describe() const = 0;
   virtual SourceSummary summary() = 0;
-  // `parts` consecutive ranges covering every series, with windows balanced between them.
-  virtual std::vector<SeriesRange> shards(int parts, const WindowSpec& windows) = 0;
+  // `parts` consecutive ranges covering every series with ordinal in [begin, end), with
+  // windows balanced between them.
+  virtual std::vector<SeriesRange> shards(int parts, const WindowSpec& windows, int64_t begin = 0,
+                                          int64_t end = INT64_MAX) = 0;
   // A cursor over the series with ordinal in [begin, end).
   virtual std::unique_ptr<SeriesCursor> open(int64_t begin, int64_t end) = 0;
   // A fresh source on the same store (its own connection), for another thread.

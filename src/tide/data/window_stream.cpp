@@ -15,7 +15,7 @@ using Clock = std::chrono::steady_clock;
 // A window waiting in the shuffle buffer.
 struct Slot {
   std::vector<float> values;
-  int64_t series = 0, offset = 0, label = -1;
+  int64_t series = 0, series_id = 0, offset = 0, label = -1;
 };
 
 }  // namespace
@@ -113,7 +113,8 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
                             : range_.windows - (batches_ - 1) * options_.batch_size;
   };
   // Adds one window to the batch being filled; false when the stream must stop.
-  const auto emit = [&](const float* values, int64_t series, int64_t offset, int64_t label) {
+  const auto emit = [&](const float* values, int64_t series, int64_t series_id, int64_t offset,
+                        int64_t label) {
     if (batch_index >= batches_) return false;  // the epoch's batches are complete
     const int64_t size = batch_size(batch_index);
     const bool keep = batch_index >= first_batch;
@@ -126,6 +127,7 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
       std::memcpy(current.inputs.data<float>() + filled * T, values,
                   static_cast<size_t>(T) * sizeof(float));
       current.series.push_back(series);
+      current.series_ids.push_back(series_id);
       current.offsets.push_back(offset);
       current.labels.push_back(label);
     }
@@ -193,7 +195,7 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
       for (int64_t offset = 0; offset + T <= length; offset += step) {
         const float* w = record.values.data() + offset;
         if (capacity == 0) {
-          if (!emit(w, record.ordinal, offset, record.label)) return;
+          if (!emit(w, record.ordinal, record.series_id, offset, record.label)) return;
           continue;
         }
         Slot* slot = &incoming;
@@ -203,17 +205,20 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
         }
         slot->values.assign(w, w + T);
         slot->series = record.ordinal;
+        slot->series_id = record.series_id;
         slot->offset = offset;
         slot->label = record.label;
         if (slot != &incoming) continue;
         Slot& out = pool[rng.below(capacity)];
-        if (!emit(out.values.data(), out.series, out.offset, out.label)) return;
+        if (!emit(out.values.data(), out.series, out.series_id, out.offset, out.label)) return;
         std::swap(out, incoming);
       }
     }
     while (!pool.empty()) {  // the buffer's rest, in random order
       const size_t j = rng.below(pool.size());
-      if (!emit(pool[j].values.data(), pool[j].series, pool[j].offset, pool[j].label)) return;
+      if (!emit(pool[j].values.data(), pool[j].series, pool[j].series_id, pool[j].offset,
+                pool[j].label))
+        return;
       std::swap(pool[j], pool.back());
       pool.pop_back();
     }

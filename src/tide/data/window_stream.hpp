@@ -40,10 +40,11 @@ struct WindowStreamOptions {
 };
 
 struct WindowBatch {
-  Tensor inputs;                 // (B, T, 1) f32, normalised
-  std::vector<int64_t> series;   // each window's series ordinal
-  std::vector<int64_t> offsets;  // and where it starts in its series
-  std::vector<int64_t> labels;   // the series' labels (-1: none)
+  Tensor inputs;                    // (B, T, 1) f32, normalised
+  std::vector<int64_t> series;      // each window's series ordinal
+  std::vector<int64_t> series_ids;  // the series' id in the user's data
+  std::vector<int64_t> offsets;     // where the window starts in its series
+  std::vector<int64_t> labels;      // the series' labels (-1: none)
 };
 
 class WindowStream {

@@ -3,10 +3,12 @@
 // LSTM reads the code repeated at every step and a linear layer turns its states back into
 // the window. Trained on the mean squared error of the reconstruction.
 //
-// The code is taken from the encoder's hidden states averaged over time ("pooled", the
-// default) or from its last hidden state ("last"). With random phase, the last state
-// records mostly where in its cycle the window ends; the average over time records the
-// shape (README: Time series; docs/timeseries.md has the measurements).
+// The code is taken from the encoder's last hidden state ("last", the default) or from its
+// hidden states averaged over time ("pooled"). Over a whole series of random phase, neither
+// clusters by shape; over short windows, the last state reconstructs best, and pooling
+// happens a level up: `tide timeseries cluster` describes a series by the mean and spread of
+// its windows' codes, which no longer depend on where the pattern starts (docs/timeseries.md
+// has the measurements).
 //
 // Parameter names follow the PyTorch module of bench/timeseries_reference.py
 // (encoder.weight_ih_l0, to_code.weight, decoder..., output...), so weights move both ways.
@@ -22,10 +24,10 @@
 namespace tide {
 
 struct AutoencoderOptions {
-  int64_t hidden = 64;          // LSTM units, encoder and decoder
-  int64_t latent = 16;          // the code's size
-  int64_t layers = 1;           // LSTM layers, encoder and decoder
-  std::string code = "pooled";  // pooled | last
+  int64_t hidden = 64;        // LSTM units, encoder and decoder
+  int64_t latent = 16;        // the code's size
+  int64_t layers = 1;         // LSTM layers, encoder and decoder
+  std::string code = "last";  // last | pooled
 };
 
 class LstmAutoencoder : public Module {

@@ -1,9 +1,12 @@
 #include "tide/train/kmeans.hpp"
 
+#include <set>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -329,6 +332,40 @@ double normalized_mutual_information(const std::vector<int64_t>& a, const std::v
   const double ha = entropy(t.rows), hb = entropy(t.columns);
   if (ha == 0 && hb == 0) return 1.0;  // one cluster each: identical
   return std::max(0.0, mi) / ((ha + hb) / 2);
+}
+
+ClusterScores score_clustering(const std::vector<double>& points, int64_t d,
+                               const std::vector<int64_t>& cluster,
+                               const std::vector<int64_t>& truth, int64_t sample, uint64_t seed) {
+  const auto n = static_cast<int64_t>(cluster.size());
+  TIDE_CHECK(static_cast<int64_t>(points.size()) == n * d,
+             "score_clustering: {} values for {} x {}", points.size(), n, d);
+  ClusterScores s;
+  // The silhouette is O(n^2): over a fixed random sample of points when there are many.
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = i;
+  if (n > sample) {
+    RngStream rng(seed, RngPurpose::data, {2});
+    for (int64_t i = 0; i < sample; ++i)
+      std::swap(rows[static_cast<size_t>(i)],
+                rows[static_cast<size_t>(i) + rng.below(static_cast<uint64_t>(n - i))]);
+    rows.resize(static_cast<size_t>(sample));
+  }
+  std::vector<double> chosen;
+  std::vector<int64_t> labels;
+  for (const int64_t i : rows) {
+    chosen.insert(chosen.end(), points.begin() + i * d, points.begin() + (i + 1) * d);
+    labels.push_back(cluster[static_cast<size_t>(i)]);
+  }
+  const std::set<int64_t> used(labels.begin(), labels.end());
+  s.silhouette_points = static_cast<int64_t>(labels.size());
+  s.silhouette_clusters = static_cast<int64_t>(used.size());
+  if (used.size() >= 2 && used.size() < labels.size()) s.silhouette = silhouette(chosen, d, labels);
+  if (!truth.empty()) {
+    s.adjusted_rand_index = adjusted_rand_index(truth, cluster);
+    s.nmi = normalized_mutual_information(truth, cluster);
+  }
+  return s;
 }
 
 }  // namespace tide

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "tide/dist/communicator.hpp"
@@ -59,5 +60,19 @@ double silhouette(const std::vector<double>& points, int64_t d, const std::vecto
 double adjusted_rand_index(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 // Normalised mutual information, I(a; b) / ((H(a) + H(b)) / 2) (scikit-learn's default).
 double normalized_mutual_information(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+
+struct ClusterScores {
+  std::optional<double> silhouette;  // undefined with one cluster, or one point per cluster
+  int64_t silhouette_points = 0;     // the sample it was computed on
+  int64_t silhouette_clusters = 0;   // clusters in that sample
+  std::optional<double> adjusted_rand_index, nmi;  // against known classes, when given
+};
+
+// The scores of `cluster` (one per point of `points`, n x d): the silhouette over a random
+// sample of at most `sample` points (drawn from `seed`), and, when `truth` is not empty, the
+// adjusted Rand index and NMI against it.
+ClusterScores score_clustering(const std::vector<double>& points, int64_t d,
+                               const std::vector<int64_t>& cluster,
+                               const std::vector<int64_t>& truth, int64_t sample, uint64_t seed);
 
 }  // namespace tide
