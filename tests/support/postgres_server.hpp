@@ -30,6 +30,10 @@ class PostgresServer {
 
   // The connection string, e.g. "host=127.0.0.1 port=23456 user=tide dbname=postgres".
   const std::string& url() const { return url_; }
+  // The command line that restarts it, for scripts run by a test.
+  std::string restart_command() const {
+    return std::string(TIDE_SOURCE_DIR) + "/scripts/pg-local restart " + dir_;
+  }
   // Stops the server (every connection is cut) and starts it again on the same port.
   void restart() {
     const CommandResult r = run(" restart ");

@@ -29,7 +29,7 @@ LstmAutoencoder::LstmAutoencoder(AutoencoderOptions options, RngStream& rng)
 
 Variable LstmAutoencoder::encode(const Variable& x) {
   TIDE_CHECK(x.shape().ndim() == 3 && x.dim(2) == 1,
-             "the autoencoder takes windows (batch, length, 1), got {}", x.shape().str());
+             "the autoencoder takes windows [batch, length, 1], got {}", x.shape().str());
   const RecurrentOutput r = encoder_->run(x);
   if (options_.code == "pooled") return (*to_code_)(mean(r.output, 1));
   const int64_t layers = options_.layers;

@@ -1,0 +1,139 @@
+// The time-series case study as a user runs it, against a PostgreSQL server started on
+// loopback: generate 4 classes, ingest, train the autoencoder on 2 ranks, cluster on 2 ranks
+// and recover the hidden classes; a server restart in the middle of training changes nothing
+// in the trained model; bad input gives one clear line.
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/postgres_server.hpp"
+#include "support/testing.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::PostgresServer;
+using testing::run_command;
+
+const std::string kTide = std::string(TIDE_BINARY_DIR) + "/tide";
+const std::string kMpirun = std::string(TIDE_SOURCE_DIR) + "/scripts/mpirun-local";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Series : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new PostgresServer();
+    dir_ = fs::temp_directory_path() / fmt::format("tide-series-{}", ::getpid());
+    fs::create_directories(dir_);
+    const auto g = run_command(fmt::format(
+        "{} timeseries generate --out {}/s.csv --series 800 --length 64 --classes 4 --seed 1",
+        kTide, dir_.string()));
+    ASSERT_EQ(g.status, 0) << g.out;
+    const auto i = run_command(fmt::format("{} timeseries ingest --db '{}' --csv {}/s.csv", kTide,
+                                           server_->url(), dir_.string()));
+    ASSERT_EQ(i.status, 0) << i.out;
+    ASSERT_THAT(i.out, HasSubstr("800 series (51200 rows, with labels) loaded"));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    fs::remove_all(dir_);
+  }
+  // `tide timeseries train` on 2 ranks of 1 thread, windows of 8 points every 2.
+  static std::string train(const std::string& run, const std::string& extra = "") {
+    return fmt::format(
+        "{} -np 2 {} timeseries train --db '{}' --window 8 --stride 2 --latent 16 --hidden 64 "
+        "--lr 0.01 --clip-norm 1 --epochs 5 --threads 1 --run-dir {}/{} {}",
+        kMpirun, kTide, server_->url(), dir_.string(), run, extra);
+  }
+
+  static PostgresServer* server_;
+  static fs::path dir_;
+};
+PostgresServer* Series::server_ = nullptr;
+fs::path Series::dir_;
+
+TEST_F(Series, FourClassesOnTwoRanksClusterByShape) {
+  const auto t = run_command(train("run"));
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_THAT(t.out, HasSubstr("stopped: reached step"));
+  for (const char* f :
+       {"model.safetensors", "autoencoder.json", "metrics.csv", "summary.json", "config.toml"})
+    EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
+  const auto c = run_command(fmt::format(
+      "{} -np 2 {} timeseries cluster --db '{}' --checkpoint {}/run --k 4 --out {}/clusters",
+      kMpirun, kTide, server_->url(), dir_.string(), dir_.string()));
+  ASSERT_EQ(c.status, 0) << c.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(c.out, m, std::regex("adjusted Rand index ([0-9.-]+)"))) << c.out;
+  EXPECT_GE(std::stod(m[1]), 0.8) << c.out;
+  EXPECT_THAT(c.out, HasSubstr("k-means: 800 series, k = 4"));
+  EXPECT_THAT(c.out, HasSubstr("silhouette"));
+  const std::string csv = read_file((dir_ / "clusters" / "clusters.csv").string());
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 801);
+  EXPECT_EQ(server_->psql("SELECT count(*), count(DISTINCT cluster) FROM series_clusters"),
+            "800|4\n");
+  // The database and the CSV agree on series 5's cluster.
+  const std::string row5 = server_->psql("SELECT cluster FROM series_clusters WHERE series_id = 5");
+  EXPECT_THAT(csv, HasSubstr("\n5," + row5.substr(0, row5.size() - 1) + ","));
+}
+
+TEST_F(Series, ServerRestartDuringTrainingChangesNothing) {
+  // A small FETCH, so cursors stay open across the run; the restart comes once step 60 is
+  // in metrics.csv, in the middle of the second epoch.
+  const std::string flags = "--fetch-mb 0.005 --log-every 20";
+  const auto calm = run_command(train("calm", flags));
+  ASSERT_EQ(calm.status, 0) << calm.out;
+  const std::string cut = (dir_ / "restarted").string();
+  std::ofstream(cut + ".sh") << fmt::format(
+      "{} > {}.log 2>&1 & pid=$!\n"
+      "until grep -q '^60,' {}/metrics.csv 2>/dev/null; do sleep 0.01; done\n"
+      "{} > /dev/null\nwait $pid\necho \"status $?\"\ncat {}.log\n",
+      train("restarted", flags), cut, cut, server_->restart_command(), cut);
+  const auto r = run_command("timeout 300 bash " + cut + ".sh");
+  EXPECT_THAT(r.out, HasSubstr("status 0"));
+  EXPECT_THAT(r.out, HasSubstr("reconnected to table \"series\""));
+  EXPECT_TRUE(read_file(cut + "/model.safetensors") ==
+              read_file((dir_ / "calm" / "model.safetensors").string()))
+      << "the restart changed which windows were trained on:\n"
+      << run_command(fmt::format("diff {}/calm/metrics.csv {}/metrics.csv", dir_.string(), cut)).out
+      << r.out;
+}
+
+TEST_F(Series, BadInputIsOneClearLine) {
+  const auto expect_error = [](const std::string& command, const std::string& message) {
+    const auto r = run_command(command);
+    EXPECT_EQ(r.status, 1) << command << "\n" << r.out;
+    EXPECT_THAT(r.out, HasSubstr(message)) << command;
+  };
+  const std::string url = server_->url();
+  expect_error(
+      fmt::format("{} timeseries train --db 'host=127.0.0.1 port=1 user=tide' --epochs 1", kTide),
+      "cannot connect to PostgreSQL (host=127.0.0.1 port=1 user=tide)");
+  expect_error(fmt::format("{} timeseries train --db '{}' --table nothing --epochs 1", kTide, url),
+               "table \"nothing\" (" + url + ") does not exist");
+  expect_error(fmt::format("{} timeseries train --db '{}' --window 100 --epochs 1", kTide, url),
+               "--window 100 is longer than every series");
+  std::ofstream(dir_ / "bad.csv") << "series_id,t,value\n1,0,0.5\n1,1,x\n";
+  expect_error(
+      fmt::format("{} timeseries ingest --db '{}' --csv {}/bad.csv", kTide, url, dir_.string()),
+      "bad.csv: line 3, column 3 (value): 'x' is not a finite number");
+  expect_error(fmt::format("{} timeseries cluster --db '{}' --checkpoint {} --k 4", kTide, url,
+                           dir_.string()),
+               "autoencoder.json: not found");
+}
+
+}  // namespace
+}  // namespace tide
