@@ -112,6 +112,33 @@ TEST_F(Series, ServerRestartDuringTrainingChangesNothing) {
       << r.out;
 }
 
+TEST_F(Series, TimeToSolutionPerBatchSizeAndRankCount) {
+  const auto r = run_command(fmt::format(
+      "{} -np 2 {} experiment time-to-solution --db '{}' --window 8 --stride 2 --latent 16 "
+      "--threads 1 --batch-sizes 32,64 --target-loss 0.1 --out {}/tts",
+      kMpirun, kTide, server_->url(), dir_.string()));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string csv = read_file((dir_ / "tts" / "time_to_solution.csv").string());
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "ranks,batch_size,global_batch,seconds,steps,epochs,train_loss,windows_per_sec");
+  std::vector<std::string> keys;
+  while (std::getline(lines, line)) {
+    std::vector<double> v;
+    std::stringstream fields(line);
+    for (std::string f; std::getline(fields, f, ',');) v.push_back(std::stod(f));
+    ASSERT_EQ(v.size(), 8u) << line;
+    keys.push_back(fmt::format("{}x{}", v[0], v[1]));
+    EXPECT_EQ(v[2], v[0] * v[1]);
+    EXPECT_GT(v[3], 0) << "the target was not reached: " << line;
+    EXPECT_LE(v[6], 0.1) << line;  // the run stopped at the target, not before
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"1x32", "1x64", "2x32", "2x64"}));
+  EXPECT_TRUE(fs::exists(dir_ / "tts" / "time_to_solution.png"));
+  EXPECT_THAT(r.out, HasSubstr("| 2 | 64 | 128 |"));
+}
+
 TEST_F(Series, BadInputIsOneClearLine) {
   const auto expect_error = [](const std::string& command, const std::string& message) {
     const auto r = run_command(command);

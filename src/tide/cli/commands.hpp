@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tide/train/config.hpp"
+#include "tide/train/series_autoencoder.hpp"
 
 namespace tide::cli {
 
@@ -40,6 +41,10 @@ void add_kmeans_command(CLI::App& app);
 // `tide timeseries generate|ingest|train|cluster`: the time-series case study
 // (data/timeseries.hpp, data/postgres_source.hpp, train/series_autoencoder.hpp).
 void add_timeseries_command(CLI::App& app);
+// The options of `tide timeseries train` (and `tide experiment time-to-solution`), and
+// their defaults for the autoencoder (Adam, lr 0.01, gradients clipped to norm 1).
+void series_train_defaults(TrainConfig& config);
+void add_series_train_options(CLI::App* cmd, TrainConfig& config, SeriesTrainOptions& options);
 
 // `tide experiment batch-size|regularization`: families of runs with plots
 // (train/experiment.hpp).

@@ -109,6 +109,49 @@ void add_experiment_command(CLI::App& app) {
       write_experiment_report("regularization", out, results, chosen.best);
     print_table(out);
   });
+
+  CLI::App* tts = exp->add_subcommand(
+      "time-to-solution",
+      "The LSTM autoencoder of `tide timeseries train` at several batch sizes (and rank counts "
+      "under mpirun): wall time to a target training loss, as a table and a plot");
+  auto tc = std::make_shared<TrainConfig>();
+  series_train_defaults(*tc);
+  tc->log_every = 10;
+  tc->summary_every_steps = 0;
+  tc->checkpoint_every_secs = 0;
+  auto to = std::make_shared<SeriesTrainOptions>();
+  to->target_loss = 0.05;
+  add_series_train_options(tts, *tc, *to);
+  auto batches = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{16, 32, 64, 128, 256});
+  tts->add_option("--batch-sizes", *batches, "Batch sizes per rank, one run each")
+      ->delimiter(',')
+      ->capture_default_str();
+  auto rank_counts = std::make_shared<std::vector<int>>();
+  tts->add_option("--ranks", *rank_counts,
+                  "Rank counts, each batch size run on each (default: 1, 2, 4, ... up to the "
+                  "job's ranks)")
+      ->delimiter(',');
+  auto tts_out = std::make_shared<std::string>();
+  tts->add_option("--out", *tts_out,
+                  "Output directory: one run directory per run, time_to_solution.csv, "
+                  "summary.md and time_to_solution.png (default: runs/experiment-time-to-"
+                  "solution-<time>)");
+  tts->callback([tc, to, batches, rank_counts, tts_out] {
+    const Communicator& world = Communicator::world();
+    std::vector<int> counts = *rank_counts;
+    if (counts.empty()) {
+      for (int r = 1; r < world.size(); r *= 2) counts.push_back(r);
+      counts.push_back(world.size());
+    }
+    const std::string out = tts_out->empty() ? default_out_dir("time-to-solution") : *tts_out;
+    const std::vector<TimeToSolution> results =
+        time_to_solution(*tc, *to, *batches, counts, out, world);
+    if (world.rank() != 0) return;
+    write_time_to_solution_report(out, to->target_loss, results);
+    std::ifstream table(std::filesystem::path(out) / "summary.md");
+    fmt::print("{}", std::string(std::istreambuf_iterator<char>(table), {}));
+    fmt::print("time_to_solution.csv and time_to_solution.png in {}\n", out);
+  });
 }
 
 }  // namespace tide::cli

@@ -52,46 +52,58 @@ void add_ingest_command(CLI::App* ts) {
   });
 }
 
+}  // namespace
+
+void series_train_defaults(TrainConfig& config) {
+  config.optimizer = "adam";
+  config.lr = 0.01;
+  config.clip_norm = 1;
+  config.batch_size = 32;
+  config.epochs = 10;
+  config.log_every = 20;
+  config.summary_every_steps = 20;
+}
+
+void add_series_train_options(CLI::App* cmd, TrainConfig& config, SeriesTrainOptions& o) {
+  add_series_data_options(cmd, o.data);
+  cmd->add_option("--model", config.model, "The model")
+      ->check(CLI::IsMember({"lstm-ae"}))
+      ->default_str("lstm-ae");
+  cmd->add_option("--latent", o.model.latent, "Size of the code")->capture_default_str();
+  cmd->add_option("--hidden", o.model.hidden, "LSTM units of encoder and decoder")
+      ->capture_default_str();
+  cmd->add_option("--layers", o.model.layers, "LSTM layers of encoder and decoder")
+      ->capture_default_str();
+  cmd->add_option("--code", o.model.code,
+                  "The code from the encoder's states: last (the last one) or pooled (their "
+                  "mean over time)")
+      ->check(CLI::IsMember({"last", "pooled"}))
+      ->capture_default_str();
+  cmd->add_option("--shuffle-buffer", o.shuffle_buffer,
+                  "Windows a rank shuffles among as they stream in (0: in table order)")
+      ->capture_default_str();
+  cmd->add_option("--validation", o.validation,
+                  "Fraction of the series (the last ones) held out for the validation loss")
+      ->capture_default_str();
+  cmd->add_option("--target-loss", o.target_loss,
+                  "Stop once the mean training loss over --log-every steps is at or below this "
+                  "(0: off)")
+      ->capture_default_str();
+  add_optimizer_options(cmd, config);
+  add_run_options(cmd, config);
+}
+
+namespace {
+
 void add_series_train_command(CLI::App* ts) {
   CLI::App* cmd = ts->add_subcommand(
       "train",
       "Train an LSTM autoencoder on windows of the series, streamed from PostgreSQL by every "
       "rank (data-parallel under mpirun), with checkpoints and summaries");
   auto config = std::make_shared<TrainConfig>();
-  config->optimizer = "adam";
-  config->lr = 0.005;
-  config->batch_size = 32;
-  config->epochs = 20;
-  config->log_every = 20;
-  config->summary_every_steps = 20;
+  series_train_defaults(*config);
   auto o = std::make_shared<SeriesTrainOptions>();
-  auto model = std::make_shared<std::string>("lstm-ae");
-  add_series_data_options(cmd, o->data);
-  cmd->add_option("--model", *model, "The model")
-      ->check(CLI::IsMember({"lstm-ae"}))
-      ->capture_default_str();
-  cmd->add_option("--latent", o->model.latent, "Size of the code")->capture_default_str();
-  cmd->add_option("--hidden", o->model.hidden, "LSTM units of encoder and decoder")
-      ->capture_default_str();
-  cmd->add_option("--layers", o->model.layers, "LSTM layers of encoder and decoder")
-      ->capture_default_str();
-  cmd->add_option("--code", o->model.code,
-                  "The code from the encoder's states: last (the last one) or pooled (their "
-                  "mean over time)")
-      ->check(CLI::IsMember({"last", "pooled"}))
-      ->capture_default_str();
-  cmd->add_option("--shuffle-buffer", o->shuffle_buffer,
-                  "Windows a rank shuffles among as they stream in (0: in table order)")
-      ->capture_default_str();
-  cmd->add_option("--validation", o->validation,
-                  "Fraction of the series (the last ones) held out for the validation loss")
-      ->capture_default_str();
-  cmd->add_option("--target-loss", o->target_loss,
-                  "Stop once the mean training loss over --log-every steps is at or below this "
-                  "(0: off)")
-      ->capture_default_str();
-  add_optimizer_options(cmd, *config);
-  add_run_options(cmd, *config);
+  add_series_train_options(cmd, *config, *o);
   cmd->callback([config, o] {
     const SeriesTrainSummary s = train_series_autoencoder(*config, *o, Communicator::world());
     if (Communicator::world().rank() != 0) return;

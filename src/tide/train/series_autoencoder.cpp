@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,6 +22,7 @@
 #include "tide/train/files.hpp"
 #include "tide/train/hooks.hpp"
 #include "tide/train/metrics.hpp"
+#include "tide/train/plot.hpp"
 #include "tide/train/progress.hpp"
 #include "tide/train/session.hpp"
 #include "tide/train/training_loop.hpp"
@@ -114,11 +117,13 @@ class TargetLossHook : public Hook {
     if (all.mean_loss() > target_ || seconds_ >= 0) return;
     seconds_ = s.elapsed();
     step_ = s.state().step;
+    loss_ = all.mean_loss();
     s.request_stop(fmt::format("reached the target loss {} (mean over the last {} steps {:.5f})",
                                target_, every_, all.mean_loss()));
   }
   double seconds() const { return seconds_; }
   int64_t step() const { return step_; }
+  double loss() const { return loss_; }
 
  private:
   double target_;
@@ -126,6 +131,7 @@ class TargetLossHook : public Hook {
   StepSums window_;
   double seconds_ = -1;
   int64_t step_ = -1;
+  double loss_ = 0;
 };
 
 // One line per epoch: the training and validation losses.
@@ -421,6 +427,7 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
   if (target) {
     s.target_s = target->seconds();
     s.target_step = target->step();
+    if (s.target_step >= 0) s.target_loss_seen = target->loss();
   }
   if (writer && !hooks.checkpoints->last_error().empty())
     TIDE_FAIL("the final checkpoint of step {} was not written: {}", s.steps,
@@ -619,6 +626,95 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
   write_text_file((fs::path(dir) / "clusters.json").string(), j.dump(2) + "\n");
   if (o.write_db) source->write_clusters(rows);
   return out;
+}
+
+std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
+                                             const SeriesTrainOptions& options,
+                                             const std::vector<int64_t>& batch_sizes,
+                                             const std::vector<int>& rank_counts,
+                                             const std::string& out, const Communicator& comm) {
+  TIDE_CHECK(options.target_loss > 0, "--target-loss must be positive, got {}",
+             options.target_loss);
+  TIDE_CHECK(!batch_sizes.empty(), "--batch-sizes is empty");
+  TIDE_CHECK(!rank_counts.empty(), "--ranks is empty");
+  for (const int r : rank_counts)
+    TIDE_CHECK(r >= 1 && r <= comm.size(),
+               "--ranks {}: the job has {} rank{}; launch it with mpirun -np {} or more", r,
+               comm.size(), comm.size() > 1 ? "s" : "", r);
+  std::vector<TimeToSolution> results;
+  for (const int ranks : rank_counts) {
+    const bool member = comm.rank() < ranks;
+    const Communicator team = comm.split(member ? 0 : 1);
+    if (member) {
+      for (const int64_t b : batch_sizes) {
+        TrainConfig c = config;
+        c.batch_size = b;
+        c.resume = "never";
+        c.run_dir = (fs::path(out) / fmt::format("ranks{}-batch{}", ranks, b)).string();
+        if (team.rank() == 0)
+          log_info("time to solution: {} rank{}, batch {}", ranks, ranks > 1 ? "s" : "", b);
+        const SeriesTrainSummary s = train_series_autoencoder(c, options, team);
+        results.push_back({.ranks = ranks,
+                           .batch_size = b,
+                           .global_batch = b * ranks,
+                           .seconds = s.target_s,
+                           .steps = s.target_step >= 0 ? s.target_step : s.steps,
+                           .epochs = s.epochs,
+                           .train_loss = s.target_s >= 0 ? s.target_loss_seen : s.train_loss,
+                           .windows_per_sec = s.windows_per_sec,
+                           .run_dir = s.run_dir});
+      }
+    }
+    comm.barrier("the end of the runs on " + std::to_string(ranks) + " ranks");
+  }
+  // Rank 0 was in every team: its results go to every rank.
+  std::string text;
+  for (const TimeToSolution& t : results)
+    text += fmt::format("{} {} {} {} {} {} {} {}\n", t.ranks, t.batch_size, t.seconds, t.steps,
+                        t.epochs, t.train_loss, t.windows_per_sec, t.run_dir);
+  text = comm.allgather(text, "the time-to-solution results")[0];
+  results.clear();
+  std::istringstream in(text);
+  TimeToSolution t;
+  while (in >> t.ranks >> t.batch_size >> t.seconds >> t.steps >> t.epochs >> t.train_loss >>
+             t.windows_per_sec &&
+         std::getline(in >> std::ws, t.run_dir)) {
+    t.global_batch = t.batch_size * t.ranks;
+    results.push_back(t);
+  }
+  return results;
+}
+
+void write_time_to_solution_report(const std::string& out, double target_loss,
+                                   const std::vector<TimeToSolution>& results) {
+  std::string csv =
+      "ranks,batch_size,global_batch,seconds,steps,epochs,train_loss,windows_per_sec\n";
+  std::string md = fmt::format(
+      "Time to a training loss of {} (mean squared error of the reconstruction, mean over "
+      "--log-every steps)\n\n| ranks | batch per rank | global batch | seconds | steps | epochs | "
+      "windows/s |\n|---:|---:|---:|---:|---:|---:|---:|\n",
+      target_loss);
+  std::map<int, Series> curves;
+  for (const TimeToSolution& t : results) {
+    csv += fmt::format("{},{},{},{},{},{},{},{}\n", t.ranks, t.batch_size, t.global_batch,
+                       t.seconds, t.steps, t.epochs, t.train_loss, t.windows_per_sec);
+    md += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {:.0f} |\n", t.ranks, t.batch_size,
+                      t.global_batch,
+                      t.seconds >= 0 ? fmt::format("{:.2f}", t.seconds)
+                                     : fmt::format("not reached (loss {:.4f})", t.train_loss),
+                      t.steps, t.epochs, t.windows_per_sec);
+    Series& curve = curves[t.ranks];
+    curve.label = fmt::format("{} rank{}", t.ranks, t.ranks > 1 ? "s" : "");
+    if (t.seconds >= 0) curve.points.emplace_back(static_cast<double>(t.batch_size), t.seconds);
+  }
+  write_text_file((fs::path(out) / "time_to_solution.csv").string(), csv);
+  write_text_file((fs::path(out) / "summary.md").string(), md);
+  std::vector<Series> lines;
+  for (auto& [ranks, curve] : curves)
+    if (!curve.points.empty()) lines.push_back(curve);
+  if (!lines.empty())
+    draw_curves(lines, fmt::format("Time to training loss {}", target_loss), "batch size per rank",
+                "seconds", (fs::path(out) / "time_to_solution.png").string());
 }
 
 }  // namespace tide

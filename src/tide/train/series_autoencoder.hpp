@@ -47,7 +47,8 @@ struct SeriesTrainSummary {
   double windows_per_sec = 0;  // over all ranks
   double target_s = -1;        // seconds to the target loss; -1: not reached
   int64_t target_step = -1;
-  int64_t reconnects = 0;  // of this rank's streams
+  double target_loss_seen = 0;  // the mean training loss that met the target
+  int64_t reconnects = 0;       // of this rank's streams
   std::string stop_reason, checkpoint;
   std::vector<EpochRecord> history;
 };
@@ -58,6 +59,32 @@ struct SeriesTrainSummary {
 // metrics.csv, summary.json and model.safetensors.
 SeriesTrainSummary train_series_autoencoder(TrainConfig config, SeriesTrainOptions options,
                                             const Communicator& comm);
+
+// `tide experiment time-to-solution`: one training run per (rank count, batch size) until
+// the target loss, timed.
+struct TimeToSolution {
+  int ranks = 1;
+  int64_t batch_size = 0;    // per rank
+  int64_t global_batch = 0;  // batch_size x ranks
+  double seconds = -1;       // from the first step to the target; -1: not reached
+  int64_t steps = 0;         // to the target, or run in all
+  double epochs = 0;
+  double train_loss = 0;  // at the target (mean over --log-every steps), else the last epoch's
+  double windows_per_sec = 0;
+  std::string run_dir;
+};
+
+// For each rank count (at most comm.size(); the first ranks form the team, the others wait)
+// and each batch size, trains a fresh autoencoder in <out>/ranks<r>-batch<b> until
+// options.target_loss (> 0) or --epochs. Every rank returns the results, rank count major.
+std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
+                                             const SeriesTrainOptions& options,
+                                             const std::vector<int64_t>& batch_sizes,
+                                             const std::vector<int>& rank_counts,
+                                             const std::string& out, const Communicator& comm);
+// time_to_solution.csv, summary.md (the table) and time_to_solution.png in `out`.
+void write_time_to_solution_report(const std::string& out, double target_loss,
+                                   const std::vector<TimeToSolution>& results);
 
 struct SeriesClusterOptions {
   SeriesData data;    // window and stride default to the training run's
