@@ -104,6 +104,25 @@ TEST(TimeSeries, CsvRoundTripAndBadOptions) {
   EXPECT_EQ(reader.rows(), 30);
   EXPECT_THAT(error_of([] { generate_series({.classes = 9}); }), HasSubstr("--classes"));
   EXPECT_THAT(error_of([] { generate_series({.length = 1}); }), HasSubstr("--length"));
+  // --periods 4,4: a noiseless square wave changes level 8 times (4 periods), whatever its
+  // phase; with 2,2, 4 times.
+  for (const double periods : {4.0, 2.0}) {
+    const auto sq = generate_series({.series = 12,
+                                     .length = 400,
+                                     .classes = 2,
+                                     .noise = 0,
+                                     .trend = 0,
+                                     .min_periods = periods,
+                                     .max_periods = periods});
+    for (size_t i = 1; i < sq.size(); i += 2) {
+      int changes = 0;
+      for (size_t t = 1; t < sq[i].values.size(); ++t)
+        changes += std::abs(sq[i].values[t] - sq[i].values[t - 1]) > 1e-9;
+      EXPECT_NEAR(changes, 2 * periods, 1) << "series " << i;
+    }
+  }
+  EXPECT_THAT(error_of([] { generate_series({.min_periods = 5, .max_periods = 3}); }),
+              HasSubstr("--periods must be MIN,MAX with 0 < MIN <= MAX, got 5,3"));
   EXPECT_THAT(error_of([] { write_series_csv("/nonexistent/x.csv", {}); }),
               HasSubstr("/nonexistent/x.csv: cannot create"));
 }

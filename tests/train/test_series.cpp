@@ -1,6 +1,7 @@
 // The time-series case study as a user runs it, against a PostgreSQL server started on
-// loopback: generate 4 classes, ingest, train the autoencoder on 2 ranks, cluster on 2 ranks
-// and recover the hidden classes; a server restart in the middle of training changes nothing
+// loopback: generate 4 classes (random phase, amplitude, trend and noise; one frequency),
+// ingest, train the autoencoder on 2 ranks, cluster on 2 ranks and recover the hidden
+// classes; a server restart in the middle of training changes nothing
 // in the trained model; bad input gives one clear line.
 #include <filesystem>
 #include <fstream>
@@ -39,7 +40,8 @@ class Series : public ::testing::Test {
     dir_ = fs::temp_directory_path() / fmt::format("tide-series-{}", ::getpid());
     fs::create_directories(dir_);
     const auto g = run_command(fmt::format(
-        "{} timeseries generate --out {}/s.csv --series 800 --length 64 --classes 4 --seed 1",
+        "{} timeseries generate --out {}/s.csv --series 800 --length 64 --classes 4 --seed 1 "
+        "--periods 4,4",
         kTide, dir_.string()));
     ASSERT_EQ(g.status, 0) << g.out;
     const auto i = run_command(fmt::format("{} timeseries ingest --db '{}' --csv {}/s.csv", kTide,

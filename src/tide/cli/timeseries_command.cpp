@@ -193,8 +193,16 @@ void add_timeseries_command(CLI::App& app) {
       ->capture_default_str();
   gen->add_option("--trend", o->trend, "Largest total rise of a series' linear trend")
       ->capture_default_str();
+  auto periods = std::make_shared<std::vector<double>>(std::vector<double>{3, 5});
+  gen->add_option("--periods", *periods,
+                  "MIN,MAX: periods over a series, drawn uniformly (the chirp's at its start)")
+      ->delimiter(',')
+      ->expected(2)
+      ->capture_default_str();
   gen->add_option("--seed", o->seed, "Seed of the draws")->capture_default_str();
-  gen->callback([o, out] {
+  gen->callback([o, out, periods] {
+    o->min_periods = periods->at(0);
+    o->max_periods = periods->at(1);
     if (Communicator::world().rank() != 0) return;  // under mpirun, one writer
     generate_series_csv(*out, *o);
     fmt::print("{} series of {} points in {} classes written to {}\n", o->series, o->length,

@@ -61,6 +61,9 @@ void check_options(const SeriesOptions& o) {
              series_shapes().size(), o.classes);
   TIDE_CHECK(o.noise >= 0 && std::isfinite(o.noise), "--noise must be >= 0, got {}", o.noise);
   TIDE_CHECK(o.trend >= 0 && std::isfinite(o.trend), "--trend must be >= 0, got {}", o.trend);
+  TIDE_CHECK(o.min_periods > 0 && o.max_periods >= o.min_periods && std::isfinite(o.max_periods),
+             "--periods must be MIN,MAX with 0 < MIN <= MAX, got {},{}", o.min_periods,
+             o.max_periods);
 }
 
 // Series i of `o` (options already checked).
@@ -68,8 +71,8 @@ LabelledSeries make_series(const SeriesOptions& o, int64_t i) {
   RngStream rng(o.seed, RngPurpose::data, {static_cast<uint64_t>(i)});
   LabelledSeries s;
   s.label = i % o.classes;
-  const double phase = rng.uniform_double();                     // where the pattern starts
-  const double periods = 3 + 2 * rng.uniform_double();           // 3 to 5 over the series
+  const double phase = rng.uniform_double();  // where the pattern starts
+  const double periods = o.min_periods + (o.max_periods - o.min_periods) * rng.uniform_double();
   const double amplitude = 0.5 + rng.uniform_double();           // 0.5 to 1.5
   const double rise = o.trend * (2 * rng.uniform_double() - 1);  // total trend
   const double offset = 0.5 * (2 * rng.uniform_double() - 1);

@@ -18,6 +18,8 @@ struct SeriesOptions {
   int64_t classes = 4;   // shapes used, the first `classes` of series_shapes()
   double noise = 0.1;    // standard deviation of Gaussian noise, relative to amplitude 1
   double trend = 0.5;    // the linear trend's largest total rise over a series (either sign)
+  // Periods over a series, uniform in [min_periods, max_periods] (the chirp's at its start).
+  double min_periods = 3, max_periods = 5;
   uint64_t seed = 0;
 };
 
