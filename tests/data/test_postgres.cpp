@@ -156,6 +156,11 @@ TEST_F(Postgres, UnreachableServerAndMissingTable) {
   EXPECT_THAT(error_of([&] { PostgresSource(server_->url(), "other"); }),
               HasSubstr("is not a table of series: it has no column"));
   EXPECT_EQ(redact_connection("postgresql://tide:pw@db:5432/x"), "postgresql://tide:***@db:5432/x");
+  EXPECT_EQ(redact_connection("postgresql://db:5432/x"), "postgresql://db:5432/x");
+  EXPECT_EQ(redact_connection("host=a password = 's e\\'cret' user=b"),
+            "host=a password = *** user=b");
+  EXPECT_EQ(redact_connection("password=x"), "password=***");
+  EXPECT_EQ(redact_connection("host=a mypassword=x"), "host=a mypassword=x");
 }
 
 TEST_F(Postgres, NamesWithQuotesAreIdentifiersNotSql) {

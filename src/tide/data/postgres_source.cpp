@@ -1,9 +1,9 @@
 #include "tide/data/postgres_source.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <regex>
 #include <set>
 #include <tuple>
 
@@ -175,9 +175,34 @@ void append_array(std::string& out, const std::vector<float>& values) {
 }  // namespace
 
 std::string redact_connection(const std::string& connection) {
-  static const std::regex keyword(R"((password\s*=\s*)('[^']*'|\S+))", std::regex::icase);
-  static const std::regex uri(R"((://[^:/@]*:)[^@]*@)");
-  return std::regex_replace(std::regex_replace(connection, keyword, "$1***"), uri, "$1***@");
+  std::string out = connection;
+  // URI form: scheme://user:password@host...
+  if (const size_t scheme = out.find("://"); scheme != std::string::npos) {
+    const size_t at = out.find('@', scheme + 3);
+    const size_t colon = out.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at)
+      out.replace(colon + 1, at - colon - 1, "***");
+    return out;
+  }
+  // Keyword form: ... password = value ... (value plain or single-quoted).
+  for (size_t at = 0; (at = out.find("password", at)) != std::string::npos; at += 8) {
+    if (at > 0 && out[at - 1] != ' ' && out[at - 1] != '\t') continue;
+    size_t v = out.find_first_not_of(" \t", at + 8);
+    if (v == std::string::npos || out[v] != '=') continue;
+    v = out.find_first_not_of(" \t", v + 1);
+    if (v == std::string::npos) break;
+    size_t end = v;
+    if (out[v] == '\'') {
+      end = v + 1;
+      while (end < out.size() && out[end] != '\'') end += out[end] == '\\' ? 2 : 1;
+      end = std::min(end + 1, out.size());
+    } else {
+      end = out.find_first_of(" \t", v);
+      if (end == std::string::npos) end = out.size();
+    }
+    out.replace(v, end - v, "***");
+  }
+  return out;
 }
 
 IngestResult ingest_series_csv(const std::string& connection, const std::string& table,

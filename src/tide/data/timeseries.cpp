@@ -159,7 +159,13 @@ bool parse_whole(std::string_view f, T& v) {
 SeriesCsvReader::SeriesCsvReader(std::string path) : path_(std::move(path)) {
   file_ = std::fopen(path_.c_str(), "r");
   TIDE_CHECK(file_ != nullptr, "{}: cannot open: {}", path_, std::strerror(errno));
-  has_pending_ = read_row(pending_);  // the header, and labelled() known from here
+  try {
+    has_pending_ = read_row(pending_);  // the header, and labelled() known from here
+  } catch (...) {
+    std::free(buffer_);  // no destructor runs for a constructor that throws
+    std::fclose(file_);
+    throw;
+  }
 }
 
 SeriesCsvReader::~SeriesCsvReader() {
