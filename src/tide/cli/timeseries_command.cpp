@@ -168,6 +168,8 @@ void add_series_cluster_command(CLI::App* ts) {
     if (s.scores.adjusted_rand_index)
       fmt::print("against the labels: adjusted Rand index {:.4f}, NMI {:.4f}\n",
                  *s.scores.adjusted_rand_index, *s.scores.nmi);
+    fmt::print("clusters.csv, codes.csv and clusters.json in {}{}\n", s.out_dir,
+               o->write_db ? fmt::format("; table \"{}_clusters\" written", o->data.table) : "");
   });
 }
 

@@ -26,7 +26,7 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
 }
 
 DataLoader::~DataLoader() {
-  stop_worker();
+  prefetcher_.stop();
 }
 
 int64_t DataLoader::batches_per_epoch() const {
@@ -40,38 +40,8 @@ Batch DataLoader::build(int64_t batch_index) const {
       std::span<const int64_t>(order_.data() + begin, static_cast<size_t>(end - begin)));
 }
 
-void DataLoader::produce(int64_t first, int64_t end) {
-  for (int64_t i = first; i < end; ++i) {
-    std::optional<Batch> batch;
-    try {
-      batch = build(i);
-    } catch (...) {
-      std::lock_guard lock(mutex_);
-      error_ = std::current_exception();
-      changed_.notify_all();
-      return;
-    }
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock,
-                  [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
-    if (stop_) return;
-    ready_.push_back(std::move(*batch));
-    changed_.notify_all();
-  }
-}
-
-void DataLoader::stop_worker() {
-  if (!worker_.joinable()) return;
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-    changed_.notify_all();
-  }
-  worker_.join();
-}
-
 void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
-  stop_worker();
+  prefetcher_.stop();  // before order_ changes under it
   const int64_t total = batches_per_epoch();
   TIDE_CHECK(first_batch >= 0 && first_batch <= total,
              "cannot start epoch {} at batch {}: it has {} batches", epoch, first_batch, total);
@@ -80,31 +50,24 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
              "sampler returned {} indices for an epoch of {}", order_.size(), sampler_->size());
   next_ = first_batch;
   end_ = total;
-  ready_.clear();
-  error_ = nullptr;
-  stop_ = false;
   if (options_.prefetch > 0 && next_ < end_)
-    worker_ = std::thread([this, first = next_, end = end_] { produce(first, end); });
+    prefetcher_.start(options_.prefetch, [this, first = next_, end = end_] {
+      for (int64_t i = first; i < end; ++i)
+        if (!prefetcher_.push(build(i))) return;
+    });
 }
 
 std::optional<Batch> DataLoader::next() {
   if (next_ >= end_) return std::nullopt;
   if (options_.prefetch == 0) return build(next_++);
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return !ready_.empty() || error_; });
-  if (ready_.empty()) {
-    // The worker failed on this batch; end the epoch so the error is not met twice.
-    std::exception_ptr e = error_;
-    next_ = end_;
-    lock.unlock();
-    stop_worker();
-    std::rethrow_exception(e);
+  try {
+    Batch b = prefetcher_.pop();
+    ++next_;
+    return b;
+  } catch (...) {
+    next_ = end_;  // the worker failed on this batch: the epoch ends, the error is met once
+    throw;
   }
-  Batch b = std::move(ready_.front());
-  ready_.pop_front();
-  ++next_;
-  changed_.notify_all();
-  return b;
 }
 
 }  // namespace tide

@@ -2,15 +2,11 @@
 // background thread, so gathering the next batch overlaps the current training step.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 #include "tide/data/dataset.hpp"
+#include "tide/data/prefetcher.hpp"
 #include "tide/data/sampler.hpp"
 
 namespace tide {
@@ -44,22 +40,14 @@ class DataLoader {
 
  private:
   Batch build(int64_t batch_index) const;
-  void produce(int64_t first, int64_t end);
-  void stop_worker();
 
   std::shared_ptr<const Dataset> dataset_;
   std::shared_ptr<const Sampler> sampler_;
   LoaderOptions options_;
   std::vector<int64_t> bounds_;  // where each batch starts in order_, then its end
   std::vector<int64_t> order_;
-  int64_t next_ = 0, end_ = 0;  // batches of the current epoch still to hand out
-
-  std::thread worker_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Batch> ready_;
-  std::exception_ptr error_;
-  bool stop_ = false;
+  int64_t next_ = 0, end_ = 0;    // batches of the current epoch still to hand out
+  Prefetcher<Batch> prefetcher_;  // last: stopped before the members it reads go
 };
 
 }  // namespace tide

@@ -48,53 +48,34 @@ WindowStream::WindowStream(std::unique_ptr<TimeSeriesSource> source, SeriesRange
 }
 
 WindowStream::~WindowStream() {
-  stop_worker();
-}
-
-void WindowStream::stop_worker() {
-  if (!worker_.joinable()) return;
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-    changed_.notify_all();
-  }
-  worker_.join();
+  prefetcher_.stop();
 }
 
 int64_t WindowStream::reconnects() const {
-  std::lock_guard lock(mutex_);
-  return reconnects_;
+  return reconnects_.load();
 }
 
 void WindowStream::start_epoch(int64_t epoch, int64_t first_batch) {
-  stop_worker();
+  prefetcher_.stop();
   TIDE_CHECK(first_batch >= 0 && first_batch <= batches_,
              "cannot start epoch {} at batch {}: it has {} batches", epoch, first_batch, batches_);
   handed_ = first_batch;
   end_ = batches_;
-  ready_.clear();
-  error_ = nullptr;
-  stop_ = false;
   if (handed_ < end_)
-    worker_ = std::thread([this, epoch, first_batch] { produce(epoch, first_batch); });
+    prefetcher_.start(options_.prefetch,
+                      [this, epoch, first_batch] { produce(epoch, first_batch); });
 }
 
 std::optional<WindowBatch> WindowStream::next() {
   if (handed_ >= end_) return std::nullopt;
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return !ready_.empty() || error_; });
-  if (ready_.empty()) {
-    std::exception_ptr e = error_;
-    handed_ = end_;
-    lock.unlock();
-    stop_worker();
-    std::rethrow_exception(e);
+  try {
+    WindowBatch b = prefetcher_.pop();
+    ++handed_;
+    return b;
+  } catch (...) {
+    handed_ = end_;  // the thread failed: the epoch ends, the error is met once
+    throw;
   }
-  WindowBatch b = std::move(ready_.front());
-  ready_.pop_front();
-  ++handed_;
-  changed_.notify_all();
-  return b;
 }
 
 void WindowStream::produce(int64_t epoch, int64_t first_batch) {
@@ -134,21 +115,10 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
     if (++filled < size) return true;
     filled = 0;
     ++batch_index;
-    if (!keep) return true;
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock,
-                  [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
-    if (stop_) return false;
-    ready_.push_back(std::move(current));
-    changed_.notify_all();
-    return true;
-  };
-  const auto stopped = [&] {
-    std::lock_guard lock(mutex_);
-    return stop_;
+    return !keep || prefetcher_.push(std::move(current));
   };
 
-  try {
+  {
     std::unique_ptr<SeriesCursor> cursor;
     int64_t next_ordinal = range_.begin;
     std::optional<Clock::time_point> lost_since;
@@ -156,7 +126,7 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
     SeriesRecord record;
     Slot incoming;
     while (true) {
-      if (stopped()) return;
+      if (prefetcher_.stopped()) return;
       bool got = false;
       try {
         if (!cursor) cursor = source_->open(next_ordinal, range_.end);
@@ -171,8 +141,7 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
         TIDE_CHECK(waited + backoff <= options_.retry_seconds,
                    "{}: gave up reconnecting after {:.0f} s: {}", source_->describe(), waited,
                    e.what());
-        std::unique_lock lock(mutex_);
-        changed_.wait_for(lock, std::chrono::duration<double>(backoff), [&] { return stop_; });
+        if (prefetcher_.wait_unless_stopped(backoff)) return;
         backoff = std::min(2 * backoff, 5.0);
         continue;
       }
@@ -182,7 +151,6 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
                  waited, next_ordinal);
         lost_since.reset();
         backoff = 0.1;
-        std::lock_guard lock(mutex_);
         ++reconnects_;
       }
       if (!got) break;
@@ -227,10 +195,6 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
                "changed during the run?",
                source_->describe(), range_.begin, range_.end - 1,
                batch_index * options_.batch_size + filled, range_.windows);
-  } catch (...) {
-    std::lock_guard lock(mutex_);
-    error_ = std::current_exception();
-    changed_.notify_all();
   }
 }
 

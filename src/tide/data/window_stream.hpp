@@ -13,14 +13,11 @@
 // it received whole, so no window is skipped or repeated.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <exception>
+#include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 
+#include "tide/data/prefetcher.hpp"
 #include "tide/data/series_source.hpp"
 #include "tide/tensor/tensor.hpp"
 
@@ -65,21 +62,14 @@ class WindowStream {
 
  private:
   void produce(int64_t epoch, int64_t first_batch);
-  void stop_worker();
 
   std::unique_ptr<TimeSeriesSource> source_;
   SeriesRange range_;
   WindowStreamOptions options_;
   int64_t batches_ = 0;
   int64_t handed_ = 0, end_ = 0;
-
-  std::thread worker_;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<WindowBatch> ready_;
-  std::exception_ptr error_;
-  bool stop_ = false;
-  int64_t reconnects_ = 0;
+  std::atomic<int64_t> reconnects_ = 0;
+  Prefetcher<WindowBatch> prefetcher_;  // last: stopped before the members it reads go
 };
 
 // Normalises a series in place to mean 0 and standard deviation 1 (a constant series to 0).

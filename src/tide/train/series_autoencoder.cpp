@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -226,15 +227,16 @@ template <typename T>
 void append_raw(std::string& out, const std::vector<T>& v) {
   const uint64_t n = v.size();
   out.append(reinterpret_cast<const char*>(&n), sizeof n);
-  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  if (n > 0) out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
 }
 template <typename T>
 std::vector<T> take_raw(const std::string& in, size_t& pos) {
   uint64_t n = 0;
   std::memcpy(&n, in.data() + pos, sizeof n);
   pos += sizeof n;
+  TIDE_CHECK(pos + n * sizeof(T) <= in.size(), "gathered clusters: {} values past the end", n);
   std::vector<T> v(n);
-  std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
+  if (n > 0) std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
   pos += n * sizeof(T);
   return v;
 }
@@ -624,6 +626,7 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
     j["nmi"] = *out.scores.nmi;
   }
   write_text_file((fs::path(dir) / "clusters.json").string(), j.dump(2) + "\n");
+  out.out_dir = dir;
   if (o.write_db) source->write_clusters(rows);
   return out;
 }

@@ -105,6 +105,7 @@ struct SeriesClusterSummary {
   int64_t skipped = 0;  // shorter than a window
   KMeansResult kmeans;
   ClusterScores scores;
+  std::string out_dir;  // rank 0: where clusters.csv, codes.csv and clusters.json are
 };
 
 // Encodes every series (the mean of its windows' codes), clusters the codes with k-means over
