@@ -118,84 +118,82 @@ void WindowStream::produce(int64_t epoch, int64_t first_batch) {
     return !keep || prefetcher_.push(std::move(current));
   };
 
-  {
-    std::unique_ptr<SeriesCursor> cursor;
-    int64_t next_ordinal = range_.begin;
-    std::optional<Clock::time_point> lost_since;
-    double backoff = 0.1;
-    SeriesRecord record;
-    Slot incoming;
-    while (true) {
-      if (prefetcher_.stopped()) return;
-      bool got = false;
-      try {
-        if (!cursor) cursor = source_->open(next_ordinal, range_.end);
-        got = cursor->next(record);
-      } catch (const SourceUnavailable& e) {
-        cursor.reset();
-        if (!lost_since) {
-          lost_since = Clock::now();
-          log_warn("{}; reconnecting (series {} onwards of this shard)", e.what(), next_ordinal);
-        }
-        const double waited = std::chrono::duration<double>(Clock::now() - *lost_since).count();
-        TIDE_CHECK(waited + backoff <= options_.retry_seconds,
-                   "{}: gave up reconnecting after {:.0f} s: {}", source_->describe(), waited,
-                   e.what());
-        if (prefetcher_.wait_unless_stopped(backoff)) return;
-        backoff = std::min(2 * backoff, 5.0);
+  std::unique_ptr<SeriesCursor> cursor;
+  int64_t next_ordinal = range_.begin;
+  std::optional<Clock::time_point> lost_since;
+  double backoff = 0.1;
+  SeriesRecord record;
+  Slot incoming;
+  while (true) {
+    if (prefetcher_.stopped()) return;
+    bool got = false;
+    try {
+      if (!cursor) cursor = source_->open(next_ordinal, range_.end);
+      got = cursor->next(record);
+    } catch (const SourceUnavailable& e) {
+      cursor.reset();
+      if (!lost_since) {
+        lost_since = Clock::now();
+        log_warn("{}; reconnecting (series {} onwards of this shard)", e.what(), next_ordinal);
+      }
+      const double waited = std::chrono::duration<double>(Clock::now() - *lost_since).count();
+      TIDE_CHECK(waited + backoff <= options_.retry_seconds,
+                 "{}: gave up reconnecting after {:.0f} s: {}", source_->describe(), waited,
+                 e.what());
+      if (prefetcher_.wait_unless_stopped(backoff)) return;
+      backoff = std::min(2 * backoff, 5.0);
+      continue;
+    }
+    if (lost_since) {
+      const double waited = std::chrono::duration<double>(Clock::now() - *lost_since).count();
+      log_info("reconnected to {} after {:.1f} s; reading on from series {}", source_->describe(),
+               waited, next_ordinal);
+      lost_since.reset();
+      backoff = 0.1;
+      ++reconnects_;
+    }
+    if (!got) break;
+    TIDE_CHECK(record.ordinal >= next_ordinal && record.ordinal < range_.end,
+               "{}: series {} is outside the range {} to {} being read", source_->describe(),
+               record.ordinal, next_ordinal, range_.end - 1);
+    next_ordinal = record.ordinal + 1;
+    normalize_series(record.values);
+    const auto length = static_cast<int64_t>(record.values.size());
+    for (int64_t offset = 0; offset + T <= length; offset += step) {
+      const float* w = record.values.data() + offset;
+      if (capacity == 0) {
+        if (!emit(w, record.ordinal, record.series_id, offset, record.label)) return;
         continue;
       }
-      if (lost_since) {
-        const double waited = std::chrono::duration<double>(Clock::now() - *lost_since).count();
-        log_info("reconnected to {} after {:.1f} s; reading on from series {}", source_->describe(),
-                 waited, next_ordinal);
-        lost_since.reset();
-        backoff = 0.1;
-        ++reconnects_;
+      Slot* slot = &incoming;
+      if (pool.size() < capacity) {
+        pool.emplace_back();
+        slot = &pool.back();
       }
-      if (!got) break;
-      TIDE_CHECK(record.ordinal >= next_ordinal && record.ordinal < range_.end,
-                 "{}: series {} is outside the range {} to {} being read", source_->describe(),
-                 record.ordinal, next_ordinal, range_.end - 1);
-      next_ordinal = record.ordinal + 1;
-      normalize_series(record.values);
-      const auto length = static_cast<int64_t>(record.values.size());
-      for (int64_t offset = 0; offset + T <= length; offset += step) {
-        const float* w = record.values.data() + offset;
-        if (capacity == 0) {
-          if (!emit(w, record.ordinal, record.series_id, offset, record.label)) return;
-          continue;
-        }
-        Slot* slot = &incoming;
-        if (pool.size() < capacity) {
-          pool.emplace_back();
-          slot = &pool.back();
-        }
-        slot->values.assign(w, w + T);
-        slot->series = record.ordinal;
-        slot->series_id = record.series_id;
-        slot->offset = offset;
-        slot->label = record.label;
-        if (slot != &incoming) continue;
-        Slot& out = pool[rng.below(capacity)];
-        if (!emit(out.values.data(), out.series, out.series_id, out.offset, out.label)) return;
-        std::swap(out, incoming);
-      }
+      slot->values.assign(w, w + T);
+      slot->series = record.ordinal;
+      slot->series_id = record.series_id;
+      slot->offset = offset;
+      slot->label = record.label;
+      if (slot != &incoming) continue;
+      Slot& out = pool[rng.below(capacity)];
+      if (!emit(out.values.data(), out.series, out.series_id, out.offset, out.label)) return;
+      std::swap(out, incoming);
     }
-    while (!pool.empty()) {  // the buffer's rest, in random order
-      const size_t j = rng.below(pool.size());
-      if (!emit(pool[j].values.data(), pool[j].series, pool[j].series_id, pool[j].offset,
-                pool[j].label))
-        return;
-      std::swap(pool[j], pool.back());
-      pool.pop_back();
-    }
-    TIDE_CHECK(batch_index >= batches_,
-               "{}: the shard of series {} to {} gave {} of its {} windows; was the table "
-               "changed during the run?",
-               source_->describe(), range_.begin, range_.end - 1,
-               batch_index * options_.batch_size + filled, range_.windows);
   }
+  while (!pool.empty()) {  // the buffer's rest, in random order
+    const size_t j = rng.below(pool.size());
+    if (!emit(pool[j].values.data(), pool[j].series, pool[j].series_id, pool[j].offset,
+              pool[j].label))
+      return;
+    std::swap(pool[j], pool.back());
+    pool.pop_back();
+  }
+  TIDE_CHECK(batch_index >= batches_,
+             "{}: the shard of series {} to {} gave {} of its {} windows; was the table "
+             "changed during the run?",
+             source_->describe(), range_.begin, range_.end - 1,
+             batch_index * options_.batch_size + filled, range_.windows);
 }
 
 }  // namespace tide
