@@ -19,11 +19,13 @@ std::string default_out_dir(const std::string& experiment) {
       "the output directory name")[0];
 }
 
-void print_table(const std::string& out_dir) {
+// Rank 0 prints the experiment's summary.md and where its other files are.
+void print_table(const std::string& out_dir,
+                 const std::string& files = "plots, curves.csv and summary.json") {
   if (Communicator::world().rank() != 0) return;
   std::ifstream table(std::filesystem::path(out_dir) / "summary.md");
   fmt::print("{}", std::string(std::istreambuf_iterator<char>(table), {}));
-  fmt::print("plots, curves.csv and summary.json in {}\n", out_dir);
+  fmt::print("{} in {}\n", files, out_dir);
 }
 
 // The options every experiment shares: the training options, --config and --out; the
@@ -146,11 +148,8 @@ void add_experiment_command(CLI::App& app) {
     const std::string out = tts_out->empty() ? default_out_dir("time-to-solution") : *tts_out;
     const std::vector<TimeToSolution> results =
         time_to_solution(*tc, *to, *batches, counts, out, world);
-    if (world.rank() != 0) return;
-    write_time_to_solution_report(out, to->target_loss, results);
-    std::ifstream table(std::filesystem::path(out) / "summary.md");
-    fmt::print("{}", std::string(std::istreambuf_iterator<char>(table), {}));
-    fmt::print("time_to_solution.csv and time_to_solution.png in {}\n", out);
+    if (world.rank() == 0) write_time_to_solution_report(out, to->target_loss, results);
+    print_table(out, "time_to_solution.csv and time_to_solution.png");
   });
 }
 

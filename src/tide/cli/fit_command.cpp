@@ -56,9 +56,7 @@ std::pair<int64_t, int64_t> degree_range(const std::string& s) {
 // The output directory, made only once the work has succeeded.
 std::string make_out(const FitArgs& a) {
   const std::string out = a.out.empty() ? default_out(a.options.model) : a.out;
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out, ec.message());
+  create_directory(out, "output directory");
   return out;
 }
 

@@ -105,9 +105,7 @@ void run(const KMeansArgs& a) {
     report["nmi"] = *scores.nmi;
   }
   const std::string out = a.out.empty() ? fmt::format("runs/kmeans-{}", local_time_stamp()) : a.out;
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out, ec.message());
+  create_directory(out, "output directory");
   std::string assignments = truth.empty() ? "row,line,cluster\n" : "row,line,cluster,label\n";
   for (int64_t i = 0; i < n; ++i)
     assignments += fmt::format(

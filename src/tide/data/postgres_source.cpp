@@ -65,6 +65,16 @@ std::unique_ptr<pqxx::connection> connect(const std::string& connection) {
   }
 }
 
+// Runs f(txn) in a read-only transaction on a connection of its own.
+template <typename F>
+void read_only(const std::string& connection, const std::string& what, F&& f) {
+  const std::unique_ptr<pqxx::connection> conn = connect(connection);
+  guarded(what, [&] {
+    pqxx::read_transaction txn(*conn);
+    f(txn);
+  });
+}
+
 std::string where(const std::string& table, const std::string& connection) {
   return fmt::format("table \"{}\" ({})", table, redact_connection(connection));
 }
@@ -270,11 +280,8 @@ PostgresSource::PostgresSource(std::string connection, std::string table, double
       table_(std::move(table)),
       fetch_bytes_(fetch_bytes) {
   TIDE_CHECK(!table_.empty(), "--table must not be empty");
-  const std::unique_ptr<pqxx::connection> conn = connect(connection_string_);
-  guarded(describe(), [&] {
-    pqxx::read_transaction txn(*conn);
-    check_table(txn, table_, connection_string_);
-  });
+  read_only(connection_string_, describe(),
+            [&](pqxx::read_transaction& txn) { check_table(txn, table_, connection_string_); });
 }
 
 PostgresSource::~PostgresSource() = default;
@@ -285,9 +292,7 @@ std::string PostgresSource::describe() const {
 
 SourceSummary PostgresSource::summary() {
   SourceSummary s;
-  const std::unique_ptr<pqxx::connection> conn = connect(connection_string_);
-  guarded(describe(), [&] {
-    pqxx::read_transaction txn(*conn);
+  read_only(connection_string_, describe(), [&](pqxx::read_transaction& txn) {
     const pqxx::row r =
         txn.exec(fmt::format("SELECT count(*), coalesce(sum(length), 0), coalesce(min(length), "
                              "0), coalesce(max(length), 0), count(label) FROM {}",
@@ -305,12 +310,9 @@ std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& win
                                                 int64_t end) {
   TIDE_CHECK(parts >= 1, "shards: {} parts", parts);
   TIDE_CHECK(windows.length >= 1 && windows.step() >= 1, "the window must be at least 1 point");
-  std::vector<SeriesRange> ranges(static_cast<size_t>(parts));
-  std::vector<bool> present(static_cast<size_t>(parts), false);
+  std::vector<SeriesRange> ranges(static_cast<size_t>(parts));  // series 0: no row for it
   int64_t last = -1;
-  const std::unique_ptr<pqxx::connection> conn = connect(connection_string_);
-  guarded(describe(), [&] {
-    pqxx::read_transaction txn(*conn);
+  read_only(connection_string_, describe(), [&](pqxx::read_transaction& txn) {
     const pqxx::result rows = txn.exec_params(
         fmt::format(
             "WITH w AS (SELECT ordinal, CASE WHEN length >= $1 THEN (length - $1) / $2 + 1 ELSE "
@@ -329,7 +331,6 @@ std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& win
                           .end = r[2].as<int64_t>() + 1,
                           .series = r[3].as<int64_t>(),
                           .windows = r[4].as<int64_t>()};
-      present[static_cast<size_t>(p)] = true;
       last = range.end;
     }
   });
@@ -337,8 +338,7 @@ std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& win
   int64_t next_begin = last >= 0 ? last : std::min(begin, end);
   for (int p = parts - 1; p >= 0; --p) {
     SeriesRange& range = ranges[static_cast<size_t>(p)];
-    if (!present[static_cast<size_t>(p)])
-      range = SeriesRange{.begin = next_begin, .end = next_begin};
+    if (range.series == 0) range = SeriesRange{.begin = next_begin, .end = next_begin};
     range.end = next_begin;
     next_begin = range.begin;
   }

@@ -1,5 +1,4 @@
 #include "tide/train/checkpoint.hpp"
-#include "tide/core/read_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include "tide/core/hash.hpp"
 #include "tide/core/log.hpp"
 #include "tide/core/read_file.hpp"
+#include "tide/train/files.hpp"
 
 namespace tide {
 namespace {
@@ -100,9 +100,7 @@ CheckpointStore::CheckpointStore(std::string dir, int keep) : dir_(std::move(dir
 
 std::string CheckpointStore::save(const TrainingState& state, const TensorMap& model,
                                   const TensorMap& optimizer) const {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  TIDE_CHECK(!ec, "{}: cannot create the checkpoint directory: {}", dir_, ec.message());
+  create_directory(dir_, "checkpoint directory");
   TensorMap tensors = model;
   for (const auto& [name, t] : optimizer) tensors.emplace(kOptimizerPrefix + name, t);
   const std::string bytes = encode_safetensors(
@@ -129,6 +127,7 @@ std::string CheckpointStore::save(const TrainingState& state, const TensorMap& m
   write_file_atomically(base + ".json", j.dump(2) + "\n");
   if (keep_ > 0) {
     const std::vector<std::string> all = list();
+    std::error_code ec;  // an old checkpoint that cannot be removed stays
     for (size_t i = static_cast<size_t>(keep_); i < all.size(); ++i) {
       fs::path json(all[i]);
       fs::remove(json.replace_extension(".safetensors"), ec);

@@ -232,9 +232,7 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
 void write_experiment_report(const std::string& experiment, const std::string& out_dir,
                              const std::vector<ExperimentResult>& results,
                              const std::string& best_run) {
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", out_dir, ec.message());
+  create_directory(out_dir, "output directory");
   const bool eval_train = std::all_of(results.begin(), results.end(), [](const auto& r) {
     return !r.summary.history.empty() && !std::isnan(r.summary.history.back().eval_train_loss);
   });

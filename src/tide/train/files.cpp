@@ -1,6 +1,7 @@
 #include "tide/train/files.hpp"
 
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 
 #include "tide/core/error.hpp"
@@ -14,6 +15,12 @@ std::string local_time_stamp() {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
   return stamp;
+}
+
+void create_directory(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  TIDE_CHECK(!ec, "{}: cannot create the {}: {}", path, what, ec.message());
 }
 
 void write_text_file(const std::string& path, const std::string& text) {

@@ -28,13 +28,14 @@ void NanGuardHook::after_step(Session& s, const StepResult& r) {
   ++in_a_row_;
   const int64_t step = s.state().step;
   if (!skip_) {
-    s.request_stop(fmt::format(
+    reason_ = fmt::format(
         "the loss is {} at step {} (epoch {}); the step was not applied. Try a smaller --lr, or "
         "--nan-policy skip to step over such batches",
-        r.loss, step, s.state().epoch + 1));
+        r.loss, step, s.state().epoch + 1);
+    s.request_stop(reason_);
   } else if (in_a_row_ >= max_skips_) {
-    s.request_stop(
-        fmt::format("{} steps in a row up to step {} had a non-finite loss", in_a_row_, step));
+    reason_ = fmt::format("{} steps in a row up to step {} had a non-finite loss", in_a_row_, step);
+    s.request_stop(reason_);
   } else {
     log_warn("step {} skipped: the loss is {} ({} skipped so far)", step, r.loss, total_);
   }

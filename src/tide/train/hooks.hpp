@@ -60,10 +60,13 @@ class NanGuardHook : public Hook {
   NanGuardHook(bool skip, int64_t max_skips = 10) : skip_(skip), max_skips_(max_skips) {}
   void after_step(Session& s, const StepResult& r) override;
   int64_t skipped() const { return total_; }
+  // Whether the session stopped for this hook's reason (the run diverged).
+  bool stopped(const Session& s) const { return !reason_.empty() && s.stop_reason() == reason_; }
 
  private:
   bool skip_;
   int64_t max_skips_, in_a_row_ = 0, total_ = 0;
+  std::string reason_;  // of the stop it requested
 };
 
 // Writes a checkpoint (rank 0 only) every `every_secs` seconds and/or every `every_steps`

@@ -332,14 +332,9 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
   replicate_parameters(model->named_parameters(), agreement, comm);
 
   if (writer) {
-    std::error_code ec;
-    fs::create_directories(c.run_dir, ec);
-    TIDE_CHECK(!ec, "{}: cannot create the run directory: {}", c.run_dir, ec.message());
+    create_directory(c.run_dir, "run directory");
     write_text_file((fs::path(c.run_dir) / "config.toml").string(),
-                    to_toml(c) + series_toml(o, spec) +
-                        fmt::format("\n# Set by the run, not read back.\n[run]\nranks = {}\n"
-                                    "global-batch = {}\nlr-scaled = {}\n",
-                                    ranks, global_batch, lr));
+                    to_toml(c) + series_toml(o, spec) + run_toml(ranks, global_batch, lr));
     write_text_file((fs::path(c.run_dir) / "autoencoder.json").string(),
                     model_json(o.model, spec, o.data.table).dump(2) + "\n");
     log_info(
@@ -431,9 +426,7 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
     s.target_step = target->step();
     if (s.target_step >= 0) s.target_loss_seen = target->loss();
   }
-  if (writer && !hooks.checkpoints->last_error().empty())
-    TIDE_FAIL("the final checkpoint of step {} was not written: {}", s.steps,
-              hooks.checkpoints->last_error());
+  check_final_checkpoint(hooks, writer, s.steps);
   if (writer && Session::termination_signal() == 0) {
     save_safetensors((fs::path(c.run_dir) / "model.safetensors").string(), model->state_dict(),
                      {{"model", "lstm-ae"}, {"steps", std::to_string(s.steps)}});
@@ -457,9 +450,7 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
                                       {"stop_reason", s.stop_reason}};
     write_text_file((fs::path(c.run_dir) / "summary.json").string(), j.dump(2) + "\n");
   }
-  const bool nan_stop = s.stop_reason.find("the loss is") == 0 ||
-                        s.stop_reason.find("steps in a row") != std::string::npos;
-  TIDE_CHECK(!nan_stop, "training diverged: {}", s.stop_reason);
+  check_not_diverged(hooks, session);
   return s;
 }
 
@@ -584,9 +575,7 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
 
   const std::string dir =
       o.out.empty() ? fmt::format("runs/clusters-{}", local_time_stamp()) : o.out;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  TIDE_CHECK(!ec, "{}: cannot create the output directory: {}", dir, ec.message());
+  create_directory(dir, "output directory");
   std::string csv =
       labelled ? "series_id,cluster,distance,label\n" : "series_id,cluster,distance\n";
   std::vector<SeriesCluster> rows;

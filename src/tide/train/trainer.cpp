@@ -164,14 +164,9 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   replicate_parameters(model->named_parameters(), agreement, comm);
 
   if (writer) {
-    std::error_code ec;
-    fs::create_directories(c.run_dir, ec);
-    TIDE_CHECK(!ec, "{}: cannot create the run directory: {}", c.run_dir, ec.message());
-    write_text_file(
-        (fs::path(c.run_dir) / "config.toml").string(),
-        to_toml(c) + fmt::format("\n# Set by the run, not read back.\n[run]\nranks = {}\n"
-                                 "global-batch = {}\nlr-scaled = {}\n",
-                                 ranks, global_batch, lr));
+    create_directory(c.run_dir, "run directory");
+    write_text_file((fs::path(c.run_dir) / "config.toml").string(),
+                    to_toml(c) + run_toml(ranks, global_batch, lr));
     log_info("{}: {} parameters; {} training and {} test examples; {} steps", c.model,
              model->num_parameters(), train_set->size(), test_set->size(), total);
     log_info(
@@ -277,17 +272,13 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   s.warmup_steps = schedule_options.warmup_steps;
   s.epochs = static_cast<double>(s.steps) / static_cast<double>(per_epoch);
   s.samples_per_sec = static_cast<double>(trained_examples) * ranks / std::max(s.wall_s, 1e-9);
-  if (writer && !checkpoints->last_error().empty())  // the final one failed
-    TIDE_FAIL("the final checkpoint of step {} was not written: {}", s.steps,
-              checkpoints->last_error());
+  check_final_checkpoint(hooks, writer, s.steps);
   if (writer && s.stopped_by_signal == 0) {
     save_safetensors((fs::path(c.run_dir) / "model.safetensors").string(), model->state_dict(),
                      {{"model", c.model}, {"steps", std::to_string(s.steps)}});
     write_summary(fs::path(c.run_dir) / "summary.json", c, s, ranks, global_batch);
   }
-  const bool nan_stop = s.stop_reason.find("the loss is") == 0 ||
-                        s.stop_reason.find("steps in a row") != std::string::npos;
-  TIDE_CHECK(!nan_stop, "training diverged: {}", s.stop_reason);
+  check_not_diverged(hooks, session);
   return s;
 }
 

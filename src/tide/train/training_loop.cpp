@@ -117,11 +117,10 @@ void apply_update(StepResult& r, bool nonfinite, bool want_grad_norm, const Modu
     r.skipped = true;  // the parameters stay as they were; NanGuardHook decides
     return;
   }
-  const std::vector<Variable> params = model.parameters();
-  if (want_grad_norm) r.grad_norm = grad_norm(params);
-  if (c.l1 > 0) add_l1_gradient(params, c.l1, true);
-  if (c.clip_norm > 0) clip_grad_norm(params, c.clip_norm);
-  if (c.clip_value > 0) clip_grad_value(params, c.clip_value);
+  if (want_grad_norm) r.grad_norm = grad_norm(model.parameters());
+  if (c.l1 > 0) add_l1_gradient(model.parameters(), c.l1, true);
+  if (c.clip_norm > 0) clip_grad_norm(model.parameters(), c.clip_norm);
+  if (c.clip_value > 0) clip_grad_value(model.parameters(), c.clip_value);
   optimizer.step();
 }
 
@@ -131,7 +130,8 @@ StandardHooks add_standard_hooks(Session& session, const HookInputs& in, const T
   const auto lr_now = [&optimizer] { return optimizer.lr(); };
   StandardHooks h;
   session.add_hook(std::make_shared<StopAtStepHook>(in.total));
-  session.add_hook(std::make_shared<NanGuardHook>(c.nan_policy == "skip"));
+  h.nan_guard = std::make_shared<NanGuardHook>(c.nan_policy == "skip");
+  session.add_hook(h.nan_guard);
   session.add_hook(std::make_shared<MetricsHook>(c.log_every, in.metrics, in.progress, lr_now));
   h.evaluation = std::make_shared<EvaluationHook>(
       in.evaluate, in.metrics, lr_now, in.writer && in.log_evaluation, in.evaluate_train);
@@ -152,6 +152,22 @@ StandardHooks add_standard_hooks(Session& session, const HookInputs& in, const T
                                    : nullptr);
   session.add_hook(h.checkpoints);
   return h;
+}
+
+void check_final_checkpoint(const StandardHooks& hooks, bool writer, int64_t steps) {
+  if (writer && !hooks.checkpoints->last_error().empty())
+    TIDE_FAIL("the final checkpoint of step {} was not written: {}", steps,
+              hooks.checkpoints->last_error());
+}
+
+void check_not_diverged(const StandardHooks& hooks, const Session& session) {
+  TIDE_CHECK(!hooks.nan_guard->stopped(session), "training diverged: {}", session.stop_reason());
+}
+
+std::string run_toml(int ranks, int64_t global_batch, double lr) {
+  return fmt::format(
+      "\n# Set by the run, not read back.\n[run]\nranks = {}\nglobal-batch = {}\nlr-scaled = {}\n",
+      ranks, global_batch, lr);
 }
 
 }  // namespace tide

@@ -63,6 +63,7 @@ void apply_update(StepResult& r, bool nonfinite, bool want_grad_norm, const Modu
 // the progress line, evaluation after each epoch, the plateau schedule and early stopping
 // when configured, TensorBoard summaries and checkpoints. rank 0 writes.
 struct StandardHooks {
+  std::shared_ptr<NanGuardHook> nan_guard;
   std::shared_ptr<EvaluationHook> evaluation;
   std::shared_ptr<SummaryHook> summaries;
   std::shared_ptr<CheckpointHook> checkpoints;
@@ -81,5 +82,13 @@ struct HookInputs {
 StandardHooks add_standard_hooks(Session& session, const HookInputs& in, const TrainConfig& c,
                                  CheckpointStore& store, const TrainingState& start,
                                  LrSchedule& schedule, const Optimizer& optimizer);
+
+// After the loop, rank 0: fails when the final checkpoint was not written.
+void check_final_checkpoint(const StandardHooks& hooks, bool writer, int64_t steps);
+// After the files are written: fails when the run stopped on non-finite losses.
+void check_not_diverged(const StandardHooks& hooks, const Session& session);
+
+// The [run] table of config.toml: what the run derived, not read back.
+std::string run_toml(int ranks, int64_t global_batch, double lr);
 
 }  // namespace tide
