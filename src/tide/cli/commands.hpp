@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -15,6 +17,9 @@ namespace tide::cli {
 // run stopped by SIGTERM exits with 128 + the signal, as the shell reports it).
 int exit_status();
 void set_exit_status(int status);
+
+// The items of a comma-separated list ("a,b,c"), in order, empty items kept.
+std::vector<std::string> split_list(const std::string& s);
 
 // `tide train`: trains a classifier (train/trainer.hpp).
 void add_train_command(CLI::App& app);

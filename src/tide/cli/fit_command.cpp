@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -24,13 +23,6 @@ struct FitArgs {
   double validation = 0.3;
   bool no_scale = false;
 };
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
 
 std::string default_out(const std::string& model) {
   return fmt::format("runs/fit-{}-{}", model, local_time_stamp());
@@ -139,14 +131,13 @@ void run_fit(const FitArgs& a, const CsvTable& table) {
   for (size_t i = 0; i < r.names.size(); ++i)
     fmt::print("  {} = {:.10g}\n", r.names[i], r.parameters[i]);
   fmt::print(
-      "R = {:.6g}  R^2 = {}  ({} points, {}{})\n", r.rss,
+      "R = {:.6g}  R^2 = {}  ({} points, {})\n", r.rss,
       std::isnan(r.r2) ? std::string("undefined (y is constant)") : fmt::format("{:.6f}", r.r2),
-      table.rows(), o.method == "closed-form" ? "closed form" : fmt::format("{} steps", r.steps),
-      o.method == "closed-form" ? "" : fmt::format(" of {}", o.method));
+      table.rows(),
+      o.method == "closed-form" ? "closed form" : fmt::format("{} steps of {}", r.steps, o.method));
   if (!r.warning.empty()) fmt::print(stderr, "warning: {}\n", r.warning);
-  nlohmann::ordered_json params, centred = nlohmann::ordered_json::array();
+  nlohmann::ordered_json params;
   for (size_t i = 0; i < r.names.size(); ++i) params[r.names[i]] = r.parameters[i];
-  for (const double v : r.centred) centred.push_back(v);
   write_text_file((fs::path(out) / "fit.json").string(),
                   nlohmann::ordered_json{{"data", a.data},
                                          {"model", o.model},
@@ -158,7 +149,7 @@ void run_fit(const FitArgs& a, const CsvTable& table) {
                                                                  : nlohmann::ordered_json(r.r2)},
                                          {"steps", r.steps},
                                          {"centred",
-                                          {{"parameters", centred},
+                                          {{"parameters", r.centred},
                                            {"x_mean", r.mean},
                                            {"x_std", r.stddev},
                                            {"y_shift", r.y_shift},

@@ -1,9 +1,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <limits>
-#include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,7 +8,6 @@
 
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
-#include "tide/core/rng.hpp"
 #include "tide/data/csv.hpp"
 #include "tide/train/files.hpp"
 #include "tide/train/kmeans.hpp"
@@ -43,8 +39,7 @@ void run(const KMeansArgs& a) {
   // The vector columns: those named, or all but the label.
   std::vector<size_t> use;
   if (!a.columns.empty()) {
-    std::stringstream list(a.columns);
-    for (std::string c; std::getline(list, c, ',');) {
+    for (const std::string& c : split_list(a.columns)) {
       use.push_back(table.index_of(c));
       TIDE_CHECK(a.label.empty() || use.back() != table.index_of(a.label),
                  "--columns {} includes the --label column {}: the answer would be clustered too",

@@ -11,15 +11,21 @@
 #include "tide/train/trainer.hpp"
 
 namespace tide::cli {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
 namespace {
 
 // Gives this rank's team its value of --team-flag, as if it had been on the command line,
 // and its own run directory inside the job's.
 void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
   const std::string flag = config.team_flag;
-  std::vector<std::string> values;
-  std::stringstream list(config.team_values);
-  for (std::string v; std::getline(list, v, ',');) values.push_back(v);
+  const std::vector<std::string> values = split_list(config.team_values);
   TIDE_CHECK(static_cast<int>(values.size()) == team.count,
              "--team-values '{}' has {} value{}; --teams {} needs one per team", config.team_values,
              values.size(), values.size() == 1 ? "" : "s", team.count);

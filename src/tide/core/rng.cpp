@@ -1,5 +1,7 @@
 #include "tide/core/rng.hpp"
 
+#include <utility>
+
 #include <cmath>
 
 namespace tide {
@@ -69,6 +71,10 @@ uint64_t RngStream::below(uint64_t n) {
     const uint64_t low = static_cast<uint64_t>(m);
     if (low >= n || low >= (0 - n) % n) return static_cast<uint64_t>(m >> 64);
   }
+}
+
+void shuffle(std::vector<int64_t>& v, RngStream& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
 }
 
 }  // namespace tide

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <vector>
 
 namespace tide {
 
@@ -47,5 +48,8 @@ class RngStream {
   std::array<uint32_t, 4> block_{};
   int used_ = 4;
 };
+
+// Fisher-Yates: shuffles `v` in place with draws from `rng` (the last element first).
+void shuffle(std::vector<int64_t>& v, RngStream& rng);
 
 }  // namespace tide

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tide/autograd/ops.hpp"
 #include "tide/core/error.hpp"
@@ -324,9 +325,7 @@ int64_t parameter_count(const FitOptions& o, int64_t d) {
 void validate(const FitOptions& o) {
   const auto models = fit_model_names();
   TIDE_CHECK(std::find(models.begin(), models.end(), o.model) != models.end(),
-             "--model: unknown model '{}'; known models: linear, quadratic, polynomial, "
-             "exponential, logistic, rational",
-             o.model);
+             "--model: unknown model '{}'; known models: {}", o.model, fmt::join(models, ", "));
   TIDE_CHECK(o.degree >= 1 && o.degree <= 30, "--degree must be in [1, 30], got {}", o.degree);
   TIDE_CHECK(o.denominator_degree >= 1 && o.denominator_degree <= 30,
              "--denominator-degree must be in [1, 30], got {}", o.denominator_degree);
@@ -427,10 +426,9 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     std::vector<int64_t> order = all;
     int64_t step = 0;
     for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-      if (batch < n) {  // a fresh order each epoch, from (seed, epoch)
+      if (batch < n) {  // the previous epoch's order shuffled again, with (seed, epoch)
         RngStream rng(o.seed, RngPurpose::shuffle, {static_cast<uint64_t>(epoch)});
-        for (int64_t i = n - 1; i > 0; --i)
-          std::swap(order[static_cast<size_t>(i)], order[rng.below(static_cast<uint64_t>(i + 1))]);
+        shuffle(order, rng);
       }
       for (int64_t start = 0; start < n; start += batch) {
         optimizer->zero_grad();
@@ -464,10 +462,10 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     // How much the terms of the coefficients in x cancel over the data: the digits lost.
     const std::vector<double>& p = r.parameters;
     double terms = 0, values = 0;
+    const size_t count = kind == Kind::polynomial ? p.size() : static_cast<size_t>(degree) + 1;
     for (int64_t i = 0; i < n; ++i) {
       const double xi = std::abs(x[static_cast<size_t>(i)]);
       double power = 1, sum = 0;
-      const size_t count = kind == Kind::polynomial ? p.size() : static_cast<size_t>(degree) + 1;
       for (size_t k = 0; k < count; ++k, power *= xi) sum += std::abs(p[k]) * power;
       terms = std::max(terms, sum);
       values = std::max(values, std::abs(fitted[static_cast<size_t>(i)]));
@@ -487,10 +485,12 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     for (int64_t i = 0; i < n; ++i) {
       const double z = (x[static_cast<size_t>(i)] - s.mu[0]) / s.sigma[0];
       const int here = horner(q.data(), q.size(), z) > 0 ? 1 : -1;
-      if (sign != 0 && here != sign)
+      if (sign != 0 && here != sign) {
         r.warning =
             "the fitted denominator changes sign within the data: the curve has a pole "
             "between the points (try other degrees)";
+        break;
+      }
       sign = here;
     }
   }
@@ -593,8 +593,7 @@ CapacityResult fit_degrees(const std::vector<double>& x, const std::vector<doubl
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   RngStream rng(o.seed, RngPurpose::data, {1});
-  for (int64_t i = n - 1; i > 0; --i)
-    std::swap(order[static_cast<size_t>(i)], order[rng.below(static_cast<uint64_t>(i + 1))]);
+  shuffle(order, rng);
   CapacityResult result;
   result.validation_rows = std::max<int64_t>(1, std::llround(validation * static_cast<double>(n)));
   result.train_rows = n - result.validation_rows;

@@ -1,7 +1,5 @@
 #include "tide/train/kmeans.hpp"
 
-#include <set>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
