@@ -1,12 +1,15 @@
 // core: errors, shapes and broadcasting, the counter-based random streams, allocation.
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tide/core/alloc.hpp"
 #include "tide/core/error.hpp"
+#include "tide/core/read_file.hpp"
 #include "tide/core/rng.hpp"
 #include "tide/core/shape.hpp"
 
@@ -14,6 +17,16 @@ namespace tide {
 namespace {
 
 using ::testing::HasSubstr;
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
 
 TEST(Error, CheckFormatsTheMessageAndKeepsTheLocation) {
   try {
@@ -38,6 +51,35 @@ TEST(Shape, NumelAndNegativeDimensions) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("[2, 3, 4]"));
   }
+}
+
+TEST(Shape, NumelOverflowIsAnErrorNamingTheShape) {
+  EXPECT_EQ((Shape{int64_t{1} << 31, int64_t{1} << 31}.numel()), int64_t{1} << 62);
+  EXPECT_THAT(error_of([] {
+                (void)Shape{int64_t{1} << 62, 4}.numel();
+              }),
+              HasSubstr("shape [4611686018427387904, 4] has more elements than a 64-bit count"));
+  EXPECT_THAT(error_of([] {
+                (void)Shape{3, int64_t{1} << 62, 2, 0}.numel();
+              }),
+              HasSubstr("more elements than a 64-bit count"));
+}
+
+TEST(ReadFile, RefusesWhatIsNotARegularFileOrTooLarge) {
+  const std::string dir = ::testing::TempDir() + "tide_read_file";
+  std::filesystem::create_directories(dir);
+  EXPECT_THAT(error_of([&] { read_file_bytes(dir); }),
+              HasSubstr(dir + ": is a directory; expected a regular file"));
+  EXPECT_THAT(error_of([] { read_file_bytes("/dev/zero"); }),
+              HasSubstr("/dev/zero: is a device; expected a regular file"));
+  EXPECT_THAT(error_of([] { read_file_bytes("/nonexistent/x"); }),
+              HasSubstr("/nonexistent/x: cannot open: No such file or directory"));
+  const std::string file = dir + "/ten";
+  std::ofstream(file) << "0123456789";
+  EXPECT_EQ(read_file_bytes(file), "0123456789");
+  EXPECT_EQ(read_file_bytes(file, 10), "0123456789");
+  EXPECT_THAT(error_of([&] { read_file_bytes(file, 9, "a test file"); }),
+              HasSubstr(file + ": 10 bytes, more than the 9 bytes a test file may hold"));
 }
 
 TEST(Shape, BroadcastingFollowsNumPy) {

@@ -1,12 +1,15 @@
 // tensor: views and copies, conversions, and the safetensors format.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
+#include <map>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "support/testing.hpp"
 #include <nlohmann/json.hpp>
+#include "support/testing.hpp"
 
 #include "tide/tensor/safetensors.hpp"
 
@@ -107,6 +110,48 @@ TEST(Safetensors, CorruptFilesGiveErrorsNamingTheFile) {
   expect("malformed");
   EXPECT_THAT(error_of([] { load_safetensors("/nonexistent/x.safetensors"); }),
               HasSubstr("/nonexistent/x.safetensors: cannot open"));
+  // Sizes from the header are checked against the file before anything is allocated.
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})", 8);
+  expect("tensor 'a' has shape [4611686018427387904, 4], too large for any file");
+  write_raw(p, R"({"a":{"dtype":"F64","shape":[1099511627776],"data_offsets":[0,8]}})", 8);
+  expect("needs 8796093022208 bytes, the header gives 8");
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[-2,-4],"data_offsets":[0,32]}})", 32);
+  expect("sizes must be >= 0");
+  write_raw(p, R"({"__metadata__":{"k":3}})", 0);
+  const std::string msg = error_of([&] {
+    std::map<std::string, std::string> meta;
+    load_safetensors(p, &meta);
+  });
+  EXPECT_THAT(msg, HasSubstr("__metadata__ must map names to strings"));
+  EXPECT_THAT(error_of([] { load_safetensors("/dev/zero"); }), HasSubstr("is a device"));
+}
+
+TEST(Tensor, SizesThatCannotBeAllocatedAreErrorsNamingTheShape) {
+  EXPECT_THAT(error_of([] {
+                Tensor::empty({int64_t{1} << 61, 8}, DType::f32);
+              }),
+              HasSubstr("more elements than a 64-bit count holds"));
+  EXPECT_THAT(error_of([] { Tensor::empty({int64_t{1} << 61}, DType::f64); }),
+              HasSubstr("cannot create a f64 tensor of shape [2305843009213693952]: its byte "
+                        "count overflows"));
+  // 4 TiB: more than this machine has; the allocation fails cleanly.
+  EXPECT_THAT(error_of([] { Tensor::empty({int64_t{1} << 40}, DType::f32); }),
+              HasSubstr("cannot create a f32 tensor of shape [1099511627776]: out of memory"));
+  EXPECT_THAT(error_of([] {
+                Tensor::zeros({6}).reshape({int64_t{1} << 62, 4, -1});
+              }),
+              HasSubstr("the sizes overflow"));
+}
+
+TEST(Tensor, CheckFiniteNamesTheCountAndTheFirst) {
+  Tensor t = Tensor::zeros({2, 3}, DType::f64);
+  check_finite(t, "t");
+  t.data<double>()[4] = -std::numeric_limits<double>::infinity();
+  t.data<double>()[5] = std::nan("");
+  EXPECT_THAT(error_of([&] { check_finite(t, "x.bin: tensor 'w'"); }),
+              HasSubstr("x.bin: tensor 'w' f64[2, 3] holds 2 non-finite values (the first, -inf, "
+                        "at element 4)"));
+  check_finite(Tensor::full({3}, 1, DType::i64), "labels");
 }
 
 }  // namespace

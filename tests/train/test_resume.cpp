@@ -1,7 +1,9 @@
 // Exact resume as a user meets it: `tide train` stopped by SIGTERM, or a 2-rank job killed
 // with SIGKILL at a random step, then run again with the same command, ends with a final
 // checkpoint identical byte for byte to that of a run never stopped; a corrupt newest
-// checkpoint is reported by name and the one before it is used.
+// checkpoint is reported by name and the one before it is used; resuming from an older one
+// starts a timeline that rotation and `--resume auto` follow.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -126,6 +128,39 @@ TEST(Resume, ACorruptNewestCheckpointIsNamedAndThePreviousOneUsed) {
       testing::run_command(train(dir, 20) + " --resume " + dir + "/checkpoints/no-such.json");
   EXPECT_NE(bad.status, 0);
   EXPECT_THAT(bad.out, HasSubstr("no-such.json: cannot open"));
+}
+
+// Resuming from an older checkpoint starts a new timeline: with --keep-checkpoints 1 its
+// step 4 is kept (not deleted for the abandoned step 6), the abandoned checkpoints and a
+// stray file named like a newer one move aside whole, and `--resume auto` then continues
+// the new run, which ends where the uninterrupted one did, byte for byte.
+TEST(Resume, AnOlderCheckpointStartsATimelineThatAutoResumeFollows) {
+  const std::string dir = fresh_dir("timeline");
+  const auto run = [&](int64_t steps, const std::string& extra) {
+    return testing::run_command(
+        fmt::format("{} train --model mlp --max-steps {} --threads 1 --seed 4 --lr 0.02 "
+                    "--checkpoint-every-steps 2 --run-dir {} {}",
+                    kTide, steps, dir, extra));
+  };
+  ASSERT_EQ(run(6, "").status, 0);
+  const std::string original_6 = read_bytes(final_tensors(dir, 6));
+  std::ofstream(dir + "/checkpoints/step-99999999.json") << "garbage";
+  const auto older =
+      run(4, "--keep-checkpoints 1 --resume " + dir + "/checkpoints/step-00000002.json");
+  ASSERT_EQ(older.status, 0) << older.out;
+  EXPECT_THAT(older.out, HasSubstr("this run continues from step 2: 3 later checkpoints of "
+                                   "another run were moved to " +
+                                   dir + "/checkpoints/superseded/"));
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir + "/checkpoints"))
+    left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"step-00000004.json", "step-00000004.safetensors",
+                                            "superseded"}));
+  const auto resumed = run(6, "--keep-checkpoints 1");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_THAT(resumed.out, HasSubstr("resuming from " + dir + "/checkpoints/step-00000004.json"));
+  EXPECT_EQ(read_bytes(final_tensors(dir, 6)), original_6);
 }
 
 }  // namespace

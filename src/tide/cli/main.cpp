@@ -2,6 +2,8 @@
 // place that catches tide::Error: it prints one line and returns a non-zero status.
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -60,7 +62,23 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "tide: error: {}{}\n", rank_tag(), e.what());
     tide::Communicator::abort_job(1);
     return 1;
+  } catch (const std::bad_alloc&) {
+    // Where the library can name what it allocates (a tensor, a file's contents) it throws
+    // tide::Error; this is what remains, such as a container growing.
+    std::fflush(stdout);
+    fmt::print(stderr,
+               "tide: error: {}out of memory; try a smaller --batch-size or model, fewer "
+               "--threads, or more memory per rank\n",
+               rank_tag());
+    tide::Communicator::abort_job(1);
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fflush(stdout);  // names the path and the system's reason
+    fmt::print(stderr, "tide: error: {}{}\n", rank_tag(), e.what());
+    tide::Communicator::abort_job(1);
+    return 1;
   } catch (const std::exception& e) {
+    // The last guard: an input that reaches here is a bug to report, with this message.
     std::fflush(stdout);
     fmt::print(stderr, "tide: internal error: {}{}\n", rank_tag(), e.what());
     tide::Communicator::abort_job(3);

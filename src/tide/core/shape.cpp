@@ -8,7 +8,9 @@ namespace tide {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int64_t d : dims_) n *= d;
+  for (int64_t d : dims_)
+    if (__builtin_mul_overflow(n, d, &n)) [[unlikely]]
+      TIDE_FAIL("shape {} has more elements than a 64-bit count holds", str());
   return n;
 }
 

@@ -20,7 +20,7 @@ class Shape {
   // Size of dimension i; negative i counts from the end (-1 is the last).
   int64_t operator[](int i) const { return dims_[normalize_dim(i)]; }
   int64_t& operator[](int i) { return dims_[normalize_dim(i)]; }
-  // Product of all sizes; 1 for a scalar (ndim 0).
+  // Product of all sizes; 1 for a scalar (ndim 0). Throws when it overflows int64.
   int64_t numel() const;
   const std::vector<int64_t>& dims() const { return dims_; }
   // Maps a possibly negative dimension index to 0..ndim-1; throws when out of range.

@@ -65,6 +65,7 @@ void Module::load_state_dict(const TensorMap& state) {
     const Tensor& src = state.at(name);
     TIDE_CHECK(src.shape() == t.shape() && src.dtype() == t.dtype(),
                "state dict tensor '{}' is {}, the model expects {}", name, src.str(), t.str());
+    check_finite(src, fmt::format("state dict tensor '{}'", name));
   }
   // Copy only after every check passed, so a bad state dict leaves the model untouched.
   for (const auto& [name, t] : mine) Tensor(t).copy_from(state.at(name));

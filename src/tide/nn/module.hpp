@@ -43,8 +43,9 @@ class Module {
 
   // Parameters and buffers by dotted name; the tensors share storage with the module.
   TensorMap state_dict() const;
-  // Copies values in by name. Throws naming the tensor on a shape or dtype mismatch, and
-  // naming the keys when some are missing or unexpected.
+  // Copies values in by name. Throws naming the tensor on a shape or dtype mismatch or a
+  // non-finite value, and naming the keys when some are missing or unexpected; the module
+  // is then unchanged.
   void load_state_dict(const TensorMap& state);
 
   // A multi-line tree of describe() for this module and its children.

@@ -36,6 +36,19 @@ DType dtype_from_tag(const std::string& tag, const std::string& path, const std:
   TIDE_FAIL("{}: tensor '{}' has dtype {}; expected F32, F64 or I64", path, name, tag);
 }
 
+// The bytes a tensor of `shape` takes; throws naming the file and tensor when a size is
+// negative or the count overflows.
+uint64_t shape_bytes(const Shape& shape, DType dtype, const std::string& path,
+                     const std::string& name) {
+  uint64_t n = dtype_size(dtype);
+  for (const int64_t d : shape.dims()) {
+    TIDE_CHECK(d >= 0, "{}: tensor '{}' has shape {}: sizes must be >= 0", path, name, shape.str());
+    TIDE_CHECK(!__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n),
+               "{}: tensor '{}' has shape {}, too large for any file", path, name, shape.str());
+  }
+  return n;
+}
+
 }  // namespace
 
 std::string encode_safetensors(const TensorMap& tensors,
@@ -101,8 +114,11 @@ TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
   TensorMap out;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      if (metadata)
-        for (const auto& [k, v] : entry.items()) (*metadata)[k] = v.get<std::string>();
+      if (metadata) try {
+          for (const auto& [k, v] : entry.items()) (*metadata)[k] = v.get<std::string>();
+        } catch (const nlohmann::json::exception& e) {
+          TIDE_FAIL("{}: __metadata__ must map names to strings: {}", path, e.what());
+        }
       continue;
     }
     try {
@@ -112,10 +128,13 @@ TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
       TIDE_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size,
                  "{}: tensor '{}' has data offsets outside the {} data bytes", path, name,
                  data_size);
-      Tensor t = Tensor::empty(shape, dtype);
-      TIDE_CHECK(offsets[1] - offsets[0] == t.nbytes(),
+      // The size the shape needs is checked against the bytes the file holds before anything
+      // is allocated from it.
+      const uint64_t need = shape_bytes(shape, dtype, path, name);
+      TIDE_CHECK(offsets[1] - offsets[0] == need,
                  "{}: tensor '{}' of shape {} needs {} bytes, the header gives {}", path, name,
-                 shape.str(), t.nbytes(), offsets[1] - offsets[0]);
+                 shape.str(), need, offsets[1] - offsets[0]);
+      Tensor t = Tensor::empty(shape, dtype);
       std::memcpy(t.raw_data(), bytes.data() + data_start + offsets[0], t.nbytes());
       out.emplace(name, std::move(t));
     } catch (const nlohmann::json::exception& e) {

@@ -1,6 +1,10 @@
 #include "tide/tensor/tensor.hpp"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <new>
+#include <type_traits>
 
 #include "tide/core/alloc.hpp"
 
@@ -30,10 +34,22 @@ void visit_dtype(DType t, F&& f) {
 Tensor Tensor::empty(Shape shape, DType dtype) {
   for (int64_t d : shape.dims())
     TIDE_CHECK(d >= 0, "cannot create a tensor of shape {}: negative size", shape.str());
+  const int64_t n = shape.numel();
+  TIDE_CHECK(n <= std::numeric_limits<int64_t>::max() / static_cast<int64_t>(dtype_size(dtype)),
+             "cannot create a {} tensor of shape {}: its byte count overflows", dtype_name(dtype),
+             shape.str());
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
-  t.storage_ = std::make_shared<Storage>(t.nbytes());
+  try {
+    t.storage_ = std::make_shared<Storage>(t.nbytes());
+  } catch (const Error& e) {
+    TIDE_FAIL("cannot create a {} tensor of shape {}: {}", dtype_name(dtype), t.shape_.str(),
+              e.what());
+  } catch (const std::bad_alloc&) {
+    TIDE_FAIL("cannot create a {} tensor of shape {}: out of memory for {} bytes",
+              dtype_name(dtype), t.shape_.str(), t.nbytes());
+  }
   return t;
 }
 
@@ -92,7 +108,8 @@ Tensor Tensor::reshape(Shape shape) const {
       TIDE_CHECK(infer < 0, "reshape of {} to {}: more than one -1", str(), shape.str());
       infer = i;
     } else {
-      known *= shape[i];
+      TIDE_CHECK(!__builtin_mul_overflow(known, shape[i], &known),
+                 "cannot reshape tensor {} to {}: the sizes overflow", str(), shape.str());
     }
   }
   if (infer >= 0 && known > 0) shape[infer] = numel() / known;
@@ -149,6 +166,24 @@ void Tensor::fill(double value) {
 std::string Tensor::str() const {
   if (!defined()) return "undefined";
   return fmt::format("{}{}", dtype_name(dtype_), shape_.str());
+}
+
+void check_finite(const Tensor& t, std::string_view what) {
+  if (t.dtype() == DType::i64) return;
+  int64_t bad = 0, first = -1;
+  double first_value = 0;
+  visit_dtype(t.dtype(), [&]<class T>(T) {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* p = t.data<T>();
+      for (int64_t i = 0, n = t.numel(); i < n; ++i)
+        if (!std::isfinite(p[i])) {
+          if (first < 0) first = i, first_value = static_cast<double>(p[i]);
+          ++bad;
+        }
+    }
+  });
+  TIDE_CHECK(bad == 0, "{} {} holds {} non-finite value{} (the first, {}, at element {})", what,
+             t.str(), bad, bad == 1 ? "" : "s", first_value, first);
 }
 
 }  // namespace tide

@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tide/core/dtype.hpp"
@@ -98,5 +99,10 @@ class Tensor {
   Shape shape_;
   DType dtype_ = DType::f32;
 };
+
+// Throws tide::Error unless every element of a floating-point tensor is finite; the message
+// starts with `what` (a file and tensor name, say) and gives the count of NaN and infinite
+// values and the index of the first. Integer tensors always pass.
+void check_finite(const Tensor& t, std::string_view what);
 
 }  // namespace tide

@@ -46,23 +46,37 @@ class CheckpointStore {
   CheckpointStore(std::string dir, int keep);
 
   const std::string& dir() const { return dir_; }
-  // Writes a checkpoint and returns the path of its JSON. Throws tide::Error naming the
-  // file and the reason when a write fails; the earlier checkpoints are then untouched.
-  std::string save(const TrainingState& state, const TensorMap& model,
-                   const TensorMap& optimizer) const;
+  // This run continues from `step` (0 for a fresh run). Checkpoints of later steps in the
+  // directory belong to another timeline (a run resumed from an older checkpoint, or one
+  // started afresh in an old run directory): the first save moves them, untouched, into
+  // <dir>/superseded/<time>/, so that neither rotation nor `--resume auto` mixes them with
+  // this run's.
+  void begin_timeline(int64_t step);
+  // Writes a checkpoint, reads it back to verify its size and CRC-32, and returns the path
+  // of its JSON. Throws tide::Error naming the file and the reason when a write fails; the
+  // earlier checkpoints are then untouched. Rotation then deletes only checkpoints older
+  // than the verified one, beyond the `keep` newest that are whole (a readable JSON and a
+  // tensors file of its recorded size); a file it cannot read as a checkpoint is never
+  // deleted and never counted.
+  std::string save(const TrainingState& state, const TensorMap& model, const TensorMap& optimizer);
   // The JSON files of the checkpoints, newest (highest step) first.
   std::vector<std::string> list() const;
   // The newest checkpoint that loads and verifies. Each newer one that does not is
   // reported with log_warn, by name and reason; nullopt when none is good.
   std::optional<Checkpoint> load_newest() const;
 
-  // Loads and verifies one checkpoint from its JSON path (or its tensors path). Throws
-  // tide::Error naming the file and what is wrong.
+  // Loads and verifies one checkpoint from its JSON path (or its tensors path): the JSON's
+  // fields and ranges, the tensors file's size and CRC-32, and that every value is finite.
+  // Throws tide::Error naming the file and what is wrong.
   static Checkpoint load(const std::string& path);
 
  private:
+  void supersede_later_steps();
+  void rotate(int64_t newest) const;
+
   std::string dir_;
   int keep_;
+  int64_t timeline_start_ = -1;  // -1: no timeline begun, nothing is moved
 };
 
 // Writes `bytes` to `path` through a temporary file, fsync and rename (then fsyncs the

@@ -54,6 +54,7 @@ CheckpointHook::CheckpointHook(CheckpointStore store, double every_secs, int64_t
 void CheckpointHook::begin(Session& s) {
   last_time_ = s.elapsed();
   last_step_ = s.state().step;  // a resumed run starts from a checkpoint of this step
+  store_.begin_timeline(s.state().step);
 }
 
 void CheckpointHook::after_step(Session& s, const StepResult&) {

@@ -26,6 +26,7 @@ FilterKernel parse_kernel(const std::string& spec) {
         size_t used = 0;
         values.push_back(std::stof(cell, &used));
         TIDE_CHECK(cell.find_first_not_of(" \t", used) == std::string::npos, "trailing text");
+        TIDE_CHECK(std::isfinite(values.back()), "not finite");
       } catch (const std::exception&) {
         TIDE_FAIL(
             "kernel '{}': '{}' is not a number; expected identity, sharpen, blur, edge, "
