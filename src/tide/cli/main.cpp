@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <new>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -75,6 +76,11 @@ int main(int argc, char** argv) {
   } catch (const std::filesystem::filesystem_error& e) {
     std::fflush(stdout);  // names the path and the system's reason
     fmt::print(stderr, "tide: error: {}{}\n", rank_tag(), e.what());
+    tide::Communicator::abort_job(1);
+    return 1;
+  } catch (const std::system_error& e) {
+    std::fflush(stdout);  // the system refused a thread, a lock or a file: its reason
+    fmt::print(stderr, "tide: error: {}the system refused: {}\n", rank_tag(), e.what());
     tide::Communicator::abort_job(1);
     return 1;
   } catch (const std::exception& e) {
