@@ -24,7 +24,9 @@ bool is_image(const fs::path& p) {
 
 ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options)
     : options_(std::move(options)) {
-  TIDE_CHECK(options_.image_size > 0, "image size must be positive, got {}", options_.image_size);
+  TIDE_CHECK(options_.image_size >= 1 && options_.image_size <= kMaxImageFolderSize,
+             "image folder {}: the image size must be in [1, {}], got {}", root,
+             kMaxImageFolderSize, options_.image_size);
   TIDE_CHECK(options_.channels == 1 || options_.channels == 3,
              "images have 1 or 3 channels, not {}", options_.channels);
   TIDE_CHECK(static_cast<int64_t>(options_.mean.size()) >= options_.channels &&
