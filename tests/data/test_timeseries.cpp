@@ -161,6 +161,16 @@ TEST(TimeSeries, CsvReaderRefusesValuesItCannotHoldByPlace) {
           << c.row << (header ? " after a header" : "");
     }
   }
+  // A directory, and a read that fails with EIO (/proc/self/mem at offset 0).
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "tide_series_dir";
+  std::filesystem::create_directories(dir);
+  EXPECT_THAT(error_of([&] { SeriesCsvReader reader(dir.string()); }),
+              HasSubstr("tide_series_dir: read failed after line 0: Is a directory"));
+  const std::filesystem::path eio = dir / "eio.csv";
+  std::filesystem::remove(eio);
+  std::filesystem::create_symlink("/proc/self/mem", eio);
+  EXPECT_THAT(error_of([&] { SeriesCsvReader reader(eio.string()); }),
+              HasSubstr("eio.csv: read failed after line 0: Input/output error"));
 }
 
 }  // namespace

@@ -117,8 +117,10 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& path) {
   img.pixels.resize(static_cast<size_t>(height) * width * img.channels);
   const int rc = tjDecompress2(tj.get(), bytes.data(), static_cast<unsigned long>(bytes.size()),
                                img.pixels.data(), width, 0, height, gray ? TJPF_GRAY : TJPF_RGB,
-                               TJFLAG_ACCURATEDCT);
-  // A truncated JPEG decodes with a warning and grey fill; Tide treats it as the error it is.
+                               TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS);
+  // A truncated JPEG decodes with a warning and grey fill; Tide treats it as the error it is,
+  // and stops at it. A progressive JPEG of more than 500 scans (a decoding-time bomb: each
+  // scan passes over the whole image) is refused too.
   TIDE_CHECK(rc == 0, "{}: corrupt or truncated JPEG: {}", path, tjGetErrorStr2(tj.get()));
   return img;
 }

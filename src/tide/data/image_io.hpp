@@ -25,7 +25,8 @@ inline constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 29;
 // or RGB. Throws tide::Error naming the file for a missing, unreadable (with the system's
 // reason) or non-regular file (a directory), an unknown, corrupt or truncated file, and an
 // image whose header declares more than kMaxImageBytes, or more pixels than a PNG of the
-// file's size can hold (deflate compresses at most 1032:1).
+// file's size can hold (deflate compresses at most 1032:1). A JPEG that decodes with a
+// warning (truncated, corrupt) or a progressive one of more than 500 scans is refused.
 Image read_image(const std::string& path);
 
 // Writes an 8-bit PNG; throws naming the path on failure.
