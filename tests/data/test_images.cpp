@@ -239,6 +239,20 @@ TEST(ImageFolder, ListsClassesLabelsAndNormalises) {
   EXPECT_TRUE(changed);
 }
 
+// Resizing the shorter side to the input size would make a 1x3000 image 256x768000:
+// refused by name instead of allocating 590 MB.
+TEST(ImageFolder, AnImageTooElongatedToResizeNamesItsFile) {
+  const fs::path root = fs::path(temp("elongated"));
+  fs::remove_all(root);
+  fs::create_directories(root / "a");
+  write_png((root / "a" / "long.png").string(), gradient(1, 3000, 1));
+  const ImageFolder folder(root.string(), {.image_size = 224});
+  const std::vector<int64_t> first = {0};
+  EXPECT_THAT(error_of([&] { folder.get_batch(first); }),
+              HasSubstr("long.png: a 3000x1 image resized to a shorter side of 256 would be "
+                        "768000x256, more than the 268435456 bytes an image may have"));
+}
+
 TEST(ImageFolder, MissingRootAndEmptyClassAreErrors) {
   EXPECT_THAT(error_of([] { ImageFolder("/nonexistent/imgs", {}); }),
               HasSubstr("/nonexistent/imgs"));

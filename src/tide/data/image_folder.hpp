@@ -30,7 +30,9 @@ class ImageFolder : public Dataset {
   ImageFolder(const std::string& root, ImageFolderOptions options);
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }
   Shape sample_shape() const override;
-  // Decodes the images on demand (in parallel); inputs f32 (B, C, S, S) normalised.
+  // Decodes the images on demand (in parallel); inputs f32 (B, C, S, S) normalised. An
+  // image that read_image refuses, or one so elongated that resizing its shorter side
+  // would exceed kMaxImageBytes, is an error naming its file.
   Batch get_batch(std::span<const int64_t> indices) const override;
   // Selects the augmentation stream of an epoch.
   void set_epoch(int64_t epoch) override { epoch_ = epoch; }
