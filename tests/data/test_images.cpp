@@ -195,6 +195,8 @@ TEST(ImageIo, BilinearResizeUsesHalfPixelCentres) {
   Image flat{3, 5, 3, std::vector<uint8_t>(45, 77)};
   EXPECT_EQ(resize(flat, 7, 2).pixels, std::vector<uint8_t>(42, 77));
   EXPECT_EQ(resize(img, 2, 2).pixels, img.pixels);
+  EXPECT_THAT(error_of([] { resize(gradient(2, 2, 3), 100000, 100000); }),
+              HasSubstr("resize of a 2x2 image to 100000x100000: more than the 268435456 bytes"));
 }
 
 TEST(ImageIo, CropTakesTheWindowAndChecksBounds) {

@@ -161,6 +161,11 @@ Image resize(const Image& src, int64_t height, int64_t width) {
   TIDE_CHECK(height > 0 && width > 0 && src.height > 0 && src.width > 0,
              "resize of a {}x{} image to {}x{}: sizes must be positive", src.height, src.width,
              height, width);
+  TIDE_CHECK(static_cast<double>(height) * static_cast<double>(width) *
+                     static_cast<double>(src.channels) <=
+                 static_cast<double>(kMaxImageBytes),
+             "resize of a {}x{} image to {}x{}: more than the {} bytes an image may have",
+             src.height, src.width, height, width, kMaxImageBytes);
   Image out{height, width, src.channels, {}};
   out.pixels.resize(static_cast<size_t>(height * width * src.channels));
   const double sy = static_cast<double>(src.height) / height,

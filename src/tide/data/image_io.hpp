@@ -32,7 +32,8 @@ Image read_image(const std::string& path);
 // Writes an 8-bit PNG; throws naming the path on failure.
 void write_png(const std::string& path, const Image& image);
 
-// Bilinear resize with half-pixel centres (align_corners = false), no antialiasing.
+// Bilinear resize with half-pixel centres (align_corners = false), no antialiasing; the
+// result may not exceed kMaxImageBytes.
 Image resize(const Image& image, int64_t height, int64_t width);
 // The (height, width) window at (top, left); throws when it leaves the image.
 Image crop(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width);
