@@ -85,5 +85,33 @@ TEST(Csv, MalformedInputNamesTheFileLineAndColumn) {
               HasSubstr("/nonexistent/data.csv: cannot open"));
 }
 
+// Every value a reader cannot hold as a finite double, in any column, with or without a
+// header: refused by file, line and column.
+TEST(Csv, ValuesBeyondADoubleOrNotFiniteAreRefusedByPlace) {
+  for (const std::string value :
+       {"1e999", "-1e400", "1e-400", "nan", "-nan", "inf", "-inf", "+inf", "infinity", "NaN"}) {
+    const std::string path = write_csv("value.csv", "a,b,c\n1,2,3\n4,5," + value + "\n");
+    const std::string message = error_of([&] { read_csv(path); });
+    EXPECT_THAT(message, HasSubstr("value.csv: line 3, column 'c': " + value)) << value;
+    EXPECT_THAT(message, ::testing::AnyOf(HasSubstr("out of the range of a double"),
+                                          HasSubstr("is not a finite number")))
+        << value;
+    const std::string plain = write_csv("plain_value.csv", value + ",1\n2,3\n");
+    EXPECT_THAT(error_of([&] { read_csv(plain); }),
+                HasSubstr("plain_value.csv: line 1, column '1': " + value))
+        << value;
+  }
+}
+
+TEST(Csv, ReadErrorsNameThePathAndTheReason) {
+  // /proc/self/mem is a regular file whose read at offset 0 fails with EIO.
+  const std::string eio = (fs::path(::testing::TempDir()) / "tide_csv_test" / "eio.csv").string();
+  fs::create_directories(fs::path(eio).parent_path());
+  fs::remove(eio);
+  fs::create_symlink("/proc/self/mem", eio);
+  EXPECT_THAT(error_of([&] { read_csv(eio); }),
+              HasSubstr("eio.csv: read failed after line 0: Input/output error"));
+}
+
 }  // namespace
 }  // namespace tide

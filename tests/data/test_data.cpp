@@ -6,9 +6,11 @@
 #include <numeric>
 #include <set>
 
+#include <fmt/ranges.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/memory.hpp"
 #include "support/testing.hpp"
 
 #include "tide/data/idx.hpp"
@@ -22,6 +24,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using tide::testing::error_of;
 using tide::testing::idx_bytes;
+using tide::testing::peak_rss_bytes;
 using tide::testing::write_bytes;
 
 std::string temp_path(const std::string& name) {
@@ -62,9 +65,9 @@ TEST(Idx, ErrorsNameTheFileAndTheProblem) {
   EXPECT_THAT(error_of([] { read_idx(temp_path("type.idx")); }), HasSubstr("element type 0x0d"));
 
   write_bytes(temp_path("short_data.idx"), idx_bytes({5}, {1, 2, 3}));
-  EXPECT_THAT(
-      error_of([] { read_idx(temp_path("short_data.idx")); }),
-      HasSubstr("short_data.idx: truncated: expected 5 data bytes after the header, found 3"));
+  EXPECT_THAT(error_of([] { read_idx(temp_path("short_data.idx")); }),
+              HasSubstr("short_data.idx: truncated: expected 5 data bytes after the header "
+                        "(dimensions 5), found 3"));
 
   write_bytes(temp_path("short_header.idx"), {0, 0, 8, 3, 0, 0});
   EXPECT_THAT(error_of([] { read_idx(temp_path("short_header.idx")); }),
@@ -76,6 +79,89 @@ TEST(Idx, ErrorsNameTheFileAndTheProblem) {
 
   EXPECT_THAT(error_of([] { read_idx(temp_path("none.idx")); }),
               HasSubstr("none.idx: cannot open"));
+}
+
+// Every size a header can declare, plain and gzip: a file far shorter than its header says
+// fails as truncated without the process ever holding the declared size.
+TEST(Idx, DeclaredSizesBeyondTheDataFailWithoutAllocatingThem) {
+  const int64_t before = peak_rss_bytes();
+  struct Case {
+    std::vector<uint32_t> dims;
+    uint64_t declared;
+  };
+  const std::vector<Case> cases = {
+      {{2500, 1000, 1000}, 2'500'000'000},    // 2,500 MB of images
+      {{0xFFFFFFFF}, 0xFFFFFFFF},             // 4 G labels
+      {{4, 4096, 1 << 20}, kMaxIdxBytes},     // the most a file may declare
+      {{68000, 1000, 1000}, 68'000'000'000},  // 68 GB: beyond it
+      {{1, 1, 1, 0x7FFFFFFF}, 0x7FFFFFFF},    // four dimensions
+      {{0x10000, 0x10000, 0x10000}, uint64_t{1} << 48},
+  };
+  for (const Case& c : cases) {
+    const auto bytes = idx_bytes(c.dims, std::vector<uint8_t>(10, 7));
+    const std::string name = fmt::format("declared{}", c.declared);
+    write_bytes(temp_path(name + ".idx"), bytes);
+    write_gzip(temp_path(name + ".idx.gz"), bytes);
+    for (const std::string& file : {name + ".idx", name + ".idx.gz"}) {
+      const std::string message = error_of([&] { read_idx(temp_path(file)); });
+      if (c.declared > kMaxIdxBytes) {
+        EXPECT_THAT(message, HasSubstr(file + ": the header declares dimensions " +
+                                       fmt::format("{}", fmt::join(c.dims, "x"))));
+        EXPECT_THAT(message, HasSubstr("more than the 17179869184 bytes (16 GiB)"));
+      } else {
+        EXPECT_THAT(message,
+                    HasSubstr(fmt::format("{}: truncated: expected {} data bytes after the header "
+                                          "(dimensions {}), found 10",
+                                          file, c.declared, fmt::join(c.dims, "x"))));
+      }
+    }
+  }
+  EXPECT_LT(peak_rss_bytes() - before, int64_t{64} << 20) << "peak resident memory grew";
+}
+
+TEST(Idx, DimensionsWhoseProductOverflowsAreRefusedByName) {
+  // 2^32-1 to the fourth power overflows 64 bits: still one error naming the dimensions.
+  write_bytes(temp_path("overflow.idx"),
+              idx_bytes({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {}));
+  EXPECT_THAT(error_of([] { read_idx(temp_path("overflow.idx")); }),
+              HasSubstr("overflow.idx: the header declares dimensions "
+                        "4294967295x4294967295x4294967295x4294967295"));
+  write_bytes(temp_path("big.idx"), idx_bytes({70000, 1000, 1000}, {}));  // 70 GB
+  EXPECT_THAT(error_of([] { read_idx(temp_path("big.idx")); }),
+              HasSubstr("dimensions 70000x1000x1000 (7e+10 bytes), more than the"));
+  // A zero dimension declares no data, so data after the header is an error too.
+  write_bytes(temp_path("zero.idx"), idx_bytes({0, 0xFFFFFFFF}, {}));
+  EXPECT_EQ(read_idx(temp_path("zero.idx")).data.size(), 0u);
+  write_bytes(temp_path("long.idx"), idx_bytes({3}, {1, 2, 3, 4}));
+  EXPECT_THAT(error_of([] { read_idx(temp_path("long.idx")); }),
+              HasSubstr("long.idx: more data than the header declares (dimensions 3, 3 bytes)"));
+  write_gzip(temp_path("long.idx.gz"), idx_bytes({3}, {1, 2, 3, 4}));
+  EXPECT_THAT(error_of([] { read_idx(temp_path("long.idx.gz")); }),
+              HasSubstr("long.idx.gz: more data than the header declares"));
+}
+
+// A gzip stream that does hold what it declares is read whole, however it arrives.
+TEST(Idx, GzipLargerThanOneReadStepIsReadWhole) {
+  std::vector<uint8_t> payload(3 << 20);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 31 % 251);
+  write_gzip(temp_path("three_mb.idx.gz"), idx_bytes({3, 1024, 1024}, payload));
+  const IdxArray a = read_idx(temp_path("three_mb.idx.gz"));
+  EXPECT_EQ(a.dims, (std::vector<int64_t>{3, 1024, 1024}));
+  EXPECT_EQ(a.data, payload);
+}
+
+TEST(Idx, DirectoriesDevicesAndReadErrorsNameThePath) {
+  const std::string dir = temp_path("a_directory.idx");
+  fs::create_directories(dir);
+  EXPECT_THAT(error_of([&] { read_idx(dir); }),
+              HasSubstr("a_directory.idx: is a directory, not an IDX file"));
+  EXPECT_THAT(error_of([] { read_idx("/dev/zero"); }), HasSubstr("/dev/zero: not a regular file"));
+  // /proc/self/mem is a regular file whose read at offset 0 fails with EIO.
+  const std::string eio = temp_path("eio.idx");
+  fs::remove(eio);
+  fs::create_symlink("/proc/self/mem", eio);
+  EXPECT_THAT(error_of([&] { read_idx(eio); }),
+              HasSubstr("eio.idx: cannot read: Input/output error"));
 }
 
 TEST(Sampler, ShuffleIsAPermutationFixedBySeedAndEpoch) {
@@ -260,6 +346,22 @@ TEST(Mnist, LabelOutOfRangeNamesFileAndExample) {
   write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_bytes({3}, {1, 12, 3}));
   EXPECT_THAT(error_of([&] { load_mnist("mnist", dir, Split::test); }),
               HasSubstr("label 12 of example 1"));
+}
+
+TEST(Mnist, NoImagesOrEmptyImagesNameTheFileAndTheDimensions) {
+  for (const auto& [name, dims] : std::vector<std::pair<std::string, std::vector<uint32_t>>>{
+           {"no_images", {0, 28, 28}}, {"empty_images", {5, 0, 0}}, {"no_rows", {5, 0, 28}}}) {
+    const std::string dir = temp_path(name);
+    fs::create_directories(dir);
+    write_bytes(dir + "/t10k-images-idx3-ubyte", idx_bytes(dims, {}));
+    write_bytes(dir + "/t10k-labels-idx1-ubyte",
+                idx_bytes({dims[0]}, std::vector<uint8_t>(dims[0])));
+    EXPECT_THAT(error_of([&] { load_mnist("mnist", dir, Split::test); }),
+                HasSubstr(fmt::format("{}/t10k-images-idx3-ubyte: the header declares {} images "
+                                      "of {}x{} pixels; expected at least one image",
+                                      dir, dims[0], dims[1], dims[2])))
+        << name;
+  }
 }
 
 TEST(Mnist, FashionMnistAsInstalled) {

@@ -1,5 +1,8 @@
 // PNG and JPEG decoding, the geometric transforms, and the image-folder dataset.
+#include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -7,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/memory.hpp"
 #include "support/testing.hpp"
 #include "tide/data/image_folder.hpp"
 #include "tide/data/image_io.hpp"
@@ -100,6 +104,89 @@ TEST(ImageIo, BadFilesGiveErrorsNamingThem) {
   EXPECT_THAT(error_of([] { read_image(temp("none.png")); }), HasSubstr("none.png: cannot open"));
 }
 
+std::vector<uint8_t> file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+void put_be(std::vector<uint8_t>& b, size_t at, uint32_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * (bytes - 1 - i)));
+}
+
+// A valid 8x8 PNG whose IHDR (with its CRC) declares width x height instead.
+std::string png_declaring(const std::string& name, uint32_t width, uint32_t height) {
+  const std::string path = temp(name);
+  write_png(path, gradient(8, 8, 3));
+  std::vector<uint8_t> b = file_bytes(path);
+  put_be(b, 16, width, 4);
+  put_be(b, 20, height, 4);
+  put_be(b, 29, static_cast<uint32_t>(crc32(0, b.data() + 12, 17)), 4);  // type and data
+  testing::write_bytes(path, b);
+  return path;
+}
+
+// A valid 16x16 JPEG whose start-of-frame declares width x height instead.
+std::string jpeg_declaring(const std::string& name, uint16_t width, uint16_t height) {
+  const std::string path = temp(name);
+  write_jpeg(path, gradient(16, 16, 3));
+  std::vector<uint8_t> b = file_bytes(path);
+  for (size_t i = 2; i + 9 < b.size(); ++i)
+    if (b[i] == 0xFF && b[i + 1] == 0xC0) {  // SOF0: length, precision, height, width
+      put_be(b, i + 5, height, 2);
+      put_be(b, i + 7, width, 2);
+      break;
+    }
+  testing::write_bytes(path, b);
+  return path;
+}
+
+// The decoded size comes from the header and is checked before the pixels are allocated:
+// against the cap, and (PNG) against what a file of this size can hold.
+TEST(ImageIo, DeclaredSizesAreCheckedBeforeAllocating) {
+  const int64_t before = testing::peak_rss_bytes();
+  EXPECT_THAT(
+      error_of([] { read_image(png_declaring("huge.png", 100000, 100000)); }),
+      HasSubstr("huge.png: the PNG header declares 100000x100000 pixels of 3 channels "
+                "(30000000000 bytes), more than the 268435456 bytes an image may decode to"));
+  EXPECT_THAT(error_of([] { read_image(png_declaring("wide.png", 1000000, 1)); }),
+              HasSubstr("wide.png"));
+  // Under the cap, but 75 MB of pixels from a file of about 100 bytes.
+  EXPECT_THAT(error_of([] { read_image(png_declaring("short.png", 5000, 5000)); }),
+              HasSubstr("short.png: truncated PNG: 5000x5000 pixels need at least 3125000 bytes"));
+  EXPECT_THAT(error_of([] { read_image(jpeg_declaring("huge.jpg", 65000, 65000)); }),
+              HasSubstr("huge.jpg: the JPEG header declares 65000x65000 pixels of 3 channels"));
+  EXPECT_THAT(error_of([] { read_image(jpeg_declaring("tall.jpg", 16, 65000)); }),
+              HasSubstr("tall.jpg: corrupt or truncated JPEG"));
+  EXPECT_LT(testing::peak_rss_bytes() - before, int64_t{64} << 20) << "peak resident memory grew";
+  // The declared size still decodes when it is the real one.
+  EXPECT_EQ(read_image(png_declaring("same.png", 8, 8)).pixels.size(), 8u * 8 * 3);
+}
+
+TEST(ImageIo, DirectoriesDevicesAndReadErrorsNameThePathAndTheReason) {
+  const std::string dir = temp("folder.png");
+  fs::create_directories(dir);
+  EXPECT_THAT(error_of([&] { read_image(dir); }),
+              HasSubstr("folder.png: is a directory, not an image"));
+  EXPECT_THAT(error_of([] { read_image("/dev/zero"); }),
+              HasSubstr("/dev/zero: not a regular file, so not an image"));
+  // /proc/self/mem is a regular file whose read at offset 0 fails with EIO.
+  const std::string eio = temp("eio.png");
+  fs::remove(eio);
+  fs::create_symlink("/proc/self/mem", eio);
+  EXPECT_THAT(error_of([&] { read_image(eio); }),
+              HasSubstr("eio.png: cannot read at byte 0: Input/output error"));
+  const std::string locked = temp("locked.png");
+  write_png(locked, gradient(4, 4, 1));
+  ::chmod(locked.c_str(), 0);
+  if (::geteuid() != 0) {  // root reads it anyway
+    EXPECT_THAT(error_of([&] { read_image(locked); }),
+                HasSubstr("locked.png: cannot open: Permission denied"));
+  }
+  // Files in /proc report size 0 and are read to their end all the same.
+  EXPECT_THAT(error_of([] { read_image("/proc/self/status"); }),
+              HasSubstr("/proc/self/status: neither PNG nor JPEG"));
+}
+
 TEST(ImageIo, BilinearResizeUsesHalfPixelCentres) {
   const Image img{2, 2, 1, {0, 100, 200, 255}};
   const Image up = resize(img, 4, 4);
@@ -108,6 +195,8 @@ TEST(ImageIo, BilinearResizeUsesHalfPixelCentres) {
   Image flat{3, 5, 3, std::vector<uint8_t>(45, 77)};
   EXPECT_EQ(resize(flat, 7, 2).pixels, std::vector<uint8_t>(42, 77));
   EXPECT_EQ(resize(img, 2, 2).pixels, img.pixels);
+  EXPECT_THAT(error_of([] { resize(gradient(2, 2, 3), 100000, 100000); }),
+              HasSubstr("resize of a 2x2 image to 100000x100000: more than the 268435456 bytes"));
 }
 
 TEST(ImageIo, CropTakesTheWindowAndChecksBounds) {
@@ -152,6 +241,20 @@ TEST(ImageFolder, ListsClassesLabelsAndNormalises) {
   EXPECT_TRUE(changed);
 }
 
+// Resizing the shorter side to the input size would make a 1x3000 image 256x768000:
+// refused by name instead of allocating 590 MB.
+TEST(ImageFolder, AnImageTooElongatedToResizeNamesItsFile) {
+  const fs::path root = fs::path(temp("elongated"));
+  fs::remove_all(root);
+  fs::create_directories(root / "a");
+  write_png((root / "a" / "long.png").string(), gradient(1, 3000, 1));
+  const ImageFolder folder(root.string(), {.image_size = 224});
+  const std::vector<int64_t> first = {0};
+  EXPECT_THAT(error_of([&] { folder.get_batch(first); }),
+              HasSubstr("long.png: a 3000x1 image resized to a shorter side of 256 would be "
+                        "768000x256, more than the 268435456 bytes an image may have"));
+}
+
 TEST(ImageFolder, MissingRootAndEmptyClassAreErrors) {
   EXPECT_THAT(error_of([] { ImageFolder("/nonexistent/imgs", {}); }),
               HasSubstr("/nonexistent/imgs"));
@@ -159,6 +262,9 @@ TEST(ImageFolder, MissingRootAndEmptyClassAreErrors) {
   fs::remove_all(root);
   fs::create_directories(root / "a");
   EXPECT_THAT(error_of([&] { ImageFolder(root.string(), {}); }), HasSubstr("holds no .png"));
+  for (const int64_t size : {int64_t{0}, int64_t{100000}})
+    EXPECT_THAT(error_of([&] { ImageFolder(root.string(), {.image_size = size}); }),
+                HasSubstr(fmt::format("the image size must be in [1, 2048], got {}", size)));
 }
 
 }  // namespace

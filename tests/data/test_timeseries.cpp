@@ -127,5 +127,51 @@ TEST(TimeSeries, CsvRoundTripAndBadOptions) {
               HasSubstr("/nonexistent/x.csv: cannot create"));
 }
 
+// Every value the series reader cannot hold (a float for values, a finite double for t,
+// integers for ids and labels) is refused by file, line and column, with or without a header.
+TEST(TimeSeries, CsvReaderRefusesValuesItCannotHoldByPlace) {
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "tide_series_bad.csv").string();
+  struct Case {
+    std::string row, column;
+  };
+  for (const Case& c : std::vector<Case>{{"0,1,1e39,0", "column 3 (value): '1e39'"},
+                                         {"0,1,-3.5e38,0", "column 3 (value): '-3.5e38'"},
+                                         {"0,1,1e999,0", "column 3 (value): '1e999'"},
+                                         {"0,1,nan,0", "column 3 (value): 'nan'"},
+                                         {"0,1,-inf,0", "column 3 (value): '-inf'"},
+                                         {"0,inf,1,0", "column 2 (t): 'inf'"},
+                                         {"0,1e400,1,0", "column 2 (t): '1e400'"},
+                                         {"0,nan,1,0", "column 2 (t): 'nan'"},
+                                         {"1e3,1,1,0", "column 1 (series_id): '1e3'"},
+                                         {"99999999999999999999,1,1,0", "column 1 (series_id)"},
+                                         {"0,1,1,-1", "column 4 (label): '-1'"},
+                                         {"0,1,1,1e99", "column 4 (label): '1e99'"}}) {
+    for (const bool header : {true, false}) {
+      std::ofstream(path) << (header ? "series_id,t,value,label\n" : "") << "0,0,1,0\n"
+                          << c.row << "\n";
+      EXPECT_THAT(
+          error_of([&] {
+            SeriesCsvReader reader(path);
+            CsvSeries s;
+            while (reader.next(s)) {
+            }
+          }),
+          HasSubstr(fmt::format("tide_series_bad.csv: line {}, {}", header ? 3 : 2, c.column)))
+          << c.row << (header ? " after a header" : "");
+    }
+  }
+  // A directory, and a read that fails with EIO (/proc/self/mem at offset 0).
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "tide_series_dir";
+  std::filesystem::create_directories(dir);
+  EXPECT_THAT(error_of([&] { SeriesCsvReader reader(dir.string()); }),
+              HasSubstr("tide_series_dir: read failed after line 0: Is a directory"));
+  const std::filesystem::path eio = dir / "eio.csv";
+  std::filesystem::remove(eio);
+  std::filesystem::create_symlink("/proc/self/mem", eio);
+  EXPECT_THAT(error_of([&] { SeriesCsvReader reader(eio.string()); }),
+              HasSubstr("eio.csv: read failed after line 0: Input/output error"));
+}
+
 }  // namespace
 }  // namespace tide

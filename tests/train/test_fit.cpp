@@ -238,6 +238,59 @@ TEST(Fit, ConstantDataAndRankDeficiencyAreReported) {
   EXPECT_NEAR(twice.parameters[1], twice.parameters[2], 1e-9);  // least norm splits evenly
 }
 
+// Values a fit cannot square, or (--no-scale, gradient descent) hold in float32, are
+// refused by file, line and column before anything is fitted, as are NaN and infinity from
+// a caller; powers that overflow a double are refused after the fit, never returned.
+TEST(Fit, ValuesTooLargeToFitAreRefusedByPlace) {
+  FitOptions o;
+  const std::vector<double> x = {0, 1, 2, 3}, y = {1, 2, 1e300, 4};
+  const FitSource source{"data.csv", {2, 3, 5, 6}, {"time"}, "count"};
+  EXPECT_THAT(error_of([&] { check_fit_data(x, 1, y, o, source); }),
+              HasSubstr("data.csv: line 5, column 'count': 1e+300 is beyond +-1e+100, the "
+                        "largest output value a fit takes"));
+  EXPECT_THAT(error_of([&] {
+                check_fit_data({0, -1e101, 2, 3}, 1, {1, 2, 3, 4}, o, source);
+              }),
+              HasSubstr("data.csv: line 3, column 'time': -1e+101 is beyond +-1e+100, the "
+                        "largest input value"));
+  EXPECT_THAT(error_of([&] { fit(x, 1, y, o); }), HasSubstr("row 3, y: 1e+300 is beyond"));
+  EXPECT_THAT(error_of([&] {
+                fit({0, 1, NAN, 3}, 1, {1, 2, 3, 4}, o);
+              }),
+              HasSubstr("row 3, x1: nan is not a finite number"));
+  EXPECT_THAT(error_of([&] {
+                fit({0, 1, 2, 3, 4, 5}, 2, {1, INFINITY, 3}, o);
+              }),
+              HasSubstr("row 2, y: inf is not a finite number"));
+  EXPECT_THAT(error_of([&] {
+                fit_degrees({0, 1, 2, 3, 4, 5}, {0, 1, 2, 3, 4, 1e200}, 1, 2, 0.3, o);
+              }),
+              HasSubstr("row 6, y: 1e+200 is beyond"));
+  o.scale = false;
+  EXPECT_THAT(error_of([&] {
+                fit({0, 1, 2, 1e39}, 1, {1, 2, 3, 4}, o);
+              }),
+              HasSubstr("row 4, x1: 1e+39 is beyond +-3.40282e+38, the largest input value a fit "
+                        "takes without scaling (--no-scale fits in float32)"));
+  // Closed form works in double: 1e39 is taken, but its 12th power is not.
+  o.method = "closed-form";
+  o.model = "polynomial";
+  o.degree = 12;
+  std::vector<double> big_x, big_y;
+  for (int i = 0; i < 20; ++i) {
+    big_x.push_back(1e39 * (i + 1));
+    big_y.push_back(i);
+  }
+  EXPECT_THAT(error_of([&] { fit(big_x, 1, big_y, o); }),
+              HasSubstr("row 1: x = 1e+39 to the power 8 overflows a double"));
+  // Values up to the limit still fit.
+  o = FitOptions{};
+  o.method = "closed-form";
+  const FitResult r = fit({0, 1e99, 2e99, 3e99}, 1, {1e99, 3e99, 5e99, 7e99}, o);
+  EXPECT_NEAR(r.parameters[1], 2, 1e-9);
+  EXPECT_NEAR(r.parameters[0] / 1e99, 1, 1e-9);
+}
+
 TEST(Fit, PredictEvaluatesTheReportedFormula) {
   FitOptions o;
   o.model = "rational";

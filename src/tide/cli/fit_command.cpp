@@ -86,6 +86,7 @@ void run_capacity(const FitArgs& a, const CsvTable& table) {
   const FitOptions& o = a.options;
   const Columns c = columns_of(a, table);
   TIDE_CHECK(c.d == 1, "--degrees fits polynomials of one input; --x names {}", c.d);
+  check_fit_data(c.x, c.d, c.y, o, {a.data, table.lines, c.x_names, c.y_name});
   const CapacityResult result = fit_degrees(c.x, c.y, first, last, a.validation, o);
   const std::string out = make_out(a);
   fmt::print("{} points: {} for fitting, {} held out (--validation {})\n", table.rows(),
@@ -120,6 +121,7 @@ void run_capacity(const FitArgs& a, const CsvTable& table) {
 void run_fit(const FitArgs& a, const CsvTable& table) {
   const FitOptions& o = a.options;
   const Columns c = columns_of(a, table);
+  check_fit_data(c.x, c.d, c.y, o, {a.data, table.lines, c.x_names, c.y_name});
   if (o.model == "logistic")  // checked here too, to name the file's line
     for (int64_t i = 0; i < table.rows(); ++i)
       TIDE_CHECK(c.y[static_cast<size_t>(i)] >= 0 && c.y[static_cast<size_t>(i)] <= 1,

@@ -110,7 +110,12 @@ CsvTable read_csv(const std::string& path) {
     if (!header_done) {
       header_done = true;
       bool numeric = true;
-      for (const std::string& f : fields) numeric = numeric && number(f).has_value();
+      // A number too large for a double is still a number: the first row, refused below.
+      for (const std::string& f : fields) {
+        double v = 0;
+        const Parse p = parse_number(f, v);
+        numeric = numeric && (p == Parse::ok || p == Parse::out_of_range);
+      }
       t.columns.resize(fields.size());
       for (size_t i = 0; i < fields.size(); ++i)
         t.names.push_back(numeric ? std::to_string(i + 1) : fields[i]);
@@ -146,6 +151,8 @@ CsvTable read_csv(const std::string& path) {
     }
     t.lines.push_back(number_of_line);
   }
+  TIDE_CHECK(!in.bad(), "{}: read failed after line {}: {}", path,
+             t.lines.empty() ? 0 : t.lines.back(), std::strerror(errno));
   TIDE_CHECK(header_done, "{} is empty: expected a header line (such as x,y) and rows of numbers",
              path);
   TIDE_CHECK(t.rows() > 0, "{} has a header ({}) but no rows of numbers", path,

@@ -27,7 +27,8 @@ struct CsvTable {
 // unless every field on it is a number. Blank lines and lines starting with '#' are skipped
 // (a header written as "# x,y" is a comment); fields may have spaces around them and be in
 // double quotes (with commas inside, "" for a quote); a UTF-8 byte-order mark is dropped.
-// Throws tide::Error naming the file, the line and the column for: an empty file (or a
+// Throws tide::Error naming the file for a directory or a failed read (with the system's
+// reason), and naming the file, the line and the column for: an empty file (or a
 // header and no rows), a header with an empty or repeated name, an unclosed quote, a row with
 // another number of fields than the first, an empty field, a field that is not a number or
 // out of a double's range, NaN or infinity.

@@ -24,7 +24,9 @@ bool is_image(const fs::path& p) {
 
 ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options)
     : options_(std::move(options)) {
-  TIDE_CHECK(options_.image_size > 0, "image size must be positive, got {}", options_.image_size);
+  TIDE_CHECK(options_.image_size >= 1 && options_.image_size <= kMaxImageFolderSize,
+             "image folder {}: the image size must be in [1, {}], got {}", root,
+             kMaxImageFolderSize, options_.image_size);
   TIDE_CHECK(options_.channels == 1 || options_.channels == 3,
              "images have 1 or 3 channels, not {}", options_.channels);
   TIDE_CHECK(static_cast<int64_t>(options_.mean.size()) >= options_.channels &&
@@ -68,11 +70,18 @@ Batch ImageFolder::get_batch(std::span<const int64_t> indices) const {
     try {
       const int64_t k = indices[static_cast<size_t>(i)];
       TIDE_CHECK(k >= 0 && k < size(), "image index {} is outside the dataset of {}", k, size());
-      Image img = convert_channels(read_image(files_[static_cast<size_t>(k)]), c);
+      const std::string& path = files_[static_cast<size_t>(k)];
+      Image img = convert_channels(read_image(path), c);
       const int64_t shorter = std::max<int64_t>(s, std::lround(s * 8.0 / 7.0));
       const double scale = static_cast<double>(shorter) / std::min(img.height, img.width);
-      img = resize(img, std::max<int64_t>(s, std::lround(img.height * scale)),
-                   std::max<int64_t>(s, std::lround(img.width * scale)));
+      const double rows = std::max<double>(s, std::round(img.height * scale)),
+                   columns = std::max<double>(s, std::round(img.width * scale));
+      // A very elongated image grows along its long side with the short one.
+      TIDE_CHECK(rows * columns * static_cast<double>(c) <= static_cast<double>(kMaxImageBytes),
+                 "{}: a {}x{} image resized to a shorter side of {} would be {:.0f}x{:.0f}, more "
+                 "than the {} bytes an image may have",
+                 path, img.width, img.height, shorter, columns, rows, kMaxImageBytes);
+      img = resize(img, static_cast<int64_t>(rows), static_cast<int64_t>(columns));
       int64_t top = (img.height - s) / 2, left = (img.width - s) / 2;
       bool flip = false;
       if (options_.random_crop) {

@@ -8,8 +8,11 @@
 
 namespace tide {
 
+// The largest image_size: an RGB input of 2048x2048 is already 48 MiB of floats.
+inline constexpr int64_t kMaxImageFolderSize = 2048;
+
 struct ImageFolderOptions {
-  int64_t image_size = 224;  // inputs are (channels, image_size, image_size)
+  int64_t image_size = 224;  // inputs are (channels, image_size, image_size), 1..2048
   int64_t channels = 3;      // 1: luma; 3: RGB (gray replicated, alpha dropped)
   // Training: the shorter side resized to image_size * 8 / 7, a random crop and a random
   // horizontal flip. Evaluation: the same resize and the centre crop.
@@ -23,11 +26,13 @@ class ImageFolder : public Dataset {
  public:
   // Classes are the sub-directories in sorted order; files are sorted by path; other files
   // are skipped. Throws naming the directory when the root is missing or has no class with
-  // images.
+  // images, and for an image_size outside 1..kMaxImageFolderSize.
   ImageFolder(const std::string& root, ImageFolderOptions options);
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }
   Shape sample_shape() const override;
-  // Decodes the images on demand (in parallel); inputs f32 (B, C, S, S) normalised.
+  // Decodes the images on demand (in parallel); inputs f32 (B, C, S, S) normalised. An
+  // image that read_image refuses, or one so elongated that resizing its shorter side
+  // would exceed kMaxImageBytes, is an error naming its file.
   Batch get_batch(std::span<const int64_t> indices) const override;
   // Selects the augmentation stream of an epoch.
   void set_epoch(int64_t epoch) override { epoch_ = epoch; }

@@ -1,13 +1,15 @@
 #include "tide/data/image_io.hpp"
 
+#include <fcntl.h>
 #include <png.h>
+#include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "tide/core/error.hpp"
@@ -15,10 +17,53 @@
 namespace tide {
 namespace {
 
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
+
+// The bytes of a regular file of at most kMaxImageFileBytes. Read until the end, not for
+// the size fstat reports: files in /proc report 0.
 std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TIDE_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  TIDE_CHECK(fd >= 0, "{}: cannot open: {}", path, std::strerror(errno));
+  const FdCloser closer{fd};
+  struct stat st {};
+  TIDE_CHECK(::fstat(fd, &st) == 0, "{}: cannot read: {}", path, std::strerror(errno));
+  TIDE_CHECK(!S_ISDIR(st.st_mode), "{}: is a directory, not an image", path);
+  TIDE_CHECK(S_ISREG(st.st_mode), "{}: not a regular file, so not an image", path);
+  const auto size = static_cast<uint64_t>(st.st_size);
+  TIDE_CHECK(size <= kMaxImageFileBytes, "{}: {} bytes, more than the {} an image file may have",
+             path, size, kMaxImageFileBytes);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size) + 1);  // + 1: sees the end at once
+  size_t done = 0;
+  for (;;) {
+    if (done == bytes.size()) {
+      TIDE_CHECK(bytes.size() <= kMaxImageFileBytes,
+                 "{}: more than the {} bytes an image file may have", path, kMaxImageFileBytes);
+      bytes.resize(std::min<size_t>(2 * bytes.size(), kMaxImageFileBytes + 1));
+    }
+    const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    TIDE_CHECK(got >= 0, "{}: cannot read at byte {}: {}", path, done, std::strerror(errno));
+    if (got == 0) break;
+    done += static_cast<size_t>(got);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+// Throws unless an image of height x width x channels is within kMaxImageBytes.
+void check_decoded_size(const std::string& path, const char* format, uint64_t height,
+                        uint64_t width, uint64_t channels) {
+  TIDE_CHECK(height > 0 && width > 0, "{}: the {} header declares a {}x{} image", path, format,
+             width, height);
+  // Each factor is below 2^32, so the product of height and width cannot overflow.
+  TIDE_CHECK(height * width <= kMaxImageBytes / channels,
+             "{}: the {} header declares {}x{} pixels of {} channel{} ({} bytes), more than the "
+             "{} bytes an image may decode to",
+             path, format, width, height, channels, channels == 1 ? "" : "s",
+             static_cast<double>(height) * static_cast<double>(width * channels), kMaxImageBytes);
 }
 
 // libpng's simplified API reports errors in the image struct instead of longjmp, so no C++
@@ -32,8 +77,23 @@ Image decode_png(const std::vector<uint8_t>& bytes, const std::string& path) {
   const bool alpha = png.format & PNG_FORMAT_FLAG_ALPHA, color = png.format & PNG_FORMAT_FLAG_COLOR;
   png.format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB)
                      : (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_GRAY);
-  Image img{png.height, png.width, PNG_IMAGE_SAMPLE_CHANNELS(png.format), {}};
-  img.pixels.resize(PNG_IMAGE_SIZE(png));
+  const int64_t channels = PNG_IMAGE_SAMPLE_CHANNELS(png.format);
+  try {
+    check_decoded_size(path, "PNG", png.height, png.width, static_cast<uint64_t>(channels));
+    // Every layout stores 1 bit a pixel or more, and deflate expands at most 1032 times: a
+    // short file declaring many pixels is truncated, whatever libpng would find after they
+    // were allocated.
+    const uint64_t least = (uint64_t{png.height} * png.width + 7) / 8;
+    TIDE_CHECK(least <= 1032 * uint64_t{bytes.size()},
+               "{}: truncated PNG: {}x{} pixels need at least {} bytes of image data (1 bit a "
+               "pixel), more than its {} bytes can hold (deflate expands at most 1032 times)",
+               path, png.width, png.height, least, bytes.size());
+  } catch (...) {
+    png_image_free(&png);
+    throw;
+  }
+  Image img{png.height, png.width, channels, {}};
+  img.pixels.resize(static_cast<size_t>(img.height * img.width * channels));
   const int ok = png_image_finish_read(&png, nullptr, img.pixels.data(), 0, nullptr);
   const std::string message = png.message;
   png_image_free(&png);
@@ -51,12 +111,16 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& path) {
   TIDE_CHECK(colorspace != TJCS_CMYK && colorspace != TJCS_YCCK,
              "{}: CMYK JPEGs are not supported; expected gray or color", path);
   const bool gray = colorspace == TJCS_GRAY;
+  check_decoded_size(path, "JPEG", static_cast<uint64_t>(height), static_cast<uint64_t>(width),
+                     gray ? 1 : 3);
   Image img{height, width, gray ? 1 : 3, {}};
   img.pixels.resize(static_cast<size_t>(height) * width * img.channels);
   const int rc = tjDecompress2(tj.get(), bytes.data(), static_cast<unsigned long>(bytes.size()),
                                img.pixels.data(), width, 0, height, gray ? TJPF_GRAY : TJPF_RGB,
-                               TJFLAG_ACCURATEDCT);
-  // A truncated JPEG decodes with a warning and grey fill; Tide treats it as the error it is.
+                               TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS);
+  // A truncated JPEG decodes with a warning and grey fill; Tide treats it as the error it is,
+  // and stops at it. A progressive JPEG of more than 500 scans (a decoding-time bomb: each
+  // scan passes over the whole image) is refused too.
   TIDE_CHECK(rc == 0, "{}: corrupt or truncated JPEG: {}", path, tjGetErrorStr2(tj.get()));
   return img;
 }
@@ -97,6 +161,11 @@ Image resize(const Image& src, int64_t height, int64_t width) {
   TIDE_CHECK(height > 0 && width > 0 && src.height > 0 && src.width > 0,
              "resize of a {}x{} image to {}x{}: sizes must be positive", src.height, src.width,
              height, width);
+  TIDE_CHECK(static_cast<double>(height) * static_cast<double>(width) *
+                     static_cast<double>(src.channels) <=
+                 static_cast<double>(kMaxImageBytes),
+             "resize of a {}x{} image to {}x{}: more than the {} bytes an image may have",
+             src.height, src.width, height, width, kMaxImageBytes);
   Image out{height, width, src.channels, {}};
   out.pixels.resize(static_cast<size_t>(height * width * src.channels));
   const double sy = static_cast<double>(src.height) / height,

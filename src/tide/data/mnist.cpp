@@ -27,6 +27,10 @@ std::string find_file(std::string_view dataset, const std::string& dir, const st
             how_to_get(dataset));
 }
 
+std::string prefix_of(Split split) {
+  return split == Split::train ? "train" : "t10k";
+}
+
 }  // namespace
 
 Normalization default_normalization(std::string_view dataset) {
@@ -40,11 +44,14 @@ std::string default_data_dir(std::string_view dataset) {
   return "/usr/share/datasets/" + std::string(dataset);
 }
 
+std::string mnist_images_path(std::string_view dataset, const std::string& dir, Split split) {
+  return find_file(dataset, dir, prefix_of(split) + "-images-idx3-ubyte");
+}
+
 TensorDataset load_mnist(std::string_view dataset, const std::string& dir, Split split) {
   const Normalization norm = default_normalization(dataset);
-  const std::string prefix = split == Split::train ? "train" : "t10k";
-  const std::string images_path = find_file(dataset, dir, prefix + "-images-idx3-ubyte");
-  const std::string labels_path = find_file(dataset, dir, prefix + "-labels-idx1-ubyte");
+  const std::string images_path = mnist_images_path(dataset, dir, split);
+  const std::string labels_path = find_file(dataset, dir, prefix_of(split) + "-labels-idx1-ubyte");
   const IdxArray images = read_idx(images_path);
   const IdxArray labels = read_idx(labels_path);
   TIDE_CHECK(images.dims.size() == 3, "{}: expected 3 dimensions (N, H, W), found {}", images_path,
@@ -52,6 +59,10 @@ TensorDataset load_mnist(std::string_view dataset, const std::string& dir, Split
   TIDE_CHECK(labels.dims.size() == 1, "{}: expected 1 dimension (N), found {}", labels_path,
              labels.dims.size());
   const int64_t n = images.dims[0], h = images.dims[1], w = images.dims[2];
+  TIDE_CHECK(n > 0 && h > 0 && w > 0,
+             "{}: the header declares {} images of {}x{} pixels; expected at least one image of "
+             "at least 1x1",
+             images_path, n, h, w);
   TIDE_CHECK(labels.dims[0] == n, "{} holds {} images but {} holds {} labels", images_path, n,
              labels_path, labels.dims[0]);
 

@@ -25,7 +25,11 @@ std::string default_data_dir(std::string_view dataset);
 
 // Loads {train,t10k}-images-idx3-ubyte[.gz] and {train,t10k}-labels-idx1-ubyte[.gz] from
 // `dir`: inputs f32 (N, 1, H, W) = (pixel / 255 - mean) / stddev, targets i64 (N) in [0, 10).
-// Throws naming the file for anything missing or inconsistent, and says how to get the data.
+// Throws naming the file for anything missing or inconsistent (no images, images of 0 rows
+// or columns, labels that do not match the images), and says how to get the data.
 TensorDataset load_mnist(std::string_view dataset, const std::string& dir, Split split);
+
+// The images file load_mnist reads for `split`, for messages about its contents.
+std::string mnist_images_path(std::string_view dataset, const std::string& dir, Split split);
 
 }  // namespace tide

@@ -16,15 +16,21 @@ DataSplits load_splits(const TrainConfig& c) {
   if (c.dataset != "folder") {
     const std::string dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
     const Normalization n = default_normalization(c.dataset);
-    return {.train = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::train)),
-            .test = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::test)),
-            .classes = 10,
-            .background = -n.mean / n.stddev};
+    auto train = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::train));
+    auto test = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::test));
+    // A model is built for the training images; test images of another size cannot be fed.
+    const Shape a = train->sample_shape(), b = test->sample_shape();
+    TIDE_CHECK(a == b, "the training images of {} are {}x{} but the test images of {} are {}x{}",
+               mnist_images_path(c.dataset, dir, Split::train), a[1], a[2],
+               mnist_images_path(c.dataset, dir, Split::test), b[1], b[2]);
+    return {.train = train, .test = test, .classes = 10, .background = -n.mean / n.stddev};
   }
   namespace fs = std::filesystem;
   TIDE_CHECK(!c.data_dir.empty(),
              "--dataset folder needs --data-dir DIR holding DIR/train/<class>/ and "
              "DIR/val/<class>/ with .png or .jpg images");
+  TIDE_CHECK(c.image_size >= 1 && c.image_size <= kMaxImageFolderSize,
+             "--image-size must be in [1, {}], got {}", kMaxImageFolderSize, c.image_size);
   const fs::path root(c.data_dir);
   fs::path test_dir = root / "val";
   if (!fs::is_directory(test_dir)) test_dir = root / "test";

@@ -347,6 +347,35 @@ void validate(const FitOptions& o) {
              "--lr-schedule plateau follows a test loss, and a fit has none: choose another");
 }
 
+void check_fit_data(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
+                    const FitOptions& o, const FitSource& source) {
+  const bool in_float = !o.scale && o.method != "closed-form";
+  const double limit = in_float ? std::numeric_limits<float>::max() : kMaxFitMagnitude;
+  const auto check = [&](size_t row, double v, const std::string& column, bool output) {
+    if (std::isfinite(v) && std::abs(v) <= limit) [[likely]]
+      return;
+    const std::string where =
+        row < source.lines.size() && !source.path.empty()
+            ? fmt::format("{}: line {}, column '{}'", source.path, source.lines[row], column)
+            : fmt::format("row {}, {}", row + 1, column);
+    TIDE_CHECK(std::isfinite(v), "{}: {} is not a finite number", where, v);
+    TIDE_FAIL("{}: {} is beyond +-{:g}, the largest {} value a fit takes{}", where, v, limit,
+              output ? "output" : "input",
+              in_float ? " without scaling (--no-scale fits in float32)"
+                       : " (its square would overflow)");
+  };
+  const auto n = y.size();
+  for (size_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < d && i * static_cast<size_t>(d) + static_cast<size_t>(j) < x.size();
+         ++j) {
+      const auto k = static_cast<size_t>(j);
+      check(i, x[i * static_cast<size_t>(d) + k],
+            k < source.x_names.size() ? source.x_names[k] : fmt::format("x{}", j + 1), false);
+    }
+    check(i, y[i], source.y_name.empty() ? "y" : source.y_name, true);
+  }
+}
+
 FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
               const FitOptions& o) {
   validate(o);
@@ -361,6 +390,7 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
              "{} point{} cannot determine the {} parameters of --model {}: give at "
              "least {}",
              n, n == 1 ? "" : "s", count, o.model, count);
+  check_fit_data(x, d, y, o);
   if (kind == Kind::logistic)
     for (int64_t i = 0; i < n; ++i)
       TIDE_CHECK(y[static_cast<size_t>(i)] >= 0 && y[static_cast<size_t>(i)] <= 1,
@@ -384,7 +414,13 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
                        s.sigma[static_cast<size_t>(j)];
       } else {
         const double z = (x[static_cast<size_t>(i)] - s.mu[0]) / s.sigma[0];
-        for (int64_t k = 1; k < p; ++k) row[k] = row[k - 1] * z;
+        for (int64_t k = 1; k < p; ++k) {
+          row[k] = row[k - 1] * z;
+          TIDE_CHECK(std::isfinite(row[k]),
+                     "row {}: x = {} to the power {} overflows a double: keep the scaling (no "
+                     "--no-scale), lower the degree, or rescale the data",
+                     i + 1, x[static_cast<size_t>(i)], k);
+        }
       }
       b[static_cast<size_t>(i)] = (y[static_cast<size_t>(i)] - s.nu) / s.tau;
     }
@@ -503,6 +539,20 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
     total_ss += (y[static_cast<size_t>(i)] - mean) * (y[static_cast<size_t>(i)] - mean);
   }
   r.r2 = total_ss > 0 ? 1 - r.rss / total_ss : std::numeric_limits<double>::quiet_NaN();
+  // The data are finite, but powers and products of them can still overflow: refused by
+  // name rather than printed (and plotted) as inf or NaN.
+  for (size_t i = 0; i < r.parameters.size(); ++i)
+    TIDE_CHECK(std::isfinite(r.parameters[i]),
+               "the fitted {} = {} is not finite: the powers of the data overflow for --model {}; "
+               "keep the scaling (no --no-scale), lower the degree, or rescale the data",
+               r.names[i], r.parameters[i], o.model);
+  TIDE_CHECK(std::isfinite(r.rss),
+             "the fit's R (sum of squared residuals) = {} is not finite: the residuals are too "
+             "large to square; rescale the data",
+             r.rss);
+  for (const auto& [step, mse] : r.loss)
+    TIDE_CHECK(std::isfinite(mse),
+               "the fit's mean squared error at step {} is {}: rescale the data", step, mse);
   r.formula = formula_of(kind, r.parameters, d, degree);
   return r;
 }
@@ -589,6 +639,7 @@ CapacityResult fit_degrees(const std::vector<double>& x, const std::vector<doubl
              "--degrees must be a range such as 1-15 within 1-30, got {}-{}", first, last);
   TIDE_CHECK(validation > 0 && validation < 1, "--validation must be a fraction in (0, 1), got {}",
              validation);
+  check_fit_data(x, 1, y, o);  // before the shuffle, so that rows keep their numbers
   const auto n = static_cast<int64_t>(y.size());
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);

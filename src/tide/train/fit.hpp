@@ -62,9 +62,30 @@ struct FitResult {
   std::string warning;
 };
 
+// The largest magnitude of a value fit() takes: the squares of larger values (in R and in
+// the variances of the scaling) could overflow a double.
+inline constexpr double kMaxFitMagnitude = 1e100;
+
+// Where the values to fit came from, for error messages: the file, the line of each row
+// and the names of the input and output columns. Empty: rows are numbered from 1.
+struct FitSource {
+  std::string path;
+  std::vector<int64_t> lines;
+  std::vector<std::string> x_names;
+  std::string y_name;
+};
+
+// Throws tide::Error naming the file, line and column (or the row and column) of the first
+// value that is not finite, that is beyond +-kMaxFitMagnitude, or, for a fit by gradient
+// descent without scaling (scale = false), beyond float's range (that fit runs in float32).
+void check_fit_data(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
+                    const FitOptions& options, const FitSource& source = {});
+
 // Fits `options.model` to the rows of x (n rows of d inputs, row-major: x[i * d + j]) and y.
 // Throws when there are fewer points than parameters, when the model takes one input and d
-// is not 1, or when closed-form is asked of a model that is not linear in its parameters.
+// is not 1, when closed-form is asked of a model that is not linear in its parameters, for
+// values check_fit_data refuses, and when the fitted parameters or R are not finite (powers
+// of the data overflowing).
 FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
               const FitOptions& options);
 
