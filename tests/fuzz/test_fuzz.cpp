@@ -612,7 +612,7 @@ TEST(Fuzz, Safetensors) {
 TEST(Fuzz, CheckpointJson) {
   const ScratchDir scratch("checkpoint");
   const std::string dir = scratch.path();
-  const CheckpointStore store(dir, 0);
+  CheckpointStore store(dir, 0);
   TensorMap model, optimizer;
   model.emplace("fc.weight", Tensor::full({3, 2}, 0.25));
   model.emplace("fc.bias", Tensor::zeros({3}));
