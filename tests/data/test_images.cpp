@@ -166,15 +166,15 @@ TEST(ImageIo, DirectoriesDevicesAndReadErrorsNameThePathAndTheReason) {
   const std::string dir = temp("folder.png");
   fs::create_directories(dir);
   EXPECT_THAT(error_of([&] { read_image(dir); }),
-              HasSubstr("folder.png: is a directory, not an image"));
+              HasSubstr("folder.png: is a directory; expected a regular file"));
   EXPECT_THAT(error_of([] { read_image("/dev/zero"); }),
-              HasSubstr("/dev/zero: not a regular file, so not an image"));
+              HasSubstr("/dev/zero: is a device; expected a regular file"));
   // /proc/self/mem is a regular file whose read at offset 0 fails with EIO.
   const std::string eio = temp("eio.png");
   fs::remove(eio);
   fs::create_symlink("/proc/self/mem", eio);
   EXPECT_THAT(error_of([&] { read_image(eio); }),
-              HasSubstr("eio.png: cannot read at byte 0: Input/output error"));
+              HasSubstr("eio.png: read failed at byte 0: Input/output error"));
   const std::string locked = temp("locked.png");
   write_png(locked, gradient(4, 4, 1));
   ::chmod(locked.c_str(), 0);

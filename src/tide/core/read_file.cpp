@@ -4,9 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <new>
 
 #include "tide/core/error.hpp"
 
@@ -35,24 +36,34 @@ std::string read_file_bytes(const std::string& path, uint64_t max_bytes, const c
   struct stat st {};
   TIDE_CHECK(::fstat(fd, &st) == 0, "{}: cannot stat: {}", path, std::strerror(errno));
   TIDE_CHECK(S_ISREG(st.st_mode), "{}: is {}; expected a regular file", path, kind_of(st.st_mode));
+  // The size fstat reports is where reading starts, not where it stops: files in /proc
+  // report 0, and a file can grow while it is read.
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   TIDE_CHECK(size <= max_bytes, "{}: {} bytes, more than the {} bytes {} may hold", path, size,
              max_bytes, what);
+  const uint64_t limit = max_bytes < UINT64_MAX ? max_bytes + 1 : max_bytes;  // sees "more"
   std::string bytes;
+  size_t done = 0;
   try {
-    bytes.resize(size);
-  } catch (const std::bad_alloc&) {
+    bytes.resize(static_cast<size_t>(size) + 1);  // + 1: the end is seen in the first reads
+    for (;;) {
+      if (done == bytes.size()) {
+        TIDE_CHECK(done <= max_bytes, "{}: more than the {} bytes {} may hold", path, max_bytes,
+                   what);
+        bytes.resize(static_cast<size_t>(std::min<uint64_t>(2 * uint64_t{done}, limit)));
+      }
+      const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      TIDE_CHECK(n >= 0, "{}: read failed at byte {}: {}", path, done, std::strerror(errno));
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception&) {  // bad_alloc, or length_error for a sparse file of exabytes
     TIDE_FAIL("{}: out of memory reading its {} bytes", path, size);
   }
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::read(fd, bytes.data() + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    TIDE_CHECK(n >= 0, "{}: read failed at byte {}: {}", path, done, std::strerror(errno));
-    TIDE_CHECK(n > 0, "{}: the file shrank to {} bytes while being read (it had {})", path, done,
-               size);
-    done += static_cast<size_t>(n);
-  }
+  bytes.resize(done);
   return bytes;
 }
 

@@ -1,57 +1,20 @@
 #include "tide/data/image_io.hpp"
 
-#include <fcntl.h>
 #include <png.h>
-#include <sys/stat.h>
 #include <turbojpeg.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <span>
 
 #include "tide/core/error.hpp"
+#include "tide/core/read_file.hpp"
 
 namespace tide {
 namespace {
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() { ::close(fd); }
-};
-
-// The bytes of a regular file of at most kMaxImageFileBytes. Read until the end, not for
-// the size fstat reports: files in /proc report 0.
-std::vector<uint8_t> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  TIDE_CHECK(fd >= 0, "{}: cannot open: {}", path, std::strerror(errno));
-  const FdCloser closer{fd};
-  struct stat st {};
-  TIDE_CHECK(::fstat(fd, &st) == 0, "{}: cannot read: {}", path, std::strerror(errno));
-  TIDE_CHECK(!S_ISDIR(st.st_mode), "{}: is a directory, not an image", path);
-  TIDE_CHECK(S_ISREG(st.st_mode), "{}: not a regular file, so not an image", path);
-  const auto size = static_cast<uint64_t>(st.st_size);
-  TIDE_CHECK(size <= kMaxImageFileBytes, "{}: {} bytes, more than the {} an image file may have",
-             path, size, kMaxImageFileBytes);
-  std::vector<uint8_t> bytes(static_cast<size_t>(size) + 1);  // + 1: sees the end at once
-  size_t done = 0;
-  for (;;) {
-    if (done == bytes.size()) {
-      TIDE_CHECK(bytes.size() <= kMaxImageFileBytes,
-                 "{}: more than the {} bytes an image file may have", path, kMaxImageFileBytes);
-      bytes.resize(std::min<size_t>(2 * bytes.size(), kMaxImageFileBytes + 1));
-    }
-    const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    TIDE_CHECK(got >= 0, "{}: cannot read at byte {}: {}", path, done, std::strerror(errno));
-    if (got == 0) break;
-    done += static_cast<size_t>(got);
-  }
-  bytes.resize(done);
-  return bytes;
-}
 
 // Throws unless an image of height x width x channels is within kMaxImageBytes.
 void check_decoded_size(const std::string& path, const char* format, uint64_t height,
@@ -68,7 +31,7 @@ void check_decoded_size(const std::string& path, const char* format, uint64_t he
 
 // libpng's simplified API reports errors in the image struct instead of longjmp, so no C++
 // object can be skipped by an error.
-Image decode_png(const std::vector<uint8_t>& bytes, const std::string& path) {
+Image decode_png(std::span<const uint8_t> bytes, const std::string& path) {
   png_image png;
   std::memset(&png, 0, sizeof png);
   png.version = PNG_IMAGE_VERSION;
@@ -101,7 +64,7 @@ Image decode_png(const std::vector<uint8_t>& bytes, const std::string& path) {
   return img;
 }
 
-Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& path) {
+Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& path) {
   std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitDecompress(), tjDestroy);
   TIDE_CHECK(tj != nullptr, "{}: cannot start the JPEG decoder", path);
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
@@ -128,7 +91,8 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& path) {
 }  // namespace
 
 Image read_image(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
+  const std::string file = read_file_bytes(path, kMaxImageFileBytes, "an image file");
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(file.data()), file.size());
   static const uint8_t png_magic[] = {0x89, 'P', 'N', 'G'}, jpeg_magic[] = {0xFF, 0xD8, 0xFF};
   if (bytes.size() >= 4 && std::equal(png_magic, png_magic + 4, bytes.begin()))
     return decode_png(bytes, path);
