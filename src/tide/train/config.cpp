@@ -1,5 +1,6 @@
 #include "tide/train/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -23,26 +24,40 @@ std::string quoted(const std::string& s) {
 }  // namespace
 
 void validate(const TrainConfig& c) {
-  TIDE_CHECK(c.batch_size > 0, "--batch-size must be a positive integer, got {}", c.batch_size);
+  // Upper bounds far above any real run: they keep products of sizes (parameters, global
+  // batch, bucket bytes) inside 64 bits, and name the flag of a mistyped value first.
+  constexpr int64_t kMaxBatch = int64_t{1} << 32;
+  constexpr int64_t kMaxHidden = int64_t{1} << 20;
+  TIDE_CHECK(c.batch_size > 0 && c.batch_size <= kMaxBatch,
+             "--batch-size must be a positive integer of at most {}, got {}", kMaxBatch,
+             c.batch_size);
   TIDE_CHECK(c.epochs >= 0, "--epochs must be >= 0, got {}", c.epochs);
   TIDE_CHECK(c.max_steps >= 0, "--max-steps must be >= 0 (0 means no limit), got {}", c.max_steps);
   TIDE_CHECK(c.epochs > 0 || c.max_steps > 0, "--epochs and --max-steps are both 0: nothing to do");
   TIDE_CHECK(std::isfinite(c.lr) && c.lr > 0, "--lr must be a positive number, got {}", c.lr);
   TIDE_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got {}", c.momentum);
-  TIDE_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got {}", c.weight_decay);
+  TIDE_CHECK(std::isfinite(c.weight_decay) && c.weight_decay >= 0,
+             "--weight-decay must be >= 0 and finite, got {}", c.weight_decay);
   TIDE_CHECK(!c.nesterov || c.momentum > 0, "--nesterov needs --momentum > 0");
   TIDE_CHECK(!c.nesterov || c.optimizer == "sgd", "--nesterov is an option of --optimizer sgd");
   TIDE_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1,
              "--beta1 and --beta2 must be in [0, 1), got {} and {}", c.beta1, c.beta2);
-  TIDE_CHECK(c.eps >= 0, "--eps must be >= 0 (0: the optimizer's default), got {}", c.eps);
-  TIDE_CHECK(c.lars_trust > 0, "--lars-trust must be positive, got {}", c.lars_trust);
-  TIDE_CHECK(c.l1 >= 0, "--l1 must be >= 0, got {}", c.l1);
+  TIDE_CHECK(std::isfinite(c.eps) && c.eps >= 0,
+             "--eps must be >= 0 and finite (0: the optimizer's default), got {}", c.eps);
+  TIDE_CHECK(std::isfinite(c.lars_trust) && c.lars_trust > 0,
+             "--lars-trust must be a positive number, got {}", c.lars_trust);
+  TIDE_CHECK(std::isfinite(c.l1) && c.l1 >= 0, "--l1 must be >= 0 and finite, got {}", c.l1);
   TIDE_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1,
              "--label-smoothing must be in [0, 1), got {}", c.label_smoothing);
-  TIDE_CHECK(c.clip_norm >= 0 && c.clip_value >= 0,
+  TIDE_CHECK(std::isfinite(c.clip_norm) && c.clip_norm >= 0 && std::isfinite(c.clip_value) &&
+                 c.clip_value >= 0,
              "--clip-norm and --clip-value must be >= 0 (0: off), got {} and {}", c.clip_norm,
              c.clip_value);
   validate(c.schedule);
+  TIDE_CHECK(std::isfinite(c.schedule.min_lr), "--min-lr must be finite, got {}",
+             c.schedule.min_lr);
+  TIDE_CHECK(std::isfinite(c.schedule.power), "--lr-power must be finite, got {}",
+             c.schedule.power);
   TIDE_CHECK(std::isfinite(c.warmup_epochs) && c.warmup_epochs >= 0,
              "--warmup-epochs must be >= 0, got {}", c.warmup_epochs);
   TIDE_CHECK(c.warmup_epochs == 0 || c.schedule.warmup_steps == 0,
@@ -50,13 +65,17 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(c.train_examples >= 0, "--train-examples must be >= 0 (0: all), got {}",
              c.train_examples);
   TIDE_CHECK(c.eval_train >= -1, "--eval-train must be >= 0, or -1 for all, got {}", c.eval_train);
-  TIDE_CHECK(c.hidden > 0, "--hidden must be positive, got {}", c.hidden);
+  TIDE_CHECK(c.hidden > 0 && c.hidden <= kMaxHidden,
+             "--hidden must be a positive integer of at most {}, got {}", kMaxHidden, c.hidden);
   TIDE_CHECK(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got {}", c.dropout);
+  validate(c.augment);
   TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
   TIDE_CHECK(c.image_size > 0, "--image-size must be a positive integer, got {}", c.image_size);
   TIDE_CHECK(c.prefetch >= 0, "--prefetch must be >= 0, got {}", c.prefetch);
-  TIDE_CHECK(c.accumulate >= 1, "--accumulate must be a positive integer, got {}", c.accumulate);
+  TIDE_CHECK(c.accumulate >= 1 && c.accumulate <= kMaxBatch,
+             "--accumulate must be a positive integer of at most {}, got {}", kMaxBatch,
+             c.accumulate);
   TIDE_CHECK(c.lr_scaling == "none" || c.lr_scaling == "linear" || c.lr_scaling == "sqrt",
              "--lr-scaling must be none, linear or sqrt, got '{}'", c.lr_scaling);
   TIDE_CHECK(c.lr_base_batch >= 0, "--lr-base-batch must be >= 0 (0: --batch-size), got {}",
@@ -65,12 +84,20 @@ void validate(const TrainConfig& c) {
   TIDE_CHECK(c.team_flag.empty() == c.team_values.empty(),
              "--team-flag and --team-values go together (got only {})",
              c.team_flag.empty() ? "--team-values" : "--team-flag");
+  if (!c.team_values.empty()) {
+    const auto values =
+        static_cast<int64_t>(std::count(c.team_values.begin(), c.team_values.end(), ',') + 1);
+    TIDE_CHECK(values == c.teams,
+               "--team-values '{}' has {} value{}; --teams {} needs one per team", c.team_values,
+               values, values == 1 ? "" : "s", c.teams);
+  }
   TIDE_CHECK(std::isfinite(c.stall_timeout) && c.stall_timeout > 0,
              "--stall-timeout must be a positive number of seconds, got {}", c.stall_timeout);
-  TIDE_CHECK(std::isfinite(c.bucket_mb) && c.bucket_mb > 0 && std::isfinite(c.first_bucket_mb) &&
-                 c.first_bucket_mb > 0,
-             "--bucket-mb and --first-bucket-mb must be positive, got {} and {}", c.bucket_mb,
-             c.first_bucket_mb);
+  // Buckets are counted in bytes in an int64: up to a terabyte.
+  TIDE_CHECK(
+      c.bucket_mb > 0 && c.bucket_mb <= 1e6 && c.first_bucket_mb > 0 && c.first_bucket_mb <= 1e6,
+      "--bucket-mb and --first-bucket-mb must be in (0, 1e6], got {} and {}", c.bucket_mb,
+      c.first_bucket_mb);
   TIDE_CHECK(c.overlap == "auto" || c.overlap == "on" || c.overlap == "off",
              "--overlap must be auto, on or off, got '{}'", c.overlap);
   TIDE_CHECK(std::isfinite(c.checkpoint_every_secs) && c.checkpoint_every_secs >= 0,
@@ -88,6 +115,15 @@ void validate(const TrainConfig& c) {
              "--summary-every-steps must be >= 0 (0: no summaries), got {}", c.summary_every_steps);
   TIDE_CHECK(c.early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got {}",
              c.early_stopping);
+}
+
+int64_t global_batch(const TrainConfig& c, int ranks) {
+  int64_t per_step = 0, out = 0;
+  TIDE_CHECK(!__builtin_mul_overflow(c.batch_size, c.accumulate, &per_step) &&
+                 !__builtin_mul_overflow(per_step, static_cast<int64_t>(ranks), &out),
+             "--batch-size {} x --accumulate {} x {} ranks does not fit in 64 bits", c.batch_size,
+             c.accumulate, ranks);
+  return out;
 }
 
 double lr_scale_factor(const TrainConfig& c, int64_t global_batch) {

@@ -73,6 +73,10 @@ struct TrainConfig {
   int64_t summary_every_steps = 100;   // TensorBoard scalars; 0: none
 };
 
+// The examples of one step over all ranks: batch_size * accumulate * ranks; throws naming
+// the flags when the product does not fit in 64 bits.
+int64_t global_batch(const TrainConfig& config, int ranks);
+
 // The learning-rate multiplier of --lr-scaling for a global batch.
 double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 

@@ -38,12 +38,17 @@ std::unique_ptr<PostgresSource> open_source(const SeriesData& d, const Communica
   TIDE_CHECK(!d.db.empty(),
              "--db is required: a PostgreSQL connection string such as \"host=db1 "
              "dbname=series user=tide\"");
-  TIDE_CHECK(d.fetch_mb > 0, "--fetch-mb must be positive, got {}", d.fetch_mb);
-  TIDE_CHECK(d.retry_seconds >= 0, "--retry-seconds must be >= 0, got {}", d.retry_seconds);
+  TIDE_CHECK(d.fetch_mb > 0 && d.fetch_mb <= 1e6, "--fetch-mb must be in (0, 1e6], got {}",
+             d.fetch_mb);
+  TIDE_CHECK(d.retry_seconds >= 0 && std::isfinite(d.retry_seconds),
+             "--retry-seconds must be a finite number >= 0, got {}", d.retry_seconds);
   TIDE_CHECK(d.window >= 0 && d.stride >= 0, "--window and --stride must be >= 0, got {} and {}",
              d.window, d.stride);
+  // A connection that is not made within --retry-seconds (10 s at most) is given up, so a
+  // server that accepts and never answers ends the run in about that time.
   return std::make_unique<PostgresSource>(d.db[static_cast<size_t>(comm.rank()) % d.db.size()],
-                                          d.table, d.fetch_mb * 1e6);
+                                          d.table, d.fetch_mb * 1e6,
+                                          std::min(d.retry_seconds, 10.0));
 }
 
 // The windows of --window/--stride; --window 0 is the series' length, which must be common.
@@ -251,6 +256,16 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
   TIDE_CHECK(o.shuffle_buffer >= 0, "--shuffle-buffer must be >= 0, got {}", o.shuffle_buffer);
   TIDE_CHECK(o.target_loss >= 0, "--target-loss must be >= 0, got {}", o.target_loss);
   TIDE_CHECK(c.accumulate == 1, "--accumulate is not an option of timeseries train");
+  // Far above any real model; keeps the LSTMs' parameter counts inside 64 bits.
+  constexpr int64_t kMaxWidth = int64_t{1} << 20;
+  TIDE_CHECK(o.model.hidden >= 1 && o.model.hidden <= kMaxWidth,
+             "--hidden must be a positive integer of at most {}, got {}", kMaxWidth,
+             o.model.hidden);
+  TIDE_CHECK(o.model.latent >= 1 && o.model.latent <= kMaxWidth,
+             "--latent must be a positive integer of at most {}, got {}", kMaxWidth,
+             o.model.latent);
+  TIDE_CHECK(o.model.layers >= 1 && o.model.layers <= 1024,
+             "--layers must be a positive integer of at most 1024, got {}", o.model.layers);
   c.model = "lstm-ae";
   c.dataset = "postgres";
   const bool writer = comm.rank() == 0;
@@ -311,7 +326,7 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
 
   RngStream init_rng(c.seed, RngPurpose::init);
   const auto model = std::make_shared<LstmAutoencoder>(o.model, init_rng);
-  const int64_t global_batch = c.batch_size * ranks;
+  const int64_t global_batch = tide::global_batch(c, ranks);
   const double lr = c.lr * lr_scale_factor(c, global_batch);
   const std::unique_ptr<Optimizer> optimizer_ptr = make_configured_optimizer(*model, c, lr);
   Optimizer& optimizer = *optimizer_ptr;
@@ -328,7 +343,10 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
       describe_parameters(model->named_parameters()) + to_toml(shared) + series_toml(o, spec);
   const std::string config_hash = text_hash(agreement);
   CheckpointStore store((fs::path(c.run_dir) / "checkpoints").string(), c.keep_checkpoints);
-  const ResumePoint resumed = resume_run(c, store, config_hash, *model, optimizer, schedule, comm);
+  const ResumePoint resumed =
+      resume_run(c, store, config_hash, *model, optimizer, schedule, comm,
+                 fmt::format("--model lstm-ae --hidden {} --latent {} --layers {} --code {}",
+                             o.model.hidden, o.model.latent, o.model.layers, o.model.code));
   replicate_parameters(model->named_parameters(), agreement, comm);
 
   if (writer) {
@@ -456,7 +474,14 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
 
 SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communicator& comm) {
   TIDE_CHECK(o.kmeans.k >= 1, "--k must be a positive integer, got {}", o.kmeans.k);
-  TIDE_CHECK(o.batch_size >= 1, "--batch-size must be positive, got {}", o.batch_size);
+  TIDE_CHECK(o.batch_size >= 1 && o.batch_size <= (int64_t{1} << 32),
+             "--batch-size must be a positive integer of at most {}, got {}", int64_t{1} << 32,
+             o.batch_size);
+  TIDE_CHECK(o.kmeans.max_iterations >= 1, "--max-iterations must be positive, got {}",
+             o.kmeans.max_iterations);
+  TIDE_CHECK(o.kmeans.tolerance >= 0 && std::isfinite(o.kmeans.tolerance),
+             "--tolerance must be a finite number >= 0, got {}", o.kmeans.tolerance);
+  TIDE_CHECK(o.threads >= 0, "--threads must be >= 0 (0: one per core), got {}", o.threads);
   TIDE_CHECK(o.pool == "mean" || o.pool == "mean-std", "--pool must be mean or mean-std, got '{}'",
              o.pool);
   TIDE_CHECK(o.silhouette_sample >= 2, "--silhouette-sample must be at least 2, got {}",
