@@ -11,6 +11,7 @@
 #include "support/testing.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
+#include "tide/train/series_autoencoder.hpp"
 #include "tide/train/training_loop.hpp"
 
 namespace tide {
@@ -274,6 +275,86 @@ TEST_F(ConfigFile, WholeNumbersAreDecimalAndTheLargestFit) {
   EXPECT_EQ(parse_train({"--epochs", "9223372036854775807"}).config.epochs, INT64_MAX);
   EXPECT_EQ(parse_train({"--eval-train", "-1"}).config.eval_train, -1);
   EXPECT_EQ(parse_train({"--seed", "+7"}).config.seed, 7u);
+}
+
+// `tide timeseries train` the same way: parsed with --db (which config.toml leaves out).
+struct SeriesParsed {
+  TrainConfig config;
+  SeriesTrainOptions options;
+  std::string error;
+};
+
+SeriesParsed parse_series_train(const std::vector<std::string>& args) {
+  CLI::App app{"tide", "tide"};
+  CLI::App* ts = app.add_subcommand("timeseries");
+  SeriesParsed p;
+  std::string config_path;
+  CLI::App* cmd = cli::add_series_train_parser(*ts, p.config, p.options, config_path);
+  cli::add_number_checks(app);
+  cmd->callback([&] {
+    if (!config_path.empty()) cli::apply_config_file(*cmd, config_path);
+  });
+  std::vector<std::string> argv = {"timeseries", "train", "--db", "host=db password=pw"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::reverse(argv.begin(), argv.end());
+  try {
+    app.parse(argv);
+  } catch (const CLI::ParseError& e) {
+    p.error = e.what();
+  } catch (const Error& e) {
+    p.error = e.what();
+  }
+  return p;
+}
+
+std::string written(const SeriesParsed& p) {
+  const WindowSpec windows{.length = p.options.data.window, .stride = p.options.data.stride};
+  return series_config_toml(p.config, p.options, windows) + run_toml(1, 32, 0.01);
+}
+
+TEST_F(ConfigFile, TimeseriesTrainConfigTomlRepeatsItsFlags) {
+  const std::map<std::string, std::vector<std::string>> own = {
+      {"model", {"--model", "lstm-ae"}},  // the only model: never a change
+      {"table", {"--table", "my \"series\" table"}},
+      {"window", {"--window", "16"}},
+      {"stride", {"--stride", "4"}},
+      {"retry-seconds", {"--retry-seconds", "3.5"}},
+      {"fetch-mb", {"--fetch-mb", "2"}},
+      {"latent", {"--latent", "8"}},
+      {"hidden", {"--hidden", "32"}},
+      {"layers", {"--layers", "2"}},
+      {"code", {"--code", "pooled"}},
+      {"shuffle-buffer", {"--shuffle-buffer", "100"}},
+      {"validation", {"--validation", "0.2"}},
+      {"target-loss", {"--target-loss", "0.01"}},
+      {"optimizer", {"--optimizer", "rmsprop"}},  // adam is this command's default
+  };
+  const std::string defaults = written(parse_series_train({}));
+  CLI::App app{"tide", "tide"};
+  CLI::App* ts = app.add_subcommand("timeseries");
+  TrainConfig c;
+  SeriesTrainOptions o;
+  std::string path;
+  int flags = 0;
+  for (const CLI::Option* opt : cli::add_series_train_parser(*ts, c, o, path)->get_options()) {
+    if (opt->get_lnames().empty()) continue;
+    const std::string name = opt->get_lnames().front();
+    if (name == "help" || name == "config" || name == "db") continue;
+    ++flags;
+    const auto it = own.find(name);
+    ASSERT_TRUE(it != own.end() || non_defaults().contains(name)) << "no case for --" << name;
+    const std::vector<std::string>& args = it != own.end() ? it->second : non_defaults().at(name);
+    const SeriesParsed first = parse_series_train(args);
+    ASSERT_EQ(first.error, "") << name;
+    const std::string text = written(first);
+    if (name != "model") {
+      EXPECT_NE(text, defaults) << "--" << name << " is not written";
+    }
+    const SeriesParsed again = parse_series_train({"--config", write(name + ".toml", text)});
+    ASSERT_EQ(again.error, "") << name << ":\n" << text;
+    EXPECT_EQ(written(again), text) << name;
+  }
+  EXPECT_GT(flags, 40);
 }
 
 // Every whole-number and floating-point flag of every subcommand has the checks: NaN, inf

@@ -124,6 +124,8 @@ TEST(Config, NanInfinityAndOutOfRangeValuesAreRefusedByName) {
             "--accumulate must be a positive integer of at most"},
            {[&](TrainConfig& c) { c.hidden = int64_t{1} << 40; },
             "--hidden must be a positive integer of at most"},
+           {[&](TrainConfig& c) { c.threads = 2000000000; }, "--threads must be >= 0"},
+           {[&](TrainConfig& c) { c.prefetch = 2000000000; }, "--prefetch must be in [0, 1024]"},
            {[&](TrainConfig& c) {
               c.team_flag = "lr";
               c.team_values = "0.1,0.2";

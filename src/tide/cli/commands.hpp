@@ -64,6 +64,10 @@ void add_timeseries_command(CLI::App& app);
 // their defaults for the autoencoder (Adam, lr 0.01, gradients clipped to norm 1).
 void series_train_defaults(TrainConfig& config);
 void add_series_train_options(CLI::App* cmd, TrainConfig& config, SeriesTrainOptions& options);
+// The subcommand `train` of `timeseries` with those defaults and options and --config (which
+// its callback applies with apply_config_file), without the callback.
+CLI::App* add_series_train_parser(CLI::App& timeseries, TrainConfig& config,
+                                  SeriesTrainOptions& options, std::string& config_path);
 
 // `tide experiment batch-size|regularization`: families of runs with plots
 // (train/experiment.hpp).

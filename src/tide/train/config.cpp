@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,17 +14,90 @@
 namespace tide {
 namespace {
 
-// TOML basic string: quotes and backslashes escaped.
-std::string quoted(const std::string& s) {
+// Each key of to_toml and its value as TOML, in the order of the file.
+std::vector<std::pair<std::string, std::string>> toml_entries(const TrainConfig& c) {
+  return {
+      {"model", toml_string(c.model)},
+      {"dataset", toml_string(c.dataset)},
+      {"data-dir", toml_string(c.data_dir)},
+      {"image-size", fmt::format("{}", c.image_size)},
+      {"train-examples", fmt::format("{}", c.train_examples)},
+      {"eval-train", fmt::format("{}", c.eval_train)},
+      {"epochs", fmt::format("{}", c.epochs)},
+      {"max-steps", fmt::format("{}", c.max_steps)},
+      {"batch-size", fmt::format("{}", c.batch_size)},
+      {"hidden", fmt::format("{}", c.hidden)},
+      {"dropout", fmt::format("{}", c.dropout)},
+      {"batch-norm", fmt::format("{}", c.batch_norm)},
+      {"noise", fmt::format("{}", c.augment.noise_std)},
+      {"shift", fmt::format("{}", c.augment.shift)},
+      {"crop", fmt::format("{}", c.augment.crop)},
+      {"flip", fmt::format("{}", c.augment.flip)},
+      {"erase", fmt::format("{}", c.augment.erase)},
+      {"optimizer", toml_string(c.optimizer)},
+      {"lr", fmt::format("{}", c.lr)},
+      {"momentum", fmt::format("{}", c.momentum)},
+      {"weight-decay", fmt::format("{}", c.weight_decay)},
+      {"nesterov", fmt::format("{}", c.nesterov)},
+      {"beta1", fmt::format("{}", c.beta1)},
+      {"beta2", fmt::format("{}", c.beta2)},
+      {"eps", fmt::format("{}", c.eps)},
+      {"lars-trust", fmt::format("{}", c.lars_trust)},
+      {"l1", fmt::format("{}", c.l1)},
+      {"clip-norm", fmt::format("{}", c.clip_norm)},
+      {"clip-value", fmt::format("{}", c.clip_value)},
+      {"label-smoothing", fmt::format("{}", c.label_smoothing)},
+      {"no-decay-bias-norm", fmt::format("{}", c.no_decay_bias_norm)},
+      {"lr-schedule", toml_string(c.schedule.kind)},
+      {"warmup-steps", fmt::format("{}", c.schedule.warmup_steps)},
+      {"warmup-epochs", fmt::format("{}", c.warmup_epochs)},
+      {"min-lr", fmt::format("{}", c.schedule.min_lr)},
+      {"lr-step-size", fmt::format("{}", c.schedule.step_size)},
+      {"lr-milestones", fmt::format("[{}]", fmt::join(c.schedule.milestones, ", "))},
+      {"lr-gamma", fmt::format("{}", c.schedule.gamma)},
+      {"lr-power", fmt::format("{}", c.schedule.power)},
+      {"lr-patience", fmt::format("{}", c.schedule.patience)},
+      {"lr-threshold", fmt::format("{}", c.schedule.threshold)},
+      {"seed", fmt::format("{}", c.seed)},
+      {"threads", fmt::format("{}", c.threads)},
+      {"run-dir", toml_string(c.run_dir)},
+      {"log-every", fmt::format("{}", c.log_every)},
+      {"prefetch", fmt::format("{}", c.prefetch)},
+      {"accumulate", fmt::format("{}", c.accumulate)},
+      {"lr-scaling", toml_string(c.lr_scaling)},
+      {"lr-base-batch", fmt::format("{}", c.lr_base_batch)},
+      {"teams", fmt::format("{}", c.teams)},
+      {"team-flag", toml_string(c.team_flag)},
+      {"team-values", toml_string(c.team_values)},
+      {"stall-timeout", fmt::format("{}", c.stall_timeout)},
+      {"bucket-mb", fmt::format("{}", c.bucket_mb)},
+      {"first-bucket-mb", fmt::format("{}", c.first_bucket_mb)},
+      {"overlap", toml_string(c.overlap)},
+      {"checkpoint-every-secs", fmt::format("{}", c.checkpoint_every_secs)},
+      {"checkpoint-every-steps", fmt::format("{}", c.checkpoint_every_steps)},
+      {"keep-checkpoints", fmt::format("{}", c.keep_checkpoints)},
+      {"resume", toml_string(c.resume)},
+      {"nan-policy", toml_string(c.nan_policy)},
+      {"early-stopping", fmt::format("{}", c.early_stopping)},
+      {"summary-every-steps", fmt::format("{}", c.summary_every_steps)},
+  };
+}
+}  // namespace
+
+std::string toml_string(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+  for (const char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
   }
   return out + "\"";
 }
-
-}  // namespace
 
 void validate(const TrainConfig& c) {
   // Upper bounds far above any real run: they keep products of sizes (parameters, global
@@ -69,10 +145,13 @@ void validate(const TrainConfig& c) {
              "--hidden must be a positive integer of at most {}, got {}", kMaxHidden, c.hidden);
   TIDE_CHECK(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got {}", c.dropout);
   validate(c.augment);
-  TIDE_CHECK(c.threads >= 0, "--threads must be >= 0 (0 means one per core), got {}", c.threads);
+  TIDE_CHECK(c.threads >= 0 && c.threads <= 4096,
+             "--threads must be >= 0 (0 means one per core) and at most 4096, got {}", c.threads);
   TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
   TIDE_CHECK(c.image_size > 0, "--image-size must be a positive integer, got {}", c.image_size);
-  TIDE_CHECK(c.prefetch >= 0, "--prefetch must be >= 0, got {}", c.prefetch);
+  // Each batch ahead is held in memory.
+  TIDE_CHECK(c.prefetch >= 0 && c.prefetch <= 1024, "--prefetch must be in [0, 1024], got {}",
+             c.prefetch);
   TIDE_CHECK(c.accumulate >= 1 && c.accumulate <= kMaxBatch,
              "--accumulate must be a positive integer of at most {}, got {}", kMaxBatch,
              c.accumulate);
@@ -136,69 +215,20 @@ double lr_scale_factor(const TrainConfig& c, int64_t global_batch) {
 
 std::string to_toml(const TrainConfig& c) {
   std::string s = "# Resolved configuration of this run; `tide train --config` accepts it.\n";
-  s += fmt::format("model = {}\n", quoted(c.model));
-  s += fmt::format("dataset = {}\n", quoted(c.dataset));
-  s += fmt::format("data-dir = {}\n", quoted(c.data_dir));
-  s += fmt::format("image-size = {}\n", c.image_size);
-  s += fmt::format("train-examples = {}\n", c.train_examples);
-  s += fmt::format("eval-train = {}\n", c.eval_train);
-  s += fmt::format("epochs = {}\n", c.epochs);
-  s += fmt::format("max-steps = {}\n", c.max_steps);
-  s += fmt::format("batch-size = {}\n", c.batch_size);
-  s += fmt::format("hidden = {}\n", c.hidden);
-  s += fmt::format("dropout = {}\n", c.dropout);
-  s += fmt::format("batch-norm = {}\n", c.batch_norm);
-  s += fmt::format("noise = {}\n", c.augment.noise_std);
-  s += fmt::format("shift = {}\n", c.augment.shift);
-  s += fmt::format("crop = {}\n", c.augment.crop);
-  s += fmt::format("flip = {}\n", c.augment.flip);
-  s += fmt::format("erase = {}\n", c.augment.erase);
-  s += fmt::format("optimizer = {}\n", quoted(c.optimizer));
-  s += fmt::format("lr = {}\n", c.lr);
-  s += fmt::format("momentum = {}\n", c.momentum);
-  s += fmt::format("weight-decay = {}\n", c.weight_decay);
-  s += fmt::format("nesterov = {}\n", c.nesterov);
-  s += fmt::format("beta1 = {}\n", c.beta1);
-  s += fmt::format("beta2 = {}\n", c.beta2);
-  s += fmt::format("eps = {}\n", c.eps);
-  s += fmt::format("lars-trust = {}\n", c.lars_trust);
-  s += fmt::format("l1 = {}\n", c.l1);
-  s += fmt::format("clip-norm = {}\n", c.clip_norm);
-  s += fmt::format("clip-value = {}\n", c.clip_value);
-  s += fmt::format("label-smoothing = {}\n", c.label_smoothing);
-  s += fmt::format("no-decay-bias-norm = {}\n", c.no_decay_bias_norm);
-  s += fmt::format("lr-schedule = {}\n", quoted(c.schedule.kind));
-  s += fmt::format("warmup-steps = {}\n", c.schedule.warmup_steps);
-  s += fmt::format("warmup-epochs = {}\n", c.warmup_epochs);
-  s += fmt::format("min-lr = {}\n", c.schedule.min_lr);
-  s += fmt::format("lr-step-size = {}\n", c.schedule.step_size);
-  s += fmt::format("lr-milestones = [{}]\n", fmt::join(c.schedule.milestones, ", "));
-  s += fmt::format("lr-gamma = {}\n", c.schedule.gamma);
-  s += fmt::format("lr-power = {}\n", c.schedule.power);
-  s += fmt::format("lr-patience = {}\n", c.schedule.patience);
-  s += fmt::format("lr-threshold = {}\n", c.schedule.threshold);
-  s += fmt::format("seed = {}\n", c.seed);
-  s += fmt::format("threads = {}\n", c.threads);
-  s += fmt::format("run-dir = {}\n", quoted(c.run_dir));
-  s += fmt::format("log-every = {}\n", c.log_every);
-  s += fmt::format("prefetch = {}\n", c.prefetch);
-  s += fmt::format("accumulate = {}\n", c.accumulate);
-  s += fmt::format("lr-scaling = {}\n", quoted(c.lr_scaling));
-  s += fmt::format("lr-base-batch = {}\n", c.lr_base_batch);
-  s += fmt::format("teams = {}\n", c.teams);
-  s += fmt::format("team-flag = {}\n", quoted(c.team_flag));
-  s += fmt::format("team-values = {}\n", quoted(c.team_values));
-  s += fmt::format("stall-timeout = {}\n", c.stall_timeout);
-  s += fmt::format("bucket-mb = {}\n", c.bucket_mb);
-  s += fmt::format("first-bucket-mb = {}\n", c.first_bucket_mb);
-  s += fmt::format("overlap = {}\n", quoted(c.overlap));
-  s += fmt::format("checkpoint-every-secs = {}\n", c.checkpoint_every_secs);
-  s += fmt::format("checkpoint-every-steps = {}\n", c.checkpoint_every_steps);
-  s += fmt::format("keep-checkpoints = {}\n", c.keep_checkpoints);
-  s += fmt::format("resume = {}\n", quoted(c.resume));
-  s += fmt::format("nan-policy = {}\n", quoted(c.nan_policy));
-  s += fmt::format("early-stopping = {}\n", c.early_stopping);
-  s += fmt::format("summary-every-steps = {}\n", c.summary_every_steps);
+  for (const auto& [key, value] : toml_entries(c)) s += fmt::format("{} = {}\n", key, value);
+  return s;
+}
+
+std::string optimizer_and_run_toml(const TrainConfig& c) {
+  // The classifier's own options: model, data, perturbation and parallelism.
+  static const std::set<std::string> classifier = {
+      "model",      "dataset", "data-dir",  "image-size", "train-examples",
+      "eval-train", "hidden",  "dropout",   "batch-norm", "noise",
+      "shift",      "crop",    "flip",      "erase",      "label-smoothing",
+      "accumulate", "teams",   "team-flag", "team-values"};
+  std::string s;
+  for (const auto& [key, value] : toml_entries(c))
+    if (!classifier.contains(key)) s += fmt::format("{} = {}\n", key, value);
   return s;
 }
 

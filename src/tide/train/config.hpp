@@ -84,8 +84,14 @@ double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 // of range.
 void validate(const TrainConfig& config);
 
+// `s` as a TOML basic string: quoted, with quotes, backslashes, newlines and tabs escaped.
+std::string toml_string(const std::string& s);
+
 // The configuration as TOML, one `key = value` per line with the flag names as keys, so the
 // file can be passed back with --config to repeat the run.
 std::string to_toml(const TrainConfig& config);
+// Only the keys of the optimizer, its schedule and the run (epochs, batch, checkpoints, ...):
+// what trainers other than `tide train` take of a TrainConfig.
+std::string optimizer_and_run_toml(const TrainConfig& config);
 
 }  // namespace tide

@@ -154,12 +154,14 @@ class EpochLogHook : public Hook {
   const EvaluationHook& evaluation_;
 };
 
+// The model and data flags of `tide timeseries train` as TOML keys (not --db: it may hold
+// a password), the windows resolved.
 std::string series_toml(const SeriesTrainOptions& o, const WindowSpec& spec) {
   return fmt::format(
-      "\n[timeseries]\ntable = \"{}\"\nwindow = {}\nstride = {}\nhidden = {}\nlatent = {}\n"
-      "layers = {}\ncode = \"{}\"\nshuffle-buffer = {}\nvalidation = {}\ntarget-loss = {}\n",
-      o.data.table, spec.length, spec.step(), o.model.hidden, o.model.latent, o.model.layers,
-      o.model.code, o.shuffle_buffer, o.validation, o.target_loss);
+      "model = \"lstm-ae\"\ntable = {}\nwindow = {}\nstride = {}\nhidden = {}\nlatent = {}\n"
+      "layers = {}\ncode = {}\nshuffle-buffer = {}\nvalidation = {}\ntarget-loss = {}\n",
+      toml_string(o.data.table), spec.length, spec.step(), o.model.hidden, o.model.latent,
+      o.model.layers, toml_string(o.model.code), o.shuffle_buffer, o.validation, o.target_loss);
 }
 
 nlohmann::ordered_json model_json(const AutoencoderOptions& m, const WindowSpec& spec,
@@ -247,6 +249,14 @@ std::vector<T> take_raw(const std::string& in, size_t& pos) {
 }
 
 }  // namespace
+
+std::string series_config_toml(const TrainConfig& c, const SeriesTrainOptions& o,
+                               const WindowSpec& windows) {
+  return "# Resolved configuration of this run; `tide timeseries train --config` accepts it "
+         "(with --db).\n" +
+         optimizer_and_run_toml(c) + series_toml(o, windows) +
+         fmt::format("retry-seconds = {}\nfetch-mb = {}\n", o.data.retry_seconds, o.data.fetch_mb);
+}
 
 SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
                                             const Communicator& comm) {
@@ -352,7 +362,7 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
   if (writer) {
     create_directory(c.run_dir, "run directory");
     write_text_file((fs::path(c.run_dir) / "config.toml").string(),
-                    to_toml(c) + series_toml(o, spec) + run_toml(ranks, global_batch, lr));
+                    series_config_toml(c, o, spec) + run_toml(ranks, global_batch, lr));
     write_text_file((fs::path(c.run_dir) / "autoencoder.json").string(),
                     model_json(o.model, spec, o.data.table).dump(2) + "\n");
     log_info(
@@ -481,7 +491,8 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
              o.kmeans.max_iterations);
   TIDE_CHECK(o.kmeans.tolerance >= 0 && std::isfinite(o.kmeans.tolerance),
              "--tolerance must be a finite number >= 0, got {}", o.kmeans.tolerance);
-  TIDE_CHECK(o.threads >= 0, "--threads must be >= 0 (0: one per core), got {}", o.threads);
+  TIDE_CHECK(o.threads >= 0 && o.threads <= 4096,
+             "--threads must be in [0, 4096] (0: one per core), got {}", o.threads);
   TIDE_CHECK(o.pool == "mean" || o.pool == "mean-std", "--pool must be mean or mean-std, got '{}'",
              o.pool);
   TIDE_CHECK(o.silhouette_sample >= 2, "--silhouette-sample must be at least 2, got {}",
@@ -654,10 +665,14 @@ std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
              options.target_loss);
   TIDE_CHECK(!batch_sizes.empty(), "--batch-sizes is empty");
   TIDE_CHECK(!rank_counts.empty(), "--ranks is empty");
-  for (const int r : rank_counts)
-    TIDE_CHECK(r >= 1 && r <= comm.size(),
+  for (const int r : rank_counts) {
+    TIDE_CHECK(r >= 1, "--ranks: {} is not a positive number of ranks", r);
+    TIDE_CHECK(r <= comm.size(),
                "--ranks {}: the job has {} rank{}; launch it with mpirun -np {} or more", r,
                comm.size(), comm.size() > 1 ? "s" : "", r);
+  }
+  for (const int64_t b : batch_sizes)
+    TIDE_CHECK(b >= 1, "--batch-sizes: {} is not a positive batch size", b);
   std::vector<TimeToSolution> results;
   for (const int ranks : rank_counts) {
     const bool member = comm.rank() < ranks;
