@@ -212,7 +212,8 @@ TEST_F(ConfigFile, MalformedTomlIsRefusedWithFileLineAndKey) {
            {"lr 0.1\n", "key 'lr' is not followed by '='"},
            {"lr-milestones = [1, 2\n", "ends with ']' on the same line"},
            {"= 3\n", "expected `key = value`"},
-           {"learning-rate = 0.1\n", "line 1: unknown key 'learning-rate'"},
+           {"learning-rate = 0.1\n",
+            "line 1: unknown key 'learning-rate'; keys are the flags of `tide train`"},
            {"config = \"other.toml\"\n", "unknown key 'config'"},
            {"batch-size = [1, 2]\n", "key 'batch-size' takes one value, not a list"},
            {"lr = \"fast\"\n", "line 1: key 'lr'"},
@@ -357,6 +358,9 @@ TEST_F(ConfigFile, TimeseriesTrainConfigTomlRepeatsItsFlags) {
     EXPECT_EQ(written(again), text) << name;
   }
   EXPECT_GT(flags, 40);
+  const std::string classifier_only = write("c.toml", "dataset = \"mnist\"\n");
+  EXPECT_THAT(parse_series_train({"--config", classifier_only}).error,
+              HasSubstr("unknown key 'dataset'; keys are the flags of `tide timeseries train`"));
 }
 
 // A seeded mutation loop over a run's config.toml (bytes flipped, inserted, deleted, lines

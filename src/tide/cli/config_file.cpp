@@ -164,6 +164,14 @@ ConfigEntry key_value(LineReader& r, const std::string& table, int line) {
   return e;
 }
 
+// "tide timeseries train": the subcommand as a user types it.
+std::string command_path(const CLI::App& cmd) {
+  std::string path = cmd.get_name();
+  for (const CLI::App* up = cmd.get_parent(); up != nullptr; up = up->get_parent())
+    path = (up->get_name().empty() ? "tide" : up->get_name()) + " " + path;
+  return path;
+}
+
 }  // namespace
 
 std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::string& path,
@@ -200,9 +208,9 @@ void apply_config_file(CLI::App& cmd, const std::string& path) {
     if (e.table == "run") continue;
     CLI::Option* opt = e.key == "config" ? nullptr : cmd.get_option_no_throw("--" + e.key);
     TIDE_CHECK(opt != nullptr,
-               "config file {}: line {}: unknown key '{}'; keys are the flags of `tide {}` "
+               "config file {}: line {}: unknown key '{}'; keys are the flags of `{}` "
                "without the dashes (see --help)",
-               path, e.line, e.key, cmd.get_name());
+               path, e.line, e.key, command_path(cmd));
     if (opt->count() > 0) continue;  // given on the command line
     const bool list = opt->get_items_expected_max() > 1;
     TIDE_CHECK(!e.array || list, "config file {}: line {}: key '{}' takes one value, not a list",
