@@ -267,6 +267,10 @@ TEST_F(ConfigFile, BadValuesAreRefusedByName) {
            {{"--team-flag", "bogus", "--team-values", "1"},
             "--team-flag 'bogus': `tide train` has no flag --bogus"},
            {{"--team-flag", "run-dir", "--team-values", "x"}, "--team-flag cannot be --run-dir"},
+           {{"--teams", "2", "--team-flag", "batch-size", "--team-values", "64,0"},
+            "--team-values: team 1's --batch-size 0: --batch-size must be a positive integer"},
+           {{"--teams", "2", "--team-flag", "lr", "--team-values", "0.1,nan"},
+            "--team-values: 'nan' is not a value of --lr: --lr: nan is not a finite number"},
        }) {
     EXPECT_THAT(parse_train(args).error, HasSubstr(want)) << args[0] << " " << args[1];
   }

@@ -44,14 +44,9 @@ CLI::Option* team_option(CLI::App& cmd, const std::string& flag) {
 
 // Gives this rank's team its value of --team-flag, as if it had been on the command line,
 // and its own run directory inside the job's.
-void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
-  const std::string flag = config.team_flag;
-  const std::vector<std::string> values = split_list(config.team_values);
-  TIDE_CHECK(static_cast<int>(values.size()) == team.count,
-             "--team-values '{}' has {} value{}; --teams {} needs one per team", config.team_values,
-             values.size(), values.size() == 1 ? "" : "s", team.count);
+// Sets --team-flag to `value` in `config` as the command line would, with the option's checks.
+void set_team_value(CLI::App& cmd, const std::string& flag, const std::string& value) {
   CLI::Option* opt = team_option(cmd, flag);
-  const std::string& value = values[static_cast<size_t>(team.index)];
   try {
     opt->clear();
     opt->add_result(value);
@@ -59,6 +54,31 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
   } catch (const CLI::Error& e) {
     TIDE_FAIL("--team-values: '{}' is not a value of --{}: {}", value, flag, e.what());
   }
+}
+
+// Each team's configuration passes validate(), checked on every rank before any runs.
+void check_team_values(CLI::App& cmd, TrainConfig& config) {
+  const TrainConfig saved = config;
+  const std::vector<std::string> values = split_list(config.team_values);
+  for (size_t i = 0; i < values.size(); ++i) {
+    set_team_value(cmd, saved.team_flag, values[i]);
+    try {
+      validate(config);
+    } catch (const Error& e) {
+      TIDE_FAIL("--team-values: team {}'s --{} {}: {}", i, saved.team_flag, values[i], e.what());
+    }
+    config = saved;
+  }
+}
+
+void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
+  const std::string flag = config.team_flag;
+  const std::vector<std::string> values = split_list(config.team_values);
+  TIDE_CHECK(static_cast<int>(values.size()) == team.count,
+             "--team-values '{}' has {} value{}; --teams {} needs one per team", config.team_values,
+             values.size(), values.size() == 1 ? "" : "s", team.count);
+  const std::string& value = values[static_cast<size_t>(team.index)];
+  set_team_value(cmd, flag, value);
   config.run_dir = fmt::format("{}/team{}-{}-{}", config.run_dir, team.index, flag, value);
   const Communicator& world = Communicator::world();
   set_log_prefix(fmt::format("rank {}/{} team {}", world.rank(), world.size(), team.index));
@@ -245,10 +265,11 @@ CLI::App* add_train_parser(CLI::App& app, const std::shared_ptr<TrainConfig>& co
 void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string& config_path) {
   if (!config_path.empty()) apply_config_file(cmd, config_path);
   // Every rank refuses a bad setting (a --team-values count that is not --teams, a
-  // --team-flag that is no flag) before the ranks first talk to each other.
+  // --team-flag that is no flag, a team's value out of range) before the ranks first talk
+  // to each other.
   try {
     validate(config);
-    if (!config.team_flag.empty()) team_option(cmd, config.team_flag);
+    if (!config.team_flag.empty()) check_team_values(cmd, config);
   } catch (const Error& e) {
     if (config_path.empty()) throw;
     TIDE_FAIL("{} (the flags with the settings of config file {})", e.what(), config_path);
