@@ -1,5 +1,6 @@
 // The `tide` program as a user runs it: bad input gives one clear line and a non-zero exit.
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 
+#include "support/silent_server.hpp"
 #include "support/testing.hpp"
 #include "tide/data/image_io.hpp"
 
@@ -377,6 +379,24 @@ TEST_F(FitCli, KMeansFindsTheBlobsAndWritesItsFiles) {
                      "half.csv: line 2: label 0.5 is not a whole number");
 }
 
+// Values near the float and double limits: finite centroids, or no exit 0 at all.
+TEST_F(FitCli, KMeansOnHugeValuesPrintsFiniteCentroids) {
+  for (const char* big : {"3e38", "1e307"}) {
+    std::string text = "a,b\n";
+    for (int i = 0; i < 30; ++i)
+      text += fmt::format("{}{}e{},{}\n", i % 2 ? "-" : "", 1 + (i % 5) * 0.1,
+                          std::string(big).substr(std::string(big).find('e') + 1),
+                          i % 3 == 0 ? big : "0");
+    const Result r = run("kmeans " + csv("big.csv", text) + " --k 3 --out " + out());
+    ASSERT_EQ(r.status, 0) << r.out;
+    std::ifstream in(fs::path(out()) / "centroids.csv");
+    const std::string centroids((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_THAT(centroids, ::testing::Not(HasSubstr("nan"))) << big;
+    EXPECT_THAT(centroids, ::testing::Not(HasSubstr("inf"))) << big;
+    EXPECT_THAT(r.out, ::testing::Not(HasSubstr("nan"))) << big;
+  }
+}
+
 TEST_F(FitCli, TimeSeriesGenerateWritesLongCsv) {
   const std::string file = (dir_ / "series.csv").string();
   const Result r =
@@ -392,6 +412,81 @@ TEST_F(FitCli, TimeSeriesGenerateWritesLongCsv) {
   EXPECT_EQ(rows, 12 * 16);
   expect_clear_error(run("timeseries generate --out " + file + " --classes 12"),
                      "--classes must be between 1 and 8");
+}
+
+// The README's round trip: a run's config.toml, given back with --config, repeats the run.
+TEST_F(DataDir, ConfigTomlOfARunRepeatsIt) {
+  ASSERT_EQ(run(train("")).status, 0);
+  const Result again = run("train --config " + (dir_ / "run" / "config.toml").string() +
+                           " --run-dir " + (dir_ / "run2").string());
+  ASSERT_EQ(again.status, 0) << again.out;
+  const auto settings = [](const fs::path& file) {  // without the run-dir line
+    std::ifstream in(file);
+    std::string out;
+    for (std::string line; std::getline(in, line);)
+      if (!line.starts_with("run-dir = ")) out += line + "\n";
+    return out;
+  };
+  EXPECT_EQ(settings(dir_ / "run2" / "config.toml"), settings(dir_ / "run" / "config.toml"));
+  EXPECT_THAT(settings(dir_ / "run" / "config.toml"), HasSubstr("lr-milestones = []"));
+}
+
+TEST_F(DataDir, ResumingWithAnotherModelNamesTheCheckpointAndTheFlags) {
+  const std::string base =
+      "train --data-dir " + dir_.string() + " --run-dir " + (dir_ / "run").string();
+  ASSERT_EQ(run(base + " --hidden 16 --max-steps 2").status, 0);
+  const Result r = run(base + " --hidden 32 --max-steps 4");
+  expect_clear_error(r, (dir_ / "run" / "checkpoints").string());
+  EXPECT_THAT(r.out, HasSubstr("written by a run with another model (--model mlp --hidden 16); "
+                               "this run has --model mlp --hidden 32"));
+  EXPECT_THAT(r.out, HasSubstr("is f32[16], the model expects f32[32]"));
+  EXPECT_THAT(r.out, HasSubstr("--resume never"));
+}
+
+TEST(Cli, UnknownSubcommandNamesTheWordAndTheChoices) {
+  Result r = run("frobnicate");
+  EXPECT_EQ(r.status, 2) << r.out;
+  expect_clear_error(r, "unknown subcommand 'frobnicate' of `tide`; its subcommands are train, ");
+  r = run("experiment bogus --epochs 1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  expect_clear_error(r,
+                     "unknown subcommand 'bogus' of `tide experiment`; its subcommands are "
+                     "batch-size, regularization, time-to-solution");
+  r = run("timeseries frob");
+  EXPECT_EQ(r.status, 2) << r.out;
+  expect_clear_error(r, "unknown subcommand 'frob' of `tide timeseries`; its subcommands are ");
+}
+
+// A numeric flag out of range is a parse error (exit 2) naming it, in every subcommand.
+TEST(Cli, BadNumbersAreParseErrorsNamingTheFlag) {
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"train --seed -1", "--seed: -1 is negative"},
+           {"train --hidden 99999999999999999999", "--hidden: 99999999999999999999 does not fit"},
+           {"kmeans x.csv --k 2 --tolerance nan", "--tolerance: nan is not a finite number"},
+           {"fit x.csv --lr inf", "--lr: inf is not a finite number"},
+           {"timeseries generate --out x.csv --noise nan", "--noise: nan is not a finite"},
+           {"timeseries train --db x --retry-seconds -inf", "--retry-seconds: -inf is not"},
+           {"experiment batch-size --batch-sizes 64,99999999999999999999",
+            "--batch-sizes: 99999999999999999999 does not fit"},
+       }) {
+    const Result r = run(args);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.out;
+    expect_clear_error(r, want);
+  }
+}
+
+// A database that accepts the connection and never answers: `timeseries train` gives up in
+// about --retry-seconds, naming the server, its password masked.
+TEST(Cli, ASilentDatabaseIsGivenUpInRetrySeconds) {
+  const tide::testing::SilentServer server;
+  const auto start = std::chrono::steady_clock::now();
+  const Result r = run("timeseries train --db '" + server.connection("hunter22") +
+                       "' --retry-seconds 3 --max-steps 1");
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(s, 8) << r.out;
+  expect_clear_error(r, "cannot connect to PostgreSQL (host=127.0.0.1 port=");
+  EXPECT_THAT(r.out, HasSubstr("password=***"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("hunter22")));
 }
 
 TEST(Cli, NoSubcommandIsAnError) {

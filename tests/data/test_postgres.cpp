@@ -2,15 +2,19 @@
 // back exactly, shards, the window stream (order, shuffle, resume, a server restart in the
 // middle of an epoch), and the errors a user meets.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "support/postgres_server.hpp"
+#include "support/silent_server.hpp"
 #include "support/testing.hpp"
 #include "tide/data/postgres_source.hpp"
 #include "tide/data/timeseries.hpp"
@@ -21,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using tide::testing::error_of;
 using tide::testing::PostgresServer;
 
@@ -344,6 +349,69 @@ TEST_F(Postgres, StreamGivesUpAfterRetrySeconds) {
   stream.start_epoch(0);
   EXPECT_THAT(error_of([&] { stream.next(); }),
               HasSubstr("gone: gave up reconnecting after 0 s: cannot connect to PostgreSQL"));
+}
+
+// Passwords never reach a message, in every form libpq reads them.
+TEST(PostgresRedaction, PasswordsInEveryFormAreMasked) {
+  for (const auto& [given, want] : std::vector<std::pair<std::string, std::string>>{
+           {"postgresql://u:secret@h/db", "postgresql://u:***@h/db"},
+           {"postgresql://u:se@cret@h/db", "postgresql://u:***@h/db"},
+           {"postgresql://u@h/db?password=secret", "postgresql://u@h/db?password=***"},
+           {"postgresql://u@h/db?sslmode=off&password=secret&application_name=x",
+            "postgresql://u@h/db?sslmode=off&password=***&application_name=x"},
+           {"postgres://u:pw1@h:5/db?password=pw2", "postgres://u:***@h:5/db?password=***"},
+           {"password=secret", "password=***"},
+           {"host=h\npassword=secret user=u", "host=h\npassword=*** user=u"},
+           {"host=h\tpassword = 'a b\\'c' port=5", "host=h\tpassword = *** port=5"},
+           {"host=h password=a password=b", "host=h password=*** password=***"},
+           {"host=h mypassword=x", "host=h mypassword=x"},
+       }) {
+    EXPECT_EQ(redact_connection(given), want) << given;
+    EXPECT_THAT(redact_connection(given), Not(HasSubstr("secret"))) << given;
+  }
+  // libpq's own messages may quote the string: the password is masked in them too.
+  EXPECT_EQ(redact_message("missing \"=\" after \"secret\" in connection info string",
+                           "host=h password=secret"),
+            "missing \"=\" after \"***\" in connection info string");
+}
+
+TEST(PostgresTimeout, ConnectTimeoutIsAddedUnlessGiven) {
+  EXPECT_EQ(with_connect_timeout("host=h dbname=d", 3), "host=h dbname=d connect_timeout=3");
+  EXPECT_EQ(with_connect_timeout("", 10), "connect_timeout=10");
+  EXPECT_EQ(with_connect_timeout("host=h", 0.5), "host=h connect_timeout=2");  // libpq's least
+  EXPECT_EQ(with_connect_timeout("host=h", 2.5), "host=h connect_timeout=3");
+  EXPECT_EQ(with_connect_timeout("postgresql://h/db", 4), "postgresql://h/db?connect_timeout=4");
+  EXPECT_EQ(with_connect_timeout("postgresql://h/db?sslmode=off", 4),
+            "postgresql://h/db?sslmode=off&connect_timeout=4");
+  EXPECT_EQ(with_connect_timeout("host=h connect_timeout=60", 4), "host=h connect_timeout=60");
+}
+
+double seconds_of(const std::function<void()>& f, std::string& error) {
+  const auto start = std::chrono::steady_clock::now();
+  error = error_of(f);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(PostgresTimeout, ASilentServerIsGivenUpInTheConnectTimeout) {
+  const tide::testing::SilentServer server;
+  const std::string db = server.connection("hunter22");
+  const fs::path csv = fs::temp_directory_path() / ("tide-silent-" + std::to_string(::getpid()));
+  write_series_csv(csv.string(), generate_series({.series = 2, .length = 4, .classes = 1}));
+  // Reading and ingesting at once: each waits out libpq's shortest timeout, 2 s.
+  std::string read_error, ingest_error;
+  auto reading = std::async(std::launch::async, [&] {
+    return seconds_of([&] { PostgresSource(db, "series", 16e6, 2); }, read_error);
+  });
+  const double ingest_s =
+      seconds_of([&] { ingest_series_csv(db, "series", csv.string(), 2); }, ingest_error);
+  const double read_s = reading.get();
+  fs::remove(csv);
+  for (const auto& [s, error] : {std::pair{read_s, read_error}, {ingest_s, ingest_error}}) {
+    EXPECT_LT(s, 5) << error;
+    EXPECT_THAT(error, HasSubstr("cannot connect to PostgreSQL (host=127.0.0.1"));
+    EXPECT_THAT(error, HasSubstr("password=***"));
+    EXPECT_THAT(error, Not(HasSubstr("hunter22")));
+  }
 }
 
 }  // namespace

@@ -160,5 +160,47 @@ TEST(ClusterScores, MatchScikitLearn) {
   EXPECT_DOUBLE_EQ(adjusted_rand_index({3}, {7}), 1.0);
 }
 
+// The fixture's points times `scale`, where squared distances (near 1e77 for 3e38, past the
+// double range for 1e300) or the variance's sums would overflow or underflow without care:
+// the same clusters, the centroids the fixture's times `scale`, all finite.
+TEST(KMeans, ValuesNearTheLimitsOfFloatAndDoubleClusterAsTheFixture) {
+  const std::vector<double> all = fixture().at("points").to_vector();
+  const std::vector<double> init(all.begin(), all.begin() + 6);
+  const KMeansResult base = kmeans_from(my_points(), 2, init, {.k = 3, .tolerance = 0}, world());
+  for (const double scale : {3e38, 1e300, 1.7e308 / 20, 1e-300}) {
+    std::vector<double> mine = my_points(), start = init;
+    for (double& v : mine) v *= scale;
+    for (double& v : start) v *= scale;
+    const KMeansResult r = kmeans_from(mine, 2, start, {.k = 3, .tolerance = 0}, world());
+    EXPECT_EQ(r.assignment, base.assignment) << scale;
+    EXPECT_EQ(r.sizes, base.sizes) << scale;
+    ASSERT_EQ(r.centroids.size(), base.centroids.size());
+    for (size_t i = 0; i < r.centroids.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(r.centroids[i])) << scale;
+      EXPECT_NEAR(r.centroids[i] / scale, base.centroids[i], 1e-9) << scale << " " << i;
+    }
+    const KMeansResult pp = kmeans(mine, 2, {.k = 3, .seed = 4}, world());
+    for (const double c : pp.centroids) EXPECT_TRUE(std::isfinite(c)) << scale;
+    // Rank 0 assigns every point to the final centroids, as `tide kmeans` reports them.
+    std::vector<double> every = all;
+    for (double& v : every) v *= scale;
+    const std::vector<int64_t> near = nearest_centroids(every, 2, r.centroids);
+    EXPECT_EQ(std::set<int64_t>(near.begin(), near.end()).size(), 3u) << scale;
+    const ClusterScores s = score_clustering(every, 2, near, {}, 1000, 0);
+    ASSERT_TRUE(s.silhouette.has_value());
+    EXPECT_TRUE(std::isfinite(*s.silhouette)) << scale;
+  }
+}
+
+TEST(KMeans, APointThatIsNotFiniteIsRefusedOnEveryRank) {
+  std::vector<double> mine = my_points();
+  if (world().rank() == world().size() - 1) mine[1] = std::nan("");
+  const std::string e = error_of([&] { kmeans(mine, 2, {.k = 3}, world()); });
+  EXPECT_THAT(e, HasSubstr("not finite"));
+  if (world().rank() == world().size() - 1) {
+    EXPECT_THAT(e, HasSubstr("value 1 of this rank"));
+  }
+}
+
 }  // namespace
 }  // namespace tide

@@ -97,15 +97,6 @@ void operator delete[](void* p, size_t) noexcept {
   counted_delete(p);
 }
 
-// `tide train`'s options are registered by the cli's train_command.cpp, compiled into this
-// test; main.cpp, which defines these, is not.
-namespace tide::cli {
-int exit_status() {
-  return 0;
-}
-void set_exit_status(int) {}
-}  // namespace tide::cli
-
 namespace tide {
 namespace {
 

@@ -1,12 +1,15 @@
 // The training configuration: learning-rate scaling with the global batch, the checks on the
 // data-parallel options, and the TOML it writes.
+#include <cmath>
 #include <functional>
+#include <limits>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "support/testing.hpp"
 #include "tide/train/config.hpp"
+#include "tide/train/training_loop.hpp"
 
 namespace tide {
 namespace {
@@ -86,6 +89,84 @@ TEST(Config, TomlHasTheDataParallelOptions) {
   EXPECT_THAT(toml, HasSubstr("accumulate = 4\n"));
   EXPECT_THAT(toml, HasSubstr("team-flag = \"batch-size\"\n"));
   EXPECT_THAT(toml, HasSubstr("lr-scaling = \"none\"\n"));
+}
+
+// A library user's configuration goes through the same checks as the flags: NaN, infinite
+// and negative values are refused by the flag's name.
+TEST(Config, NanInfinityAndOutOfRangeValuesAreRefusedByName) {
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  for (const auto& [set, want] :
+       std::vector<std::pair<std::function<void(TrainConfig&)>, std::string>>{
+           {[&](TrainConfig& c) { c.augment.noise_std = nan; }, "--noise must be a finite"},
+           {[&](TrainConfig& c) { c.augment.noise_std = -1; }, "--noise must be a finite"},
+           {[&](TrainConfig& c) { c.augment.flip = nan; }, "--flip must be a probability"},
+           {[&](TrainConfig& c) { c.augment.erase = -1; }, "--erase must be a probability"},
+           {[&](TrainConfig& c) { c.augment.shift = -1; }, "--shift must be >= 0, got -1"},
+           {[&](TrainConfig& c) { c.augment.crop = -1; }, "--crop must be >= 0, got -1"},
+           {[&](TrainConfig& c) { c.momentum = nan; }, "--momentum must be in [0, 1)"},
+           {[&](TrainConfig& c) { c.weight_decay = inf; },
+            "--weight-decay must be >= 0 and finite"},
+           {[&](TrainConfig& c) { c.eps = nan; }, "--eps must be >= 0 and finite"},
+           {[&](TrainConfig& c) { c.l1 = inf; }, "--l1 must be >= 0 and finite"},
+           {[&](TrainConfig& c) { c.clip_norm = inf; }, "--clip-norm and --clip-value"},
+           {[&](TrainConfig& c) { c.lars_trust = nan; }, "--lars-trust must be a positive"},
+           {[&](TrainConfig& c) { c.dropout = nan; }, "--dropout must be in [0, 1)"},
+           {[&](TrainConfig& c) { c.label_smoothing = nan; }, "--label-smoothing must be"},
+           {[&](TrainConfig& c) { c.schedule.min_lr = inf; }, "--min-lr must be finite"},
+           {[&](TrainConfig& c) { c.schedule.power = inf; }, "--lr-power must be finite"},
+           {[&](TrainConfig& c) { c.bucket_mb = nan; }, "--bucket-mb and --first-bucket-mb"},
+           {[&](TrainConfig& c) { c.bucket_mb = 1e300; }, "--bucket-mb and --first-bucket-mb"},
+           {[&](TrainConfig& c) { c.stall_timeout = nan; }, "--stall-timeout must be"},
+           {[&](TrainConfig& c) { c.checkpoint_every_secs = inf; }, "--checkpoint-every-secs"},
+           {[&](TrainConfig& c) { c.batch_size = INT64_MAX; },
+            "--batch-size must be a positive integer of at most"},
+           {[&](TrainConfig& c) { c.accumulate = INT64_MAX; },
+            "--accumulate must be a positive integer of at most"},
+           {[&](TrainConfig& c) { c.hidden = int64_t{1} << 40; },
+            "--hidden must be a positive integer of at most"},
+           {[&](TrainConfig& c) { c.threads = 2000000000; }, "--threads must be >= 0"},
+           {[&](TrainConfig& c) { c.prefetch = 2000000000; }, "--prefetch must be in [0, 1024]"},
+           {[&](TrainConfig& c) {
+              c.team_flag = "lr";
+              c.team_values = "0.1,0.2";
+              c.teams = 3;
+            },
+            "--team-values '0.1,0.2' has 2 values; --teams 3 needs one per team"},
+       }) {
+    EXPECT_THAT(error_with(set), HasSubstr(want)) << want;
+  }
+}
+
+// The step count of a run is computed with overflow checks: --epochs at int64's maximum is
+// refused unless --max-steps ends the run first.
+TEST(Config, StepCountsThatDoNotFitAreRefused) {
+  TrainConfig c;
+  c.epochs = INT64_MAX;
+  EXPECT_THAT(error_of([&] { total_steps(c, 1000); }),
+              HasSubstr("--epochs 9223372036854775807 of 1000 steps each is more steps than fit "
+                        "in 64 bits"));
+  EXPECT_EQ(total_steps(c, 1), INT64_MAX);
+  c.max_steps = 5;
+  EXPECT_EQ(total_steps(c, 1000), 5);
+  c.epochs = 3;
+  c.max_steps = 0;
+  EXPECT_EQ(total_steps(c, 1000), 3000);
+  c.warmup_epochs = 1e300;
+  EXPECT_THAT(error_of([&] { schedule_options(c, 1000); }), HasSubstr("--warmup-epochs"));
+  c.warmup_epochs = 0.5;
+  EXPECT_EQ(schedule_options(c, 1000).warmup_steps, 500);
+}
+
+TEST(Config, GlobalBatchIsCheckedForOverflow) {
+  TrainConfig c;
+  c.batch_size = 64;
+  c.accumulate = 4;
+  EXPECT_EQ(global_batch(c, 8), 64 * 4 * 8);
+  c.batch_size = int64_t{1} << 32;
+  c.accumulate = int64_t{1} << 31;
+  EXPECT_THAT(
+      error_of([&] { global_batch(c, 4); }),
+      HasSubstr("--batch-size 4294967296 x --accumulate 2147483648 x 4 ranks does not fit"));
 }
 
 }  // namespace

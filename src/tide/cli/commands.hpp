@@ -18,11 +18,25 @@ namespace tide::cli {
 int exit_status();
 void set_exit_status(int status);
 
+// Adds to every option of `app` and its subcommands, by the option's type, the checks of its
+// text: whole numbers in decimal that fit in 64 bits (a seed not negative), floating-point
+// values finite. CLI11 alone would read "-1" as 2^64 - 1 and a value past 64 bits as the
+// largest one.
+void add_number_checks(CLI::App& app);
+
 // The items of a comma-separated list ("a,b,c"), in order, empty items kept.
 std::vector<std::string> split_list(const std::string& s);
 
 // `tide train`: trains a classifier (train/trainer.hpp).
 void add_train_command(CLI::App& app);
+// Its parsing alone, which the command runs before training (and tests without training):
+// the subcommand "train" with --config and the training options, written into `config`
+// and `config_path` ...
+CLI::App* add_train_parser(CLI::App& app, const std::shared_ptr<TrainConfig>& config,
+                           std::string& config_path);
+// ... and, after the flags are parsed, the settings of the --config file for the flags not
+// given, then the checks of the whole configuration (validate, --team-flag a flag).
+void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string& config_path);
 
 // --lr-schedule, --warmup-steps, --min-lr, --lr-step-size, --lr-milestones, --lr-gamma,
 // --lr-power, written into `schedule`.
@@ -50,6 +64,10 @@ void add_timeseries_command(CLI::App& app);
 // their defaults for the autoencoder (Adam, lr 0.01, gradients clipped to norm 1).
 void series_train_defaults(TrainConfig& config);
 void add_series_train_options(CLI::App* cmd, TrainConfig& config, SeriesTrainOptions& options);
+// The subcommand `train` of `timeseries` with those defaults and options and --config (which
+// its callback applies with apply_config_file), without the callback.
+CLI::App* add_series_train_parser(CLI::App& timeseries, TrainConfig& config,
+                                  SeriesTrainOptions& options, std::string& config_path);
 
 // `tide experiment batch-size|regularization`: families of runs with plots
 // (train/experiment.hpp).

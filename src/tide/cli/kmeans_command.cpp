@@ -70,7 +70,11 @@ void run(const KMeansArgs& a) {
   fmt::print("k-means: {} points of {} dimension{}, k = {}, {} iteration{} on {} rank{}\n", n, d,
              d > 1 ? "s" : "", k, r.iterations, r.iterations > 1 ? "s" : "", world.size(),
              world.size() > 1 ? "s" : "");
-  fmt::print("inertia {:.6g}; cluster sizes {}\n", r.inertia, fmt::join(r.sizes, ", "));
+  // Points near the double limit have finite centroids, but a sum of squares beyond it.
+  fmt::print("inertia {}; cluster sizes {}\n",
+             std::isfinite(r.inertia) ? fmt::format("{:.6g}", r.inertia)
+                                      : std::string("beyond the double range"),
+             fmt::join(r.sizes, ", "));
   if (!r.converged)
     fmt::print(stderr, "warning: k-means did not converge in {} iterations (--max-iterations)\n",
                r.iterations);

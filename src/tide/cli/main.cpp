@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
@@ -21,21 +22,28 @@ std::string rank_tag() {
   return w.size() > 1 ? fmt::format("rank {} of {}: ", w.rank(), w.size()) : "";
 }
 
-}  // namespace
+// "unknown subcommand 'frobnicate' of `tide experiment`; its subcommands are ...", when the
+// parse stopped at a word where a subcommand was needed; empty otherwise. CLI11's own message
+// ("The following arguments were not expected") names neither the word's role nor the choices.
+std::string unknown_subcommand(const CLI::App& app) {
+  const CLI::App* at = &app;
+  std::string path = app.get_name();
+  for (std::vector<CLI::App*> chosen = at->get_subcommands(); !chosen.empty();
+       chosen = at->get_subcommands()) {
+    at = chosen.front();
+    path += " " + at->get_name();
+  }
+  const std::vector<std::string> rest = at->remaining();
+  if (at->get_require_subcommand_min() == 0 || rest.empty() || rest.front().starts_with("-"))
+    return "";
+  std::vector<std::string> names;
+  for (const CLI::App* sub : at->get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
+  return fmt::format("unknown subcommand '{}' of `{}`; its subcommands are {}", rest.front(), path,
+                     fmt::join(names, ", "));
+}
 
-// A rank that fails ends the whole job (MPI_Abort): the others would otherwise wait in
-// their next collective for ever.
-namespace tide::cli {
-namespace {
-int g_exit_status = 0;
 }  // namespace
-int exit_status() {
-  return g_exit_status;
-}
-void set_exit_status(int status) {
-  g_exit_status = status;
-}
-}  // namespace tide::cli
 
 int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported like a full disk,
@@ -54,11 +62,20 @@ int main(int argc, char** argv) {
   tide::cli::add_fit_command(app);
   tide::cli::add_kmeans_command(app);
   tide::cli::add_timeseries_command(app);
+  tide::cli::add_number_checks(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (const std::string unknown = unknown_subcommand(app); !unknown.empty()) {
+      fmt::print(stderr, "tide: error: {}; run with --help for usage\n", unknown);
+      return 2;
+    }
+    // Every usage error exits 2, as other command-line tools do (CLI11's own codes, 101 to
+    // 117, tell a script nothing more); --help exits 0.
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const tide::Error& e) {
+    // A rank that fails ends the whole job (MPI_Abort): the others would otherwise wait in
+    // their next collective for ever.
     std::fflush(stdout);
     fmt::print(stderr, "tide: error: {}{}\n", rank_tag(), e.what());
     tide::Communicator::abort_job(1);

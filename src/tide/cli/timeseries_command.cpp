@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include "tide/cli/commands.hpp"
+#include "tide/cli/config_file.hpp"
 #include "tide/data/postgres_source.hpp"
 #include "tide/data/timeseries.hpp"
 #include "tide/dist/communicator.hpp"
@@ -93,18 +94,29 @@ void add_series_train_options(CLI::App* cmd, TrainConfig& config, SeriesTrainOpt
   add_run_options(cmd, config);
 }
 
-namespace {
-
-void add_series_train_command(CLI::App* ts) {
-  CLI::App* cmd = ts->add_subcommand(
+CLI::App* add_series_train_parser(CLI::App& timeseries, TrainConfig& config,
+                                  SeriesTrainOptions& options, std::string& config_path) {
+  CLI::App* cmd = timeseries.add_subcommand(
       "train",
       "Train an LSTM autoencoder on windows of the series, streamed from PostgreSQL by every "
       "rank (data-parallel under mpirun), with checkpoints and summaries");
+  series_train_defaults(config);
+  cmd->add_option("--config", config_path,
+                  "TOML file setting any of these options but --db (flags win); a run's "
+                  "config.toml repeats it");
+  add_series_train_options(cmd, config, options);
+  return cmd;
+}
+
+namespace {
+
+void add_series_train_command(CLI::App* ts) {
   auto config = std::make_shared<TrainConfig>();
-  series_train_defaults(*config);
   auto o = std::make_shared<SeriesTrainOptions>();
-  add_series_train_options(cmd, *config, *o);
-  cmd->callback([config, o] {
+  auto config_path = std::make_shared<std::string>();
+  CLI::App* cmd = add_series_train_parser(*ts, *config, *o, *config_path);
+  cmd->callback([cmd, config, o, config_path] {
+    if (!config_path->empty()) apply_config_file(*cmd, *config_path);
     const SeriesTrainSummary s = train_series_autoencoder(*config, *o, Communicator::world());
     if (Communicator::world().rank() != 0) return;
     fmt::print("stopped: {}; train loss {:.5f}, validation loss {:.5f}; {:.0f} windows/s\n",

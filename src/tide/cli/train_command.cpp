@@ -11,6 +11,16 @@
 #include "tide/train/trainer.hpp"
 
 namespace tide::cli {
+namespace {
+int g_exit_status = 0;
+}  // namespace
+
+int exit_status() {
+  return g_exit_status;
+}
+void set_exit_status(int status) {
+  g_exit_status = status;
+}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -21,19 +31,22 @@ std::vector<std::string> split_list(const std::string& s) {
 
 namespace {
 
-// Gives this rank's team its value of --team-flag, as if it had been on the command line,
-// and its own run directory inside the job's.
-void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
-  const std::string flag = config.team_flag;
-  const std::vector<std::string> values = split_list(config.team_values);
-  TIDE_CHECK(static_cast<int>(values.size()) == team.count,
-             "--team-values '{}' has {} value{}; --teams {} needs one per team", config.team_values,
-             values.size(), values.size() == 1 ? "" : "s", team.count);
+// --team-flag names a flag of `tide train` that a team may set; checked on every rank before
+// anything runs, whether or not there are teams.
+CLI::Option* team_option(CLI::App& cmd, const std::string& flag) {
   for (const char* own : {"config", "teams", "team-flag", "team-values", "run-dir"})
     TIDE_CHECK(flag != own, "--team-flag cannot be --{}", flag);
-  CLI::Option* opt = cmd.get_option_no_throw("--" + flag);
-  TIDE_CHECK(opt != nullptr, "--team-flag {}: `tide train` has no flag --{}", flag, flag);
-  const std::string& value = values[static_cast<size_t>(team.index)];
+  CLI::Option* opt = flag.empty() ? nullptr : cmd.get_option_no_throw("--" + flag);
+  TIDE_CHECK(opt != nullptr, "--team-flag '{}': `tide train` has no flag --{} (see --help)", flag,
+             flag);
+  return opt;
+}
+
+// Gives this rank's team its value of --team-flag, as if it had been on the command line,
+// and its own run directory inside the job's.
+// Sets --team-flag to `value` in `config` as the command line would, with the option's checks.
+void set_team_value(CLI::App& cmd, const std::string& flag, const std::string& value) {
+  CLI::Option* opt = team_option(cmd, flag);
   try {
     opt->clear();
     opt->add_result(value);
@@ -41,6 +54,31 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
   } catch (const CLI::Error& e) {
     TIDE_FAIL("--team-values: '{}' is not a value of --{}: {}", value, flag, e.what());
   }
+}
+
+// Each team's configuration passes validate(), checked on every rank before any runs.
+void check_team_values(CLI::App& cmd, TrainConfig& config) {
+  const TrainConfig saved = config;
+  const std::vector<std::string> values = split_list(config.team_values);
+  for (size_t i = 0; i < values.size(); ++i) {
+    set_team_value(cmd, saved.team_flag, values[i]);
+    try {
+      validate(config);
+    } catch (const Error& e) {
+      TIDE_FAIL("--team-values: team {}'s --{} {}: {}", i, saved.team_flag, values[i], e.what());
+    }
+    config = saved;
+  }
+}
+
+void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
+  const std::string flag = config.team_flag;
+  const std::vector<std::string> values = split_list(config.team_values);
+  TIDE_CHECK(static_cast<int>(values.size()) == team.count,
+             "--team-values '{}' has {} value{}; --teams {} needs one per team", config.team_values,
+             values.size(), values.size() == 1 ? "" : "s", team.count);
+  const std::string& value = values[static_cast<size_t>(team.index)];
+  set_team_value(cmd, flag, value);
   config.run_dir = fmt::format("{}/team{}-{}-{}", config.run_dir, team.index, flag, value);
   const Communicator& world = Communicator::world();
   set_log_prefix(fmt::format("rank {}/{} team {}", world.rank(), world.size(), team.index));
@@ -215,15 +253,35 @@ void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& con
   add_run_options(cmd, *config);
 }
 
-void add_train_command(CLI::App& app) {
+CLI::App* add_train_parser(CLI::App& app, const std::shared_ptr<TrainConfig>& config,
+                           std::string& config_path) {
   CLI::App* cmd =
       app.add_subcommand("train", "Train a classifier on MNIST, Fashion-MNIST or an image folder");
+  cmd->add_option("--config", config_path, "TOML file setting any of these options (flags win)");
+  add_training_options(cmd, config);
+  return cmd;
+}
+
+void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string& config_path) {
+  if (!config_path.empty()) apply_config_file(cmd, config_path);
+  // Every rank refuses a bad setting (a --team-values count that is not --teams, a
+  // --team-flag that is no flag, a team's value out of range) before the ranks first talk
+  // to each other.
+  try {
+    validate(config);
+    if (!config.team_flag.empty()) check_team_values(cmd, config);
+  } catch (const Error& e) {
+    if (config_path.empty()) throw;
+    TIDE_FAIL("{} (the flags with the settings of config file {})", e.what(), config_path);
+  }
+}
+
+void add_train_command(CLI::App& app) {
   auto config = std::make_shared<TrainConfig>();
   auto config_path = std::make_shared<std::string>();
-  cmd->add_option("--config", *config_path, "TOML file setting any of these options (flags win)");
-  add_training_options(cmd, config);
+  CLI::App* cmd = add_train_parser(app, config, *config_path);
   cmd->callback([cmd, config, config_path] {
-    if (!config_path->empty()) apply_config_file(*cmd, *config_path);
+    resolve_train_config(*cmd, *config, *config_path);
     const Communicator& world = Communicator::world();
     // One run directory name for the whole job, whatever each rank's clock says.
     if (config->run_dir.empty())

@@ -42,14 +42,18 @@ int64_t symmetric(RngStream& rng, int64_t m) {
 
 }  // namespace
 
-void validate(const AugmentOptions& o, const Shape& sample) {
-  TIDE_CHECK(o.noise_std >= 0 && std::isfinite(o.noise_std), "--noise must be >= 0, got {}",
-             o.noise_std);
+void validate(const AugmentOptions& o) {
+  TIDE_CHECK(o.noise_std >= 0 && std::isfinite(o.noise_std),
+             "--noise must be a finite number >= 0, got {}", o.noise_std);
   TIDE_CHECK(o.flip >= 0 && o.flip <= 1, "--flip must be a probability in [0, 1], got {}", o.flip);
   TIDE_CHECK(o.erase >= 0 && o.erase <= 1, "--erase must be a probability in [0, 1], got {}",
              o.erase);
-  TIDE_CHECK(o.shift >= 0 && o.crop >= 0, "--shift and --crop must be >= 0, got {} and {}", o.shift,
-             o.crop);
+  TIDE_CHECK(o.shift >= 0, "--shift must be >= 0, got {}", o.shift);
+  TIDE_CHECK(o.crop >= 0, "--crop must be >= 0, got {}", o.crop);
+}
+
+void validate(const AugmentOptions& o, const Shape& sample) {
+  validate(o);
   if (o.shift > 0 || o.crop > 0 || o.flip > 0 || o.erase > 0) {
     TIDE_CHECK(sample.ndim() == 3,
                "--shift, --crop, --flip and --erase need images (C, H, W); samples have shape {}",

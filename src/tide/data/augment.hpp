@@ -24,8 +24,9 @@ struct AugmentOptions {
   bool any() const { return noise_std > 0 || shift > 0 || crop > 0 || flip > 0 || erase > 0; }
 };
 
-// Throws tide::Error naming the flag (--noise, --shift, ...) when a value is out of range
-// for samples of `sample_shape` (C, H, W).
+// Throws tide::Error naming the flag (--noise, --shift, ...) when a value is out of range:
+// on its own (a negative, NaN or infinite value), or for samples of `sample_shape` (C, H, W).
+void validate(const AugmentOptions& options);
 void validate(const AugmentOptions& options, const Shape& sample_shape);
 
 // Perturbs one sample (channels, height, width) in place with draws from `rng`: crop, then

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <tuple>
 
@@ -53,22 +54,25 @@ auto guarded(const std::string& what, F&& f) -> decltype(f()) {
   }
 }
 
-std::unique_ptr<pqxx::connection> connect(const std::string& connection) {
+// A connection that waits at most `timeout` seconds to be made; messages show `connection`
+// as the user gave it, redacted.
+std::unique_ptr<pqxx::connection> connect(const std::string& connection, double timeout) {
   try {
-    return std::make_unique<pqxx::connection>(connection);
+    return std::make_unique<pqxx::connection>(with_connect_timeout(connection, timeout));
   } catch (const pqxx::broken_connection& e) {
     throw_unavailable(fmt::format("cannot connect to PostgreSQL ({}): {}",
-                                  redact_connection(connection), one_line(e.what())));
+                                  redact_connection(connection),
+                                  redact_message(one_line(e.what()), connection)));
   } catch (const std::exception& e) {
     TIDE_FAIL("cannot connect to PostgreSQL ({}): {}", redact_connection(connection),
-              one_line(e.what()));
+              redact_message(one_line(e.what()), connection));
   }
 }
 
 // Runs f(txn) in a read-only transaction on a connection of its own.
 template <typename F>
-void read_only(const std::string& connection, const std::string& what, F&& f) {
-  const std::unique_ptr<pqxx::connection> conn = connect(connection);
+void read_only(const std::string& connection, double timeout, const std::string& what, F&& f) {
+  const std::unique_ptr<pqxx::connection> conn = connect(connection, timeout);
   guarded(what, [&] {
     pqxx::read_transaction txn(*conn);
     f(txn);
@@ -120,10 +124,10 @@ void parse_samples(const char* text, size_t size, int64_t series_id, std::vector
 
 class PostgresCursor : public SeriesCursor {
  public:
-  PostgresCursor(const std::string& connection, const std::string& table, int64_t begin,
-                 int64_t end, double fetch_bytes)
+  PostgresCursor(const std::string& connection, double timeout, const std::string& table,
+                 int64_t begin, int64_t end, double fetch_bytes)
       : what_(where(table, connection)), fetch_bytes_(fetch_bytes) {
-    connection_ = connect(connection);
+    connection_ = connect(connection, timeout);
     guarded(what_, [&] {
       txn_ = std::make_unique<pqxx::read_transaction>(*connection_);
       txn_->exec_params(fmt::format("DECLARE tide_series NO SCROLL CURSOR FOR SELECT ordinal, "
@@ -184,43 +188,96 @@ void append_array(std::string& out, const std::vector<float>& values) {
 
 }  // namespace
 
-std::string redact_connection(const std::string& connection) {
-  std::string out = connection;
-  // URI form: scheme://user:password@host...
-  if (const size_t scheme = out.find("://"); scheme != std::string::npos) {
-    const size_t at = out.find('@', scheme + 3);
-    const size_t colon = out.find(':', scheme + 3);
-    if (at != std::string::npos && colon != std::string::npos && colon < at)
-      out.replace(colon + 1, at - colon - 1, "***");
-    return out;
-  }
-  // Keyword form: ... password = value ... (value plain or single-quoted).
-  for (size_t at = 0; (at = out.find("password", at)) != std::string::npos; at += 8) {
-    if (at > 0 && out[at - 1] != ' ' && out[at - 1] != '\t') continue;
-    size_t v = out.find_first_not_of(" \t", at + 8);
-    if (v == std::string::npos || out[v] != '=') continue;
-    v = out.find_first_not_of(" \t", v + 1);
-    if (v == std::string::npos) break;
-    size_t end = v;
-    if (out[v] == '\'') {
-      end = v + 1;
-      while (end < out.size() && out[end] != '\'') end += out[end] == '\\' ? 2 : 1;
-      end = std::min(end + 1, out.size());
-    } else {
-      end = out.find_first_of(" \t", v);
-      if (end == std::string::npos) end = out.size();
+namespace {
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Where the passwords of a connection string are, as [begin, end) ranges: the URI's
+// userinfo (postgresql://user:PASSWORD@host), a URI parameter (?password=... or
+// &password=...), and the keyword form (password=... or password = '...'), wherever it
+// stands after a blank (a newline included).
+std::vector<std::pair<size_t, size_t>> password_ranges(const std::string& s) {
+  std::vector<std::pair<size_t, size_t>> out;
+  if (const size_t scheme = s.find("://"); scheme != std::string::npos) {
+    const size_t host = scheme + 3;
+    const size_t authority_end = std::min(s.find_first_of("/?", host), s.size());
+    const size_t at = s.rfind('@', authority_end == 0 ? 0 : authority_end - 1);
+    if (at != std::string::npos && at >= host) {
+      const size_t colon = s.find(':', host);
+      if (colon != std::string::npos && colon < at) out.emplace_back(colon + 1, at);
     }
-    out.replace(v, end - v, "***");
+  }
+  for (size_t at = 0; (at = s.find("password", at)) != std::string::npos; at += 8) {
+    const char before = at == 0 ? ' ' : s[at - 1];
+    const bool uri_parameter = before == '?' || before == '&';
+    if (!uri_parameter && !is_space(before)) continue;
+    size_t v = at + 8;
+    while (v < s.size() && (s[v] == ' ' || s[v] == '\t')) ++v;
+    if (v == s.size() || s[v] != '=') continue;
+    ++v;
+    while (v < s.size() && (s[v] == ' ' || s[v] == '\t')) ++v;
+    size_t end = v;
+    if (v < s.size() && s[v] == '\'' && !uri_parameter) {
+      end = v + 1;
+      while (end < s.size() && s[end] != '\'') end += s[end] == '\\' ? 2 : 1;
+      end = std::min(end + 1, s.size());
+    } else {
+      while (end < s.size() && !is_space(s[end]) && !(uri_parameter && s[end] == '&')) ++end;
+    }
+    out.emplace_back(v, end);
   }
   return out;
 }
 
+}  // namespace
+
+std::string redact_connection(const std::string& connection) {
+  std::vector<std::pair<size_t, size_t>> ranges = password_ranges(connection);
+  std::sort(ranges.begin(), ranges.end());
+  std::string out;
+  size_t from = 0;
+  for (const auto& [begin, end] : ranges) {
+    if (begin < from) continue;  // inside a range already replaced
+    out += connection.substr(from, begin - from) + "***";
+    from = end;
+  }
+  return out + connection.substr(from);
+}
+
+std::string redact_message(std::string message, const std::string& connection) {
+  for (const auto& [begin, end] : password_ranges(connection)) {
+    std::string secret = connection.substr(begin, end - begin);
+    if (secret.size() >= 2 && secret.front() == '\'' && secret.back() == '\'')
+      secret = secret.substr(1, secret.size() - 2);
+    if (secret.size() < 3) continue;  // too short to tell from the rest of the message
+    for (size_t at = message.find(secret); at != std::string::npos;
+         at = message.find(secret, at + 3))
+      message.replace(at, secret.size(), "***");
+  }
+  return redact_connection(message);
+}
+
+std::string with_connect_timeout(const std::string& connection, double seconds) {
+  // The user's own setting wins, in the string or in the environment.
+  if (connection.find("connect_timeout") != std::string::npos ||
+      std::getenv("PGCONNECT_TIMEOUT") != nullptr)
+    return connection;
+  // libpq counts whole seconds and treats less than 2 as 2.
+  const auto whole = static_cast<int64_t>(std::ceil(std::clamp(seconds, 2.0, 86400.0)));
+  if (connection.starts_with("postgresql://") || connection.starts_with("postgres://"))
+    return fmt::format("{}{}connect_timeout={}", connection,
+                       connection.find('?') == std::string::npos ? "?" : "&", whole);
+  return fmt::format("{}{}connect_timeout={}", connection, connection.empty() ? "" : " ", whole);
+}
+
 IngestResult ingest_series_csv(const std::string& connection, const std::string& table,
-                               const std::string& csv_path) {
+                               const std::string& csv_path, double connect_timeout) {
   TIDE_CHECK(!table.empty(), "--table must not be empty");
   const auto started = Clock::now();
   SeriesCsvReader reader(csv_path);
-  std::unique_ptr<pqxx::connection> conn = connect(connection);
+  std::unique_ptr<pqxx::connection> conn = connect(connection, connect_timeout);
   const std::string what = where(table, connection);
   IngestResult result;
   guarded(what, [&] {
@@ -275,12 +332,14 @@ IngestResult ingest_series_csv(const std::string& connection, const std::string&
   return result;
 }
 
-PostgresSource::PostgresSource(std::string connection, std::string table, double fetch_bytes)
+PostgresSource::PostgresSource(std::string connection, std::string table, double fetch_bytes,
+                               double connect_timeout)
     : connection_string_(std::move(connection)),
       table_(std::move(table)),
-      fetch_bytes_(fetch_bytes) {
+      fetch_bytes_(fetch_bytes),
+      connect_timeout_(connect_timeout) {
   TIDE_CHECK(!table_.empty(), "--table must not be empty");
-  read_only(connection_string_, describe(),
+  read_only(connection_string_, connect_timeout_, describe(),
             [&](pqxx::read_transaction& txn) { check_table(txn, table_, connection_string_); });
 }
 
@@ -292,7 +351,7 @@ std::string PostgresSource::describe() const {
 
 SourceSummary PostgresSource::summary() {
   SourceSummary s;
-  read_only(connection_string_, describe(), [&](pqxx::read_transaction& txn) {
+  read_only(connection_string_, connect_timeout_, describe(), [&](pqxx::read_transaction& txn) {
     const pqxx::row r =
         txn.exec(fmt::format("SELECT count(*), coalesce(sum(length), 0), coalesce(min(length), "
                              "0), coalesce(max(length), 0), count(label) FROM {}",
@@ -312,7 +371,7 @@ std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& win
   TIDE_CHECK(windows.length >= 1 && windows.step() >= 1, "the window must be at least 1 point");
   std::vector<SeriesRange> ranges(static_cast<size_t>(parts));  // series 0: no row for it
   int64_t last = -1;
-  read_only(connection_string_, describe(), [&](pqxx::read_transaction& txn) {
+  read_only(connection_string_, connect_timeout_, describe(), [&](pqxx::read_transaction& txn) {
     const pqxx::result rows = txn.exec_params(
         fmt::format(
             "WITH w AS (SELECT ordinal, CASE WHEN length >= $1 THEN (length - $1) / $2 + 1 ELSE "
@@ -346,15 +405,17 @@ std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& win
 }
 
 std::unique_ptr<SeriesCursor> PostgresSource::open(int64_t begin, int64_t end) {
-  return std::make_unique<PostgresCursor>(connection_string_, table_, begin, end, fetch_bytes_);
+  return std::make_unique<PostgresCursor>(connection_string_, connect_timeout_, table_, begin, end,
+                                          fetch_bytes_);
 }
 
 std::unique_ptr<TimeSeriesSource> PostgresSource::clone() const {
-  return std::make_unique<PostgresSource>(connection_string_, table_, fetch_bytes_);
+  return std::make_unique<PostgresSource>(connection_string_, table_, fetch_bytes_,
+                                          connect_timeout_);
 }
 
 void PostgresSource::write_clusters(const std::vector<SeriesCluster>& clusters) {
-  const std::unique_ptr<pqxx::connection> conn = connect(connection_string_);
+  const std::unique_ptr<pqxx::connection> conn = connect(connection_string_, connect_timeout_);
   guarded(describe(), [&] {
     pqxx::work txn(*conn);
     const std::string name = table_ + "_clusters";

@@ -22,8 +22,18 @@
 
 namespace tide {
 
-// The connection string with any password replaced by ***, for messages and logs.
+// The connection string with any password replaced by ***, for messages and logs: in a
+// URI's userinfo (user:PASSWORD@) or parameters (?password=), and in the keyword form
+// (password=..., after any blank, a newline included).
 std::string redact_connection(const std::string& connection);
+// A message (libpq's, which may quote part of the string) with the passwords of
+// `connection` and any password=... in it replaced by ***.
+std::string redact_message(std::string message, const std::string& connection);
+
+// `connection` with libpq's connect_timeout set to `seconds` (at least 2, libpq's minimum)
+// unless the string or PGCONNECT_TIMEOUT already sets one: without it, a server that accepts
+// the connection and never answers makes the client wait for ever.
+std::string with_connect_timeout(const std::string& connection, double seconds);
 
 struct IngestResult {
   int64_t series = 0;
@@ -35,8 +45,9 @@ struct IngestResult {
 // Loads a long-format CSV file (SeriesCsvReader) into `table`, creating it and its indexes
 // if needed; new series are numbered after those already there. One transaction: on any
 // error (a bad line, an id already in the table) nothing is added.
+// Connections wait at most `connect_timeout` seconds for the server.
 IngestResult ingest_series_csv(const std::string& connection, const std::string& table,
-                               const std::string& csv_path);
+                               const std::string& csv_path, double connect_timeout = 10);
 
 struct SeriesCluster {
   int64_t series_id = 0;
@@ -48,8 +59,10 @@ class PostgresSource : public TimeSeriesSource {
  public:
   // Connects and checks that `table` exists with the columns above. Each call below makes
   // its own connection, so a source outlives a restart of the server.
-  // `fetch_bytes`: about how much series text a cursor's FETCH brings at a time.
-  PostgresSource(std::string connection, std::string table, double fetch_bytes = 16e6);
+  // `fetch_bytes`: about how much series text a cursor's FETCH brings at a time;
+  // `connect_timeout`: seconds a connection may take to be established (with_connect_timeout).
+  PostgresSource(std::string connection, std::string table, double fetch_bytes = 16e6,
+                 double connect_timeout = 10);
   ~PostgresSource() override;
 
   std::string describe() const override;
@@ -65,6 +78,7 @@ class PostgresSource : public TimeSeriesSource {
  private:
   std::string connection_string_, table_;  // each call makes its own connection
   double fetch_bytes_;
+  double connect_timeout_;
 };
 
 }  // namespace tide

@@ -54,7 +54,9 @@ namespace {
 
 void check_options(const SeriesOptions& o) {
   TIDE_CHECK(o.series > 0, "--series must be positive, got {}", o.series);
-  TIDE_CHECK(o.length >= 2, "--length must be at least 2, got {}", o.length);
+  // A series is made whole in memory before it is written.
+  TIDE_CHECK(o.length >= 2 && o.length <= 100000000,
+             "--length must be between 2 and 100000000 points, got {}", o.length);
   TIDE_CHECK(o.classes >= 1 && o.classes <= static_cast<int64_t>(series_shapes().size()),
              "--classes must be between 1 and {} (the shapes: sine, square, sawtooth, chirp, "
              "bursts, triangle, damped, steps), got {}",

@@ -73,6 +73,10 @@ struct TrainConfig {
   int64_t summary_every_steps = 100;   // TensorBoard scalars; 0: none
 };
 
+// The examples of one step over all ranks: batch_size * accumulate * ranks; throws naming
+// the flags when the product does not fit in 64 bits.
+int64_t global_batch(const TrainConfig& config, int ranks);
+
 // The learning-rate multiplier of --lr-scaling for a global batch.
 double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 
@@ -80,8 +84,14 @@ double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 // of range.
 void validate(const TrainConfig& config);
 
+// `s` as a TOML basic string: quoted, with quotes, backslashes, newlines and tabs escaped.
+std::string toml_string(const std::string& s);
+
 // The configuration as TOML, one `key = value` per line with the flag names as keys, so the
 // file can be passed back with --config to repeat the run.
 std::string to_toml(const TrainConfig& config);
+// Only the keys of the optimizer, its schedule and the run (epochs, batch, checkpoints, ...):
+// what trainers other than `tide train` take of a TrainConfig.
+std::string optimizer_and_run_toml(const TrainConfig& config);
 
 }  // namespace tide

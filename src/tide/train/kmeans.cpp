@@ -1,6 +1,7 @@
 #include "tide/train/kmeans.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -57,12 +58,53 @@ std::vector<double> point_from(const std::vector<double>& points, int64_t d, int
   return p;
 }
 
+// Values of all ranks far from 1 in size make squared distances (and the sums of the
+// variance) overflow to inf, or underflow to 0, and inf - inf is NaN. This is the power of
+// two (exact to multiply by) that brings the largest magnitude over the ranks near 1 when it
+// is beyond 1e100 or below 1e-100, and 1 otherwise. Throws, on every rank, when a value is
+// not finite.
+double common_scale(const std::vector<double>& points, const Communicator& comm) {
+  // [largest magnitude, any value not finite], the largest over the ranks.
+  std::array<double, 2> m = {0, 0};
+  size_t bad = points.size();
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (!std::isfinite(points[i])) {
+      m[1] = 1;
+      if (bad == points.size()) bad = i;
+    } else {
+      m[0] = std::max(m[0], std::abs(points[i]));
+    }
+  }
+  comm.allreduce(m.data(), 2, ReduceOp::max, "the range of the k-means points");
+  if (m[1] != 0)
+    TIDE_FAIL(
+        "k-means: {}",
+        bad < points.size()
+            ? fmt::format(
+                  "value {} of this rank's points is {}, not finite: every coordinate must be "
+                  "a finite number",
+                  bad, points[bad])
+            : std::string("another rank's points hold a value that is not finite"));
+  if (m[0] == 0 || (m[0] <= 1e100 && m[0] >= 1e-100)) return 1.0;
+  int exponent = 0;
+  std::frexp(m[0], &exponent);
+  return std::ldexp(1.0, -exponent);
+}
+
+std::vector<double> scaled(std::vector<double> v, double scale) {
+  for (double& x : v) x *= scale;
+  return v;
+}
+
 }  // namespace
 
 std::vector<int64_t> nearest_centroids(const std::vector<double>& points, int64_t d,
                                        const std::vector<double>& centroids) {
   TIDE_CHECK(d > 0 && !centroids.empty(), "nearest centroid: d = {} and {} centroid values", d,
              centroids.size());
+  // The centroids lie among the points: the points' scale keeps both in range.
+  if (const double scale = common_scale(points, Communicator::solo()); scale != 1.0)
+    return nearest_centroids(scaled(points, scale), d, scaled(centroids, scale));
   const int64_t n = static_cast<int64_t>(points.size()) / d,
                 k = static_cast<int64_t>(centroids.size()) / d;
   std::vector<int64_t> out(static_cast<size_t>(n));
@@ -79,6 +121,8 @@ std::vector<double> kmeans_plus_plus(const std::vector<double>& points, int64_t 
   int64_t total = 0;
   for (const int64_t c : counts) total += c;
   TIDE_CHECK(total >= k, "k-means: {} points cannot make {} clusters", total, k);
+  if (const double scale = common_scale(points, comm); scale != 1.0)
+    return scaled(kmeans_plus_plus(scaled(points, scale), d, k, seed, comm), 1.0 / scale);
   RngStream rng(seed, RngPurpose::init, {0x6b6d});  // the same draws on every rank
   // Global index g -> (rank, local index).
   const auto locate = [&](int64_t g) {
@@ -159,6 +203,13 @@ KMeansResult kmeans_from(const std::vector<double>& points, int64_t d,
              centroids.size(), points.size(), d);
   TIDE_CHECK(o.max_iterations > 0, "--max-iterations must be positive, got {}", o.max_iterations);
   TIDE_CHECK(o.tolerance >= 0, "--tolerance must be >= 0, got {}", o.tolerance);
+  if (const double scale = common_scale(points, comm); scale != 1.0) {
+    KMeansResult r =
+        kmeans_from(scaled(points, scale), d, scaled(std::move(centroids), scale), o, comm);
+    r.centroids = scaled(std::move(r.centroids), 1.0 / scale);
+    r.inertia /= scale * scale;  // beyond the double range it is inf: the centroids are not
+    return r;
+  }
   const int64_t n = static_cast<int64_t>(points.size()) / d;
   // The tolerance in the data's units: the mean over dimensions of their variance, in two
   // passes (the mean first), which stays exact for data far from 0.
@@ -358,7 +409,9 @@ ClusterScores score_clustering(const std::vector<double>& points, int64_t d,
   const std::set<int64_t> used(labels.begin(), labels.end());
   s.silhouette_points = static_cast<int64_t>(labels.size());
   s.silhouette_clusters = static_cast<int64_t>(used.size());
-  if (used.size() >= 2 && used.size() < labels.size()) s.silhouette = silhouette(chosen, d, labels);
+  if (used.size() >= 2 && used.size() < labels.size())  // the same in any unit
+    s.silhouette =
+        silhouette(scaled(chosen, common_scale(chosen, Communicator::solo())), d, labels);
   if (!truth.empty()) {
     s.adjusted_rand_index = adjusted_rand_index(truth, cluster);
     s.nmi = normalized_mutual_information(truth, cluster);

@@ -38,12 +38,17 @@ std::unique_ptr<PostgresSource> open_source(const SeriesData& d, const Communica
   TIDE_CHECK(!d.db.empty(),
              "--db is required: a PostgreSQL connection string such as \"host=db1 "
              "dbname=series user=tide\"");
-  TIDE_CHECK(d.fetch_mb > 0, "--fetch-mb must be positive, got {}", d.fetch_mb);
-  TIDE_CHECK(d.retry_seconds >= 0, "--retry-seconds must be >= 0, got {}", d.retry_seconds);
+  TIDE_CHECK(d.fetch_mb > 0 && d.fetch_mb <= 1e6, "--fetch-mb must be in (0, 1e6], got {}",
+             d.fetch_mb);
+  TIDE_CHECK(d.retry_seconds >= 0 && std::isfinite(d.retry_seconds),
+             "--retry-seconds must be a finite number >= 0, got {}", d.retry_seconds);
   TIDE_CHECK(d.window >= 0 && d.stride >= 0, "--window and --stride must be >= 0, got {} and {}",
              d.window, d.stride);
+  // A connection that is not made within --retry-seconds (10 s at most) is given up, so a
+  // server that accepts and never answers ends the run in about that time.
   return std::make_unique<PostgresSource>(d.db[static_cast<size_t>(comm.rank()) % d.db.size()],
-                                          d.table, d.fetch_mb * 1e6);
+                                          d.table, d.fetch_mb * 1e6,
+                                          std::min(d.retry_seconds, 10.0));
 }
 
 // The windows of --window/--stride; --window 0 is the series' length, which must be common.
@@ -149,12 +154,14 @@ class EpochLogHook : public Hook {
   const EvaluationHook& evaluation_;
 };
 
+// The model and data flags of `tide timeseries train` as TOML keys (not --db: it may hold
+// a password), the windows resolved.
 std::string series_toml(const SeriesTrainOptions& o, const WindowSpec& spec) {
   return fmt::format(
-      "\n[timeseries]\ntable = \"{}\"\nwindow = {}\nstride = {}\nhidden = {}\nlatent = {}\n"
-      "layers = {}\ncode = \"{}\"\nshuffle-buffer = {}\nvalidation = {}\ntarget-loss = {}\n",
-      o.data.table, spec.length, spec.step(), o.model.hidden, o.model.latent, o.model.layers,
-      o.model.code, o.shuffle_buffer, o.validation, o.target_loss);
+      "model = \"lstm-ae\"\ntable = {}\nwindow = {}\nstride = {}\nhidden = {}\nlatent = {}\n"
+      "layers = {}\ncode = {}\nshuffle-buffer = {}\nvalidation = {}\ntarget-loss = {}\n",
+      toml_string(o.data.table), spec.length, spec.step(), o.model.hidden, o.model.latent,
+      o.model.layers, toml_string(o.model.code), o.shuffle_buffer, o.validation, o.target_loss);
 }
 
 nlohmann::ordered_json model_json(const AutoencoderOptions& m, const WindowSpec& spec,
@@ -243,6 +250,14 @@ std::vector<T> take_raw(const std::string& in, size_t& pos) {
 
 }  // namespace
 
+std::string series_config_toml(const TrainConfig& c, const SeriesTrainOptions& o,
+                               const WindowSpec& windows) {
+  return "# Resolved configuration of this run; `tide timeseries train --config` accepts it "
+         "(with --db).\n" +
+         optimizer_and_run_toml(c) + series_toml(o, windows) +
+         fmt::format("retry-seconds = {}\nfetch-mb = {}\n", o.data.retry_seconds, o.data.fetch_mb);
+}
+
 SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
                                             const Communicator& comm) {
   validate(c);
@@ -251,6 +266,16 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
   TIDE_CHECK(o.shuffle_buffer >= 0, "--shuffle-buffer must be >= 0, got {}", o.shuffle_buffer);
   TIDE_CHECK(o.target_loss >= 0, "--target-loss must be >= 0, got {}", o.target_loss);
   TIDE_CHECK(c.accumulate == 1, "--accumulate is not an option of timeseries train");
+  // Far above any real model; keeps the LSTMs' parameter counts inside 64 bits.
+  constexpr int64_t kMaxWidth = int64_t{1} << 20;
+  TIDE_CHECK(o.model.hidden >= 1 && o.model.hidden <= kMaxWidth,
+             "--hidden must be a positive integer of at most {}, got {}", kMaxWidth,
+             o.model.hidden);
+  TIDE_CHECK(o.model.latent >= 1 && o.model.latent <= kMaxWidth,
+             "--latent must be a positive integer of at most {}, got {}", kMaxWidth,
+             o.model.latent);
+  TIDE_CHECK(o.model.layers >= 1 && o.model.layers <= 1024,
+             "--layers must be a positive integer of at most 1024, got {}", o.model.layers);
   c.model = "lstm-ae";
   c.dataset = "postgres";
   const bool writer = comm.rank() == 0;
@@ -311,7 +336,7 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
 
   RngStream init_rng(c.seed, RngPurpose::init);
   const auto model = std::make_shared<LstmAutoencoder>(o.model, init_rng);
-  const int64_t global_batch = c.batch_size * ranks;
+  const int64_t global_batch = tide::global_batch(c, ranks);
   const double lr = c.lr * lr_scale_factor(c, global_batch);
   const std::unique_ptr<Optimizer> optimizer_ptr = make_configured_optimizer(*model, c, lr);
   Optimizer& optimizer = *optimizer_ptr;
@@ -328,13 +353,16 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
       describe_parameters(model->named_parameters()) + to_toml(shared) + series_toml(o, spec);
   const std::string config_hash = text_hash(agreement);
   CheckpointStore store((fs::path(c.run_dir) / "checkpoints").string(), c.keep_checkpoints);
-  const ResumePoint resumed = resume_run(c, store, config_hash, *model, optimizer, schedule, comm);
+  const ResumePoint resumed =
+      resume_run(c, store, config_hash, *model, optimizer, schedule, comm,
+                 fmt::format("--model lstm-ae --hidden {} --latent {} --layers {} --code {}",
+                             o.model.hidden, o.model.latent, o.model.layers, o.model.code));
   replicate_parameters(model->named_parameters(), agreement, comm);
 
   if (writer) {
     create_directory(c.run_dir, "run directory");
     write_text_file((fs::path(c.run_dir) / "config.toml").string(),
-                    to_toml(c) + series_toml(o, spec) + run_toml(ranks, global_batch, lr));
+                    series_config_toml(c, o, spec) + run_toml(ranks, global_batch, lr));
     write_text_file((fs::path(c.run_dir) / "autoencoder.json").string(),
                     model_json(o.model, spec, o.data.table).dump(2) + "\n");
     log_info(
@@ -456,7 +484,15 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
 
 SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communicator& comm) {
   TIDE_CHECK(o.kmeans.k >= 1, "--k must be a positive integer, got {}", o.kmeans.k);
-  TIDE_CHECK(o.batch_size >= 1, "--batch-size must be positive, got {}", o.batch_size);
+  TIDE_CHECK(o.batch_size >= 1 && o.batch_size <= (int64_t{1} << 32),
+             "--batch-size must be a positive integer of at most {}, got {}", int64_t{1} << 32,
+             o.batch_size);
+  TIDE_CHECK(o.kmeans.max_iterations >= 1, "--max-iterations must be positive, got {}",
+             o.kmeans.max_iterations);
+  TIDE_CHECK(o.kmeans.tolerance >= 0 && std::isfinite(o.kmeans.tolerance),
+             "--tolerance must be a finite number >= 0, got {}", o.kmeans.tolerance);
+  TIDE_CHECK(o.threads >= 0 && o.threads <= 4096,
+             "--threads must be in [0, 4096] (0: one per core), got {}", o.threads);
   TIDE_CHECK(o.pool == "mean" || o.pool == "mean-std", "--pool must be mean or mean-std, got '{}'",
              o.pool);
   TIDE_CHECK(o.silhouette_sample >= 2, "--silhouette-sample must be at least 2, got {}",
@@ -629,10 +665,14 @@ std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
              options.target_loss);
   TIDE_CHECK(!batch_sizes.empty(), "--batch-sizes is empty");
   TIDE_CHECK(!rank_counts.empty(), "--ranks is empty");
-  for (const int r : rank_counts)
-    TIDE_CHECK(r >= 1 && r <= comm.size(),
+  for (const int r : rank_counts) {
+    TIDE_CHECK(r >= 1, "--ranks: {} is not a positive number of ranks", r);
+    TIDE_CHECK(r <= comm.size(),
                "--ranks {}: the job has {} rank{}; launch it with mpirun -np {} or more", r,
                comm.size(), comm.size() > 1 ? "s" : "", r);
+  }
+  for (const int64_t b : batch_sizes)
+    TIDE_CHECK(b >= 1, "--batch-sizes: {} is not a positive batch size", b);
   std::vector<TimeToSolution> results;
   for (const int ranks : rank_counts) {
     const bool member = comm.rank() < ranks;

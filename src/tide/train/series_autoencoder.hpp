@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tide/data/series_source.hpp"
 #include "tide/dist/communicator.hpp"
 #include "tide/train/autoencoder.hpp"
 #include "tide/train/config.hpp"
@@ -52,6 +53,11 @@ struct SeriesTrainSummary {
   std::string stop_reason, checkpoint;
   std::vector<EpochRecord> history;
 };
+
+// config.toml of a run of train_series_autoencoder: the flags of `tide timeseries train`
+// but --db, which `--config` reads back.
+std::string series_config_toml(const TrainConfig& config, const SeriesTrainOptions& options,
+                               const WindowSpec& windows);
 
 // Trains the autoencoder, data-parallel on the ranks of `comm`, with the monitored session
 // of `tide train` (checkpoints, resume, metrics.csv, TensorBoard summaries). Writes into

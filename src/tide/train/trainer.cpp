@@ -114,7 +114,7 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
       ModelOptions{
           .hidden = c.hidden, .dropout = c.dropout, .batch_norm = c.batch_norm, .seed = c.seed});
 
-  const int64_t global_batch = c.batch_size * ranks * c.accumulate;
+  const int64_t global_batch = tide::global_batch(c, ranks);
   const double lr = c.lr * lr_scale_factor(c, global_batch);
   const std::unique_ptr<Optimizer> optimizer_ptr = make_configured_optimizer(*model, c, lr);
   Optimizer& optimizer = *optimizer_ptr;
@@ -158,7 +158,8 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   const std::string agreement = agreement_text(*model, c);
   const std::string config_hash = text_hash(agreement);
   CheckpointStore store((fs::path(c.run_dir) / "checkpoints").string(), c.keep_checkpoints);
-  const ResumePoint resumed = resume_run(c, store, config_hash, *model, optimizer, schedule, comm);
+  const ResumePoint resumed = resume_run(c, store, config_hash, *model, optimizer, schedule, comm,
+                                         fmt::format("--model {} --hidden {}", c.model, c.hidden));
   const TrainingState& start = resumed.state;
   const std::string& resumed_from = resumed.from;
   replicate_parameters(model->named_parameters(), agreement, comm);

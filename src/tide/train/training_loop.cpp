@@ -1,7 +1,10 @@
 #include "tide/train/training_loop.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tide/core/log.hpp"
@@ -33,16 +36,27 @@ std::unique_ptr<Optimizer> make_configured_optimizer(const Module& model, const 
 }
 
 int64_t total_steps(const TrainConfig& c, int64_t per_epoch) {
-  int64_t total = c.epochs * per_epoch;
-  if (c.max_steps > 0 && (total == 0 || c.max_steps < total)) total = c.max_steps;
+  int64_t total = 0;
+  const bool overflow = __builtin_mul_overflow(c.epochs, per_epoch, &total);
+  // --max-steps below the epochs' steps ends the run first, however many epochs were asked.
+  if (c.max_steps > 0 && (overflow || total == 0 || c.max_steps < total)) return c.max_steps;
+  TIDE_CHECK(!overflow,
+             "--epochs {} of {} steps each is more steps than fit in 64 bits: give fewer epochs "
+             "or a --max-steps",
+             c.epochs, per_epoch);
   return total;
 }
 
 ScheduleOptions schedule_options(const TrainConfig& c, int64_t per_epoch) {
   ScheduleOptions o = c.schedule;
-  if (c.warmup_epochs > 0)
-    o.warmup_steps =
-        std::max<int64_t>(1, std::llround(c.warmup_epochs * static_cast<double>(per_epoch)));
+  if (c.warmup_epochs > 0) {
+    const double steps = c.warmup_epochs * static_cast<double>(per_epoch);
+    TIDE_CHECK(steps < 0x1p62,
+               "--warmup-epochs {} of {} steps each is more steps than fit in 64 "
+               "bits",
+               c.warmup_epochs, per_epoch);
+    o.warmup_steps = std::max<int64_t>(1, std::llround(steps));
+  }
   return o;
 }
 
@@ -61,9 +75,41 @@ void make_reducer(GradientAveraging& out, const Module& model, const Communicato
                        .overlap = out.overlap});
 }
 
+namespace {
+
+// The model flags ("--model mlp --hidden 64") recorded in the config.toml of the run
+// directory that holds `checkpoint` (<run>/checkpoints/step-N.json), the last value of each
+// key; empty when there is none. Resuming reads it before this run rewrites it.
+std::string model_flags_of_run(const std::string& checkpoint) {
+  const std::filesystem::path config =
+      std::filesystem::path(checkpoint).parent_path().parent_path() / "config.toml";
+  std::ifstream in(config);
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (std::string line; std::getline(in, line);) {
+    const size_t eq = line.find(" = ");
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq);
+    if (key != "model" && key != "hidden" && key != "latent" && key != "layers" && key != "code")
+      continue;
+    std::string value = line.substr(eq + 3);
+    if (value.size() >= 2 && value.front() == '"') value = value.substr(1, value.size() - 2);
+    const auto same = [&](const auto& f) { return f.first == key; };
+    if (const auto it = std::find_if(flags.begin(), flags.end(), same); it != flags.end())
+      it->second = value;
+    else
+      flags.emplace_back(key, value);
+  }
+  std::string out;
+  for (const auto& [key, value] : flags)
+    out += fmt::format("{}--{} {}", out.empty() ? "" : " ", key, value);
+  return out;
+}
+
+}  // namespace
+
 ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::string& config_hash,
                        Module& model, Optimizer& optimizer, LrSchedule& schedule,
-                       const Communicator& comm) {
+                       const Communicator& comm, const std::string& model_flags) {
   const int ranks = comm.size();
   ResumePoint p;
   p.state = TrainingState{.seed = c.seed, .world_size = ranks, .config_hash = config_hash};
@@ -81,7 +127,16 @@ ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::
             "{} was written with other settings (config hash {}, now {}): the run goes on "
             "with the new ones",
             ck->path, ck->state.config_hash, config_hash);
-      model.load_state_dict(ck->model);
+      try {
+        model.load_state_dict(ck->model);
+      } catch (const Error& e) {
+        const std::string writer = model_flags_of_run(ck->path);
+        TIDE_FAIL(
+            "checkpoint {} was written by a run with another model{}; this run has {}: {}; "
+            "resume with the model flags of that run, or start afresh with --resume never or "
+            "another --run-dir",
+            ck->path, writer.empty() ? "" : fmt::format(" ({})", writer), model_flags, e.what());
+      }
       if (!ck->state.lr_schedule.empty()) {
         const std::vector<double>& v = ck->state.lr_schedule;
         TIDE_CHECK(v.size() == 3, "{}: lr_schedule has {} values, expected 3", ck->path, v.size());

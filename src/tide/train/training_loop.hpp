@@ -48,9 +48,11 @@ struct ResumePoint {
   TrainingState state;
   std::string from;  // the checkpoint's path, empty when starting afresh
 };
+// `model_flags` ("--model mlp --hidden 64") describe this run's model in the message of a
+// checkpoint written for another.
 ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::string& config_hash,
                        Module& model, Optimizer& optimizer, LrSchedule& schedule,
-                       const Communicator& comm);
+                       const Communicator& comm, const std::string& model_flags);
 
 // After backward and the Reducer: agrees on a non-finite loss over the ranks (then the step is
 // skipped), else applies L1, clipping and the optimizer's update. `summaries` says whether to
