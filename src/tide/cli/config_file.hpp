@@ -6,6 +6,9 @@
 // one-line arrays of them, and the tables [<subcommand>] and [run] (what a run measured
 // about itself: read and ignored). Anything else (a key without a value, a dotted key, an
 // inline table, another or nested table, a key given twice) is refused with its line.
+// Tide's own because neither Debian reader does this: CLI11's reads `momentum =` as 0 and
+// keeps no lines, and cpptoml 0.1.1 (libcpptoml-dev) refuses valid TOML such as
+// `eps = 1e-07`, the form a run writes.
 #pragma once
 
 #include <string>

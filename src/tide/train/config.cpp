@@ -58,7 +58,9 @@ std::vector<std::pair<std::string, std::string>> toml_entries(const TrainConfig&
       {"lr-power", fmt::format("{}", c.schedule.power)},
       {"lr-patience", fmt::format("{}", c.schedule.patience)},
       {"lr-threshold", fmt::format("{}", c.schedule.threshold)},
-      {"seed", fmt::format("{}", c.seed)},
+      // TOML integers are 64-bit signed: a larger seed is written as a string.
+      {"seed", c.seed <= uint64_t{INT64_MAX} ? fmt::format("{}", c.seed)
+                                             : toml_string(fmt::format("{}", c.seed))},
       {"threads", fmt::format("{}", c.threads)},
       {"run-dir", toml_string(c.run_dir)},
       {"log-every", fmt::format("{}", c.log_every)},
