@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -10,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "tide/core/error.hpp"
+#include "tide/core/read_file.hpp"
 
 namespace tide::cli {
 namespace {
@@ -200,9 +200,8 @@ std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::s
 
 void apply_config_file(CLI::App& cmd, const std::string& path) {
   TIDE_CHECK(std::filesystem::is_regular_file(path), "config file {} does not exist", path);
-  std::ifstream in(path, std::ios::binary);
-  const std::string text((std::istreambuf_iterator<char>(in)), {});
-  TIDE_CHECK(!in.bad(), "config file {}: read failed", path);
+  // A config is a few kilobytes; a megabyte is far more than any.
+  const std::string text = read_file_bytes(path, uint64_t{1} << 20, "a config file");
   for (const ConfigEntry& e : parse_config_text(text, path, {cmd.get_name(), "run"})) {
     // [run] holds what a run measured about itself (ranks, global batch): not options.
     if (e.table == "run") continue;
