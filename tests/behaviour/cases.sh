@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs the fixed-seed cases that pin down Tide's training behaviour and prints one digest of
+# what they wrote: the SHA-256 of each model.safetensors, and every figure of each
+# summary.json and fit.json except those that measure time or name a path.
+#
+#   tests/behaviour/cases.sh TIDE_BINARY WORK_DIR > digest.txt
+#
+# tests/fixtures/behaviour.txt is this digest recorded from commit 8154858, before the
+# application layer was rebuilt (issue 16); the test `behaviour` checks that a build still
+# writes exactly it. Re-record only for a change meant to alter what training computes.
+set -euo pipefail
+tide=$(realpath "$1")
+work=$(realpath -m "$2")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+mpirun=("$root/scripts/mpirun-local" -np 2)
+rm -rf "$work"
+mkdir -p "$work"
+log="$work/log.txt"
+
+run() {  # run NAME COMMAND...: runs a case, its output in the log
+  echo "== $1: ${*:2}" >>"$log"
+  if ! "${@:2}" >>"$log" 2>&1; then
+    echo "case $1 failed; its output:" >&2
+    tail -30 "$log" >&2
+    exit 1
+  fi
+}
+
+digest() {  # digest NAME DIR: the digest lines of one case's output directory
+  local name=$1 dir=$2 f
+  if [[ -f $dir/model.safetensors ]]; then
+    echo "$name model.safetensors $(sha256sum <"$dir/model.safetensors" | cut -c1-64)"
+  fi
+  for f in summary.json fit.json; do
+    [[ -f $dir/$f ]] && figures "$name ${f%.json}" "$dir/$f"
+  done
+  return 0
+}
+
+figures() {  # figures PREFIX FILE: one line per value of a JSON file, timings and paths left out
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, re, sys
+name, path = sys.argv[1], sys.argv[2]
+timing = re.compile(r"(^|_)(wall|seconds|s|per_sec|samples_per_sec|windows_per_sec|target_s)$")
+def walk(prefix, v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not timing.search(k) and k not in ("run_dir", "out", "data", "threads"):
+                walk(f"{prefix}.{k}" if prefix else k, x)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            walk(f"{prefix}[{i}]", x)
+    else:
+        print(f"{name} {prefix} = {json.dumps(v)}")
+walk("", json.load(open(path)))
+PY
+}
+
+common=(--threads 1 --seed 5 --log-every 10 --resume never)
+mlp=(train --model mlp --hidden 64 --train-examples 2000 --eval-train 200 --max-steps 80
+     --checkpoint-every-steps 25 "${common[@]}")
+cnn=(train --model cnn --train-examples 640 --max-steps 24 "${common[@]}")
+
+run mlp-1rank "$tide" "${mlp[@]}" --batch-size 32 --run-dir "$work/mlp-1rank"
+run mlp-2ranks "${mpirun[@]}" "$tide" "${mlp[@]}" --batch-size 16 --run-dir "$work/mlp-2ranks"
+run mlp-2ranks-accumulate "${mpirun[@]}" "$tide" "${mlp[@]}" --batch-size 8 --accumulate 2 \
+  --run-dir "$work/mlp-2ranks-accumulate"
+run cnn-1rank "$tide" "${cnn[@]}" --batch-size 32 --run-dir "$work/cnn-1rank"
+run cnn-1rank-accumulate "$tide" "${cnn[@]}" --batch-size 16 --accumulate 2 \
+  --run-dir "$work/cnn-1rank-accumulate"
+run cnn-2ranks "${mpirun[@]}" "$tide" "${cnn[@]}" --batch-size 16 --run-dir "$work/cnn-2ranks"
+run experiment "$tide" experiment batch-size --batch-sizes 16,64 --epochs 1 --train-examples 512 \
+  --eval-train 100 --hidden 32 --threads 1 --seed 5 --out "$work/experiment"
+
+# tide fit: a quadratic with a little deterministic noise, by gradient descent and by SGD.
+awk 'BEGIN { print "t,height"; for (i = 0; i < 40; i++) { t = i * 0.1;
+       printf "%g,%.6f\n", t, 20 + 15 * t - 4.9 * t * t + ((i % 3) - 1) * 0.05 } }' \
+  >"$work/fall.csv"
+run fit-gd "$tide" fit --model quadratic "$work/fall.csv" --out "$work/fit-gd"
+run fit-sgd "$tide" fit --model polynomial --degree 3 --method sgd --epochs 30 --seed 2 "$work/fall.csv" \
+  --out "$work/fit-sgd"
+
+# tide timeseries train against a private PostgreSQL server, stopped on exit.
+pg="$work/pg"
+trap '"$root/scripts/pg-local" stop "$pg" >/dev/null 2>&1 || true' EXIT
+url=$("$root/scripts/pg-local" start "$pg")
+run series-generate "$tide" timeseries generate --out "$work/series.csv" --series 120 --length 32 \
+  --classes 3 --seed 1
+run series-ingest "$tide" timeseries ingest --db "$url" --csv "$work/series.csv"
+run series-train "$tide" timeseries train --db "$url" --window 8 --stride 4 --latent 8 --hidden 16 \
+  --lr 0.01 --clip-norm 1 --epochs 2 --batch-size 32 "${common[@]}" --run-dir "$work/series"
+
+for d in mlp-1rank mlp-2ranks mlp-2ranks-accumulate cnn-1rank cnn-1rank-accumulate cnn-2ranks \
+  experiment experiment/batch-16 experiment/batch-64 fit-gd fit-sgd series; do
+  digest "$d" "$work/$d"
+done
