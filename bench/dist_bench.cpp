@@ -21,8 +21,8 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/workloads.hpp"
-#include "tide/dist/reducer.hpp"
-#include "tide/dist/replicate.hpp"
+#include "tide/distributed/reducer.hpp"
+#include "tide/distributed/replicate.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/sgd.hpp"
 

@@ -11,7 +11,7 @@
 
 #include "tide/data/postgres_source.hpp"
 #include "tide/data/window_stream.hpp"
-#include "tide/dist/communicator.hpp"
+#include "tide/distributed/communicator.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app("Streams every window of a table of series once per rank and times it");

@@ -26,7 +26,7 @@ import torch.nn as nn
 
 
 class LstmAutoencoder(nn.Module):
-    """Tide's LstmAutoencoder (src/tide/train/autoencoder.hpp), parameter for parameter."""
+    """Tide's LstmAutoencoder (src/tide/models/autoencoder.hpp), parameter for parameter."""
 
     def __init__(self, hidden, latent, layers=1, code="pooled"):
         super().__init__()

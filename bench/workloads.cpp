@@ -7,7 +7,7 @@
 #include "tide/nn/norm_layers.hpp"
 #include "tide/nn/recurrent.hpp"
 #include "tide/tensor/random.hpp"
-#include "tide/train/models.hpp"
+#include "tide/models/zoo.hpp"
 
 namespace tide::bench {
 namespace {

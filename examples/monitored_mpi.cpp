@@ -13,14 +13,15 @@
 #include <fmt/format.h>
 
 #include "tide/autograd/ops.hpp"
+#include "tide/classify/evaluate.hpp"
 #include "tide/core/log.hpp"
 #include "tide/data/loader.hpp"
 #include "tide/data/mnist.hpp"
-#include "tide/dist/reducer.hpp"
-#include "tide/dist/replicate.hpp"
+#include "tide/distributed/reducer.hpp"
+#include "tide/distributed/replicate.hpp"
 #include "tide/nn/layers.hpp"
 #include "tide/optim/sgd.hpp"
-#include "tide/train/hooks.hpp"
+#include "tide/session/hooks.hpp"
 
 using namespace tide;
 

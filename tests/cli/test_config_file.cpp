@@ -12,8 +12,8 @@
 #include "support/testing.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
-#include "tide/train/series_autoencoder.hpp"
-#include "tide/train/training_loop.hpp"
+#include "tide/timeseries/series.hpp"
+#include "tide/session/training_run.hpp"
 
 namespace tide {
 namespace {

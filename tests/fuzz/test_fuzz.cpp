@@ -44,8 +44,8 @@
 #include "tide/data/mnist.hpp"
 #include "tide/data/timeseries.hpp"
 #include "tide/tensor/safetensors.hpp"
-#include "tide/train/checkpoint.hpp"
-#include "tide/train/config.hpp"
+#include "tide/session/checkpoint.hpp"
+#include "tide/session/config.hpp"
 
 // The C++ heap, counted: live bytes now and the most since the last reset. Blocks come
 // from malloc, so malloc_usable_size gives each block's size back at delete (also under

@@ -8,8 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "tide/train/config.hpp"
-#include "tide/train/series_autoencoder.hpp"
+#include "tide/session/config.hpp"
+#include "tide/timeseries/series.hpp"
 
 namespace tide::cli {
 

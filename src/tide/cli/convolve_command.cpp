@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "tide/cli/commands.hpp"
-#include "tide/train/image_filter.hpp"
+#include "tide/convolve/image_filter.hpp"
 
 namespace tide::cli {
 

@@ -6,8 +6,8 @@
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
 #include "tide/core/log.hpp"
-#include "tide/train/experiment.hpp"
-#include "tide/train/files.hpp"
+#include "tide/experiments/experiment.hpp"
+#include "tide/report/files.hpp"
 
 namespace tide::cli {
 namespace {

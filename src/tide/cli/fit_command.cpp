@@ -8,9 +8,9 @@
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
-#include "tide/train/files.hpp"
-#include "tide/train/fit.hpp"
-#include "tide/train/plot.hpp"
+#include "tide/report/files.hpp"
+#include "tide/fit/fit.hpp"
+#include "tide/report/plot.hpp"
 
 namespace tide::cli {
 namespace {

@@ -9,8 +9,8 @@
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
-#include "tide/train/files.hpp"
-#include "tide/train/kmeans.hpp"
+#include "tide/report/files.hpp"
+#include "tide/cluster/kmeans.hpp"
 
 namespace tide::cli {
 namespace {

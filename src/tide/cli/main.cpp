@@ -11,7 +11,7 @@
 
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
-#include "tide/dist/communicator.hpp"
+#include "tide/distributed/communicator.hpp"
 
 namespace {
 

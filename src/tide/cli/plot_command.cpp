@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "tide/cli/commands.hpp"
-#include "tide/train/plot.hpp"
+#include "tide/report/plot.hpp"
 
 namespace tide::cli {
 

@@ -6,8 +6,8 @@
 #include "tide/cli/config_file.hpp"
 #include "tide/data/postgres_source.hpp"
 #include "tide/data/timeseries.hpp"
-#include "tide/dist/communicator.hpp"
-#include "tide/train/series_autoencoder.hpp"
+#include "tide/distributed/communicator.hpp"
+#include "tide/timeseries/series.hpp"
 
 namespace tide::cli {
 namespace {

@@ -5,10 +5,10 @@
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
 #include "tide/core/log.hpp"
-#include "tide/dist/replicate.hpp"
+#include "tide/distributed/replicate.hpp"
 #include "tide/optim/factory.hpp"
-#include "tide/train/models.hpp"
-#include "tide/train/trainer.hpp"
+#include "tide/models/zoo.hpp"
+#include "tide/classify/trainer.hpp"
 
 namespace tide::cli {
 namespace {

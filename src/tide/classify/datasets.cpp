@@ -1,0 +1,70 @@
+#include "tide/classify/datasets.hpp"
+
+#include <filesystem>
+
+#include <fmt/ranges.h>
+
+#include "tide/data/augment.hpp"
+#include "tide/data/image_folder.hpp"
+#include "tide/data/mnist.hpp"
+
+namespace tide {
+
+namespace {
+
+DataSplits load_splits(const TrainConfig& c) {
+  if (c.dataset != "folder") {
+    const std::string dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
+    const Normalization n = default_normalization(c.dataset);
+    auto train = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::train));
+    auto test = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::test));
+    // A model is built for the training images; test images of another size cannot be fed.
+    const Shape a = train->sample_shape(), b = test->sample_shape();
+    TIDE_CHECK(a == b, "the training images of {} are {}x{} but the test images of {} are {}x{}",
+               mnist_images_path(c.dataset, dir, Split::train), a[1], a[2],
+               mnist_images_path(c.dataset, dir, Split::test), b[1], b[2]);
+    return {.train = train, .test = test, .classes = 10, .background = -n.mean / n.stddev};
+  }
+  namespace fs = std::filesystem;
+  TIDE_CHECK(!c.data_dir.empty(),
+             "--dataset folder needs --data-dir DIR holding DIR/train/<class>/ and "
+             "DIR/val/<class>/ with .png or .jpg images");
+  TIDE_CHECK(c.image_size >= 1 && c.image_size <= kMaxImageFolderSize,
+             "--image-size must be in [1, {}], got {}", kMaxImageFolderSize, c.image_size);
+  const fs::path root(c.data_dir);
+  fs::path test_dir = root / "val";
+  if (!fs::is_directory(test_dir)) test_dir = root / "test";
+  TIDE_CHECK(fs::is_directory(root / "train") && fs::is_directory(test_dir),
+             "{} must hold train/<class>/ and val/<class>/ (or test/<class>/) image folders",
+             c.data_dir);
+  ImageFolderOptions train_options{.image_size = c.image_size, .random_crop = true, .seed = c.seed};
+  ImageFolderOptions test_options{.image_size = c.image_size};
+  auto train = std::make_shared<ImageFolder>((root / "train").string(), train_options);
+  auto test = std::make_shared<ImageFolder>(test_dir.string(), test_options);
+  TIDE_CHECK(train->classes() == test->classes(), "the classes of {}/train [{}] and {} [{}] differ",
+             c.data_dir, fmt::join(train->classes(), ", "), test_dir.string(),
+             fmt::join(test->classes(), ", "));
+  return {.train = train, .test = test, .classes = static_cast<int64_t>(train->classes().size())};
+}
+
+}  // namespace
+
+DataSplits load_datasets(const TrainConfig& c) {
+  DataSplits d = load_splits(c);
+  if (c.train_examples > 0) {
+    TIDE_CHECK(c.train_examples <= d.train->size(),
+               "--train-examples {} is more than the {} training examples of {}", c.train_examples,
+               d.train->size(), c.dataset);
+    d.train = std::make_shared<PrefixDataset>(d.train, c.train_examples);
+  }
+  d.train_plain = d.train;
+  if (c.augment.any()) {
+    AugmentOptions a = c.augment;
+    a.seed = c.seed;
+    a.fill = d.background;
+    d.train = std::make_shared<AugmentedDataset>(d.train, a);
+  }
+  return d;
+}
+
+}  // namespace tide

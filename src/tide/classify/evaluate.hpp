@@ -1,0 +1,24 @@
+// Evaluation of a classifier over a whole data split.
+#pragma once
+
+#include "tide/distributed/communicator.hpp"
+
+#include <vector>
+
+#include "tide/data/loader.hpp"
+#include "tide/nn/module.hpp"
+#include "tide/session/evaluation.hpp"
+
+namespace tide {
+
+// Runs `model` in evaluation mode without recording gradients over one pass of `loader`
+// (epoch 0), then restores the model's previous mode.
+EvalResult evaluate(Module& model, DataLoader& loader);
+// The same over the ranks of `comm`, each with its own share of the split in `loader`: the
+// loss and accuracy of all their examples together, on every rank.
+EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm);
+
+// The number of rows of logits (N, C) whose largest entry is at the row's label (N).
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
+
+}  // namespace tide

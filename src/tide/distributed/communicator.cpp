@@ -1,0 +1,282 @@
+#include "tide/distributed/communicator.hpp"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "tide/core/log.hpp"
+
+namespace tide {
+namespace {
+
+bool g_initialised = false;  // by us: MPI_Init_thread ran in this process
+bool g_finalised = false;
+
+std::string mpi_message(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return std::string(text, static_cast<size_t>(length));
+}
+
+#define TIDE_MPI(call, what)                                            \
+  do {                                                                  \
+    const int tide_mpi_code = (call);                                   \
+    TIDE_CHECK(tide_mpi_code == MPI_SUCCESS, "MPI {} failed: {}", what, \
+               mpi_message(tide_mpi_code));                             \
+  } while (0)
+
+MPI_Datatype mpi_type(DType t) {
+  switch (t) {
+    case DType::f32:
+      return MPI_FLOAT;
+    case DType::f64:
+      return MPI_DOUBLE;
+    case DType::i64:
+      return MPI_INT64_T;
+  }
+  TIDE_FAIL("no MPI type for dtype {}", dtype_name(t));
+}
+
+MPI_Op mpi_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::sum:
+      return MPI_SUM;
+    case ReduceOp::max:
+      return MPI_MAX;
+    case ReduceOp::min:
+      return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+// MPI counts are int: longer buffers go in pieces of at most this many elements.
+constexpr int64_t kMaxCount = INT_MAX / 2;
+
+// Records a wait in the stall watch for the lifetime of the scope.
+class Waiting {
+ public:
+  Waiting(StallWatch& w, const std::string& what) : w_(w) { w_.begin(what); }
+  ~Waiting() { w_.end(); }
+
+ private:
+  StallWatch& w_;
+};
+
+}  // namespace
+
+void StallWatch::begin(std::string what) {
+  std::lock_guard lock(mutex_);
+  what_ = std::move(what);
+  since_ = std::chrono::steady_clock::now();
+  waiting_ = true;
+}
+
+void StallWatch::end() {
+  std::lock_guard lock(mutex_);
+  waiting_ = false;
+}
+
+std::pair<std::string, double> StallWatch::current() const {
+  std::lock_guard lock(mutex_);
+  if (!waiting_) return {};
+  return {what_, std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count()};
+}
+
+struct Communicator::Handle {
+  MPI_Comm comm = MPI_COMM_NULL;
+  ~Handle() {
+    if (comm != MPI_COMM_NULL && comm != MPI_COMM_WORLD && !g_finalised) MPI_Comm_free(&comm);
+  }
+};
+
+Communicator::~Communicator() = default;
+
+bool Communicator::launched_by_mpi() {
+  // OpenMPI's mpirun, PMIx (OpenMPI and srun), and PMI-1/2 launchers (MPICH's hydra, srun).
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(var) != nullptr) return true;
+  return false;
+}
+
+Communicator& Communicator::world() {
+  static Communicator* world = [] {
+    auto* c = new Communicator;
+    if (!launched_by_mpi()) return c;
+    int provided = MPI_THREAD_SINGLE;
+    TIDE_MPI(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "init");
+    g_initialised = true;
+    std::atexit(&Communicator::finalize);
+    TIDE_CHECK(provided >= MPI_THREAD_SERIALIZED,
+               "this MPI library gives thread level {}, and Tide needs MPI_THREAD_SERIALIZED "
+               "(one thread at a time)",
+               provided);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    c->handle_ = std::make_shared<Handle>();
+    c->handle_->comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &c->size_);
+    MPI_Comm node;
+    TIDE_MPI(
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank_, MPI_INFO_NULL, &node),
+        "split by node");
+    MPI_Comm_size(node, &c->local_size_);
+    MPI_Comm_free(&node);
+    if (c->size_ > 1) set_log_prefix(fmt::format("rank {}/{}", c->rank_, c->size_));
+    return c;
+  }();
+  return *world;
+}
+
+void Communicator::finalize() {
+  if (!g_initialised || g_finalised) return;
+  g_finalised = true;
+  MPI_Finalize();
+}
+
+void Communicator::abort_job(int status) {
+  if (g_initialised && !g_finalised && world().size() > 1) MPI_Abort(MPI_COMM_WORLD, status);
+}
+
+template <class T>
+void Communicator::allreduce_raw(T* data, int64_t n, ReduceOp op, const std::string& what) const {
+  if (!handle_ || n == 0) return;
+  const MPI_Datatype type = mpi_type(dtype_of<T>());
+  Waiting wait(*watch_, what);
+  for (int64_t begin = 0; begin < n; begin += kMaxCount) {
+    const int count = static_cast<int>(std::min(kMaxCount, n - begin));
+    TIDE_MPI(MPI_Allreduce(MPI_IN_PLACE, data + begin, count, type, mpi_op(op), handle_->comm),
+             what);
+  }
+}
+
+void Communicator::allreduce(float* data, int64_t n, ReduceOp op, const std::string& what) const {
+  allreduce_raw(data, n, op, what);
+}
+void Communicator::allreduce(double* data, int64_t n, ReduceOp op, const std::string& what) const {
+  allreduce_raw(data, n, op, what);
+}
+
+void Communicator::allreduce(Tensor& t, ReduceOp op, const std::string& what) const {
+  switch (t.dtype()) {
+    case DType::f32:
+      return allreduce_raw(t.data<float>(), t.numel(), op, what);
+    case DType::f64:
+      return allreduce_raw(t.data<double>(), t.numel(), op, what);
+    case DType::i64:
+      return allreduce_raw(t.data<int64_t>(), t.numel(), op, what);
+  }
+}
+
+void Communicator::broadcast(Tensor& t, int root, const std::string& what) const {
+  TIDE_CHECK(root >= 0 && root < size_, "{}: root {} is not a rank of a world of {}", what, root,
+             size_);
+  if (!handle_ || t.numel() == 0) return;
+  Waiting wait(*watch_, what);
+  auto* bytes = static_cast<char*>(t.raw_data());
+  const int64_t n = static_cast<int64_t>(t.nbytes());
+  for (int64_t begin = 0; begin < n; begin += kMaxCount) {
+    const int count = static_cast<int>(std::min(kMaxCount, n - begin));
+    TIDE_MPI(MPI_Bcast(bytes + begin, count, MPI_BYTE, root, handle_->comm), what);
+  }
+}
+
+Tensor Communicator::allgather(const Tensor& t, const std::string& what) const {
+  std::vector<int64_t> dims = t.shape().dims();
+  dims.insert(dims.begin(), size_);
+  Tensor out = Tensor::empty(Shape(dims), t.dtype());
+  if (!handle_) {
+    out.copy_from(t.reshape(out.shape()));
+    return out;
+  }
+  const int64_t n = static_cast<int64_t>(t.nbytes());
+  TIDE_CHECK(n <= kMaxCount, "{}: {} bytes per rank is more than one allgather carries", what, n);
+  Waiting wait(*watch_, what);
+  TIDE_MPI(MPI_Allgather(t.raw_data(), static_cast<int>(n), MPI_BYTE, out.raw_data(),
+                         static_cast<int>(n), MPI_BYTE, handle_->comm),
+           what);
+  return out;
+}
+
+std::vector<std::string> Communicator::allgather(const std::string& s,
+                                                 const std::string& what) const {
+  if (!handle_) return {s};
+  TIDE_CHECK(static_cast<int64_t>(s.size()) <= kMaxCount, "{}: a string of {} bytes is too long",
+             what, s.size());
+  Waiting wait(*watch_, what);
+  int length = static_cast<int>(s.size());
+  std::vector<int> lengths(static_cast<size_t>(size_));
+  TIDE_MPI(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, handle_->comm), what);
+  std::vector<int> offsets(static_cast<size_t>(size_), 0);
+  int64_t total = 0;
+  for (int r = 0; r < size_; ++r) {
+    offsets[static_cast<size_t>(r)] = static_cast<int>(total);
+    total += lengths[static_cast<size_t>(r)];
+  }
+  TIDE_CHECK(total <= kMaxCount, "{}: {} bytes in all is more than one allgather carries", what,
+             total);
+  std::string all(static_cast<size_t>(total), '\0');
+  TIDE_MPI(MPI_Allgatherv(s.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(),
+                          MPI_CHAR, handle_->comm),
+           what);
+  std::vector<std::string> out;
+  for (int r = 0; r < size_; ++r)
+    out.push_back(all.substr(static_cast<size_t>(offsets[static_cast<size_t>(r)]),
+                             static_cast<size_t>(lengths[static_cast<size_t>(r)])));
+  return out;
+}
+
+void Communicator::barrier(const std::string& what) const {
+  if (!handle_) return;
+  Waiting wait(*watch_, what);
+  TIDE_MPI(MPI_Barrier(handle_->comm), what);
+}
+
+Communicator Communicator::split(int color) const {
+  TIDE_CHECK(color >= 0, "split: the color must be >= 0, got {}", color);
+  Communicator c;
+  if (!handle_) return c;
+  auto h = std::make_shared<Handle>();
+  TIDE_MPI(MPI_Comm_split(handle_->comm, color, rank_, &h->comm), "split");
+  MPI_Comm_set_errhandler(h->comm, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(h->comm, &c.rank_);
+  MPI_Comm_size(h->comm, &c.size_);
+  MPI_Comm node;
+  TIDE_MPI(MPI_Comm_split_type(h->comm, MPI_COMM_TYPE_SHARED, c.rank_, MPI_INFO_NULL, &node),
+           "split by node");
+  MPI_Comm_size(node, &c.local_size_);
+  MPI_Comm_free(&node);
+  c.handle_ = std::move(h);
+  c.watch_ = watch_;
+  return c;
+}
+
+StallWatchdog::StallWatchdog(const Communicator& comm, double timeout_s)
+    : watch_(comm.stall_watch()), rank_(comm.rank()), timeout_s_(timeout_s) {
+  TIDE_CHECK(timeout_s > 0, "--stall-timeout must be positive, got {}", timeout_s);
+  thread_ = std::thread([this] {
+    std::string reported;
+    while (!stop_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto [what, seconds] = watch_->current();
+      if (what.empty() || seconds < timeout_s_) {
+        reported.clear();
+        continue;
+      }
+      if (what == reported) continue;
+      log_warn("stalled: rank {} has waited {:.1f} s (--stall-timeout {}) in {}", rank_, seconds,
+               timeout_s_, what);
+      reported = what;
+    }
+  });
+}
+
+StallWatchdog::~StallWatchdog() {
+  stop_ = true;
+  thread_.join();
+}
+
+}  // namespace tide

@@ -1,0 +1,52 @@
+#include "tide/report/metrics.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "tide/core/error.hpp"
+
+namespace tide {
+
+MetricsWriter::MetricsWriter(const std::string& path, int64_t resume_step) : path_(path) {
+  std::vector<std::string> kept;
+  if (resume_step >= 0) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // A row that does not start with a step (a torn last line) is dropped.
+      const int64_t step = std::strtoll(line.c_str(), nullptr, 10);
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
+          step <= resume_step &&
+          std::count(line.begin(), line.end(), ',') + 1 ==
+              static_cast<std::ptrdiff_t>(kMetricsColumns.size()))
+        kept.push_back(line);
+    }
+  }
+  file_ = std::fopen(path.c_str(), "w");
+  TIDE_CHECK(file_ != nullptr, "{}: cannot create: {}", path, std::strerror(errno));
+  fmt::print(file_, "{}\n", fmt::join(kMetricsColumns, ","));
+  for (const std::string& line : kept) fmt::print(file_, "{}\n", line);
+  TIDE_CHECK(std::fflush(file_) == 0, "{}: write failed: {}", path, std::strerror(errno));
+}
+
+MetricsWriter::~MetricsWriter() {
+  std::fclose(file_);
+}
+
+void MetricsWriter::write(const MetricsRow& r) {
+  fmt::print(file_, "{},{:.4f},{},{:.6g},{:.6g},{:.6g},{:.1f},{:.3f}\n", r.step, r.epoch, r.split,
+             r.loss, r.accuracy, r.lr, r.samples_per_sec, r.wall_s);
+  TIDE_CHECK(std::fflush(file_) == 0, "{}: write failed: {}", path_, std::strerror(errno));
+}
+
+}  // namespace tide

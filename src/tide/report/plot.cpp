@@ -1,0 +1,125 @@
+#include "tide/report/plot.hpp"
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "tide/core/error.hpp"
+#include "tide/report/metrics.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+
+int column_of(const std::string& name) {
+  for (size_t i = 0; i < kMetricsColumns.size(); ++i)
+    if (name == kMetricsColumns[i]) return static_cast<int>(i);
+  return -1;
+}
+
+// gnuplot's string quoting: single quotes, doubled inside.
+std::string gnuplot_string(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+Series read_series(const std::string& run_dir, const PlotOptions& o) {
+  const int y = column_of(o.metric);
+  TIDE_CHECK(y >= 3 && y <= 6,
+             "--metric {}: not a metric of metrics.csv (loss, accuracy, lr, samples_per_sec)",
+             o.metric);
+  TIDE_CHECK(o.x == "step" || o.x == "epoch", "--x must be step or epoch, got '{}'", o.x);
+  TIDE_CHECK(o.split == "train" || o.split == "test" || o.split == "train-eval",
+             "--split must be train, test or train-eval, got '{}'", o.split);
+  const std::string path = (fs::path(run_dir) / "metrics.csv").string();
+  std::ifstream in(path);
+  TIDE_CHECK(in, "{}: cannot open: {} (is {} a run directory?)", path, std::strerror(errno),
+             run_dir);
+  Series s;
+  s.label = fs::path(run_dir).lexically_normal().filename().string();
+  if (s.label.empty()) s.label = fs::path(run_dir).lexically_normal().parent_path().filename();
+  std::string line;
+  TIDE_CHECK(std::getline(in, line) && line.rfind("step,epoch,split,", 0) == 0,
+             "{}: line 1 is not the header of metrics.csv", path);
+  for (int number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    std::vector<std::string> cells;
+    std::stringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+    TIDE_CHECK(cells.size() == kMetricsColumns.size(), "{}: line {} has {} fields, expected {}",
+               path, number, cells.size(), kMetricsColumns.size());
+    if (cells[2] != o.split) continue;
+    auto number_at = [&](int column) {
+      char* end = nullptr;
+      const double v = std::strtod(cells[static_cast<size_t>(column)].c_str(), &end);
+      TIDE_CHECK(end != cells[static_cast<size_t>(column)].c_str() && *end == '\0',
+                 "{}: line {}: {} '{}' is not a number", path, number, kMetricsColumns[column],
+                 cells[static_cast<size_t>(column)]);
+      return v;
+    };
+    s.points.emplace_back(number_at(o.x == "step" ? 0 : 1), number_at(y));
+  }
+  return s;
+}
+
+void plot_runs(const PlotOptions& o) {
+  TIDE_CHECK(!o.runs.empty(), "tide plot: no run directory given");
+  TIDE_CHECK(!o.out.empty(), "tide plot: --out FILE.png is required");
+  std::vector<Series> all;
+  for (const std::string& run : o.runs) {
+    all.push_back(read_series(run, o));
+    TIDE_CHECK(!all.back().points.empty(), "{}/metrics.csv has no {} rows to plot", run, o.split);
+  }
+  draw_curves(all, o.title.empty() ? o.split + " " + o.metric : o.title, o.x, o.metric, o.out);
+}
+
+void draw_curves(const std::vector<Series>& all, const std::string& title,
+                 const std::string& xlabel, const std::string& ylabel, const std::string& out,
+                 bool log_y) {
+  // A logarithmic axis needs positive values: all-zero losses (an exact fit) stay linear.
+  for (const Series& c : all)
+    for (const auto& [x, y] : c.points) log_y = log_y && y > 0;
+  // The data inline, one block per curve (gnuplot's '-' files), so nothing is left behind.
+  std::string script = fmt::format(
+      "set terminal pngcairo size 960,600 noenhanced\nset output {}\nset title {}\n"
+      "set xlabel {}\nset ylabel {}\nset key outside right\nset grid\n{}plot ",
+      gnuplot_string(out), gnuplot_string(title), gnuplot_string(xlabel), gnuplot_string(ylabel),
+      log_y ? "set logscale y\n" : "");
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::string& style = all[i].style;
+    TIDE_CHECK(style == "linespoints" || style == "lines" || style == "points",
+               "plot style '{}' is not linespoints, lines or points", style);
+    script += fmt::format("{}'-' using 1:2 with {} title {}", i ? ", " : "", style,
+                          gnuplot_string(all[i].label));
+  }
+  script += "\n";
+  for (const Series& s : all) {
+    for (const auto& [x, y] : s.points) script += fmt::format("{} {}\n", x, y);
+    script += "e\n";
+  }
+  FILE* gnuplot = popen("gnuplot 2>&1", "w");
+  TIDE_CHECK(gnuplot != nullptr, "cannot start gnuplot: {}", std::strerror(errno));
+  std::fwrite(script.data(), 1, script.size(), gnuplot);
+  const int status = pclose(gnuplot);
+  TIDE_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "gnuplot failed (exit status {}){}",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+             WIFEXITED(status) && WEXITSTATUS(status) == 127
+                 ? ": it is not installed (scripts/setup installs gnuplot-nox)"
+                 : "");
+  std::error_code ec;
+  TIDE_CHECK(fs::file_size(out, ec) > 0 && !ec, "{}: gnuplot wrote no image", out);
+}
+
+}  // namespace tide

@@ -1,0 +1,28 @@
+// What an evaluation reports to the session and its hooks, whatever the task evaluated.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+namespace tide {
+
+struct EvalResult {
+  double loss = 0;      // mean cross-entropy per example
+  double accuracy = 0;  // fraction of examples whose largest logit is the label
+  int64_t examples = 0;
+};
+
+// What one evaluation saw, summed over the ranks: the training steps since the previous one
+// (mean loss and accuracy in training mode, as the steps computed them), the test split, and,
+// with --eval-train, training examples evaluated as the test split is (no dropout, no
+// perturbation, batch norm's running statistics); NaN without it.
+struct EpochRecord {
+  double epoch = 0;  // fractional epochs trained
+  int64_t step = 0;
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;
+  double eval_train_loss = std::numeric_limits<double>::quiet_NaN();
+  double eval_train_accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+
+}  // namespace tide

@@ -1,0 +1,167 @@
+// Collectives, teams and the stall watchdog on real ranks: ctest runs this under mpirun with
+// 1, 2 and 3 ranks. Every test makes the same collectives on every rank, so a failure on one
+// rank cannot leave another waiting.
+#include <chrono>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/testing.hpp"
+#include "tide/distributed/communicator.hpp"
+#include "tide/distributed/replicate.hpp"
+
+namespace tide {
+namespace {
+
+using ::testing::HasSubstr;
+
+const Communicator& world() {
+  return Communicator::world();
+}
+
+// Sizes 0, 1, odd, and larger than a 25 MB gradient bucket (7 M floats = 28 MB).
+const int64_t kSizes[] = {0, 1, 7, 1001, 7'000'001};
+
+// Element i of rank r: small integers and halves, exact in f32 whatever the order of sums.
+double value_of(int r, int64_t i) {
+  return (r + 1) + 0.5 * static_cast<double>(i % 5);
+}
+
+template <class T>
+void check_allreduce(DType dtype) {
+  const int W = world().size(), r = world().rank();
+  for (int64_t n : kSizes) {
+    Tensor t = Tensor::empty({n}, dtype);
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(dtype == DType::i64 ? r + 1 + i % 5 : value_of(r, i));
+    world().allreduce(t, ReduceOp::sum);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double expected = 0;
+      for (int q = 0; q < W; ++q) expected += dtype == DType::i64 ? q + 1 + i % 5 : value_of(q, i);
+      bad += static_cast<double>(p[i]) != expected;
+    }
+    EXPECT_EQ(bad, 0) << "allreduce of " << n << " " << dtype_name(dtype) << " on " << W
+                      << " ranks";
+  }
+}
+
+TEST(Communicator, AllreduceSumsEverySizeAndType) {
+  check_allreduce<float>(DType::f32);
+  check_allreduce<double>(DType::f64);
+  check_allreduce<int64_t>(DType::i64);
+}
+
+TEST(Communicator, AllreduceMaxAndMin) {
+  const int W = world().size(), r = world().rank();
+  Tensor t = Tensor::from<double>({3}, {double(r), -double(r), 5.0});
+  Tensor u = t.clone();
+  world().allreduce(t, ReduceOp::max);
+  world().allreduce(u, ReduceOp::min);
+  EXPECT_EQ(t.to_vector(), (std::vector<double>{double(W - 1), 0.0, 5.0}));
+  EXPECT_EQ(u.to_vector(), (std::vector<double>{0.0, -double(W - 1), 5.0}));
+}
+
+TEST(Communicator, BroadcastFromEveryRootAndSize) {
+  const int W = world().size(), r = world().rank();
+  for (int root = 0; root < W; ++root)
+    for (int64_t n : kSizes) {
+      Tensor t = Tensor::empty({n}, DType::f32);
+      float* p = t.data<float>();
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value_of(r, i));
+      world().broadcast(t, root);
+      int64_t bad = 0;
+      for (int64_t i = 0; i < n; ++i) bad += p[i] != static_cast<float>(value_of(root, i));
+      EXPECT_EQ(bad, 0) << "broadcast of " << n << " from rank " << root;
+    }
+  Tensor t = Tensor::zeros({1});
+  EXPECT_THAT(testing::error_of([&] { world().broadcast(t, W); }), HasSubstr("is not a rank"));
+}
+
+TEST(Communicator, AllgatherTensorsAndStrings) {
+  const int W = world().size(), r = world().rank();
+  for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{100'003}}) {
+    Tensor t = Tensor::empty({n, 1}, DType::f64);
+    for (int64_t i = 0; i < n; ++i) t.data<double>()[i] = value_of(r, i);
+    const Tensor all = world().allgather(t);
+    ASSERT_EQ(all.shape(), Shape({W, n, 1}));
+    int64_t bad = 0;
+    for (int q = 0; q < W; ++q)
+      for (int64_t i = 0; i < n; ++i) bad += all.data<double>()[q * n + i] != value_of(q, i);
+    EXPECT_EQ(bad, 0) << "allgather of " << n;
+  }
+  // Strings of different lengths, one of them empty.
+  const std::vector<std::string> got =
+      world().allgather(std::string(static_cast<size_t>(r) * 3, 'a' + static_cast<char>(r)));
+  ASSERT_EQ(got.size(), static_cast<size_t>(W));
+  for (int q = 0; q < W; ++q)
+    EXPECT_EQ(got[static_cast<size_t>(q)],
+              std::string(static_cast<size_t>(q) * 3, 'a' + static_cast<char>(q)));
+}
+
+TEST(Communicator, TeamsAreConsecutiveGroupsOfNearlyEqualSize) {
+  const int W = world().size(), r = world().rank();
+  for (int k = 1; k <= W; ++k) {
+    const Team team = split_into_teams(world(), k);
+    EXPECT_EQ(team.index, r * k / W);
+    int expected_size = 0;
+    for (int q = 0; q < W; ++q) expected_size += q * k / W == team.index;
+    EXPECT_EQ(team.comm.size(), expected_size);
+    // A sum inside the team sees only the team's ranks.
+    Tensor t = Tensor::full({1}, r, DType::i64);
+    team.comm.allreduce(t);
+    int64_t expected = 0;
+    for (int q = 0; q < W; ++q)
+      if (q * k / W == team.index) expected += q;
+    EXPECT_EQ(t.data<int64_t>()[0], expected) << k << " teams";
+  }
+  EXPECT_THAT(testing::error_of([&] { split_into_teams(world(), W + 1); }), HasSubstr("--teams"));
+}
+
+TEST(Communicator, ReplicateCopiesRankZerosParametersAndChecksThem) {
+  const int r = world().rank();
+  Variable a(Tensor::full({3, 5}, 10.0 + r), true), b(Tensor::full({7}, -1.0 * r), true);
+  const NamedParameters params{{"a", a}, {"b", b}};
+  const uint64_t sum =
+      replicate_parameters(params, describe_parameters(params) + "model x\n", world());
+  EXPECT_EQ(a.value().to_vector(), std::vector<double>(15, 10.0));
+  EXPECT_EQ(b.value().to_vector(), std::vector<double>(7, 0.0));
+  EXPECT_EQ(sum, parameters_checksum(params));
+}
+
+TEST(Communicator, ReplicateNamesTheRanksWithAnotherModel) {
+  const int W = world().size(), r = world().rank();
+  if (W == 1) GTEST_SKIP() << "needs two ranks";
+  Variable a(Tensor::zeros({r == W - 1 ? 4 : 3}), true);
+  const NamedParameters params{{"layer.weight", a}};
+  const std::string message = testing::error_of(
+      [&] { replicate_parameters(params, describe_parameters(params), world()); });
+  EXPECT_THAT(message,
+              HasSubstr(fmt::format("rank {} of {} started with a different model", W - 1, W)));
+  EXPECT_THAT(message, HasSubstr("layer.weight f32[3]"));
+  EXPECT_THAT(message, HasSubstr("layer.weight f32[4]"));
+}
+
+TEST(Communicator, WatchdogNamesWhatARankWaitsOn) {
+  const int W = world().size(), r = world().rank();
+  if (W == 1) GTEST_SKIP() << "needs two ranks";
+  Tensor t = Tensor::zeros({4});
+  if (r == 0) {
+    ::testing::internal::CaptureStderr();
+    {
+      StallWatchdog dog(world(), 0.2);
+      world().allreduce(t, ReduceOp::sum, "the gradient allreduce of step 7, bucket 2 of 3");
+    }
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_THAT(log, HasSubstr("stalled: rank 0 has waited"));
+    EXPECT_THAT(log, HasSubstr("step 7, bucket 2 of 3"));
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));  // a slow rank
+    world().allreduce(t, ReduceOp::sum, "the gradient allreduce of step 7, bucket 2 of 3");
+  }
+}
+
+}  // namespace
+}  // namespace tide

@@ -1,0 +1,206 @@
+// `tide experiment`: the runs each experiment makes, the combination of regularisers, and
+// a small batch-size experiment on Fashion-MNIST that writes every file with sane contents.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/testing.hpp"
+#include "tide/experiments/experiment.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using tide::testing::error_of;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Experiment, BatchSizeRunsDifferOnlyInTheBatch) {
+  TrainConfig base;
+  base.lr = 0.02;
+  base.lr_scaling = "linear";
+  base.warmup_epochs = 1.5;
+  const auto runs = batch_size_runs(base, {256, 64, 1024});
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].name, "batch-256");
+  for (const ExperimentRun& r : runs) {
+    EXPECT_EQ(r.config.lr, 0.02);
+    EXPECT_EQ(r.config.lr_base_batch, 64);  // the smallest: lr is meant for it
+    EXPECT_EQ(r.config.warmup_epochs, 1.5);
+  }
+  EXPECT_EQ(runs[2].config.batch_size, 1024);
+  EXPECT_DOUBLE_EQ(lr_scale_factor(runs[2].config, 1024), 16.0);
+  EXPECT_THAT(error_of([&] { batch_size_runs(base, {}); }), HasSubstr("--batch-sizes"));
+  EXPECT_THAT(error_of([&] {
+                batch_size_runs(base, {64, 0});
+              }),
+              HasSubstr("0 is not a positive batch size"));
+  EXPECT_THAT(error_of([&] { batch_size_runs(base, {64, 64}); }), HasSubstr("lists 64 twice"));
+}
+
+TEST(Experiment, RegularizationRunsAddOneRegulariserEach) {
+  TrainConfig base;
+  base.weight_decay = 0.1;  // the base's own regularisers are cleared
+  base.augment.flip = 0.5;
+  const RegularizationOptions o;
+  const auto runs = regularization_runs(base, o);
+  ASSERT_EQ(runs.size(), 7u);
+  const TrainConfig& none = runs[0].config;
+  EXPECT_EQ(runs[0].name, "none");
+  EXPECT_EQ(none.weight_decay, 0.0);
+  EXPECT_FALSE(none.augment.any());
+  EXPECT_EQ(runs[1].config.weight_decay, o.l2);
+  EXPECT_EQ(runs[2].config.l1, o.l1);
+  EXPECT_EQ(runs[3].config.dropout, o.dropout);
+  EXPECT_TRUE(runs[4].config.batch_norm);
+  EXPECT_EQ(runs[5].config.augment.noise_std, o.noise);
+  EXPECT_EQ(runs[6].config.augment.shift, o.shift);
+  EXPECT_EQ(runs[6].config.weight_decay, 0.0);
+}
+
+// Forward selection over the singles that beat `none`, best first; here a combined run's
+// test loss is what a table of made-up scores says, so each decision can be checked.
+TEST(Experiment, ForwardSelectionKeepsOnlyAdditionsThatHelp) {
+  const auto runs = regularization_runs(TrainConfig{}, RegularizationOptions{});
+  const auto result = [](const std::string& name, double loss) {
+    ExperimentResult r;
+    r.name = name;
+    r.summary.history = {EpochRecord{.test_loss = 9.0}, EpochRecord{.test_loss = loss}};
+    return r;
+  };
+  // none 0.60; better: shift 0.40, dropout 0.50, l2 0.55; l1, batch-norm, noise are not.
+  const double single[] = {0.60, 0.55, 0.61, 0.50, 0.65, 0.60, 0.40};
+  std::vector<ExperimentResult> results;
+  for (size_t i = 0; i < runs.size(); ++i) results.push_back(result(runs[i].name, single[i]));
+  const std::map<std::string, double> combined = {{"shift+dropout", 0.35},
+                                                  {"shift+dropout+l2", 0.36}};
+  std::vector<std::string> asked;
+  std::vector<TrainConfig> configs;
+  const Selection s =
+      select_combination(runs, results, Criterion::test_loss, [&](const ExperimentRun& run) {
+        asked.push_back(run.name);
+        configs.push_back(run.config);
+        return result(run.name, combined.at(run.name));
+      });
+  EXPECT_EQ(asked, (std::vector<std::string>{"shift+dropout", "shift+dropout+l2"}));
+  EXPECT_EQ(s.best, "shift+dropout");  // adding l2 made it worse
+  ASSERT_EQ(s.runs.size(), 2u);
+  EXPECT_EQ(s.results[1].name, "shift+dropout+l2");
+  const RegularizationOptions o;
+  EXPECT_EQ(configs[0].augment.shift, o.shift);
+  EXPECT_EQ(configs[0].dropout, o.dropout);
+  EXPECT_EQ(configs[0].weight_decay, 0.0);
+  EXPECT_EQ(configs[1].weight_decay, o.l2);
+  EXPECT_FALSE(configs[1].batch_norm);
+
+  // By accuracy instead, or when nothing beats none.
+  for (auto& r : results) r.summary.history.back().test_accuracy = 0.5;
+  results[4].summary.history.back().test_accuracy = 0.9;  // batch-norm alone
+  asked.clear();
+  const Selection by_accuracy =
+      select_combination(runs, results, Criterion::test_accuracy, [&](const ExperimentRun& run) {
+        asked.push_back(run.name);
+        return result(run.name, 0);
+      });
+  EXPECT_TRUE(asked.empty());
+  EXPECT_EQ(by_accuracy.best, "batch-norm");
+  results[4].summary.history.back().test_accuracy = 0.5;
+  EXPECT_EQ(select_combination(runs, results, Criterion::test_accuracy, nullptr).best, "none");
+}
+
+TEST(Experiment, SmallBatchSizeExperimentWritesItsReport) {
+  TrainConfig base;
+  base.train_examples = 1024;
+  base.eval_train = 512;
+  base.epochs = 3;
+  base.hidden = 64;
+  base.lr = 0.05;
+  base.summary_every_steps = 0;
+  const std::string out = ::testing::TempDir() + "/tide_experiment_batch";
+  fs::remove_all(out);
+  const auto runs = batch_size_runs(base, {32, 256});
+  const auto results = run_experiment(runs, out, Communicator::solo());
+  write_experiment_report("batch size", out, results);
+
+  // Four PNGs of gnuplot's 960x600.
+  for (const char* png :
+       {"train_accuracy.png", "train_loss.png", "test_accuracy.png", "test_loss.png"}) {
+    const std::string bytes = read_file(fs::path(out) / png);
+    ASSERT_GT(bytes.size(), 24u) << png;
+    EXPECT_EQ(bytes.substr(1, 3), "PNG") << png;
+    const auto be32 = [&](size_t at) {
+      return (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at])) << 24) |
+             (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 1])) << 16) |
+             (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 2])) << 8) |
+             static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 3]));
+    };
+    EXPECT_EQ(be32(16), 960u);
+    EXPECT_EQ(be32(20), 600u);
+  }
+  // Every run trained in its own run directory.
+  for (const char* run : {"batch-32", "batch-256"})
+    EXPECT_TRUE(fs::exists(fs::path(out) / run / "metrics.csv")) << run;
+
+  // curves.csv: a header and one row per run and epoch; figures in range.
+  std::stringstream csv(read_file(fs::path(out) / "curves.csv"));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line,
+            "run,batch_size,lr,epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,"
+            "step_mean_train_loss,step_mean_train_accuracy");
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    std::vector<std::string> f;
+    std::stringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');) f.push_back(cell);
+    ASSERT_EQ(f.size(), 11u) << line;
+    EXPECT_TRUE(f[0] == "batch-32" || f[0] == "batch-256") << line;
+    for (size_t i = 5; i < 11; ++i) {
+      const double v = std::stod(f[i]);
+      EXPECT_TRUE(std::isfinite(v) && v >= 0) << line;
+      if (i % 2 == 0) {
+        EXPECT_LE(v, 1.0) << line;  // accuracies
+      }
+    }
+    ++rows;
+  }
+  EXPECT_EQ(rows, 6);
+
+  // summary.json: the final figures and the gap, consistent with the run's own history.
+  const auto j = nlohmann::json::parse(read_file(fs::path(out) / "summary.json"));
+  EXPECT_EQ(j["experiment"], "batch size");
+  ASSERT_EQ(j["runs"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& r = j["runs"][i];
+    const EpochRecord& last = results[i].summary.history.back();
+    EXPECT_EQ(r["name"], runs[i].name);
+    EXPECT_EQ(r["batch_size"], runs[i].config.batch_size);
+    EXPECT_DOUBLE_EQ(r["test_accuracy"].get<double>(), last.test_accuracy);
+    EXPECT_DOUBLE_EQ(r["train_accuracy"].get<double>(), last.eval_train_accuracy);
+    EXPECT_NEAR(r["generalization_gap_accuracy"].get<double>(),
+                last.eval_train_accuracy - last.test_accuracy, 1e-12);
+    EXPECT_NEAR(r["generalization_gap_loss"].get<double>(), last.test_loss - last.eval_train_loss,
+                1e-12);
+    EXPECT_GT(r["test_accuracy"].get<double>(), 0.5);  // it learned: 10 classes, chance 0.1
+    EXPECT_EQ(r["epochs"].get<double>(), 3.0);
+  }
+  // 1024 examples: 32 steps an epoch at batch 32, 4 at 256.
+  EXPECT_EQ(j["runs"][0]["steps"], 96);
+  EXPECT_EQ(j["runs"][1]["steps"], 12);
+  EXPECT_THAT(read_file(fs::path(out) / "summary.md"), HasSubstr("| batch-256 | 256 |"));
+}
+
+}  // namespace
+}  // namespace tide
