@@ -3,6 +3,7 @@
 #include <lapacke.h>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "tide/core/error.hpp"
@@ -19,6 +20,8 @@ int64_t least_squares(double* x, const double* a, const double* b, int64_t m, in
   std::copy(b, b + m, rhs.begin());
   std::vector<double> singular(static_cast<size_t>(std::min(m, n)));
   lapack_int rank = 0;
+  if (rcond < 0)
+    rcond = std::numeric_limits<double>::epsilon() * static_cast<double>(std::max(m, n));
   const lapack_int info = LAPACKE_dgelsd(
       LAPACK_ROW_MAJOR, static_cast<lapack_int>(m), static_cast<lapack_int>(n), 1, a_copy.data(),
       static_cast<lapack_int>(n), rhs.data(), 1, singular.data(), rcond, &rank);
