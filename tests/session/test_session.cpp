@@ -160,7 +160,7 @@ TEST(Session, EarlyStoppingAfterPatienceEvaluationsWithoutImprovement) {
       [&] { return EvalResult{.loss = losses[evaluated++], .accuracy = 0.5, .examples = 1}; },
       nullptr, [] { return 0.1; }, false);
   loop.session.add_hook(eval);
-  loop.session.add_hook(std::make_shared<EarlyStoppingHook>(*eval, 3));
+  loop.session.add_hook(std::make_shared<EarlyStoppingHook>(3));
   loop.session.add_hook(std::make_shared<StopAtStepHook>(6));
   loop.session.run(ok_step);
   EXPECT_EQ(evaluated, 5);  // the best, 0.8, was not beaten by 0.9, 0.85, 0.95

@@ -1,33 +1,17 @@
 // A training run of a classifier: data, model, optimizer, loop, evaluation, run directory.
 #pragma once
 
-#include "tide/distributed/communicator.hpp"
-
 #include <string>
-#include <vector>
 
+#include "tide/distributed/communicator.hpp"
 #include "tide/session/config.hpp"
-#include "tide/classify/evaluate.hpp"
+#include "tide/session/training_run.hpp"
 
 namespace tide {
 
-struct TrainSummary {
-  double test_accuracy = 0;
-  double test_loss = 0;
-  double train_loss = 0;  // mean over the steps of the last epoch run
-  double epochs = 0;      // steps / batches per epoch
-  int64_t steps = 0;
-  double samples_per_sec = 0;  // training examples per second over the whole run
-  double wall_s = 0;
-  int64_t parameters = 0;
-  std::string run_dir;
-  std::string stop_reason;           // why the loop ended ("reached step 938", "SIGTERM received")
-  int stopped_by_signal = 0;         // SIGTERM or SIGINT when a signal stopped it, else 0
-  std::string checkpoint;            // the last checkpoint written (its JSON)
-  std::vector<EpochRecord> history;  // every evaluation of this run, in order
-  double lr = 0;                     // the base rate after --lr-scaling
-  int64_t warmup_steps = 0;          // of the schedule (--warmup-epochs converted)
-};
+// How a run of train_classifier ended: test_loss and test_accuracy are the last
+// evaluation's on the test split.
+using TrainSummary = RunResult;
 
 // Trains config.model on config.dataset with SGD, evaluating on the test split after each
 // epoch (and after the last step), and writes into the run directory: config.toml (the

@@ -73,6 +73,12 @@ void StallWatch::begin(std::string what) {
   what_ = std::move(what);
   since_ = std::chrono::steady_clock::now();
   waiting_ = true;
+  ++count_;
+}
+
+int64_t StallWatch::count() const {
+  std::lock_guard lock(mutex_);
+  return count_;
 }
 
 void StallWatch::end() {

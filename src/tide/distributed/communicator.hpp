@@ -31,9 +31,12 @@ class StallWatch {
   void end();
   // The current wait and how long it has lasted; empty when not waiting.
   std::pair<std::string, double> current() const;
+  // Collectives begun so far.
+  int64_t count() const;
 
  private:
   mutable std::mutex mutex_;
+  int64_t count_ = 0;
   std::string what_;
   std::chrono::steady_clock::time_point since_;
   bool waiting_ = false;
@@ -77,6 +80,9 @@ class Communicator {
   // Waits in collectives are recorded here (shared by the groups split from one
   // communicator: a rank waits in one collective at a time); see StallWatchdog.
   const std::shared_ptr<StallWatch>& stall_watch() const { return watch_; }
+  // The collectives this rank has entered on this communicator and its copies (the
+  // Reducer's included): what a test counts per step.
+  int64_t collectives() const { return watch_->count(); }
 
   Communicator(const Communicator&) = default;
   Communicator& operator=(const Communicator&) = default;

@@ -23,6 +23,7 @@ struct EpochRecord {
   double test_loss = 0, test_accuracy = 0;
   double eval_train_loss = std::numeric_limits<double>::quiet_NaN();
   double eval_train_accuracy = std::numeric_limits<double>::quiet_NaN();
+  bool end_of_epoch = false;  // at the end of an epoch, not after a run's last step
 };
 
 }  // namespace tide

@@ -89,38 +89,25 @@ void CheckpointHook::save(Session& s) {
   }
 }
 
-void StepSums::add(const StepResult& r) {
-  loss += r.loss;
-  steps += 1;
-  correct += static_cast<double>(r.correct);
-  examples += static_cast<double>(r.examples);
-}
-
-StepSums StepSums::reduce(const Communicator& comm, const std::string& what) const {
-  Tensor sums = Tensor::from<double>({4}, {loss, steps, correct, examples});
-  comm.allreduce(sums, ReduceOp::sum, what);
-  const double* w = sums.data<double>();
-  return {w[0], w[1], w[2], w[3]};
-}
-
 MetricsHook::MetricsHook(int64_t every, MetricsWriter* writer, Progress* progress,
                          std::function<double()> lr)
     : every_(every), writer_(writer), progress_(progress), lr_(std::move(lr)) {}
 
-void MetricsHook::after_step(Session& s, const StepResult& r) {
-  if (window_.steps == 0 && window_start_ == 0) window_start_ = s.elapsed();
-  window_.add(r);
+void MetricsHook::after_step(Session& s, const StepResult&) {
+  if (window_.steps() == 0 && window_start_ == 0) window_start_ = s.elapsed();
+  window_.add(s.step_results());
   const double seconds = std::max(s.elapsed() - window_start_, 1e-9);
   const int64_t step = s.state().step;
+  const int rank = s.comm().rank();
   if (progress_)
-    progress_->update(step, s.state().epoch - (s.state().batch == 0 ? 1 : 0), window_.mean_loss(),
-                      window_.examples * s.comm().size() / seconds);
+    progress_->update(step, s.state().epoch - (s.state().batch == 0 ? 1 : 0),
+                      window_.mean_loss_of(rank),
+                      window_.examples_of(rank) * s.comm().size() / seconds);
   if (step % every_ != 0) return;
-  const StepSums all = window_.reduce(s.comm(), fmt::format("the metrics of step {}", step));
   if (writer_)
     writer_->write({step, static_cast<double>(step) / static_cast<double>(s.steps_per_epoch()),
-                    "train", all.mean_loss(), all.accuracy(), lr_(), all.examples / seconds,
-                    s.elapsed()});
+                    "train", window_.mean_loss(), window_.accuracy(), lr_(),
+                    window_.examples() / seconds, s.elapsed()});
   window_ = {};
   window_start_ = s.elapsed();
 }
@@ -138,36 +125,30 @@ EvaluationHook::EvaluationHook(std::function<EvalResult()> evaluate, MetricsWrit
       lr_(std::move(lr)),
       log_(log) {}
 
-void EvaluationHook::after_step(Session&, const StepResult& r) {
-  epoch_.add(r);
-}
-
 void EvaluationHook::end_epoch(Session& s) {
-  run(s, s.state().epoch - 1);
+  run(s, s.state().epoch - 1, true);
 }
 
 void EvaluationHook::end(Session& s) {
   if (Session::termination_signal() != 0 || s.state().step == last_step_) return;
-  run(s, s.state().epoch);
+  run(s, s.state().epoch, false);
 }
 
-void EvaluationHook::run(Session& s, int64_t epoch) {
-  last_ = evaluate_();
+void EvaluationHook::run(Session& s, int64_t epoch, bool end_of_epoch) {
+  const EvalResult test = evaluate_();
   last_step_ = s.state().step;
-  const StepSums all =
-      epoch_.reduce(s.comm(), fmt::format("the train loss of epoch {}", epoch + 1));
-  train_loss_ = all.mean_loss();
-  epoch_ = {};
   const int64_t step = s.state().step;
   const double epochs = static_cast<double>(step) / static_cast<double>(s.steps_per_epoch());
   EpochRecord record{.epoch = epochs,
                      .step = step,
-                     .train_loss = train_loss_,
-                     .train_accuracy = all.accuracy(),
-                     .test_loss = last_->loss,
-                     .test_accuracy = last_->accuracy};
+                     .train_loss = epoch_.mean_loss(),
+                     .train_accuracy = epoch_.accuracy(),
+                     .test_loss = test.loss,
+                     .test_accuracy = test.accuracy,
+                     .end_of_epoch = end_of_epoch};
+  epoch_ = {};
   if (writer_)
-    writer_->write({step, epochs, "test", last_->loss, last_->accuracy, lr_(), 0.0, s.elapsed()});
+    writer_->write({step, epochs, "test", test.loss, test.accuracy, lr_(), 0.0, s.elapsed()});
   if (evaluate_train_) {
     const EvalResult fit = evaluate_train_();
     record.eval_train_loss = fit.loss;
@@ -175,58 +156,53 @@ void EvaluationHook::run(Session& s, int64_t epoch) {
     if (writer_)
       writer_->write({step, epochs, "train-eval", fit.loss, fit.accuracy, lr_(), 0.0, s.elapsed()});
   }
-  history_.push_back(record);
   if (log_)
     log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}{}", epoch + 1,
-             train_loss_, last_->loss, last_->accuracy,
+             record.train_loss, test.loss, test.accuracy,
              evaluate_train_ ? fmt::format(" (training examples: loss {:.4f}, accuracy {:.4f})",
                                            record.eval_train_loss, record.eval_train_accuracy)
                              : "");
+  s.report_evaluation(record);
 }
 
-void PlateauHook::end_epoch(Session& s) {
-  if (evaluation_.last_step() != s.state().step || !evaluation_.last()) return;
-  if (schedule_.observe(evaluation_.last()->loss) && log_)
+void PlateauHook::after_evaluation(Session& s, const EpochRecord& r) {
+  if (!r.end_of_epoch) return;
+  if (schedule_.observe(r.test_loss) && log_)
     log_info("the test loss has not improved for more than the patience: learning rate now {}",
              schedule_.at(s.state().step));
 }
 
-SummaryHook::SummaryHook(int64_t every, EventWriter* writer, const EvaluationHook& evaluation,
-                         std::function<double()> lr)
-    : every_(every), writer_(writer), evaluation_(evaluation), lr_(std::move(lr)) {}
+SummaryHook::SummaryHook(int64_t every, EventWriter* writer, std::function<double()> lr)
+    : every_(every), writer_(writer), lr_(std::move(lr)) {}
 
 void SummaryHook::after_step(Session& s, const StepResult& r) {
   if (every_ <= 0) return;
   if (window_start_ < 0) window_start_ = s.elapsed();
-  window_.add(r);
+  window_.add(s.step_results());
   const int64_t step = s.state().step;
   if (step % every_ != 0) return;
-  const StepSums all = window_.reduce(s.comm(), fmt::format("the summaries of step {}", step));
   if (writer_) {
-    writer_->scalar("train/loss", step, all.mean_loss());
-    writer_->scalar("train/accuracy", step, all.accuracy());
+    writer_->scalar("train/loss", step, window_.mean_loss());
+    writer_->scalar("train/accuracy", step, window_.accuracy());
     writer_->scalar("lr", step, lr_());
     writer_->scalar("samples_per_sec", step,
-                    all.examples / std::max(s.elapsed() - window_start_, 1e-9));
+                    window_.examples() / std::max(s.elapsed() - window_start_, 1e-9));
     if (r.grad_norm >= 0) writer_->scalar("train/grad_norm", step, r.grad_norm);
   }
   window_ = {};
   window_start_ = s.elapsed();
 }
 
-void SummaryHook::write_evaluation(Session&) {
-  const int64_t step = evaluation_.last_step();
-  if (!writer_ || !evaluation_.last() || step == evaluation_written_) return;
-  writer_->scalar("test/loss", step, evaluation_.last()->loss);
-  writer_->scalar("test/accuracy", step, evaluation_.last()->accuracy);
-  evaluation_written_ = step;
+void SummaryHook::after_evaluation(Session&, const EpochRecord& r) {
+  if (!writer_) return;
+  writer_->scalar("test/loss", r.step, r.test_loss);
+  writer_->scalar("test/accuracy", r.step, r.test_accuracy);
 }
 
-void EarlyStoppingHook::end_epoch(Session& s) {
-  const auto& r = evaluation_.last();
-  if (!r || patience_ <= 0) return;
-  if (!any_ || r->loss < best_) {
-    best_ = r->loss;
+void EarlyStoppingHook::after_evaluation(Session& s, const EpochRecord& r) {
+  if (!r.end_of_epoch || patience_ <= 0) return;
+  if (!any_ || r.test_loss < best_) {
+    best_ = r.test_loss;
     any_ = true;
     without_improvement_ = 0;
     return;

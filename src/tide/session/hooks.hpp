@@ -18,17 +18,6 @@
 
 namespace tide {
 
-// Loss, accuracy and example counts of the steps since the last reset, summed over the ranks
-// by reduce(): what the metrics, evaluation and summary hooks each report over their window.
-struct StepSums {
-  double loss = 0, steps = 0, correct = 0, examples = 0;
-  void add(const StepResult& r);
-  // The sums over every rank (a collective); this rank's own are kept.
-  StepSums reduce(const Communicator& comm, const std::string& what) const;
-  double mean_loss() const { return steps > 0 ? loss / steps : 0.0; }
-  double accuracy() const { return examples > 0 ? correct / examples : 0.0; }
-};
-
 // Stops once `last` steps are done.
 class StopAtStepHook : public Hook {
  public:
@@ -118,47 +107,35 @@ class MetricsHook : public Hook {
 };
 
 // Evaluates after every epoch and after the last step (not when a signal stopped the run),
-// writes a `test` row (and, given `evaluate_train`, a `train-eval` row) and logs it; keeps
-// every result.
+// writes a `test` row (and, given `evaluate_train`, a `train-eval` row), logs it when `log`,
+// and reports it to the session, which hands it to every hook (after_evaluation).
 class EvaluationHook : public Hook {
  public:
   EvaluationHook(std::function<EvalResult()> evaluate, MetricsWriter* writer,
                  std::function<double()> lr, bool log,
                  std::function<EvalResult()> evaluate_train = nullptr);
+  void after_step(Session& s, const StepResult&) override { epoch_.add(s.step_results()); }
   void end_epoch(Session& s) override;
   void end(Session& s) override;
-  const std::optional<EvalResult>& last() const { return last_; }
-  // The step of the last evaluation (-1 before the first).
-  int64_t last_step() const { return last_step_; }
-  // Mean training loss of the epoch that ended last (summed over the ranks).
-  double train_loss() const { return train_loss_; }
-  // One record per evaluation of this process (a resumed run starts a new history).
-  const std::vector<EpochRecord>& history() const { return history_; }
-  void after_step(Session&, const StepResult& r) override;
 
  private:
-  void run(Session& s, int64_t epoch);
+  void run(Session& s, int64_t epoch, bool end_of_epoch);
   std::function<EvalResult()> evaluate_, evaluate_train_;
   MetricsWriter* writer_;
   std::function<double()> lr_;
   bool log_;
-  std::optional<EvalResult> last_;
   int64_t last_step_ = -1;
-  StepSums epoch_;
-  double train_loss_ = 0;
-  std::vector<EpochRecord> history_;
+  StepSums epoch_;  // the steps since the last evaluation
 };
 
-// --lr-schedule plateau: after each evaluation, gives the schedule the test loss; logs a
-// reduction of the rate.
+// --lr-schedule plateau: after each end-of-epoch evaluation, gives the schedule the test
+// loss; logs a reduction of the rate.
 class PlateauHook : public Hook {
  public:
-  PlateauHook(const EvaluationHook& evaluation, LrSchedule& schedule, bool log)
-      : evaluation_(evaluation), schedule_(schedule), log_(log) {}
-  void end_epoch(Session& s) override;
+  PlateauHook(LrSchedule& schedule, bool log) : schedule_(schedule), log_(log) {}
+  void after_evaluation(Session& s, const EpochRecord& r) override;
 
  private:
-  const EvaluationHook& evaluation_;
   LrSchedule& schedule_;
   bool log_;
 };
@@ -168,34 +145,28 @@ class PlateauHook : public Hook {
 // lr and samples_per_sec; after every evaluation test/loss and test/accuracy.
 class SummaryHook : public Hook {
  public:
-  SummaryHook(int64_t every, EventWriter* writer, const EvaluationHook& evaluation,
-              std::function<double()> lr);
+  SummaryHook(int64_t every, EventWriter* writer, std::function<double()> lr);
   void after_step(Session& s, const StepResult& r) override;
-  void end_epoch(Session& s) override { write_evaluation(s); }
-  void end(Session& s) override { write_evaluation(s); }
+  void after_evaluation(Session& s, const EpochRecord& r) override;
   // Whether the step after `step` steps is one whose gradient norm is summarised.
   bool wants_grad_norm(int64_t step) const { return every_ > 0 && (step + 1) % every_ == 0; }
 
  private:
-  void write_evaluation(Session& s);
   int64_t every_;
   EventWriter* writer_;
-  const EvaluationHook& evaluation_;
   std::function<double()> lr_;
   StepSums window_;
   double window_start_ = -1;
-  int64_t evaluation_written_ = -1;
 };
 
-// Stops when the evaluation's loss has not improved for `patience` evaluations in a row.
+// Stops when the end-of-epoch evaluation's loss has not improved for `patience` evaluations
+// in a row.
 class EarlyStoppingHook : public Hook {
  public:
-  EarlyStoppingHook(const EvaluationHook& evaluation, int64_t patience)
-      : evaluation_(evaluation), patience_(patience) {}
-  void end_epoch(Session& s) override;
+  explicit EarlyStoppingHook(int64_t patience) : patience_(patience) {}
+  void after_evaluation(Session& s, const EpochRecord& r) override;
 
  private:
-  const EvaluationHook& evaluation_;
   int64_t patience_, without_improvement_ = 0;
   double best_ = 0;
   bool any_ = false;

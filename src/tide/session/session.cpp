@@ -57,32 +57,79 @@ int Session::termination_signal() {
   return g_signal.load();
 }
 
-void Session::agree_on_stop() {
-  const int signal = g_signal.load();
-  if (signal != 0)
-    request_stop(fmt::format("{} received", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
-  if (comm_.size() == 1) return;
-  // [a stop on this rank, a signal on this rank]: the maximum over the ranks.
-  Tensor flags = Tensor::from<int64_t>({2}, {stop_requested() ? 1 : 0, signal});
-  comm_.allreduce(flags, ReduceOp::max,
-                  fmt::format("the stop agreement after step {}", state_.step));
-  const int64_t* f = flags.data<int64_t>();
-  if (f[1] != 0 && signal == 0) {
-    g_signal.store(static_cast<int>(f[1]));
-    request_stop(
-        fmt::format("{} received by another rank", f[1] == SIGTERM ? "SIGTERM" : "SIGINT"));
-  }
-  if (f[0] != 0) request_stop("another rank requested a stop");
+namespace {
+
+const char* signal_name(int64_t signal) {
+  return signal == SIGTERM ? "SIGTERM" : "SIGINT";
 }
 
-void Session::run(const std::function<StepResult(Session&)>& step) {
+}  // namespace
+
+void Session::stop_for_signal(int signal, bool here) {
+  if (!here) g_signal.store(signal);
+  request_stop(fmt::format("{} received{}", signal_name(signal), here ? "" : " by another rank"));
+}
+
+void Session::agree_on_step(StepResult& mine) {
+  const int signal = g_signal.load();
+  const int ranks = comm_.size();
+  step_results_.assign(static_cast<size_t>(ranks), mine);
+  if (ranks == 1) {
+    if (signal != 0) stop_for_signal(signal, true);
+    return;
+  }
+  // Per rank: loss, examples, correct, a non-finite loss, a signal.
+  constexpr int64_t kFields = 5;
+  const Tensor local = Tensor::from<double>(
+      {kFields}, {mine.loss, static_cast<double>(mine.examples), static_cast<double>(mine.correct),
+                  mine.skipped ? 1.0 : 0.0, static_cast<double>(signal)});
+  const Tensor all =
+      comm_.allgather(local, fmt::format("the control collective of step {}", state_.step + 1));
+  const double* f = all.data<double>();
+  bool skip = false;
+  int other_signal = 0;
+  for (int r = 0; r < ranks; ++r, f += kFields) {
+    StepResult& sr = step_results_[static_cast<size_t>(r)];
+    sr.loss = f[0];
+    sr.examples = static_cast<int64_t>(f[1]);
+    sr.correct = static_cast<int64_t>(f[2]);
+    skip = skip || f[3] != 0;
+    if (f[4] != 0 && other_signal == 0) other_signal = static_cast<int>(f[4]);
+  }
+  mine.skipped = skip;
+  for (StepResult& sr : step_results_) sr.skipped = skip;
+  if (signal != 0)
+    stop_for_signal(signal, true);
+  else if (other_signal != 0)
+    stop_for_signal(other_signal, false);
+}
+
+void Session::agree_on_signal() {
+  const int signal = g_signal.load();
+  if (comm_.size() == 1) return;
+  Tensor flag = Tensor::from<int64_t>({1}, {signal});
+  comm_.allreduce(flag, ReduceOp::max, "the signal check at the end of the run");
+  const int64_t any = flag.data<int64_t>()[0];
+  if (any != 0 && signal == 0) stop_for_signal(static_cast<int>(any), false);
+}
+
+void Session::report_evaluation(const EpochRecord& record) {
+  evaluations_.push_back(record);
+  for (auto& h : hooks_) h->after_evaluation(*this, record);
+}
+
+void Session::run(const Compute& compute, const Apply& apply) {
   start_s_ = now_s();
   for (auto& h : hooks_) h->begin(*this);
   if (!stop_requested()) start_epoch_(state_.epoch, state_.batch);
   while (!stop_requested()) {
     for (auto& h : hooks_) h->before_step(*this);
     if (stop_requested()) break;
-    const StepResult result = step(*this);
+    StepResult result = compute(*this);
+    agree_on_step(result);
+    if (stop_requested()) break;  // a signal: this step is not applied
+    apply(*this, result);
+    step_results_[static_cast<size_t>(comm_.rank())].grad_norm = result.grad_norm;
     ++state_.step;
     state_.batch += batches_per_step_;
     const bool epoch_done = state_.batch >= steps_per_epoch_ * batches_per_step_;
@@ -93,10 +140,65 @@ void Session::run(const std::function<StepResult(Session&)>& step) {
     for (auto& h : hooks_) h->after_step(*this, result);
     if (epoch_done)
       for (auto& h : hooks_) h->end_epoch(*this);
-    agree_on_stop();
+    // One rank has no one to agree with: a signal stops it after this step.
+    if (comm_.size() == 1 && g_signal.load() != 0 && !stop_requested())
+      stop_for_signal(g_signal.load(), true);
     if (epoch_done && !stop_requested()) start_epoch_(state_.epoch, 0);
   }
+  agree_on_signal();
   for (auto& h : hooks_) h->end(*this);
+}
+
+void StepSums::add(const std::vector<StepResult>& ranks) {
+  if (ranks_.size() < ranks.size()) ranks_.resize(ranks.size());
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    Sums& s = ranks_[r];
+    s.loss += ranks[r].loss;
+    s.steps += 1;
+    s.correct += static_cast<double>(ranks[r].correct);
+    s.examples += static_cast<double>(ranks[r].examples);
+  }
+}
+
+StepSums::Sums StepSums::total() const {
+  Sums t;
+  for (const Sums& s : ranks_) {
+    t.loss += s.loss;
+    t.steps += s.steps;
+    t.correct += s.correct;
+    t.examples += s.examples;
+  }
+  return t;
+}
+
+double StepSums::mean_loss() const {
+  const Sums t = total();
+  return t.steps > 0 ? t.loss / t.steps : 0.0;
+}
+
+double StepSums::accuracy() const {
+  const Sums t = total();
+  return t.examples > 0 ? t.correct / t.examples : 0.0;
+}
+
+double StepSums::examples() const {
+  return total().examples;
+}
+
+double StepSums::steps() const {
+  return total().steps;
+}
+
+double StepSums::mean_loss_of(int rank) const {
+  if (static_cast<size_t>(rank) >= ranks_.size() || ranks_[static_cast<size_t>(rank)].steps == 0)
+    return 0.0;
+  const Sums& s = ranks_[static_cast<size_t>(rank)];
+  return s.loss / s.steps;
+}
+
+double StepSums::examples_of(int rank) const {
+  return static_cast<size_t>(rank) < ranks_.size() ? ranks_[static_cast<size_t>(rank)].examples
+                                                    : 0.0;
 }
 
 }  // namespace tide

@@ -2,15 +2,25 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "tide/core/hash.hpp"
 #include "tide/core/log.hpp"
+#include "tide/distributed/data_parallel.hpp"
+#include "tide/distributed/replicate.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/factory.hpp"
 #include "tide/optim/regularize.hpp"
+#include "tide/report/event_writer.hpp"
+#include "tide/report/files.hpp"
+#include "tide/report/metrics.hpp"
+#include "tide/report/progress.hpp"
+#include "tide/session/hooks.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 namespace tide {
 
@@ -19,20 +29,6 @@ int default_threads(const TrainConfig& c) {
   const int local = Communicator::world().local_size();
   if (local <= 1) return 0;  // one per core
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
-}
-
-std::unique_ptr<Optimizer> make_configured_optimizer(const Module& model, const TrainConfig& c,
-                                                     double lr) {
-  return make_optimizer(model.parameters(), OptimizerConfig{.name = c.optimizer,
-                                                            .lr = lr,
-                                                            .momentum = c.momentum,
-                                                            .nesterov = c.nesterov,
-                                                            .weight_decay = c.weight_decay,
-                                                            .beta1 = c.beta1,
-                                                            .beta2 = c.beta2,
-                                                            .eps = c.eps,
-                                                            .trust = c.lars_trust,
-                                                            .decay_1d = !c.no_decay_bias_norm});
 }
 
 int64_t total_steps(const TrainConfig& c, int64_t per_epoch) {
@@ -60,22 +56,32 @@ ScheduleOptions schedule_options(const TrainConfig& c, int64_t per_epoch) {
   return o;
 }
 
-void make_reducer(GradientAveraging& out, const Module& model, const Communicator& comm,
-                  const TrainConfig& c) {
-  // auto: overlap needs a core for the Reducer's thread; where compute threads take them
-  // all, an allreduce during backward only takes their cycles (measured: bench/README.md).
-  const bool spare_core = static_cast<int64_t>(Communicator::world().local_size()) * num_threads() <
-                          static_cast<int64_t>(std::thread::hardware_concurrency());
-  out.overlap = c.overlap == "on" || (c.overlap == "auto" && spare_core);
-  if (comm.size() > 1)
-    out.reducer.emplace(
-        model.parameters(), comm,
-        ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
-                       .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-                       .overlap = out.overlap});
+namespace {
+
+std::unique_ptr<Optimizer> make_configured_optimizer(const Module& model, const TrainConfig& c,
+                                                     double lr) {
+  return make_optimizer(model.parameters(), OptimizerConfig{.name = c.optimizer,
+                                                            .lr = lr,
+                                                            .momentum = c.momentum,
+                                                            .nesterov = c.nesterov,
+                                                            .weight_decay = c.weight_decay,
+                                                            .beta1 = c.beta1,
+                                                            .beta2 = c.beta2,
+                                                            .eps = c.eps,
+                                                            .trust = c.lars_trust,
+                                                            .decay_1d = !c.no_decay_bias_norm});
 }
 
-namespace {
+// The Reducer's options of --bucket-mb, --first-bucket-mb and --overlap. auto: overlap needs a
+// core for the Reducer's thread; where compute threads take them all, an allreduce during
+// backward only takes their cycles (measured: bench/README.md).
+ReducerOptions reducer_options(const TrainConfig& c) {
+  const bool spare_core = static_cast<int64_t>(Communicator::world().local_size()) * num_threads() <
+                          static_cast<int64_t>(std::thread::hardware_concurrency());
+  return ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
+                        .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
+                        .overlap = c.overlap == "on" || (c.overlap == "auto" && spare_core)};
+}
 
 // The model flags ("--model mlp --hidden 64") recorded in the config.toml of the run
 // directory that holds `checkpoint` (<run>/checkpoints/step-N.json), the last value of each
@@ -159,70 +165,259 @@ ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::
   return p;
 }
 
-void apply_update(StepResult& r, bool nonfinite, bool want_grad_norm, const Module& model,
-                  Optimizer& optimizer, const TrainConfig& c, const Communicator& comm,
-                  int64_t step) {
-  double any = nonfinite ? 1 : 0;
-  if (comm.size() > 1) {  // a non-finite loss anywhere made every rank's gradients non-finite
-    Tensor t = Tensor::full({1}, any, DType::f64);
-    comm.allreduce(t, ReduceOp::max, fmt::format("the loss check of step {}", step + 1));
-    any = t.data<double>()[0];
-  }
-  if (any != 0) {
-    r.skipped = true;  // the parameters stay as they were; NanGuardHook decides
-    return;
-  }
-  if (want_grad_norm) r.grad_norm = grad_norm(model.parameters());
-  if (c.l1 > 0) add_l1_gradient(model.parameters(), c.l1, true);
-  if (c.clip_norm > 0) clip_grad_norm(model.parameters(), c.clip_norm);
-  if (c.clip_value > 0) clip_grad_value(model.parameters(), c.clip_value);
-  optimizer.step();
-}
-
-StandardHooks add_standard_hooks(Session& session, const HookInputs& in, const TrainConfig& c,
-                                 CheckpointStore& store, const TrainingState& start,
-                                 LrSchedule& schedule, const Optimizer& optimizer) {
-  const auto lr_now = [&optimizer] { return optimizer.lr(); };
-  StandardHooks h;
-  session.add_hook(std::make_shared<StopAtStepHook>(in.total));
-  h.nan_guard = std::make_shared<NanGuardHook>(c.nan_policy == "skip");
-  session.add_hook(h.nan_guard);
-  session.add_hook(std::make_shared<MetricsHook>(c.log_every, in.metrics, in.progress, lr_now));
-  h.evaluation = std::make_shared<EvaluationHook>(
-      in.evaluate, in.metrics, lr_now, in.writer && in.log_evaluation, in.evaluate_train);
-  session.add_hook(h.evaluation);
-  if (c.schedule.kind == "plateau")
-    session.add_hook(std::make_shared<PlateauHook>(*h.evaluation, schedule, in.writer));
-  if (c.early_stopping > 0)
-    session.add_hook(std::make_shared<EarlyStoppingHook>(*h.evaluation, c.early_stopping));
-  h.summaries =
-      std::make_shared<SummaryHook>(c.summary_every_steps, in.events, *h.evaluation, lr_now);
-  session.add_hook(h.summaries);
-  h.checkpoints = std::make_shared<CheckpointHook>(
-      store, c.checkpoint_every_secs, c.checkpoint_every_steps, in.snapshot, start,
-      c.schedule.kind == "plateau" ? std::function<std::vector<double>()>([&schedule] {
-        const std::array<double, 3> v = schedule.state();
-        return std::vector<double>(v.begin(), v.end());
-      })
-                                   : nullptr);
-  session.add_hook(h.checkpoints);
-  return h;
-}
-
-void check_final_checkpoint(const StandardHooks& hooks, bool writer, int64_t steps) {
-  if (writer && !hooks.checkpoints->last_error().empty())
-    TIDE_FAIL("the final checkpoint of step {} was not written: {}", steps,
-              hooks.checkpoints->last_error());
-}
-
-void check_not_diverged(const StandardHooks& hooks, const Session& session) {
-  TIDE_CHECK(!hooks.nan_guard->stopped(session), "training diverged: {}", session.stop_reason());
-}
-
 std::string run_toml(int ranks, int64_t global_batch, double lr) {
   return fmt::format(
       "\n# Set by the run, not read back.\n[run]\nranks = {}\nglobal-batch = {}\nlr-scaled = {}\n",
       ranks, global_batch, lr);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What one TrainingRun::train builds around the task before its loop.
+struct RunParts {
+  const TrainConfig& c;
+  const Communicator& comm;
+  TrainingTask& task;
+  Module& model;
+  bool writer = false;
+  int64_t per_epoch = 0, total = 0, global_batch = 0;
+  double lr = 0;
+  ScheduleOptions schedule_options;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<LrSchedule> schedule;
+  std::unique_ptr<DataParallel> parallel;
+  std::unique_ptr<CheckpointStore> store;
+  ResumePoint start;
+  std::optional<MetricsWriter> metrics;
+  std::optional<EventWriter> events;
+  std::unique_ptr<Progress> progress;
+  std::shared_ptr<NanGuardHook> nan_guard;
+  std::shared_ptr<SummaryHook> summaries;
+  std::shared_ptr<CheckpointHook> checkpoints;
+  int64_t trained = 0;  // examples this rank trained on
+};
+
+// Steps, rate, optimizer, schedule and data parallelism of the task's data and model.
+void build_training(RunParts& p) {
+  const TrainConfig& c = p.c;
+  const int64_t batches = p.task.batches_per_epoch();
+  // A step is `accumulate` micro-batches; an epoch's last micro-batches that do not fill a
+  // step are left out.
+  p.per_epoch = batches / c.accumulate;
+  TIDE_CHECK(p.per_epoch > 0,
+             "an epoch has {} batches of {} per rank, fewer than --accumulate {}: nothing to "
+             "train on",
+             batches, c.batch_size, c.accumulate);
+  p.total = total_steps(c, p.per_epoch);
+  p.global_batch = global_batch(c, p.comm.size());
+  p.lr = c.lr * lr_scale_factor(c, p.global_batch);
+  p.optimizer = make_configured_optimizer(p.model, c, p.lr);
+  p.schedule_options = schedule_options(c, p.per_epoch);
+  p.schedule = std::make_unique<LrSchedule>(p.lr, p.total, p.schedule_options);
+  p.parallel = std::make_unique<DataParallel>(p.model.parameters(), p.comm, c.accumulate,
+                                              reducer_options(c));
+}
+
+// What every rank must agree on: the parameters and the settings that change what is
+// computed (not where files go, how many threads run or how far ahead data is read).
+std::string agreement_text(const RunParts& p, const RunSpec& spec) {
+  TrainConfig shared = p.c;
+  shared.run_dir.clear();
+  shared.data_dir.clear();
+  shared.threads = 0;
+  shared.prefetch = 0;
+  return describe_parameters(p.model.named_parameters()) + to_toml(shared) + spec.agreement;
+}
+
+// Every rank resumes from the same checkpoint (rank 0's choice is checked on all), then takes
+// rank 0's parameters, checked against every rank's model and settings.
+void resume_and_replicate(RunParts& p, const RunSpec& spec) {
+  const std::string agreement = agreement_text(p, spec);
+  p.store = std::make_unique<CheckpointStore>(
+      (std::filesystem::path(p.c.run_dir) / "checkpoints").string(), p.c.keep_checkpoints);
+  p.start = resume_run(p.c, *p.store, text_hash(agreement), p.model, *p.optimizer, *p.schedule,
+                       p.comm, spec.model_flags);
+  replicate_parameters(p.model.named_parameters(), agreement, p.comm);
+}
+
+// Rank 0: the run directory, config.toml, the task's files and what the run is about.
+void start_files(const RunParts& p, const RunSpec& spec) {
+  const TrainConfig& c = p.c;
+  const int ranks = p.comm.size();
+  create_directory(c.run_dir, "run directory");
+  write_text_file((std::filesystem::path(c.run_dir) / "config.toml").string(),
+                  spec.config_toml + run_toml(ranks, p.global_batch, p.lr));
+  p.task.write_files(c.run_dir);
+  log_info("{}", p.task.describe(p.total));
+  log_info(
+      "global batch {} = {} per rank x {} rank{} x {} micro-batch{}; lr {}{}; {} thread{} "
+      "per rank",
+      p.global_batch, c.batch_size, ranks, ranks > 1 ? "s" : "", c.accumulate,
+      c.accumulate > 1 ? "es" : "", p.lr,
+      c.lr_scaling == "none" ? "" : fmt::format(" ({} scaling of {})", c.lr_scaling, c.lr),
+      num_threads(), num_threads() > 1 ? "s" : "");
+  if (const Reducer* reducer = p.parallel->reducer())
+    log_info("gradients averaged in {} bucket{}, {}", reducer->layout().size(),
+             reducer->layout().size() > 1 ? "s" : "",
+             p.parallel->overlaps()
+                 ? "during backward"
+                 : "after backward (--overlap off, or auto with no core to spare)");
+  if (!p.start.from.empty())
+    log_info("resuming from {}: step {}, epoch {}, batch {} of the epoch", p.start.from,
+             p.start.state.step, p.start.state.epoch + 1, p.start.state.batch);
+}
+
+// The hooks of a monitored run: stop at the last step, the non-finite guard, metrics.csv and
+// the progress line, evaluation after each epoch, the plateau schedule and early stopping
+// when configured, TensorBoard summaries and checkpoints. Rank 0 writes.
+void add_standard_hooks(Session& session, RunParts& p, const RunSpec& spec) {
+  const TrainConfig& c = p.c;
+  const std::string dir = c.run_dir;
+  if (p.writer) {
+    p.metrics.emplace((std::filesystem::path(dir) / "metrics.csv").string(),
+                      p.start.from.empty() ? -1 : p.start.state.step);
+    p.progress = std::make_unique<Progress>(stderr, p.total, c.log_every, p.start.state.step);
+    if (c.summary_every_steps > 0) p.events.emplace(dir);
+  }
+  MetricsWriter* metrics = p.metrics ? &*p.metrics : nullptr;
+  const Optimizer& optimizer = *p.optimizer;
+  const auto lr_now = [&optimizer] { return optimizer.lr(); };
+  session.add_hook(std::make_shared<StopAtStepHook>(p.total));
+  p.nan_guard = std::make_shared<NanGuardHook>(c.nan_policy == "skip");
+  session.add_hook(p.nan_guard);
+  session.add_hook(std::make_shared<MetricsHook>(c.log_every, metrics, p.progress.get(), lr_now));
+  session.add_hook(std::make_shared<EvaluationHook>([&task = p.task] { return task.evaluate(); },
+                                                    metrics, lr_now,
+                                                    p.writer && spec.log_evaluation,
+                                                    p.task.evaluate_train()));
+  const bool plateau = c.schedule.kind == "plateau";
+  if (plateau) session.add_hook(std::make_shared<PlateauHook>(*p.schedule, p.writer));
+  if (c.early_stopping > 0) session.add_hook(std::make_shared<EarlyStoppingHook>(c.early_stopping));
+  p.summaries =
+      std::make_shared<SummaryHook>(c.summary_every_steps, p.events ? &*p.events : nullptr, lr_now);
+  session.add_hook(p.summaries);
+  LrSchedule& schedule = *p.schedule;
+  Module& model = p.model;
+  p.checkpoints = std::make_shared<CheckpointHook>(
+      *p.store, c.checkpoint_every_secs, c.checkpoint_every_steps,
+      [&model, &optimizer] {  // called on rank 0 only: no collectives here
+        return std::pair{model.state_dict(), optimizer.state_dict()};
+      },
+      p.start.state,
+      plateau ? std::function<std::vector<double>()>([&schedule] {
+        const std::array<double, 3> v = schedule.state();
+        return std::vector<double>(v.begin(), v.end());
+      })
+              : nullptr);
+  session.add_hook(p.checkpoints);
+}
+
+// Forward and backward of one step's micro-batches; the gradients are then averaged over the
+// ranks and micro-batches.
+StepResult compute_step(RunParts& p, int64_t step) {
+  p.optimizer->zero_grad();
+  p.optimizer->set_lr(p.schedule->at(step));
+  p.model.begin_step(step);
+  StepResult r;
+  const int64_t k = p.c.accumulate;
+  for (int64_t micro = 0; micro < k; ++micro) {
+    const MicroBatch m = p.task.forward();
+    const double loss = m.loss.value().item();
+    if (!std::isfinite(loss)) r.skipped = true;
+    p.parallel->backward(m.loss, step);
+    r.examples += m.examples;
+    r.correct += m.correct;
+    r.loss += loss / static_cast<double>(k);
+  }
+  p.parallel->finish();
+  return r;
+}
+
+// The update, unless a rank's loss was not finite (then NanGuardHook decides).
+void apply_step(RunParts& p, int64_t step, StepResult& r) {
+  p.trained += r.examples;
+  if (r.skipped) return;
+  const TrainConfig& c = p.c;
+  if (p.summaries->wants_grad_norm(step)) r.grad_norm = grad_norm(p.model.parameters());
+  if (c.l1 > 0) add_l1_gradient(p.model.parameters(), c.l1, true);
+  if (c.clip_norm > 0) clip_grad_norm(p.model.parameters(), c.clip_norm);
+  if (c.clip_value > 0) clip_grad_value(p.model.parameters(), c.clip_value);
+  p.optimizer->step();
+}
+
+RunResult result_of(const RunParts& p, const Session& session, double wall_s) {
+  RunResult r;
+  r.run_dir = p.c.run_dir;
+  r.steps = session.state().step;
+  r.epochs = static_cast<double>(r.steps) / static_cast<double>(p.per_epoch);
+  r.wall_s = wall_s;
+  r.samples_per_sec =
+      static_cast<double>(p.trained) * p.comm.size() / std::max(wall_s, 1e-9);
+  r.parameters = p.model.num_parameters();
+  r.ranks = p.comm.size();
+  r.global_batch = p.global_batch;
+  r.lr = p.lr;
+  r.warmup_steps = p.schedule_options.warmup_steps;
+  r.history = session.evaluations();
+  if (!r.history.empty()) {
+    r.test_loss = r.history.back().test_loss;
+    r.test_accuracy = r.history.back().test_accuracy;
+    r.train_loss = r.history.back().train_loss;
+  }
+  r.stop_reason = session.stop_reason();
+  r.stopped_by_signal = Session::termination_signal();
+  r.checkpoint = p.checkpoints->last_path();
+  return r;
+}
+
+// Rank 0, after the loop: the final checkpoint must exist; a run a signal did not stop
+// leaves model.safetensors and summary.json.
+void finish_files(const RunParts& p, const RunSpec& spec, const RunResult& r) {
+  if (!p.writer) return;
+  if (!p.checkpoints->last_error().empty())
+    TIDE_FAIL("the final checkpoint of step {} was not written: {}", r.steps,
+              p.checkpoints->last_error());
+  if (r.stopped_by_signal != 0) return;
+  const std::filesystem::path dir(p.c.run_dir);
+  save_safetensors((dir / "model.safetensors").string(), p.model.state_dict(),
+                   {{"model", spec.model_name}, {"steps", std::to_string(r.steps)}});
+  write_text_file((dir / "summary.json").string(), p.task.summary(r).dump(2) + "\n");
+}
+
+}  // namespace
+
+TrainingRun::TrainingRun(TrainConfig config, const Communicator& comm)
+    : config_(std::move(config)), comm_(comm) {
+  validate(config_);
+  TIDE_CHECK(!config_.run_dir.empty(), "a training run needs a run directory");
+  set_num_threads(default_threads(config_));
+  if (comm_.size() > 1) watchdog_ = std::make_unique<StallWatchdog>(comm_, config_.stall_timeout);
+}
+
+TrainingRun::~TrainingRun() = default;
+
+RunResult TrainingRun::train(TrainingTask& task, const RunSpec& spec) {
+  RunParts p{.c = config_, .comm = comm_, .task = task, .model = task.model()};
+  p.writer = comm_.rank() == 0;
+  build_training(p);
+  resume_and_replicate(p, spec);
+  if (p.writer) start_files(p, spec);
+
+  Session::catch_termination_signals();
+  Session session(comm_, p.start.state, p.per_epoch, config_.accumulate,
+                  [&task](int64_t epoch, int64_t first) { task.start_epoch(epoch, first); });
+  add_standard_hooks(session, p, spec);
+  task.add_hooks(session);
+  const auto started = Clock::now();
+  session.run([&p](Session& s) { return compute_step(p, s.state().step); },
+              [&p](Session& s, StepResult& r) { apply_step(p, s.state().step, r); });
+  const RunResult r =
+      result_of(p, session, std::chrono::duration<double>(Clock::now() - started).count());
+  finish_files(p, spec, r);
+  TIDE_CHECK(!p.nan_guard->stopped(session), "training diverged: {}", session.stop_reason());
+  return r;
 }
 
 }  // namespace tide

@@ -115,17 +115,17 @@ EvalResult evaluate_reconstruction(LstmAutoencoder& model, WindowStream* stream,
 class TargetLossHook : public Hook {
  public:
   TargetLossHook(double target, int64_t every) : target_(target), every_(every) {}
-  void after_step(Session& s, const StepResult& r) override {
-    window_.add(r);
+  void after_step(Session& s, const StepResult&) override {
+    window_.add(s.step_results());
     if (s.state().step % every_ != 0) return;
-    const StepSums all = window_.reduce(s.comm(), "the target-loss check");
+    const double loss = window_.mean_loss();
     window_ = {};
-    if (all.mean_loss() > target_ || seconds_ >= 0) return;
+    if (loss > target_ || seconds_ >= 0) return;
     seconds_ = s.elapsed();
     step_ = s.state().step;
-    loss_ = all.mean_loss();
+    loss_ = loss;
     s.request_stop(fmt::format("reached the target loss {} (mean over the last {} steps {:.5f})",
-                               target_, every_, all.mean_loss()));
+                               target_, every_, loss));
   }
   double seconds() const { return seconds_; }
   int64_t step() const { return step_; }
@@ -143,15 +143,11 @@ class TargetLossHook : public Hook {
 // One line per epoch: the training and validation losses.
 class EpochLogHook : public Hook {
  public:
-  explicit EpochLogHook(const EvaluationHook& evaluation) : evaluation_(evaluation) {}
-  void end_epoch(Session& s) override {
-    if (s.comm().rank() != 0 || !evaluation_.last()) return;
-    log_info("epoch {}: train loss {:.5f}, validation loss {:.5f}", s.state().epoch,
-             evaluation_.train_loss(), evaluation_.last()->loss);
+  void after_evaluation(Session& s, const EpochRecord& r) override {
+    if (s.comm().rank() != 0 || !r.end_of_epoch) return;
+    log_info("epoch {}: train loss {:.5f}, validation loss {:.5f}", s.state().epoch, r.train_loss,
+             r.test_loss);
   }
-
- private:
-  const EvaluationHook& evaluation_;
 };
 
 // The model and data flags of `tide timeseries train` as TOML keys (not --db: it may hold
@@ -258,9 +254,9 @@ std::string series_config_toml(const TrainConfig& c, const SeriesTrainOptions& o
          fmt::format("retry-seconds = {}\nfetch-mb = {}\n", o.data.retry_seconds, o.data.fetch_mb);
 }
 
-SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
-                                            const Communicator& comm) {
-  validate(c);
+namespace {
+
+void check_series_options(const TrainConfig& c, const SeriesTrainOptions& o) {
   TIDE_CHECK(o.validation >= 0 && o.validation < 1, "--validation must be in [0, 1), got {}",
              o.validation);
   TIDE_CHECK(o.shuffle_buffer >= 0, "--shuffle-buffer must be >= 0, got {}", o.shuffle_buffer);
@@ -276,209 +272,177 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
              o.model.latent);
   TIDE_CHECK(o.model.layers >= 1 && o.model.layers <= 1024,
              "--layers must be a positive integer of at most 1024, got {}", o.model.layers);
-  c.model = "lstm-ae";
-  c.dataset = "postgres";
-  const bool writer = comm.rank() == 0;
-  const int ranks = comm.size();
-  set_num_threads(default_threads(c));
-  if (c.run_dir.empty()) c.run_dir = fmt::format("runs/lstm-ae-{}", local_time_stamp());
-  std::optional<StallWatchdog> watchdog;
-  if (ranks > 1) watchdog.emplace(comm, c.stall_timeout);
+}
 
-  // The series: this rank's share of the training ones, and of the held-out ones.
-  const std::unique_ptr<PostgresSource> source = open_source(o.data, comm);
-  const SourceSummary summary = source->summary();
-  const WindowSpec spec = resolve_windows(o.data, summary, source->describe());
-  const auto held_out =
-      static_cast<int64_t>(std::floor(o.validation * static_cast<double>(summary.series)));
-  TIDE_CHECK(o.validation == 0 || held_out >= 1,
-             "--validation {} of {} series holds out none; raise it or give 0", o.validation,
-             summary.series);
-  TIDE_CHECK(o.validation > 0 || (c.schedule.kind != "plateau" && c.early_stopping == 0),
-             "--lr-schedule plateau and --early-stopping watch the validation loss: give "
-             "--validation > 0");
-  const int64_t split = summary.series - held_out;  // ordinals are 0..N-1
-  const std::vector<SeriesRange> shards = source->shards(ranks, spec, 0, split);
-  std::vector<SeriesRange> held;
-  if (held_out > 0) held = source->shards(ranks, spec, split);
-  check_same_on_ranks(describe_layout(summary, shards), comm);
-  int64_t per_epoch = INT64_MAX, fewest = 0;
-  for (int r = 0; r < ranks; ++r) {
-    const int64_t b = shards[static_cast<size_t>(r)].windows / c.batch_size;
-    if (b < per_epoch) {
-      per_epoch = b;
-      fewest = r;
-    }
-  }
-  TIDE_CHECK(per_epoch >= 1,
-             "rank {}'s share of the training series of {} has {} windows of {} points, fewer "
-             "than --batch-size {}",
-             fewest, source->describe(), shards[static_cast<size_t>(fewest)].windows, spec.length,
-             c.batch_size);
-  const int prefetch = std::max(c.prefetch, 1);
-  WindowStream train_stream(source->clone(), shards[static_cast<size_t>(comm.rank())],
-                            WindowStreamOptions{.windows = spec,
-                                                .batch_size = c.batch_size,
-                                                .batches = per_epoch,
-                                                .shuffle_buffer = o.shuffle_buffer,
-                                                .seed = c.seed,
-                                                .stream_id = static_cast<uint64_t>(comm.rank()),
-                                                .prefetch = prefetch,
-                                                .retry_seconds = o.data.retry_seconds});
-  std::optional<WindowStream> validation_stream;
-  if (held_out > 0)
-    validation_stream.emplace(
-        source->clone(), held[static_cast<size_t>(comm.rank())],
-        WindowStreamOptions{.windows = spec,
-                            .batch_size = std::max<int64_t>(c.batch_size, 256),
-                            .prefetch = prefetch,
-                            .retry_seconds = o.data.retry_seconds});
-
-  RngStream init_rng(c.seed, RngPurpose::init);
-  const auto model = std::make_shared<LstmAutoencoder>(o.model, init_rng);
-  const int64_t global_batch = tide::global_batch(c, ranks);
-  const double lr = c.lr * lr_scale_factor(c, global_batch);
-  const std::unique_ptr<Optimizer> optimizer_ptr = make_configured_optimizer(*model, c, lr);
-  Optimizer& optimizer = *optimizer_ptr;
-  const int64_t total = total_steps(c, per_epoch);
-  LrSchedule schedule(lr, total, schedule_options(c, per_epoch));
-  GradientAveraging averaging;
-  make_reducer(averaging, *model, comm, c);
-
-  TrainConfig shared = c;
-  shared.run_dir.clear();
-  shared.threads = 0;
-  shared.prefetch = 0;
-  const std::string agreement =
-      describe_parameters(model->named_parameters()) + to_toml(shared) + series_toml(o, spec);
-  const std::string config_hash = text_hash(agreement);
-  CheckpointStore store((fs::path(c.run_dir) / "checkpoints").string(), c.keep_checkpoints);
-  const ResumePoint resumed =
-      resume_run(c, store, config_hash, *model, optimizer, schedule, comm,
-                 fmt::format("--model lstm-ae --hidden {} --latent {} --layers {} --code {}",
-                             o.model.hidden, o.model.latent, o.model.layers, o.model.code));
-  replicate_parameters(model->named_parameters(), agreement, comm);
-
-  if (writer) {
-    create_directory(c.run_dir, "run directory");
-    write_text_file((fs::path(c.run_dir) / "config.toml").string(),
-                    series_config_toml(c, o, spec) + run_toml(ranks, global_batch, lr));
-    write_text_file((fs::path(c.run_dir) / "autoencoder.json").string(),
-                    model_json(o.model, spec, o.data.table).dump(2) + "\n");
-    log_info(
-        "{}: {} parameters; {} series of {} ({} held out), windows of {} every {} points; "
-        "{} steps of {} windows per rank x {} rank{}",
-        model->describe(), model->num_parameters(), summary.series, source->describe(), held_out,
-        spec.length, spec.step(), total, c.batch_size, ranks, ranks > 1 ? "s" : "");
-    if (!resumed.from.empty())
-      log_info("resuming from {}: step {}", resumed.from, resumed.state.step);
-  }
-  std::optional<MetricsWriter> metrics;
-  if (writer)
-    metrics.emplace((fs::path(c.run_dir) / "metrics.csv").string(),
-                    resumed.from.empty() ? -1 : resumed.state.step);
-  Progress progress(writer ? stderr : nullptr, total, c.log_every, resumed.state.step);
-  std::optional<EventWriter> events;
-  if (writer && c.summary_every_steps > 0) events.emplace(c.run_dir);
-
-  Session::catch_termination_signals();
-  Session session(comm, resumed.state, per_epoch, 1, [&](int64_t epoch, int64_t first_batch) {
-    train_stream.start_epoch(epoch, first_batch);
-  });
-  const StandardHooks hooks = add_standard_hooks(
-      session,
-      HookInputs{.total = total,
-                 .metrics = metrics ? &*metrics : nullptr,
-                 .progress = writer ? &progress : nullptr,
-                 .events = events ? &*events : nullptr,
-                 .writer = writer,
-                 .evaluate =
-                     [&] {
-                       return evaluate_reconstruction(
-                           *model, validation_stream ? &*validation_stream : nullptr, comm);
-                     },
-                 .evaluate_train = nullptr,
-                 .log_evaluation = false,
-                 .snapshot =
-                     [&] {
-                       return std::pair{model->state_dict(), optimizer.state_dict()};
-                     }},
-      c, store, resumed.state, schedule, optimizer);
-  session.add_hook(std::make_shared<EpochLogHook>(*hooks.evaluation));
-  std::shared_ptr<TargetLossHook> target;
-  if (o.target_loss > 0) {
-    target = std::make_shared<TargetLossHook>(o.target_loss, c.log_every);
-    session.add_hook(target);
+// The LSTM autoencoder on windows of the series this rank streams from PostgreSQL,
+// reconstructing its input (mean squared error); evaluated on the held-out series.
+class SeriesTask : public TrainingTask {
+ public:
+  SeriesTask(const TrainConfig& c, const SeriesTrainOptions& o, const Communicator& comm)
+      : c_(c), o_(o), comm_(comm), source_(open_source(o.data, comm)) {
+    summary_ = source_->summary();
+    spec_ = resolve_windows(o.data, summary_, source_->describe());
+    held_out_ =
+        static_cast<int64_t>(std::floor(o.validation * static_cast<double>(summary_.series)));
+    TIDE_CHECK(o.validation == 0 || held_out_ >= 1,
+               "--validation {} of {} series holds out none; raise it or give 0", o.validation,
+               summary_.series);
+    TIDE_CHECK(o.validation > 0 || (c.schedule.kind != "plateau" && c.early_stopping == 0),
+               "--lr-schedule plateau and --early-stopping watch the validation loss: give "
+               "--validation > 0");
+    open_streams();
+    RngStream init_rng(c.seed, RngPurpose::init);
+    model_ = std::make_shared<LstmAutoencoder>(o.model, init_rng);
   }
 
-  const auto started = Clock::now();
-  int64_t trained = 0;
-  const double grad_seed = 1.0 / static_cast<double>(ranks);
-  session.run([&](Session& sess) {
-    const int64_t step = sess.state().step;
-    optimizer.zero_grad();
-    optimizer.set_lr(schedule.at(step));
-    model->begin_step(step);
-    std::optional<WindowBatch> batch = train_stream.next();
+  Module& model() override { return *model_; }
+  int64_t batches_per_epoch() const override { return per_epoch_; }
+  void start_epoch(int64_t epoch, int64_t first) override { train_->start_epoch(epoch, first); }
+  MicroBatch forward() override {
+    std::optional<WindowBatch> batch = train_->next();
     TIDE_CHECK(batch.has_value(), "the window stream ended an epoch early");
     const Variable x(batch->inputs);
-    const Variable loss = mse_loss((*model)(x), x);
-    StepResult r;
-    r.loss = loss.value().item();
-    r.examples = batch->inputs.dim(0);
-    if (averaging.reducer) averaging.reducer->prepare(step);
-    loss.backward(Tensor::full(loss.shape(), grad_seed, loss.dtype()));
-    if (averaging.reducer) averaging.reducer->finish();
-    apply_update(r, !std::isfinite(r.loss), hooks.summaries->wants_grad_norm(step), *model,
-                 optimizer, c, comm, step);
-    trained += r.examples;
-    return r;
-  });
+    return MicroBatch{.loss = mse_loss((*model_)(x), x), .examples = batch->inputs.dim(0)};
+  }
+  EvalResult evaluate() override {
+    return evaluate_reconstruction(*model_, validation_ ? &*validation_ : nullptr, comm_);
+  }
+  std::string describe(int64_t steps) const override {
+    const int ranks = comm_.size();
+    return fmt::format(
+        "{}: {} parameters; {} series of {} ({} held out), windows of {} every {} points; "
+        "{} steps of {} windows per rank x {} rank{}",
+        model_->describe(), model_->num_parameters(), summary_.series, source_->describe(),
+        held_out_, spec_.length, spec_.step(), steps, c_.batch_size, ranks, ranks > 1 ? "s" : "");
+  }
+  void add_hooks(Session& session) override {
+    session.add_hook(std::make_shared<EpochLogHook>());
+    if (o_.target_loss > 0) {
+      target_ = std::make_shared<TargetLossHook>(o_.target_loss, c_.log_every);
+      session.add_hook(target_);
+    }
+  }
+  void write_files(const std::string& run_dir) const override {
+    write_text_file((fs::path(run_dir) / "autoencoder.json").string(),
+                    model_json(o_.model, spec_, o_.data.table).dump(2) + "\n");
+  }
+  nlohmann::ordered_json summary(const RunResult& r) const override {
+    return {{"model", "lstm-ae"},
+            {"table", o_.data.table},
+            {"window", spec_.length},
+            {"steps", r.steps},
+            {"epochs", r.epochs},
+            {"train_loss", r.train_loss},
+            {"validation_loss", r.test_loss},
+            {"wall_s", r.wall_s},
+            {"windows_per_sec", r.samples_per_sec},
+            {"target_loss", o_.target_loss},
+            {"target_s", target_ ? target_->seconds() : -1.0},
+            {"target_step", target_ ? target_->step() : int64_t{-1}},
+            {"batch_size", c_.batch_size},
+            {"ranks", r.ranks},
+            {"global_batch", r.global_batch},
+            {"lr", r.lr},
+            {"parameters", r.parameters},
+            {"stop_reason", r.stop_reason}};
+  }
 
-  SeriesTrainSummary s;
-  s.run_dir = c.run_dir;
-  s.steps = session.state().step;
-  s.epochs = static_cast<double>(s.steps) / static_cast<double>(per_epoch);
-  s.window = spec.length;
-  s.wall_s = std::chrono::duration<double>(Clock::now() - started).count();
-  s.windows_per_sec = static_cast<double>(trained) * ranks / std::max(s.wall_s, 1e-9);
-  s.train_loss = hooks.evaluation->train_loss();
-  if (hooks.evaluation->last()) s.validation_loss = hooks.evaluation->last()->loss;
-  s.history = hooks.evaluation->history();
-  s.stop_reason = session.stop_reason();
-  s.checkpoint = hooks.checkpoints->last_path();
-  s.reconnects =
-      train_stream.reconnects() + (validation_stream ? validation_stream->reconnects() : 0);
-  if (target) {
+  const WindowSpec& windows() const { return spec_; }
+  int64_t reconnects() const {
+    return train_->reconnects() + (validation_ ? validation_->reconnects() : 0);
+  }
+  const TargetLossHook* target() const { return target_.get(); }
+
+ private:
+  // This rank's share of the training series, and of the held-out ones.
+  void open_streams() {
+    const int ranks = comm_.size();
+    const int64_t split = summary_.series - held_out_;  // ordinals are 0..N-1
+    const std::vector<SeriesRange> shards = source_->shards(ranks, spec_, 0, split);
+    std::vector<SeriesRange> held;
+    if (held_out_ > 0) held = source_->shards(ranks, spec_, split);
+    check_same_on_ranks(describe_layout(summary_, shards), comm_);
+    int64_t fewest = 0;
+    per_epoch_ = INT64_MAX;
+    for (int r = 0; r < ranks; ++r) {
+      const int64_t b = shards[static_cast<size_t>(r)].windows / c_.batch_size;
+      if (b < per_epoch_) {
+        per_epoch_ = b;
+        fewest = r;
+      }
+    }
+    TIDE_CHECK(per_epoch_ >= 1,
+               "rank {}'s share of the training series of {} has {} windows of {} points, "
+               "fewer than --batch-size {}",
+               fewest, source_->describe(), shards[static_cast<size_t>(fewest)].windows,
+               spec_.length, c_.batch_size);
+    const int prefetch = std::max(c_.prefetch, 1);
+    const auto rank = static_cast<size_t>(comm_.rank());
+    train_.emplace(source_->clone(), shards[rank],
+                   WindowStreamOptions{.windows = spec_,
+                                       .batch_size = c_.batch_size,
+                                       .batches = per_epoch_,
+                                       .shuffle_buffer = o_.shuffle_buffer,
+                                       .seed = c_.seed,
+                                       .stream_id = static_cast<uint64_t>(comm_.rank()),
+                                       .prefetch = prefetch,
+                                       .retry_seconds = o_.data.retry_seconds});
+    if (held_out_ > 0)
+      validation_.emplace(source_->clone(), held[rank],
+                          WindowStreamOptions{.windows = spec_,
+                                              .batch_size = std::max<int64_t>(c_.batch_size, 256),
+                                              .prefetch = prefetch,
+                                              .retry_seconds = o_.data.retry_seconds});
+  }
+
+  const TrainConfig& c_;
+  const SeriesTrainOptions& o_;
+  const Communicator& comm_;
+  std::unique_ptr<PostgresSource> source_;
+  SourceSummary summary_;
+  WindowSpec spec_;
+  int64_t held_out_ = 0, per_epoch_ = 0;
+  std::optional<WindowStream> train_, validation_;
+  std::shared_ptr<LstmAutoencoder> model_;
+  std::shared_ptr<TargetLossHook> target_;
+};
+
+}  // namespace
+
+SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
+                                            const Communicator& comm) {
+  check_series_options(c, o);
+  c.model = "lstm-ae";
+  c.dataset = "postgres";
+  if (c.run_dir.empty()) c.run_dir = fmt::format("runs/lstm-ae-{}", local_time_stamp());
+  TrainingRun run(c, comm);
+  SeriesTask task(run.config(), o, comm);
+  const WindowSpec& spec = task.windows();
+  const RunResult r = run.train(
+      task, RunSpec{.model_name = "lstm-ae",
+                    .config_toml = series_config_toml(c, o, spec),
+                    .agreement = series_toml(o, spec),
+                    .model_flags = fmt::format(
+                        "--model lstm-ae --hidden {} --latent {} --layers {} --code {}",
+                        o.model.hidden, o.model.latent, o.model.layers, o.model.code),
+                    .log_evaluation = false});
+  SeriesTrainSummary s{.run_dir = r.run_dir,
+                       .steps = r.steps,
+                       .epochs = r.epochs,
+                       .window = spec.length,
+                       .train_loss = r.train_loss,
+                       .validation_loss = r.test_loss,
+                       .wall_s = r.wall_s,
+                       .windows_per_sec = r.samples_per_sec,
+                       .reconnects = task.reconnects(),
+                       .stop_reason = r.stop_reason,
+                       .checkpoint = r.checkpoint,
+                       .history = r.history};
+  if (const TargetLossHook* target = task.target()) {
     s.target_s = target->seconds();
     s.target_step = target->step();
     if (s.target_step >= 0) s.target_loss_seen = target->loss();
   }
-  check_final_checkpoint(hooks, writer, s.steps);
-  if (writer && Session::termination_signal() == 0) {
-    save_safetensors((fs::path(c.run_dir) / "model.safetensors").string(), model->state_dict(),
-                     {{"model", "lstm-ae"}, {"steps", std::to_string(s.steps)}});
-    const nlohmann::ordered_json j = {{"model", "lstm-ae"},
-                                      {"table", o.data.table},
-                                      {"window", spec.length},
-                                      {"steps", s.steps},
-                                      {"epochs", s.epochs},
-                                      {"train_loss", s.train_loss},
-                                      {"validation_loss", s.validation_loss},
-                                      {"wall_s", s.wall_s},
-                                      {"windows_per_sec", s.windows_per_sec},
-                                      {"target_loss", o.target_loss},
-                                      {"target_s", s.target_s},
-                                      {"target_step", s.target_step},
-                                      {"batch_size", c.batch_size},
-                                      {"ranks", ranks},
-                                      {"global_batch", global_batch},
-                                      {"lr", lr},
-                                      {"parameters", model->num_parameters()},
-                                      {"stop_reason", s.stop_reason}};
-    write_text_file((fs::path(c.run_dir) / "summary.json").string(), j.dump(2) + "\n");
-  }
-  check_not_diverged(hooks, session);
   return s;
 }
 
