@@ -1,5 +1,5 @@
-// Layers whose behaviour goes beyond their op: running statistics, train/eval differences,
-// dropout masks, embedding errors.
+// Layers whose behaviour goes beyond their op: Sequential's plan of stages, running
+// statistics, train/eval differences, dropout masks, embedding errors.
 #include <cmath>
 
 #include <gmock/gmock.h>
@@ -7,7 +7,6 @@
 
 #include "support/testing.hpp"
 #include "tide/autograd/ops.hpp"
-#include "tide/nn/conv_layers.hpp"
 #include "tide/nn/layers.hpp"
 #include "tide/nn/norm_layers.hpp"
 #include "tide/tensor/random.hpp"
@@ -37,35 +36,63 @@ TEST(BatchNorm, TrainingUpdatesRunningStatisticsAsPyTorch) {
   EXPECT_EQ(bn.state_dict().at("num_batches_tracked").item(), 1.0);
 }
 
-// Sequential runs Conv2d, ReLU, MaxPool2d in a row as one fused op; the result must be what
-// the children give one by one.
-TEST(Sequential, FusedConvReluPoolMatchesTheChildrenOneByOne) {
-  RngStream init(3, RngPurpose::init), data(3, RngPurpose::test);
+std::vector<std::string> parameter_names(const Module& m) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : m.named_parameters()) names.push_back(name);
+  return names;
+}
+
+// forward() computes a fused stage by the stage's function, not by the children; the children
+// keep their parameters and names. The stage here deliberately differs from its children
+// (1 + tanh(x) in place of tanh(x)) so that which one ran shows in the value.
+TEST(Sequential, ForwardFollowsItsPlan) {
+  RngStream init(4, RngPurpose::init), data(4, RngPurpose::test);
   Sequential m;
-  m.add(std::make_shared<Conv2d>(3, 8, std::array<int64_t, 2>{3, 3}, init,
-                                 Conv2dOptions{.padding = {1, 1}}));
-  m.add(make_relu());
-  m.add(std::make_shared<MaxPool2d>(Pool2dOptions{}));
-  m.add(std::make_shared<Flatten>(1));
-  m.add(std::make_shared<Linear>(8 * 4 * 5, 3, init));
-  const Tensor x = uniform({2, 3, 9, 11}, -1, 1, data);
-  auto grads = [&](bool fused) {
-    for (auto& [name, p] : m.named_parameters()) p.zero_grad();
-    Variable h(x.clone());
-    if (fused) {
-      h = m.forward(h);
-    } else {
-      for (const auto& [name, child] : m.children()) h = child->forward(h);
-    }
-    sum(h * h).backward();
-    std::vector<Tensor> r{h.value()};
-    for (const auto& [name, p] : m.named_parameters()) r.push_back(p.grad());
-    return r;
+  m.add(std::make_shared<Linear>(3, 2, init));
+  m.add(make_tanh());
+  m.add(std::make_shared<Linear>(2, 2, init));
+  const Variable x(uniform({5, 3}, -1, 1, data));
+  auto by_hand = [&](bool plus_one) {
+    Variable h = (*m.children()[0].second)(x);
+    h = (*m.children()[1].second)(h);
+    if (plus_one) h = h + 1.0;
+    return (*m.children()[2].second)(h).value();
   };
-  const auto fused = grads(true), plain = grads(false);
-  ASSERT_EQ(fused.size(), 5u);  // output, conv weight and bias, linear weight and bias
-  for (size_t i = 0; i < fused.size(); ++i)
-    testing::expect_close(fused[i], plain[i], "result " + std::to_string(i), 1e-4);
+  EXPECT_EQ(m.describe(), "Sequential");
+  EXPECT_EQ(m.plan().size(), 3u);
+  EXPECT_EQ(m(x).value().to_vector(), by_hand(false).to_vector());
+
+  auto tanh_then_linear = m.children()[2].second;
+  m.fuse(1, 2, "tanh_plus_one_linear", [tanh_then_linear](const Variable& h) {
+    return (*tanh_then_linear)(tide::tanh(h) + 1.0);
+  });
+  EXPECT_EQ(m.plan().size(), 2u);
+  EXPECT_FALSE(m.is_fused(0));
+  EXPECT_TRUE(m.is_fused(1));
+  EXPECT_TRUE(m.is_fused(2));
+  EXPECT_EQ(m.describe(), "Sequential(fused: 1-2 tanh_plus_one_linear)");
+  EXPECT_EQ(m(x).value().to_vector(), by_hand(true).to_vector());
+  EXPECT_EQ(parameter_names(m), (std::vector<std::string>{"0.weight", "0.bias", "2.weight",
+                                                          "2.bias"}));
+}
+
+TEST(Sequential, FuseRefusesRunsItCannotTake) {
+  Sequential m;
+  for (int i = 0; i < 4; ++i) m.add(make_relu());
+  const auto identity = [](const Variable& x) { return x; };
+  EXPECT_THAT(error_of([&] { m.fuse(0, 1, "one", identity); }),
+              HasSubstr("1 children from child 0 of 4"));
+  EXPECT_THAT(error_of([&] { m.fuse(3, 2, "past_the_end", identity); }),
+              HasSubstr("2 children from child 3 of 4"));
+  EXPECT_THAT(error_of([&] { m.fuse(0, 2, "no_function", {}); }), HasSubstr("needs a function"));
+  m.fuse(1, 2, "middle", identity);
+  EXPECT_THAT(error_of([&] { m.fuse(2, 2, "overlap", identity); }),
+              HasSubstr("child 2 already runs fused"));
+  EXPECT_THAT(error_of([&] { m.fuse(0, 2, "overlap", identity); }),
+              HasSubstr("child 1 already runs fused"));
+  // A refused fuse leaves the plan as it was.
+  EXPECT_EQ(m.describe(), "Sequential(fused: 1-2 middle)");
+  EXPECT_EQ(m.plan().size(), 3u);
 }
 
 TEST(BatchNorm, RejectsWrongChannels) {

@@ -70,6 +70,7 @@ std::shared_ptr<Module> cnn(const Shape& sample, int64_t classes, RngStream& rng
                                   LinearInit::kaiming));
   m->add(make_relu());
   m->add(std::make_shared<Linear>(1024, classes, rng));
+  fuse_conv_relu_maxpool(*m);  // children 0-2 and 3-5
   return m;
 }
 
@@ -109,6 +110,9 @@ std::shared_ptr<Module> inception(const Shape& sample, int64_t classes, RngStrea
   m->add(std::make_shared<AdaptiveAvgPool2d>(1, 1));
   m->add(std::make_shared<Flatten>(1));
   m->add(std::make_shared<Linear>(112, classes, rng));
+  // Finds nothing today: its convolutions are followed by batch norm, and its poolings follow
+  // a Sequential. Called so that a Conv2d, ReLU, MaxPool2d added later runs fused.
+  fuse_conv_relu_maxpool(*m);
   return m;
 }
 

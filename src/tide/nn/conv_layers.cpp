@@ -62,4 +62,35 @@ std::string AdaptiveAvgPool2d::describe() const {
   return fmt::format("AdaptiveAvgPool2d({}x{})", out_h_, out_w_);
 }
 
+namespace {
+
+int fuse_in(Sequential& seq) {
+  int fused = 0;
+  const auto& kids = seq.children();
+  for (size_t i = 0; i + 2 < kids.size(); ++i) {
+    auto conv = std::dynamic_pointer_cast<Conv2d>(kids[i].second);
+    const bool relu = dynamic_cast<const ReLU*>(kids[i + 1].second.get()) != nullptr;
+    const auto* pool = dynamic_cast<const MaxPool2d*>(kids[i + 2].second.get());
+    if (!conv || !relu || !pool || seq.is_fused(i) || seq.is_fused(i + 1) || seq.is_fused(i + 2))
+      continue;
+    // MaxPool2d's options cannot change after construction, so a copy taken now stays right.
+    seq.fuse(i, 3, "conv2d_relu_maxpool",
+             [conv, options = pool->options()](const Variable& x) {
+               return conv->forward_relu_maxpool(x, options);
+             });
+    ++fused;
+    i += 2;
+  }
+  return fused;
+}
+
+}  // namespace
+
+int fuse_conv_relu_maxpool(Module& root) {
+  int fused = 0;
+  if (auto* seq = dynamic_cast<Sequential*>(&root)) fused += fuse_in(*seq);
+  for (const auto& [name, child] : root.children()) fused += fuse_conv_relu_maxpool(*child);
+  return fused;
+}
+
 }  // namespace tide

@@ -5,6 +5,7 @@
 #include "tide/autograd/ops_conv.hpp"
 #include "tide/autograd/ops_pool.hpp"
 #include "tide/core/rng.hpp"
+#include "tide/nn/layers.hpp"
 #include "tide/nn/module.hpp"
 
 namespace tide {
@@ -16,8 +17,8 @@ class Conv2d : public Module {
   Conv2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel, RngStream& rng,
          Conv2dOptions options = {}, bool bias = true);
   Variable forward(const Variable& x) override;
-  // max_pool2d(relu(forward(x))) as one fused op (Sequential uses it for Conv2d, ReLU,
-  // MaxPool2d in a row).
+  // max_pool2d(relu(forward(x))) as one fused op, the stage fuse_conv_relu_maxpool gives a
+  // Sequential for Conv2d, ReLU, MaxPool2d in a row.
   Variable forward_relu_maxpool(const Variable& x, const Pool2dOptions& pool);
   std::string describe() const override;
   const Variable& weight() const { return weight_; }
@@ -58,5 +59,11 @@ class AdaptiveAvgPool2d : public Module {
  private:
   int64_t out_h_, out_w_;
 };
+
+// The fusion pass: in `root` and in every Sequential below it, each Conv2d, ReLU, MaxPool2d in
+// a row that is not fused yet becomes one stage running Conv2d::forward_relu_maxpool (same
+// values and gradients as the three one by one; the children and their parameter names stay).
+// Call it once where a network is built. Returns how many stages it fused.
+int fuse_conv_relu_maxpool(Module& root);
 
 }  // namespace tide

@@ -2,8 +2,9 @@
 
 #include <cmath>
 
+#include <fmt/ranges.h>
+
 #include "tide/autograd/ops.hpp"
-#include "tide/nn/conv_layers.hpp"
 #include "tide/nn/init.hpp"
 #include "tide/tensor/random.hpp"
 
@@ -47,38 +48,50 @@ std::string Linear::describe() const {
 }
 
 Sequential& Sequential::add(std::shared_ptr<Module> module) {
-  register_module(std::to_string(children().size()), std::move(module));
+  const size_t index = children().size();
+  plan_.push_back(Stage{.first = index,
+                        .count = 1,
+                        .op = {},
+                        .run = [module](const Variable& x) { return module->forward(x); }});
+  register_module(std::to_string(index), std::move(module));
   return *this;
 }
 
-namespace {
-
-// Conv2d, ReLU, MaxPool2d from child i on: the convolution and the pooling's options, or
-// nulls. The three run as one op (conv2d_relu_maxpool) with the same values and gradients.
-std::pair<Conv2d*, MaxPool2d*> conv_relu_pool_at(
-    const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& kids, size_t i) {
-  if (i + 2 >= kids.size()) return {nullptr, nullptr};
-  auto* conv = dynamic_cast<Conv2d*>(kids[i].second.get());
-  const bool relu = dynamic_cast<ReLU*>(kids[i + 1].second.get()) != nullptr;
-  auto* pool = dynamic_cast<MaxPool2d*>(kids[i + 2].second.get());
-  if (!conv || !relu || !pool) return {nullptr, nullptr};
-  return {conv, pool};
+bool Sequential::is_fused(size_t index) const {
+  for (const Stage& s : plan_)
+    if (index >= s.first && index < s.first + s.count) return s.count > 1;
+  return false;
 }
 
-}  // namespace
+void Sequential::fuse(size_t first, size_t count, std::string op,
+                      std::function<Variable(const Variable&)> run) {
+  TIDE_CHECK(count >= 2 && first + count <= size() && run,
+             "Sequential::fuse: {} children from child {} of {}: a fused stage needs a function "
+             "and two or more children that exist",
+             count, first, size());
+  for (size_t i = first; i < first + count; ++i)
+    TIDE_CHECK(!is_fused(i), "Sequential::fuse: child {} already runs fused", i);
+  // No child of the run is fused, so each has a stage of its own: the run is the `count`
+  // stages from child `first`'s on.
+  auto begin = plan_.begin();
+  while (begin->first != first) ++begin;
+  const auto at = plan_.erase(begin, begin + static_cast<std::ptrdiff_t>(count));
+  plan_.insert(at,
+               Stage{.first = first, .count = count, .op = std::move(op), .run = std::move(run)});
+}
 
 Variable Sequential::forward(const Variable& x) {
   Variable h = x;
-  const auto& kids = children();
-  for (size_t i = 0; i < kids.size(); ++i) {
-    if (const auto [conv, pool] = conv_relu_pool_at(kids, i); conv) {
-      h = conv->forward_relu_maxpool(h, pool->options());
-      i += 2;
-      continue;
-    }
-    h = kids[i].second->forward(h);
-  }
+  for (const Stage& stage : plan_) h = stage.run(h);
   return h;
+}
+
+std::string Sequential::describe() const {
+  std::vector<std::string> fused;
+  for (const Stage& s : plan_)
+    if (s.count > 1) fused.push_back(fmt::format("{}-{} {}", s.first, s.first + s.count - 1, s.op));
+  return fused.empty() ? "Sequential"
+                       : fmt::format("Sequential(fused: {})", fmt::join(fused, ", "));
 }
 
 Concat& Concat::add(std::shared_ptr<Module> module) {

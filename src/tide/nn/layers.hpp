@@ -30,13 +30,39 @@ class Linear : public Module {
 };
 
 // Applies its children in order; they are named "0", "1", ... as in torch.nn.Sequential.
+//
+// forward() follows a plan of stages, each a run of consecutive children computed by one
+// function. add() appends a stage of one child that calls the child's forward(); fuse()
+// replaces a run of such stages by one fused stage (fuse_conv_relu_maxpool in
+// conv_layers.hpp is the pass that does so). The children, and so the parameters and their
+// names, are the same either way: a fused stage only computes what its children would.
 class Sequential : public Module {
  public:
+  struct Stage {
+    size_t first = 0;  // index of the stage's first child
+    size_t count = 0;  // how many children it computes
+    std::string op;    // the fused op's name; empty for a child run by its own forward()
+    std::function<Variable(const Variable&)> run;
+  };
+
   Sequential() = default;
   Sequential& add(std::shared_ptr<Module> module);
+  // From now on forward() computes children first .. first + count - 1 by `run`, which must
+  // give what they give one by one, in value and gradient. Throws if the children do not
+  // exist, if count < 2, if `run` is empty, or if one of them already belongs to a fused
+  // stage.
+  void fuse(size_t first, size_t count, std::string op,
+            std::function<Variable(const Variable&)> run);
+  // Whether child `index` belongs to a fused stage.
+  bool is_fused(size_t index) const;
+  const std::vector<Stage>& plan() const { return plan_; }
   Variable forward(const Variable& x) override;
-  std::string describe() const override { return "Sequential"; }
+  // "Sequential", or with fused stages "Sequential(fused: 0-2 conv2d_relu_maxpool)".
+  std::string describe() const override;
   size_t size() const { return children().size(); }
+
+ private:
+  std::vector<Stage> plan_;  // in child order; together the stages cover every child once
 };
 
 // Applies every child to the same input and concatenates their outputs along `dim`: the
@@ -76,7 +102,7 @@ class Activation : public Module {
   std::function<Variable(const Variable&)> fn_;
 };
 
-// torch.nn.ReLU; its own type so that Sequential can recognise it for fusion.
+// torch.nn.ReLU; its own type so that fuse_conv_relu_maxpool can recognise it.
 class ReLU : public Activation {
  public:
   ReLU();
