@@ -33,6 +33,15 @@ TEST_P(ModelTest, FitsOneBatch) {
   EXPECT_LT(last, first / 3) << GetParam() << ": loss " << first << " -> " << last;
 }
 
+// The cnn's two Conv2d, ReLU, MaxPool2d runs are planned as fused stages (their values and
+// gradients equal the unfused layers': tests/nn/test_conv_layers.cpp); nothing else fuses.
+TEST(Models, TheCnnRunsItsConvReluPoolBlocksFused) {
+  RngStream rng(1, RngPurpose::init);
+  EXPECT_EQ(make_model("cnn", {1, 28, 28}, 10, rng)->describe(),
+            "Sequential(fused: 0-2 conv2d_relu_maxpool, 3-5 conv2d_relu_maxpool)");
+  EXPECT_EQ(make_model("mlp", {1, 28, 28}, 10, rng)->describe(), "Sequential");
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, ModelTest, ::testing::ValuesIn(model_names()),
                          [](const auto& info) { return info.param; });
 
