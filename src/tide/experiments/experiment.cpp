@@ -10,6 +10,7 @@
 
 #include "tide/core/error.hpp"
 #include "tide/core/log.hpp"
+#include "tide/distributed/gather.hpp"
 #include "tide/distributed/replicate.hpp"
 #include "tide/report/files.hpp"
 #include "tide/report/plot.hpp"
@@ -217,11 +218,11 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
   }
   // Every team's results, in the order of `runs`.
   std::vector<ExperimentResult> all(runs.size());
-  const std::vector<std::string> gathered =
-      world.allgather(team.comm.rank() == 0 ? mine.dump() : std::string("[]"),
-                      "the gathering of experiment results");
-  for (const std::string& text : gathered)
-    for (const ordered_json& j : ordered_json::parse(text)) {
+  const std::vector<ordered_json> gathered =
+      allgather_json(world, team.comm.rank() == 0 ? mine : ordered_json::array(),
+                     "the gathering of experiment results");
+  for (const ordered_json& part : gathered)
+    for (const ordered_json& j : part) {
       ExperimentResult r = from_json(j);
       for (size_t i = 0; i < runs.size(); ++i)
         if (runs[i].name == r.name) all[i] = std::move(r);

@@ -2,11 +2,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +13,7 @@
 #include "tide/core/log.hpp"
 #include "tide/data/postgres_source.hpp"
 #include "tide/data/window_stream.hpp"
+#include "tide/distributed/gather.hpp"
 #include "tide/distributed/replicate.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/tensor/safetensors.hpp"
@@ -223,25 +222,6 @@ TrainedModel load_trained_model(const std::string& path) {
     m.weights = load_safetensors(path);
   }
   return m;
-}
-
-// Packs plain values into a string for allgather.
-template <typename T>
-void append_raw(std::string& out, const std::vector<T>& v) {
-  const uint64_t n = v.size();
-  out.append(reinterpret_cast<const char*>(&n), sizeof n);
-  if (n > 0) out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
-}
-template <typename T>
-std::vector<T> take_raw(const std::string& in, size_t& pos) {
-  uint64_t n = 0;
-  std::memcpy(&n, in.data() + pos, sizeof n);
-  pos += sizeof n;
-  TIDE_CHECK(pos + n * sizeof(T) <= in.size(), "gathered clusters: {} values past the end", n);
-  std::vector<T> v(n);
-  if (n > 0) std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
-  pos += n * sizeof(T);
-  return v;
 }
 
 }  // namespace
@@ -546,26 +526,28 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
   }
 
   // Rank 0 gathers every series' code and cluster, scores and writes them.
-  std::string packed;
-  append_raw(packed, ids);
-  append_raw(packed, labels);
-  append_raw(packed, out.kmeans.assignment);
-  append_raw(packed, distance);
-  append_raw(packed, codes);
-  const std::vector<std::string> parts = comm.allgather(packed, "the gathering of the clusters");
+  const std::vector<nlohmann::ordered_json> parts = allgather_json(
+      comm,
+      {{"ids", json_bytes(ids)},
+       {"labels", json_bytes(labels)},
+       {"clusters", json_bytes(out.kmeans.assignment)},
+       {"distances", json_bytes(distance)},
+       {"codes", json_bytes(codes)}},
+      "the gathering of the clusters");
   if (comm.rank() != 0) return out;
   std::vector<int64_t> all_ids, all_labels, all_clusters;
   std::vector<double> all_distances, all_codes;
-  for (const std::string& part : parts) {
-    size_t pos = 0;
-    const auto append = [](auto& to, const auto& from) {
+  for (const nlohmann::ordered_json& part : parts) {
+    const auto append = [&part](auto& to, const char* key) {
+      using T = typename std::decay_t<decltype(to)>::value_type;
+      const std::vector<T> from = from_json_bytes<T>(part.at(key), key);
       to.insert(to.end(), from.begin(), from.end());
     };
-    append(all_ids, take_raw<int64_t>(part, pos));
-    append(all_labels, take_raw<int64_t>(part, pos));
-    append(all_clusters, take_raw<int64_t>(part, pos));
-    append(all_distances, take_raw<double>(part, pos));
-    append(all_codes, take_raw<double>(part, pos));
+    append(all_ids, "ids");
+    append(all_labels, "labels");
+    append(all_clusters, "clusters");
+    append(all_distances, "distances");
+    append(all_codes, "codes");
   }
   const bool labelled = !all_labels.empty() && std::all_of(all_labels.begin(), all_labels.end(),
                                                            [](int64_t l) { return l >= 0; });
@@ -664,17 +646,27 @@ std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
     comm.barrier("the end of the runs on " + std::to_string(ranks) + " ranks");
   }
   // Rank 0 was in every team: its results go to every rank.
-  std::string text;
+  nlohmann::ordered_json mine = nlohmann::ordered_json::array();
   for (const TimeToSolution& t : results)
-    text += fmt::format("{} {} {} {} {} {} {} {}\n", t.ranks, t.batch_size, t.seconds, t.steps,
-                        t.epochs, t.train_loss, t.windows_per_sec, t.run_dir);
-  text = comm.allgather(text, "the time-to-solution results")[0];
+    mine.push_back({{"ranks", t.ranks},
+                    {"batch_size", t.batch_size},
+                    {"seconds", t.seconds},
+                    {"steps", t.steps},
+                    {"epochs", t.epochs},
+                    {"train_loss", t.train_loss},
+                    {"windows_per_sec", t.windows_per_sec},
+                    {"run_dir", t.run_dir}});
+  const nlohmann::ordered_json all = allgather_json(comm, mine, "the time-to-solution results")[0];
   results.clear();
-  std::istringstream in(text);
-  TimeToSolution t;
-  while (in >> t.ranks >> t.batch_size >> t.seconds >> t.steps >> t.epochs >> t.train_loss >>
-             t.windows_per_sec &&
-         std::getline(in >> std::ws, t.run_dir)) {
+  for (const nlohmann::ordered_json& j : all) {
+    TimeToSolution t{.ranks = j.at("ranks").get<int>(),
+                     .batch_size = j.at("batch_size").get<int64_t>(),
+                     .seconds = j.at("seconds").get<double>(),
+                     .steps = j.at("steps").get<int64_t>(),
+                     .epochs = j.at("epochs").get<double>(),
+                     .train_loss = j.at("train_loss").get<double>(),
+                     .windows_per_sec = j.at("windows_per_sec").get<double>(),
+                     .run_dir = j.at("run_dir").get<std::string>()};
     t.global_batch = t.batch_size * t.ranks;
     results.push_back(t);
   }
