@@ -376,8 +376,11 @@ void check_fit_data(const std::vector<double>& x, int64_t d, const std::vector<d
   }
 }
 
-FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
-              const FitOptions& o) {
+namespace {
+
+// The data and options of fit(), refused with the reason before anything is fitted.
+void check_fit_inputs(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
+                      const FitOptions& o) {
   validate(o);
   const Kind kind = kind_of(o);
   const auto n = static_cast<int64_t>(y.size());
@@ -385,7 +388,7 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
              "fit: {} inputs for {} outputs of {} dimension{}", x.size(), n, d, d > 1 ? "s" : "");
   TIDE_CHECK(kind == Kind::linear || d == 1, "--model {} takes one input column, got {}", o.model,
              d);
-  const int64_t degree = degree_of(o), count = parameter_count(o, d);
+  const int64_t count = parameter_count(o, d);
   TIDE_CHECK(n >= count,
              "{} point{} cannot determine the {} parameters of --model {}: give at "
              "least {}",
@@ -396,140 +399,159 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
       TIDE_CHECK(y[static_cast<size_t>(i)] >= 0 && y[static_cast<size_t>(i)] <= 1,
                  "--model logistic fits y in [0, 1]; row {} has y = {}", i + 1,
                  y[static_cast<size_t>(i)]);
-  const Scaling s = scaling_for(kind, x, d, y, o.scale);
+}
 
-  FitResult r;
-  r.names = names_of(kind, d, degree, o.denominator_degree);
+// Least squares in the scaled variables: the centred parameters; a rank-deficient design is
+// a warning in r.
+std::vector<double> solve_closed_form(const std::vector<double>& x, int64_t d,
+                                      const std::vector<double>& y, Kind kind, int64_t count,
+                                      const Scaling& s, FitResult& r) {
+  const auto n = static_cast<int64_t>(y.size());
   std::vector<double> scaled;
-  if (o.method == "closed-form") {
-    // Design matrix in z: [1, z1..zd] or [1, z, z^2, ..].
-    const int64_t p = count;
-    std::vector<double> a(static_cast<size_t>(n * p)), b(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      double* row = a.data() + i * p;
-      row[0] = 1;
-      if (kind == Kind::linear) {
-        for (int64_t j = 0; j < d; ++j)
-          row[j + 1] = (x[static_cast<size_t>(i * d + j)] - s.mu[static_cast<size_t>(j)]) /
-                       s.sigma[static_cast<size_t>(j)];
-      } else {
-        const double z = (x[static_cast<size_t>(i)] - s.mu[0]) / s.sigma[0];
-        for (int64_t k = 1; k < p; ++k) {
-          row[k] = row[k - 1] * z;
-          TIDE_CHECK(std::isfinite(row[k]),
-                     "row {}: x = {} to the power {} overflows a double: keep the scaling (no "
-                     "--no-scale), lower the degree, or rescale the data",
-                     i + 1, x[static_cast<size_t>(i)], k);
-        }
-      }
-      b[static_cast<size_t>(i)] = (y[static_cast<size_t>(i)] - s.nu) / s.tau;
-    }
-    scaled.resize(static_cast<size_t>(p));
-    const int64_t rank = least_squares(scaled.data(), a.data(), b.data(), n, p);
-    if (rank < p)
-      r.warning = fmt::format(
-          "the design has rank {} of {} (repeated or collinear columns, or too few distinct x): "
-          "this is the solution of least norm among many",
-          rank, p);
-  } else {
-    ScaledModel model(kind, d, degree, o.denominator_degree);
-    const std::unique_ptr<Optimizer> optimizer =
-        make_optimizer(model.parameters(),
-                       OptimizerConfig{.name = o.optimizer, .lr = o.lr, .momentum = o.momentum});
-    const int64_t batch = o.method == "gd" ? n : o.method == "sgd" ? 1 : std::min(o.batch_size, n);
-    const int64_t per_epoch = (n + batch - 1) / batch;
-    const int64_t epochs = o.epochs > 0 ? o.epochs : (2000 + per_epoch - 1) / per_epoch;
-    const int64_t total = epochs * per_epoch;
-    TIDE_CHECK(total <= 1000000000, "{} epochs of {} steps is more than 1e9 steps", epochs,
-               per_epoch);
-    const LrSchedule schedule(o.lr, total, o.schedule);
-    std::vector<int64_t> all(static_cast<size_t>(n));
-    std::iota(all.begin(), all.end(), 0);
-    const auto [z_all, t_all] = gather(x, d, y, s, all);
-    const int64_t record_every = std::max<int64_t>(1, total / 200);
-    const auto record = [&](int64_t step) {
-      NoGradGuard no_grad;
-      const double mse = mse_loss(model(Variable(z_all)), Variable(t_all)).value().item();
-      TIDE_CHECK(std::isfinite(mse) || step > 0,
-                 "the model's values at the starting point are not finite in float32 (powers of "
-                 "x overflow): keep the scaling (no --no-scale) or lower the degree");
-      TIDE_CHECK(std::isfinite(mse),
-                 "the fit diverged at step {} (mean squared error {}): lower --lr (now {})", step,
-                 mse, o.lr);
-      r.loss.emplace_back(step, mse * s.tau * s.tau);
-    };
-    record(0);
-    std::vector<int64_t> order = all;
-    int64_t step = 0;
-    for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-      if (batch < n) {  // the previous epoch's order shuffled again, with (seed, epoch)
-        RngStream rng(o.seed, RngPurpose::shuffle, {static_cast<uint64_t>(epoch)});
-        shuffle(order, rng);
-      }
-      for (int64_t start = 0; start < n; start += batch) {
-        optimizer->zero_grad();
-        optimizer->set_lr(schedule.at(step));
-        Variable loss;
-        if (batch == n) {
-          loss = mse_loss(model(Variable(z_all)), Variable(t_all));
-        } else {
-          const std::vector<int64_t> rows(order.begin() + start,
-                                          order.begin() + std::min(start + batch, n));
-          const auto [z, t] = gather(x, d, y, s, rows);
-          loss = mse_loss(model(Variable(z)), Variable(t));
-        }
-        loss.backward();
-        optimizer->step();
-        ++step;
-        if (step % record_every == 0 || step == total) record(step);
-      }
-    }
-    r.steps = step;
-    scaled = model.scaled_parameters();
-  }
-  r.parameters = unscale(kind, scaled, s, degree);
-  r.centred = scaled;
-  r.mean = s.mu;
-  r.stddev = s.sigma;
-  r.y_shift = s.nu;
-  r.y_scale = s.tau;
-  const std::vector<double> fitted = evaluate(o, r, x, d);
-  if (kind == Kind::polynomial || kind == Kind::rational) {
-    // How much the terms of the coefficients in x cancel over the data: the digits lost.
-    const std::vector<double>& p = r.parameters;
-    double terms = 0, values = 0;
-    const size_t count = kind == Kind::polynomial ? p.size() : static_cast<size_t>(degree) + 1;
-    for (int64_t i = 0; i < n; ++i) {
-      const double xi = std::abs(x[static_cast<size_t>(i)]);
-      double power = 1, sum = 0;
-      for (size_t k = 0; k < count; ++k, power *= xi) sum += std::abs(p[k]) * power;
-      terms = std::max(terms, sum);
-      values = std::max(values, std::abs(fitted[static_cast<size_t>(i)]));
-    }
-    const double lost = std::log10(std::max(terms, 1e-300) / std::max(values, 1e-300));
-    if (lost > 8)
-      r.warning = fmt::format(
-          "x lies far from 0 for these coefficients: their terms cancel over about {:.0f} of a "
-          "double's 16 digits, so evaluate the formula with care; fitted values, R and R^2 "
-          "come from the centred form in z = (x - {:.6g}) / {:.6g} (fit.json: centred)",
-          lost, s.mu[0], s.sigma[0]);
-  }
-  if (kind == Kind::rational) {  // a pole between the data's points
-    std::vector<double> q = {1.0};
-    q.insert(q.end(), scaled.begin() + degree + 1, scaled.end());
-    int sign = 0;
-    for (int64_t i = 0; i < n; ++i) {
+  // Design matrix in z: [1, z1..zd] or [1, z, z^2, ..].
+  const int64_t p = count;
+  std::vector<double> a(static_cast<size_t>(n * p)), b(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    double* row = a.data() + i * p;
+    row[0] = 1;
+    if (kind == Kind::linear) {
+      for (int64_t j = 0; j < d; ++j)
+        row[j + 1] = (x[static_cast<size_t>(i * d + j)] - s.mu[static_cast<size_t>(j)]) /
+                     s.sigma[static_cast<size_t>(j)];
+    } else {
       const double z = (x[static_cast<size_t>(i)] - s.mu[0]) / s.sigma[0];
-      const int here = horner(q.data(), q.size(), z) > 0 ? 1 : -1;
-      if (sign != 0 && here != sign) {
-        r.warning =
-            "the fitted denominator changes sign within the data: the curve has a pole "
-            "between the points (try other degrees)";
-        break;
+      for (int64_t k = 1; k < p; ++k) {
+        row[k] = row[k - 1] * z;
+        TIDE_CHECK(std::isfinite(row[k]),
+                   "row {}: x = {} to the power {} overflows a double: keep the scaling (no "
+                   "--no-scale), lower the degree, or rescale the data",
+                   i + 1, x[static_cast<size_t>(i)], k);
       }
-      sign = here;
+    }
+    b[static_cast<size_t>(i)] = (y[static_cast<size_t>(i)] - s.nu) / s.tau;
+  }
+  scaled.resize(static_cast<size_t>(p));
+  const int64_t rank = least_squares(scaled.data(), a.data(), b.data(), n, p);
+  if (rank < p)
+    r.warning = fmt::format(
+        "the design has rank {} of {} (repeated or collinear columns, or too few distinct x): "
+        "this is the solution of least norm among many",
+        rank, p);
+  return scaled;
+}
+
+// Gradient descent (gd, sgd, minibatch) in the scaled variables: the centred parameters; the
+// loss curve and step count go in r.
+std::vector<double> fit_by_descent(const std::vector<double>& x, int64_t d,
+                                   const std::vector<double>& y, Kind kind, int64_t degree,
+                                   const Scaling& s, const FitOptions& o, FitResult& r) {
+  const auto n = static_cast<int64_t>(y.size());
+  ScaledModel model(kind, d, degree, o.denominator_degree);
+  const std::unique_ptr<Optimizer> optimizer =
+      make_optimizer(model.parameters(),
+                     OptimizerConfig{.name = o.optimizer, .lr = o.lr, .momentum = o.momentum});
+  const int64_t batch = o.method == "gd" ? n : o.method == "sgd" ? 1 : std::min(o.batch_size, n);
+  const int64_t per_epoch = (n + batch - 1) / batch;
+  const int64_t epochs = o.epochs > 0 ? o.epochs : (2000 + per_epoch - 1) / per_epoch;
+  const int64_t total = epochs * per_epoch;
+  TIDE_CHECK(total <= 1000000000, "{} epochs of {} steps is more than 1e9 steps", epochs,
+             per_epoch);
+  const LrSchedule schedule(o.lr, total, o.schedule);
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  const auto [z_all, t_all] = gather(x, d, y, s, all);
+  const int64_t record_every = std::max<int64_t>(1, total / 200);
+  const auto record = [&](int64_t step) {
+    NoGradGuard no_grad;
+    const double mse = mse_loss(model(Variable(z_all)), Variable(t_all)).value().item();
+    TIDE_CHECK(std::isfinite(mse) || step > 0,
+               "the model's values at the starting point are not finite in float32 (powers of "
+               "x overflow): keep the scaling (no --no-scale) or lower the degree");
+    TIDE_CHECK(std::isfinite(mse),
+               "the fit diverged at step {} (mean squared error {}): lower --lr (now {})", step,
+               mse, o.lr);
+    r.loss.emplace_back(step, mse * s.tau * s.tau);
+  };
+  record(0);
+  std::vector<int64_t> order = all;
+  int64_t step = 0;
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    if (batch < n) {  // the previous epoch's order shuffled again, with (seed, epoch)
+      RngStream rng(o.seed, RngPurpose::shuffle, {static_cast<uint64_t>(epoch)});
+      shuffle(order, rng);
+    }
+    for (int64_t start = 0; start < n; start += batch) {
+      optimizer->zero_grad();
+      optimizer->set_lr(schedule.at(step));
+      Variable loss;
+      if (batch == n) {
+        loss = mse_loss(model(Variable(z_all)), Variable(t_all));
+      } else {
+        const std::vector<int64_t> rows(order.begin() + start,
+                                        order.begin() + std::min(start + batch, n));
+        const auto [z, t] = gather(x, d, y, s, rows);
+        loss = mse_loss(model(Variable(z)), Variable(t));
+      }
+      loss.backward();
+      optimizer->step();
+      ++step;
+      if (step % record_every == 0 || step == total) record(step);
     }
   }
+  r.steps = step;
+  return model.scaled_parameters();
+}
+
+// A warning in r when the terms of the coefficients in x cancel over the data (digits lost).
+void warn_of_cancellation(const std::vector<double>& x, Kind kind, int64_t degree,
+                          const Scaling& s, const std::vector<double>& fitted, FitResult& r) {
+  if (kind != Kind::polynomial && kind != Kind::rational) return;
+  const auto n = static_cast<int64_t>(x.size());
+  // How much the terms of the coefficients in x cancel over the data: the digits lost.
+  const std::vector<double>& p = r.parameters;
+  double terms = 0, values = 0;
+  const size_t count = kind == Kind::polynomial ? p.size() : static_cast<size_t>(degree) + 1;
+  for (int64_t i = 0; i < n; ++i) {
+    const double xi = std::abs(x[static_cast<size_t>(i)]);
+    double power = 1, sum = 0;
+    for (size_t k = 0; k < count; ++k, power *= xi) sum += std::abs(p[k]) * power;
+    terms = std::max(terms, sum);
+    values = std::max(values, std::abs(fitted[static_cast<size_t>(i)]));
+  }
+  const double lost = std::log10(std::max(terms, 1e-300) / std::max(values, 1e-300));
+  if (lost > 8)
+    r.warning = fmt::format(
+        "x lies far from 0 for these coefficients: their terms cancel over about {:.0f} of a "
+        "double's 16 digits, so evaluate the formula with care; fitted values, R and R^2 "
+        "come from the centred form in z = (x - {:.6g}) / {:.6g} (fit.json: centred)",
+        lost, s.mu[0], s.sigma[0]);
+}
+
+// A warning in r when the fitted denominator changes sign between the data's points.
+void warn_of_pole(const std::vector<double>& x, Kind kind, int64_t degree, const Scaling& s,
+                  const std::vector<double>& scaled, FitResult& r) {
+  if (kind != Kind::rational) return;
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<double> q = {1.0};
+  q.insert(q.end(), scaled.begin() + degree + 1, scaled.end());
+  int sign = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double z = (x[static_cast<size_t>(i)] - s.mu[0]) / s.sigma[0];
+    const int here = horner(q.data(), q.size(), z) > 0 ? 1 : -1;
+    if (sign != 0 && here != sign) {
+      r.warning =
+          "the fitted denominator changes sign within the data: the curve has a pole "
+          "between the points (try other degrees)";
+      break;
+    }
+    sign = here;
+  }
+}
+
+// R (the residuals' sum of squares) and R^2 in r; a result that is not finite is refused.
+void residuals_and_checks(const std::vector<double>& y, const std::vector<double>& fitted,
+                          const FitOptions& o, FitResult& r) {
+  const auto n = static_cast<int64_t>(y.size());
   double mean = 0, total_ss = 0;
   for (const double v : y) mean += v;
   mean /= static_cast<double>(n);
@@ -553,6 +575,31 @@ FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>
   for (const auto& [step, mse] : r.loss)
     TIDE_CHECK(std::isfinite(mse),
                "the fit's mean squared error at step {} is {}: rescale the data", step, mse);
+}
+
+}  // namespace
+
+FitResult fit(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
+              const FitOptions& o) {
+  check_fit_inputs(x, d, y, o);
+  const Kind kind = kind_of(o);
+  const int64_t degree = degree_of(o), count = parameter_count(o, d);
+  const Scaling s = scaling_for(kind, x, d, y, o.scale);
+  FitResult r;
+  r.names = names_of(kind, d, degree, o.denominator_degree);
+  const std::vector<double> scaled = o.method == "closed-form"
+                                         ? solve_closed_form(x, d, y, kind, count, s, r)
+                                         : fit_by_descent(x, d, y, kind, degree, s, o, r);
+  r.parameters = unscale(kind, scaled, s, degree);
+  r.centred = scaled;
+  r.mean = s.mu;
+  r.stddev = s.sigma;
+  r.y_shift = s.nu;
+  r.y_scale = s.tau;
+  const std::vector<double> fitted = evaluate(o, r, x, d);
+  warn_of_cancellation(x, kind, degree, s, fitted, r);
+  warn_of_pole(x, kind, degree, s, scaled, r);
+  residuals_and_checks(y, fitted, o, r);
   r.formula = formula_of(kind, r.parameters, d, degree);
   return r;
 }
