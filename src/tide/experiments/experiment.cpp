@@ -230,6 +230,38 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
   return all;
 }
 
+namespace {
+
+// train/test accuracy and loss against epochs, a curve per run, as PNGs in `dir`.
+void draw_experiment_plots(const std::string& experiment, const fs::path& dir,
+                           const std::vector<ExperimentResult>& results) {
+  struct Figure {
+    const char* file;
+    const char* title;
+    const char* ylabel;
+    double (*value)(const EpochRecord&);
+  };
+  const Figure figures[] = {
+      {"train_accuracy.png", "train accuracy", "accuracy", train_accuracy},
+      {"train_loss.png", "train loss", "loss", train_loss},
+      {"test_accuracy.png", "test accuracy", "accuracy",
+       [](const EpochRecord& e) { return e.test_accuracy; }},
+      {"test_loss.png", "test loss", "loss", [](const EpochRecord& e) { return e.test_loss; }},
+  };
+  for (const Figure& fig : figures) {
+    std::vector<Series> curves;
+    for (const ExperimentResult& r : results) {
+      Series s{.label = r.name, .points = {}};
+      for (const EpochRecord& e : r.summary.history) s.points.emplace_back(e.epoch, fig.value(e));
+      curves.push_back(std::move(s));
+    }
+    draw_curves(curves, fmt::format("{}: {}", experiment, fig.title), "epoch", fig.ylabel,
+                (dir / fig.file).string());
+  }
+}
+
+}  // namespace
+
 void write_experiment_report(const std::string& experiment, const std::string& out_dir,
                              const std::vector<ExperimentResult>& results,
                              const std::string& best_run) {
@@ -290,29 +322,7 @@ void write_experiment_report(const std::string& experiment, const std::string& o
   write_text_file((dir / "summary.json").string(), summary.dump(2) + "\n");
   write_text_file((dir / "summary.md").string(), table);
 
-  struct Figure {
-    const char* file;
-    const char* title;
-    const char* ylabel;
-    double (*value)(const EpochRecord&);
-  };
-  const Figure figures[] = {
-      {"train_accuracy.png", "train accuracy", "accuracy", train_accuracy},
-      {"train_loss.png", "train loss", "loss", train_loss},
-      {"test_accuracy.png", "test accuracy", "accuracy",
-       [](const EpochRecord& e) { return e.test_accuracy; }},
-      {"test_loss.png", "test loss", "loss", [](const EpochRecord& e) { return e.test_loss; }},
-  };
-  for (const Figure& fig : figures) {
-    std::vector<Series> curves;
-    for (const ExperimentResult& r : results) {
-      Series s{.label = r.name, .points = {}};
-      for (const EpochRecord& e : r.summary.history) s.points.emplace_back(e.epoch, fig.value(e));
-      curves.push_back(std::move(s));
-    }
-    draw_curves(curves, fmt::format("{}: {}", experiment, fig.title), "epoch", fig.ylabel,
-                (dir / fig.file).string());
-  }
+  draw_experiment_plots(experiment, dir, results);
 }
 
 }  // namespace tide
