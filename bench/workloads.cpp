@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include "tide/autograd/ops.hpp"
+#include "tide/models/zoo.hpp"
 #include "tide/nn/attention.hpp"
 #include "tide/nn/norm_layers.hpp"
 #include "tide/nn/recurrent.hpp"
 #include "tide/tensor/random.hpp"
-#include "tide/models/zoo.hpp"
 
 namespace tide::bench {
 namespace {

@@ -33,7 +33,8 @@ class MlpTask : public TrainingTask {
     train_.emplace(train,
                    std::make_shared<DistributedSampler>(train->size(), rank, ranks, 64, true, 1),
                    LoaderOptions{.batch_size = 64});
-    test_.emplace(test, std::make_shared<DistributedSampler>(test->size(), rank, ranks, 500, false, 0),
+    test_.emplace(test,
+                  std::make_shared<DistributedSampler>(test->size(), rank, ranks, 500, false, 0),
                   LoaderOptions{.batch_size = 500, .shuffle = false});
     RngStream rng(/*seed=*/1, RngPurpose::init);
     model_.add(std::make_shared<Flatten>());

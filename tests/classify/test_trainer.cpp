@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tide/data/mnist.hpp"
 #include "tide/classify/trainer.hpp"
+#include "tide/data/mnist.hpp"
 
 namespace tide {
 namespace {

@@ -12,8 +12,8 @@
 #include "support/testing.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
-#include "tide/timeseries/series.hpp"
 #include "tide/session/training_run.hpp"
+#include "tide/timeseries/series.hpp"
 
 namespace tide {
 namespace {

@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "support/testing.hpp"
-#include "tide/tensor/safetensors.hpp"
 #include "tide/cluster/kmeans.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 namespace tide {
 namespace {

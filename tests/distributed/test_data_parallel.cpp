@@ -47,11 +47,11 @@ TEST(DataParallel, OutOfOrderCallsAreErrors) {
   DataParallel parallel({w}, world(), 1);
   EXPECT_THAT(testing::error_of([&] { parallel.finish(); }), HasSubstr("finish() after 0 of"));
   parallel.backward(sum(mul(w, Variable(input_of(0, 0)))), 0);
-  EXPECT_THAT(testing::error_of([&] { parallel.backward(sum(mul(w, Variable(input_of(0, 0)))), 0); }),
-              HasSubstr("backward 2 of a step of 1"));
+  EXPECT_THAT(
+      testing::error_of([&] { parallel.backward(sum(mul(w, Variable(input_of(0, 0)))), 0); }),
+      HasSubstr("backward 2 of a step of 1"));
   parallel.finish();
-  EXPECT_THAT(testing::error_of([] { DataParallel({}, world(), 0); }),
-              HasSubstr("at least 1"));
+  EXPECT_THAT(testing::error_of([] { DataParallel({}, world(), 0); }), HasSubstr("at least 1"));
 }
 
 }  // namespace

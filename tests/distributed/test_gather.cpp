@@ -18,10 +18,12 @@ TEST(Gather, EveryRanksValueInRankOrderWithArraysBitForBit) {
   std::vector<double> codes(static_cast<size_t>(rank + 1));
   for (size_t i = 0; i < codes.size(); ++i) codes[i] = 0.1 * (rank + 1) + 1e-17 * i + 1.0 / 3.0;
   const std::vector<int64_t> ids(static_cast<size_t>(rank), int64_t{1} << 60);
-  const auto all = allgather_json(
-      world, {{"rank", rank}, {"name", "r" + std::to_string(rank)}, {"codes", json_bytes(codes)},
-              {"ids", json_bytes(ids)}},
-      "the test gather");
+  const auto all = allgather_json(world,
+                                  {{"rank", rank},
+                                   {"name", "r" + std::to_string(rank)},
+                                   {"codes", json_bytes(codes)},
+                                   {"ids", json_bytes(ids)}},
+                                  "the test gather");
   ASSERT_EQ(all.size(), static_cast<size_t>(world.size()));
   for (int r = 0; r < world.size(); ++r) {
     const auto& j = all[static_cast<size_t>(r)];

@@ -12,8 +12,8 @@
 #include "support/testing.hpp"
 #include "tide/core/rng.hpp"
 #include "tide/data/csv.hpp"
-#include "tide/tensor/safetensors.hpp"
 #include "tide/fit/fit.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 namespace tide {
 namespace {

@@ -43,9 +43,9 @@
 #include "tide/data/image_io.hpp"
 #include "tide/data/mnist.hpp"
 #include "tide/data/timeseries.hpp"
-#include "tide/tensor/safetensors.hpp"
 #include "tide/session/checkpoint.hpp"
 #include "tide/session/config.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 // The C++ heap, counted: live bytes now and the most since the last reset. Blocks come
 // from malloc, so malloc_usable_size gives each block's size back at delete (also under

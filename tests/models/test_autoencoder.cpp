@@ -6,8 +6,8 @@
 
 #include "support/testing.hpp"
 #include "tide/autograd/ops.hpp"
-#include "tide/tensor/safetensors.hpp"
 #include "tide/models/autoencoder.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 namespace tide {
 namespace {

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "tide/autograd/ops.hpp"
+#include "tide/models/zoo.hpp"
 #include "tide/optim/sgd.hpp"
 #include "tide/tensor/random.hpp"
-#include "tide/models/zoo.hpp"
 
 namespace tide {
 namespace {

@@ -29,8 +29,7 @@ class CountingConv2d : public Conv2d {
 };
 
 std::shared_ptr<CountingConv2d> conv(int64_t in, int64_t out, RngStream& rng) {
-  return std::make_shared<CountingConv2d>(in, out, K2{3, 3}, rng,
-                                          Conv2dOptions{.padding = {1, 1}});
+  return std::make_shared<CountingConv2d>(in, out, K2{3, 3}, rng, Conv2dOptions{.padding = {1, 1}});
 }
 std::shared_ptr<Module> pool() {
   return std::make_shared<MaxPool2d>(Pool2dOptions{});
@@ -113,12 +112,12 @@ TEST(FuseConvReluMaxPool, LeavesOtherRunsAlone) {
   auto avg = conv(2, 2, init), sigmoid = conv(2, 2, init), fused = conv(2, 2, init),
        last = conv(2, 2, init);
   m.add(avg).add(make_relu()).add(std::make_shared<AvgPool2d>(Pool2dOptions{}));  // 0-2
-  m.add(sigmoid).add(make_sigmoid()).add(pool());                                // 3-5
-  m.add(fused).add(make_relu()).add(pool());                                     // 6-8
-  m.add(last).add(make_relu());                                                  // 9-10
+  m.add(sigmoid).add(make_sigmoid()).add(pool());                                 // 3-5
+  m.add(fused).add(make_relu()).add(pool());                                      // 6-8
+  m.add(last).add(make_relu());                                                   // 9-10
   EXPECT_EQ(fuse_conv_relu_maxpool(m), 1);
-  EXPECT_THAT(fused_children(m), ElementsAre(false, false, false, false, false, false, true,
-                                             true, true, false, false));
+  EXPECT_THAT(fused_children(m), ElementsAre(false, false, false, false, false, false, true, true,
+                                             true, false, false));
   EXPECT_EQ(m.describe(), "Sequential(fused: 6-8 conv2d_relu_maxpool)");
   m(Variable(uniform({1, 2, 16, 16}, -1, 1, data)));
   EXPECT_EQ(avg->calls, 1);

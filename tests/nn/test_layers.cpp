@@ -72,8 +72,8 @@ TEST(Sequential, ForwardFollowsItsPlan) {
   EXPECT_TRUE(m.is_fused(2));
   EXPECT_EQ(m.describe(), "Sequential(fused: 1-2 tanh_plus_one_linear)");
   EXPECT_EQ(m(x).value().to_vector(), by_hand(true).to_vector());
-  EXPECT_EQ(parameter_names(m), (std::vector<std::string>{"0.weight", "0.bias", "2.weight",
-                                                          "2.bias"}));
+  EXPECT_EQ(parameter_names(m),
+            (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"}));
 }
 
 TEST(Sequential, FuseRefusesRunsItCannotTake) {

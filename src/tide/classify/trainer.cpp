@@ -23,11 +23,10 @@ class ClassifierTask : public TrainingTask {
   ClassifierTask(const TrainConfig& c, const Communicator& comm)
       : c_(c), comm_(comm), data_(load_datasets(c)) {
     RngStream init_rng(c.seed, RngPurpose::init);
-    model_ = make_model(c.model, data_.train->sample_shape(), data_.classes, init_rng,
-                        ModelOptions{.hidden = c.hidden,
-                                     .dropout = c.dropout,
-                                     .batch_norm = c.batch_norm,
-                                     .seed = c.seed});
+    model_ = make_model(
+        c.model, data_.train->sample_shape(), data_.classes, init_rng,
+        ModelOptions{
+            .hidden = c.hidden, .dropout = c.dropout, .batch_norm = c.batch_norm, .seed = c.seed});
     const int rank = comm.rank(), ranks = comm.size();
     train_.emplace(data_.train,
                    std::make_shared<DistributedSampler>(data_.train->size(), rank, ranks,
@@ -69,16 +68,22 @@ class ClassifierTask : public TrainingTask {
                        model_->num_parameters(), data_.train->size(), data_.test->size(), steps);
   }
   nlohmann::ordered_json summary(const RunResult& r) const override {
-    return {{"model", c_.model},       {"dataset", c_.dataset},
+    return {{"model", c_.model},
+            {"dataset", c_.dataset},
             {"test_accuracy", r.test_accuracy},
-            {"test_loss", r.test_loss}, {"train_loss", r.train_loss},
-            {"epochs", r.epochs},       {"steps", r.steps},
+            {"test_loss", r.test_loss},
+            {"train_loss", r.train_loss},
+            {"epochs", r.epochs},
+            {"steps", r.steps},
             {"samples_per_sec", r.samples_per_sec},
-            {"wall_s", r.wall_s},       {"parameters", r.parameters},
+            {"wall_s", r.wall_s},
+            {"parameters", r.parameters},
             {"batch_size", c_.batch_size},
-            {"ranks", r.ranks},         {"accumulate", c_.accumulate},
+            {"ranks", r.ranks},
+            {"accumulate", c_.accumulate},
             {"global_batch", r.global_batch},
-            {"lr", r.lr},               {"warmup_steps", r.warmup_steps},
+            {"lr", r.lr},
+            {"warmup_steps", r.warmup_steps},
             {"threads", num_threads()}};
   }
 
@@ -122,10 +127,10 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
   TrainingRun run(c, comm);
   ClassifierTask task(run.config(), comm);
-  return run.train(task, RunSpec{.model_name = c.model,
-                                 .config_toml = to_toml(c),
-                                 .model_flags = fmt::format("--model {} --hidden {}", c.model,
-                                                            c.hidden)});
+  return run.train(
+      task, RunSpec{.model_name = c.model,
+                    .config_toml = to_toml(c),
+                    .model_flags = fmt::format("--model {} --hidden {}", c.model, c.hidden)});
 }
 
 }  // namespace tide

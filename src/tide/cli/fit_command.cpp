@@ -8,8 +8,8 @@
 #include "tide/cli/commands.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
-#include "tide/report/files.hpp"
 #include "tide/fit/fit.hpp"
+#include "tide/report/files.hpp"
 #include "tide/report/plot.hpp"
 
 namespace tide::cli {

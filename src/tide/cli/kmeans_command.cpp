@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tide/cli/commands.hpp"
+#include "tide/cluster/kmeans.hpp"
 #include "tide/core/error.hpp"
 #include "tide/data/csv.hpp"
 #include "tide/report/files.hpp"
-#include "tide/cluster/kmeans.hpp"
 
 namespace tide::cli {
 namespace {

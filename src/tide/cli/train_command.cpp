@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "tide/classify/trainer.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
 #include "tide/core/log.hpp"
 #include "tide/distributed/replicate.hpp"
-#include "tide/optim/factory.hpp"
 #include "tide/models/zoo.hpp"
-#include "tide/classify/trainer.hpp"
+#include "tide/optim/factory.hpp"
 
 namespace tide::cli {
 namespace {

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "tide/classify/trainer.hpp"
 #include "tide/distributed/communicator.hpp"
 #include "tide/session/config.hpp"
-#include "tide/classify/trainer.hpp"
 
 namespace tide {
 

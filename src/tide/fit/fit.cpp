@@ -447,9 +447,8 @@ std::vector<double> fit_by_descent(const std::vector<double>& x, int64_t d,
                                    const Scaling& s, const FitOptions& o, FitResult& r) {
   const auto n = static_cast<int64_t>(y.size());
   ScaledModel model(kind, d, degree, o.denominator_degree);
-  const std::unique_ptr<Optimizer> optimizer =
-      make_optimizer(model.parameters(),
-                     OptimizerConfig{.name = o.optimizer, .lr = o.lr, .momentum = o.momentum});
+  const std::unique_ptr<Optimizer> optimizer = make_optimizer(
+      model.parameters(), OptimizerConfig{.name = o.optimizer, .lr = o.lr, .momentum = o.momentum});
   const int64_t batch = o.method == "gd" ? n : o.method == "sgd" ? 1 : std::min(o.batch_size, n);
   const int64_t per_epoch = (n + batch - 1) / batch;
   const int64_t epochs = o.epochs > 0 ? o.epochs : (2000 + per_epoch - 1) / per_epoch;
@@ -503,8 +502,8 @@ std::vector<double> fit_by_descent(const std::vector<double>& x, int64_t d,
 }
 
 // A warning in r when the terms of the coefficients in x cancel over the data (digits lost).
-void warn_of_cancellation(const std::vector<double>& x, Kind kind, int64_t degree,
-                          const Scaling& s, const std::vector<double>& fitted, FitResult& r) {
+void warn_of_cancellation(const std::vector<double>& x, Kind kind, int64_t degree, const Scaling& s,
+                          const std::vector<double>& fitted, FitResult& r) {
   if (kind != Kind::polynomial && kind != Kind::rational) return;
   const auto n = static_cast<int64_t>(x.size());
   // How much the terms of the coefficients in x cancel over the data: the digits lost.

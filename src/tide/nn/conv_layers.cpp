@@ -74,10 +74,9 @@ int fuse_in(Sequential& seq) {
     if (!conv || !relu || !pool || seq.is_fused(i) || seq.is_fused(i + 1) || seq.is_fused(i + 2))
       continue;
     // MaxPool2d's options cannot change after construction, so a copy taken now stays right.
-    seq.fuse(i, 3, "conv2d_relu_maxpool",
-             [conv, options = pool->options()](const Variable& x) {
-               return conv->forward_relu_maxpool(x, options);
-             });
+    seq.fuse(i, 3, "conv2d_relu_maxpool", [conv, options = pool->options()](const Variable& x) {
+      return conv->forward_relu_maxpool(x, options);
+    });
     ++fused;
     i += 2;
   }

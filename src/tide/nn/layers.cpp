@@ -49,10 +49,9 @@ std::string Linear::describe() const {
 
 Sequential& Sequential::add(std::shared_ptr<Module> module) {
   const size_t index = children().size();
-  plan_.push_back(Stage{.first = index,
-                        .count = 1,
-                        .op = {},
-                        .run = [module](const Variable& x) { return module->forward(x); }});
+  plan_.push_back(Stage{.first = index, .count = 1, .op = {}, .run = [module](const Variable& x) {
+                          return module->forward(x);
+                        }});
   register_module(std::to_string(index), std::move(module));
   return *this;
 }

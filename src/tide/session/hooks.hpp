@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "tide/optim/schedule.hpp"
-#include "tide/session/checkpoint.hpp"
-#include "tide/session/evaluation.hpp"
 #include "tide/report/event_writer.hpp"
 #include "tide/report/metrics.hpp"
 #include "tide/report/progress.hpp"
+#include "tide/session/checkpoint.hpp"
+#include "tide/session/evaluation.hpp"
 #include "tide/session/session.hpp"
 
 namespace tide {

@@ -198,7 +198,7 @@ double StepSums::mean_loss_of(int rank) const {
 
 double StepSums::examples_of(int rank) const {
   return static_cast<size_t>(rank) < ranks_.size() ? ranks_[static_cast<size_t>(rank)].examples
-                                                    : 0.0;
+                                                   : 0.0;
 }
 
 }  // namespace tide

@@ -30,9 +30,9 @@ class Session;
 
 // What one step reports to the hooks.
 struct StepResult {
-  double loss = 0;        // mean over the step's examples on this rank
-  int64_t examples = 0;   // on this rank
-  int64_t correct = 0;    // examples whose prediction was right (classifiers)
+  double loss = 0;       // mean over the step's examples on this rank
+  int64_t examples = 0;  // on this rank
+  int64_t correct = 0;   // examples whose prediction was right (classifiers)
   // The step computes it true for a non-finite loss on this rank; after the control
   // collective it says whether the update was skipped (non-finite on any rank).
   bool skipped = false;
@@ -92,7 +92,9 @@ class Session {
   using Apply = std::function<void(Session&, StepResult&)>;
   void run(const Compute& compute, const Apply& apply);
   // A step that computes and updates in one (nothing to skip).
-  void run(const Compute& step) { run(step, [](Session&, StepResult&) {}); }
+  void run(const Compute& step) {
+    run(step, [](Session&, StepResult&) {});
+  }
 
   // The step just run, as every rank reported it (index: rank).
   const std::vector<StepResult>& step_results() const { return step_results_; }

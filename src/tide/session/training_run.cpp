@@ -288,10 +288,9 @@ void add_standard_hooks(Session& session, RunParts& p, const RunSpec& spec) {
   p.nan_guard = std::make_shared<NanGuardHook>(c.nan_policy == "skip");
   session.add_hook(p.nan_guard);
   session.add_hook(std::make_shared<MetricsHook>(c.log_every, metrics, p.progress.get(), lr_now));
-  session.add_hook(std::make_shared<EvaluationHook>([&task = p.task] { return task.evaluate(); },
-                                                    metrics, lr_now,
-                                                    p.writer && spec.log_evaluation,
-                                                    p.task.evaluate_train()));
+  session.add_hook(std::make_shared<EvaluationHook>(
+      [&task = p.task] { return task.evaluate(); }, metrics, lr_now,
+      p.writer && spec.log_evaluation, p.task.evaluate_train()));
   const bool plateau = c.schedule.kind == "plateau";
   if (plateau) session.add_hook(std::make_shared<PlateauHook>(*p.schedule, p.writer));
   if (c.early_stopping > 0) session.add_hook(std::make_shared<EarlyStoppingHook>(c.early_stopping));
@@ -353,8 +352,7 @@ RunResult result_of(const RunParts& p, const Session& session, double wall_s) {
   r.steps = session.state().step;
   r.epochs = static_cast<double>(r.steps) / static_cast<double>(p.per_epoch);
   r.wall_s = wall_s;
-  r.samples_per_sec =
-      static_cast<double>(p.trained) * p.comm.size() / std::max(wall_s, 1e-9);
+  r.samples_per_sec = static_cast<double>(p.trained) * p.comm.size() / std::max(wall_s, 1e-9);
   r.parameters = p.model.num_parameters();
   r.ranks = p.comm.size();
   r.global_batch = p.global_batch;

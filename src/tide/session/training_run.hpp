@@ -33,9 +33,9 @@ namespace tide {
 
 // One micro-batch's forward pass, as the task computed it in training mode.
 struct MicroBatch {
-  Variable loss;          // a scalar: the mean over the micro-batch's examples
-  int64_t examples = 0;   // in the micro-batch
-  int64_t correct = 0;    // classifiers: examples predicted right; 0 otherwise
+  Variable loss;         // a scalar: the mean over the micro-batch's examples
+  int64_t examples = 0;  // in the micro-batch
+  int64_t correct = 0;   // classifiers: examples predicted right; 0 otherwise
 };
 
 // How a run ended, on every rank.
@@ -48,13 +48,13 @@ struct RunResult {
   int64_t parameters = 0;
   int ranks = 1;
   int64_t global_batch = 0;
-  double lr = 0;              // the base rate after --lr-scaling
-  int64_t warmup_steps = 0;   // of the schedule (--warmup-epochs converted)
+  double lr = 0;                            // the base rate after --lr-scaling
+  int64_t warmup_steps = 0;                 // of the schedule (--warmup-epochs converted)
   double test_loss = 0, test_accuracy = 0;  // of the last evaluation
-  double train_loss = 0;  // mean over the steps before the last evaluation
-  std::string stop_reason;     // why the loop ended ("reached step 938", "SIGTERM received")
-  int stopped_by_signal = 0;   // SIGTERM or SIGINT when a signal stopped it, else 0
-  std::string checkpoint;      // the last checkpoint written (its JSON)
+  double train_loss = 0;                    // mean over the steps before the last evaluation
+  std::string stop_reason;           // why the loop ended ("reached step 938", "SIGTERM received")
+  int stopped_by_signal = 0;         // SIGTERM or SIGINT when a signal stopped it, else 0
+  std::string checkpoint;            // the last checkpoint written (its JSON)
   std::vector<EpochRecord> history;  // every evaluation of this run, in order
 };
 
@@ -89,7 +89,7 @@ struct RunSpec {
   std::string config_toml;  // config.toml before the [run] table: `--config` reads it back
   // Settings every rank must share besides TrainConfig's (a model's or data's own flags).
   std::string agreement;
-  std::string model_flags;  // "--model mlp --hidden 64": this run's model, in errors
+  std::string model_flags;     // "--model mlp --hidden 64": this run's model, in errors
   bool log_evaluation = true;  // the evaluation hook's log line; a task's hook may log instead
 };
 

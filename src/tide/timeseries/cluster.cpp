@@ -170,14 +170,14 @@ std::vector<double> distances_to_centroids(const SeriesTable& t, const KMeansRes
 
 // Every rank's rows, in rank order, on every rank.
 SeriesTable gather_table(const SeriesTable& mine, const Communicator& comm) {
-  const std::vector<nlohmann::ordered_json> parts = allgather_json(
-      comm,
-      {{"ids", json_bytes(mine.ids)},
-       {"labels", json_bytes(mine.labels)},
-       {"clusters", json_bytes(mine.clusters)},
-       {"distances", json_bytes(mine.distances)},
-       {"codes", json_bytes(mine.codes)}},
-      "the gathering of the clusters");
+  const std::vector<nlohmann::ordered_json> parts =
+      allgather_json(comm,
+                     {{"ids", json_bytes(mine.ids)},
+                      {"labels", json_bytes(mine.labels)},
+                      {"clusters", json_bytes(mine.clusters)},
+                      {"distances", json_bytes(mine.distances)},
+                      {"codes", json_bytes(mine.codes)}},
+                     "the gathering of the clusters");
   SeriesTable all;
   all.dims = mine.dims;
   for (const nlohmann::ordered_json& part : parts) {
@@ -246,8 +246,7 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
       source->clone(), mine,
       WindowStreamOptions{
           .windows = spec, .batch_size = o.batch_size, .retry_seconds = data.retry_seconds});
-  SeriesTable table =
-      encode_series(model, stream, trained.options.latent, o.pool == "mean-std");
+  SeriesTable table = encode_series(model, stream, trained.options.latent, o.pool == "mean-std");
 
   SeriesClusterSummary out;
   Tensor counts = Tensor::full({2}, 0, DType::f64);
@@ -267,8 +266,8 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
   const bool labelled = !all.labels.empty() && std::all_of(all.labels.begin(), all.labels.end(),
                                                            [](int64_t l) { return l >= 0; });
   out.scores = score_clustering(all.codes, all.dims, all.clusters,
-                                labelled ? all.labels : std::vector<int64_t>{},
-                                o.silhouette_sample, o.kmeans.seed);
+                                labelled ? all.labels : std::vector<int64_t>{}, o.silhouette_sample,
+                                o.kmeans.seed);
   const std::string dir =
       o.out.empty() ? fmt::format("runs/clusters-{}", local_time_stamp()) : o.out;
   create_directory(dir, "output directory");

@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "tide/cluster/kmeans.hpp"
 #include "tide/data/series_source.hpp"
 #include "tide/distributed/communicator.hpp"
 #include "tide/models/autoencoder.hpp"
 #include "tide/session/config.hpp"
 #include "tide/session/evaluation.hpp"
-#include "tide/cluster/kmeans.hpp"
 
 namespace tide {
 

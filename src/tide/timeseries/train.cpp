@@ -280,14 +280,14 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
   TrainingRun run(c, comm);
   SeriesTask task(run.config(), o, comm);
   const WindowSpec& spec = task.windows();
-  const RunResult r = run.train(
-      task, RunSpec{.model_name = "lstm-ae",
-                    .config_toml = series_config_toml(c, o, spec),
-                    .agreement = series_toml(o, spec),
-                    .model_flags = fmt::format(
-                        "--model lstm-ae --hidden {} --latent {} --layers {} --code {}",
-                        o.model.hidden, o.model.latent, o.model.layers, o.model.code),
-                    .log_evaluation = false});
+  const RunResult r =
+      run.train(task, RunSpec{.model_name = "lstm-ae",
+                              .config_toml = series_config_toml(c, o, spec),
+                              .agreement = series_toml(o, spec),
+                              .model_flags = fmt::format(
+                                  "--model lstm-ae --hidden {} --latent {} --layers {} --code {}",
+                                  o.model.hidden, o.model.latent, o.model.layers, o.model.code),
+                              .log_evaluation = false});
   SeriesTrainSummary s{.run_dir = r.run_dir,
                        .steps = r.steps,
                        .epochs = r.epochs,
