@@ -3,6 +3,7 @@
 // raw bytes, so a million codes cost their 8 bytes each and nothing for text.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>

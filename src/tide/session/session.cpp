@@ -129,7 +129,6 @@ void Session::run(const Compute& compute, const Apply& apply) {
     agree_on_step(result);
     if (stop_requested()) break;  // a signal: this step is not applied
     apply(*this, result);
-    step_results_[static_cast<size_t>(comm_.rank())].grad_norm = result.grad_norm;
     ++state_.step;
     state_.batch += batches_per_step_;
     const bool epoch_done = state_.batch >= steps_per_epoch_ * batches_per_step_;

@@ -14,8 +14,11 @@
 #include "tide/report/plot.hpp"
 
 namespace tide {
+namespace {
 
 namespace fs = std::filesystem;
+
+}  // namespace
 
 std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
                                              const SeriesTrainOptions& options,
