@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
     config.batch_size = 64;
     config.max_steps = last_step;
     config.lr = 0.02;
-    config.lr_scaling = "linear";
-    config.schedule.kind = "constant";
+    config.lr_scaling = LrScaling::linear;
+    config.schedule.kind = ScheduleKind::constant;
     config.momentum = 0.9;
     config.checkpoint_every_secs = 30;
     config.summary_every_steps = 50;

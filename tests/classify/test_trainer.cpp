@@ -34,7 +34,7 @@ TEST(Trainer, EveryOptimizerTrainsTheMlp) {
         std::tuple{"rmsprop", 0.001, 0.0}, std::tuple{"adagrad", 0.05, 0.0},
         std::tuple{"lars", 1.0, 0.9}}) {
     TrainConfig c;
-    c.optimizer = name;
+    c.optimizer = parse_choice<OptimizerKind>(name, "optimizer");
     c.lr = lr;
     c.momentum = momentum;
     c.weight_decay = std::string(name) == "adamw" ? 0.01 : 0.0;
@@ -77,7 +77,7 @@ TEST(Trainer, OneEpochOfTheCnnWithCosineDecayReaches88Percent) {
   c.model = "cnn";
   c.epochs = 1;
   c.lr = 0.05;
-  c.schedule.kind = "cosine";
+  c.schedule.kind = ScheduleKind::cosine;
   c.run_dir = ::testing::TempDir() + "/tide_one_epoch_cnn";
   fs::remove_all(c.run_dir);
   const TrainSummary s = train_classifier(c);
@@ -132,7 +132,7 @@ TrainConfig plateau_run(const std::string& dir, int64_t epochs) {
   c.hidden = 64;
   c.epochs = epochs;
   c.lr = 0.05;
-  c.schedule = {.kind = "plateau", .gamma = 0.5, .patience = 0, .threshold = 0.5};
+  c.schedule = {.kind = ScheduleKind::plateau, .gamma = 0.5, .patience = 0, .threshold = 0.5};
   c.summary_every_steps = 0;
   c.run_dir = ::testing::TempDir() + dir;
   return c;

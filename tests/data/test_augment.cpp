@@ -157,13 +157,15 @@ TEST(Augment, CropZoomsIntoAWindow) {
     }
 }
 
-TEST(Augment, BadOptionsNameTheFlag) {
+// Errors name the member a library caller set (the CLI spells them as flags).
+TEST(Augment, BadOptionsNameTheMember) {
   const auto make = [](AugmentOptions o) { return [o] { AugmentedDataset(images(1), o); }; };
-  EXPECT_THAT(error_of(make({.shift = kW})), HasSubstr("--shift 10 must be smaller"));
-  EXPECT_THAT(error_of(make({.crop = -1})), HasSubstr("--crop"));
-  EXPECT_THAT(error_of(make({.flip = 1.5})), HasSubstr("--flip"));
-  EXPECT_THAT(error_of(make({.erase = -0.1})), HasSubstr("--erase"));
-  EXPECT_THAT(error_of(make({.noise_std = -1})), HasSubstr("--noise"));
+  EXPECT_THAT(error_of(make({.shift = kW})),
+              HasSubstr("shift 10 must be smaller than the image (12x10)"));
+  EXPECT_THAT(error_of(make({.crop = -1})), HasSubstr("crop must be >= 0, got -1"));
+  EXPECT_THAT(error_of(make({.flip = 1.5})), HasSubstr("flip must be in [0, 1], got 1.5"));
+  EXPECT_THAT(error_of(make({.erase = -0.1})), HasSubstr("erase must be in [0, 1], got -0.1"));
+  EXPECT_THAT(error_of(make({.noise_std = -1})), HasSubstr("noise_std must be >= 0, got -1"));
   Tensor flat = Tensor::zeros({2, 5});
   EXPECT_THAT(error_of([&] {
                 AugmentedDataset(

@@ -30,7 +30,7 @@ std::string read_file(const fs::path& p) {
 TEST(Experiment, BatchSizeRunsDifferOnlyInTheBatch) {
   TrainConfig base;
   base.lr = 0.02;
-  base.lr_scaling = "linear";
+  base.lr_scaling = LrScaling::linear;
   base.warmup_epochs = 1.5;
   const auto runs = batch_size_runs(base, {256, 64, 1024});
   ASSERT_EQ(runs.size(), 3u);

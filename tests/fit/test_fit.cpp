@@ -57,13 +57,13 @@ TEST(Fit, LinearByEveryMethodRecoversSlopeAndIntercept) {
   // The gradient methods reach the closed form's minimum.
   // SGD with momentum 0.9 at (method, epochs, lr): single examples need a smaller rate;
   // both stochastic methods anneal it (cosine) so the last steps settle.
-  o.optimizer = "sgd";
+  o.optimizer = OptimizerKind::sgd;
   for (const auto& [method, epochs, lr] : {std::tuple{"gd", 500, 0.1}, std::tuple{"sgd", 40, 0.01},
                                            std::tuple{"minibatch", 100, 0.05}}) {
     o.method = method;
     o.epochs = epochs;
     o.lr = lr;
-    o.schedule.kind = std::string(method) == "gd" ? "constant" : "cosine";
+    o.schedule.kind = std::string(method) == "gd" ? ScheduleKind::constant : ScheduleKind::cosine;
     const FitResult r = fit(d.x, 1, d.y, o);
     expect_parameters(r, exact.parameters, std::string(method) == "gd" ? 1e-4 : 2e-3, method);
     EXPECT_NEAR(r.rss, exact.rss, exact.rss * (std::string(method) == "gd" ? 1e-5 : 1e-3))
@@ -340,7 +340,7 @@ TEST(Fit, BadRequestsAreClearErrors) {
   o.model = "quartic";
   EXPECT_THAT(error_of([&] { fit(d.x, 1, d.y, o); }), HasSubstr("unknown model 'quartic'"));
   o = FitOptions{};
-  o.optimizer = "sgd";
+  o.optimizer = OptimizerKind::sgd;
   o.lr = 1e6;
   o.epochs = 200;
   EXPECT_THAT(error_of([&] { fit(d.x, 1, {1e3, -1e3, 1e3}, o); }), HasSubstr("diverged"));

@@ -2,12 +2,14 @@
 // parses them into a config struct and calls the library.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "tide/core/options.hpp"
 #include "tide/session/config.hpp"
 #include "tide/timeseries/series.hpp"
 
@@ -24,6 +26,13 @@ void set_exit_status(int status);
 // largest one.
 void add_number_checks(CLI::App& app);
 
+// Registers a flag --<flag> on `cmd` for each option, with its help, default and choices.
+void add_options(CLI::App* cmd, const std::vector<Option>& options);
+// The message of `e` with each option named by its flag on `cmd` (as add_options registered).
+std::string with_flags(const CLI::App* cmd, const OptionError& e);
+// `callback`, with an OptionError it throws rethrown as an Error naming flags of `cmd`.
+std::function<void()> naming_flags(const CLI::App* cmd, std::function<void()> callback);
+
 // The items of a comma-separated list ("a,b,c"), in order, empty items kept.
 std::vector<std::string> split_list(const std::string& s);
 
@@ -38,18 +47,9 @@ CLI::App* add_train_parser(CLI::App& app, const std::shared_ptr<TrainConfig>& co
 // given, then the checks of the whole configuration (validate, --team-flag a flag).
 void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string& config_path);
 
-// --lr-schedule, --warmup-steps, --min-lr, --lr-step-size, --lr-milestones, --lr-gamma,
-// --lr-power, written into `schedule`.
-void add_schedule_options(CLI::App* cmd, ScheduleOptions& schedule);
-
 // The options of `tide train` that shape a run (model, data, optimizer, schedule,
 // regularisation, parallelism, monitoring), registered on `cmd` and written into `config`.
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config);
-// Two parts of them that any trainer takes: the optimizer, its schedule and gradient
-// regularisation; and the run (epochs, batch, seed, threads, run directory, gradient
-// averaging, checkpoints, summaries).
-void add_optimizer_options(CLI::App* cmd, TrainConfig& config);
-void add_run_options(CLI::App* cmd, TrainConfig& config);
 
 // `tide fit`: classical regression of CSV data (train/fit.hpp).
 void add_fit_command(CLI::App& app);

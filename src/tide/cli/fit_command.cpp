@@ -207,12 +207,14 @@ void add_fit_command(CLI::App& app) {
   cmd->add_option("--epochs", o.epochs,
                   "Passes over the data (gd: steps; 0: about 2000 updates, at least one epoch)")
       ->capture_default_str();
-  cmd->add_option("--optimizer", o.optimizer, "sgd, adam, adamw, rmsprop, adagrad or lars")
-      ->capture_default_str();
+  add_options(cmd, {option("optimizer", "optimizer", o.optimizer, "Optimizer")});
   cmd->add_option("--lr", o.lr, "Learning rate (on standardised data)")->capture_default_str();
   cmd->add_option("--momentum", o.momentum, "Momentum of sgd, rmsprop and lars")
       ->capture_default_str();
-  add_schedule_options(cmd, o.schedule);
+  // The schedules that do not watch an evaluation (fit has none): plateau's options left out.
+  std::vector<Option> schedule = prefixed("schedule.", options(o.schedule));
+  std::erase_if(schedule, [](const Option& s) { return s.flag == "lr-patience" || s.flag == "lr-threshold"; });
+  add_options(cmd, schedule);
   cmd->add_flag("--no-scale", a->no_scale,
                 "Fit the data as it is, without standardising inputs and scaling outputs");
   cmd->add_option("--seed", o.seed, "Order of sgd and minibatch examples; the validation split")
@@ -227,7 +229,7 @@ void add_fit_command(CLI::App& app) {
   cmd->add_option("--validation", a->validation, "--degrees: the fraction held out")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Output directory (default: runs/fit-<model>-<time>)");
-  cmd->callback([cmd, a] {
+  cmd->callback(naming_flags(cmd, [cmd, a] {
     FitOptions& o = a->options;
     o.scale = !a->no_scale;
     const bool degree_given = cmd->count("--degree") > 0;
@@ -249,7 +251,7 @@ void add_fit_command(CLI::App& app) {
       run_fit(*a, table);
     else
       run_capacity(*a, table);
-  });
+  }));
 }
 
 }  // namespace tide::cli

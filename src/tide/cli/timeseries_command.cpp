@@ -56,7 +56,7 @@ void add_ingest_command(CLI::App* ts) {
 }  // namespace
 
 void series_train_defaults(TrainConfig& config) {
-  config.optimizer = "adam";
+  config.optimizer = OptimizerKind::adam;
   config.lr = 0.01;
   config.clip_norm = 1;
   config.batch_size = 32;
@@ -90,8 +90,8 @@ void add_series_train_options(CLI::App* cmd, TrainConfig& config, SeriesTrainOpt
                   "Stop once the mean training loss over --log-every steps is at or below this "
                   "(0: off)")
       ->capture_default_str();
-  add_optimizer_options(cmd, config);
-  add_run_options(cmd, config);
+  add_options(cmd, optimizer_options(config));
+  add_options(cmd, run_options(config));
 }
 
 CLI::App* add_series_train_parser(CLI::App& timeseries, TrainConfig& config,
@@ -115,7 +115,7 @@ void add_series_train_command(CLI::App* ts) {
   auto o = std::make_shared<SeriesTrainOptions>();
   auto config_path = std::make_shared<std::string>();
   CLI::App* cmd = add_series_train_parser(*ts, *config, *o, *config_path);
-  cmd->callback([cmd, config, o, config_path] {
+  cmd->callback(naming_flags(cmd, [cmd, config, o, config_path] {
     if (!config_path->empty()) apply_config_file(*cmd, *config_path);
     const SeriesTrainSummary s = train_series_autoencoder(*config, *o, Communicator::world());
     if (Communicator::world().rank() != 0) return;
@@ -125,7 +125,7 @@ void add_series_train_command(CLI::App* ts) {
       fmt::print("target loss {} reached at step {} after {:.2f} s\n", o->target_loss,
                  s.target_step, s.target_s);
     fmt::print("run directory: {}\n", s.run_dir);
-  });
+  }));
 }
 
 void add_series_cluster_command(CLI::App* ts) {
@@ -147,11 +147,9 @@ void add_series_cluster_command(CLI::App* ts) {
                   "mean variance per dimension")
       ->capture_default_str();
   cmd->add_option("--seed", o->kmeans.seed, "k-means++ draws")->capture_default_str();
-  cmd->add_option("--pool", o->pool,
-                  "A series' vector from its windows' codes: mean, or mean-std (mean and "
-                  "standard deviation)")
-      ->check(CLI::IsMember({"mean", "mean-std"}))
-      ->capture_default_str();
+  add_options(cmd, {option("pool", "pool", o->pool,
+                           "A series' vector from its windows' codes: mean, or mean-std (mean "
+                           "and standard deviation)")});
   cmd->add_option("--batch-size", o->batch_size, "Windows encoded at a time")
       ->capture_default_str();
   cmd->add_option("--silhouette-sample", o->silhouette_sample,

@@ -8,7 +8,6 @@
 #include "tide/core/log.hpp"
 #include "tide/distributed/replicate.hpp"
 #include "tide/models/zoo.hpp"
-#include "tide/optim/factory.hpp"
 
 namespace tide::cli {
 namespace {
@@ -64,8 +63,9 @@ void check_team_values(CLI::App& cmd, TrainConfig& config) {
     set_team_value(cmd, saved.team_flag, values[i]);
     try {
       validate(config);
-    } catch (const Error& e) {
-      TIDE_FAIL("--team-values: team {}'s --{} {}: {}", i, saved.team_flag, values[i], e.what());
+    } catch (const OptionError& e) {
+      TIDE_FAIL("--team-values: team {}'s --{} {}: {}", i, saved.team_flag, values[i],
+                with_flags(&cmd, e));
     }
     config = saved;
   }
@@ -86,171 +86,8 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
 
 }  // namespace
 
-void add_schedule_options(CLI::App* cmd, ScheduleOptions& schedule) {
-  cmd->add_option("--lr-schedule", schedule.kind,
-                  fmt::format("Learning-rate schedule over the run: {}", schedule_names()))
-      ->capture_default_str();
-  cmd->add_option("--warmup-steps", schedule.warmup_steps,
-                  "Steps of linear warm-up before the schedule")
-      ->capture_default_str();
-  cmd->add_option("--min-lr", schedule.min_lr,
-                  "cosine: the learning rate at the end; plateau: its floor")
-      ->capture_default_str();
-  cmd->add_option("--lr-step-size", schedule.step_size,
-                  "step: multiply the rate by --lr-gamma every this many steps")
-      ->capture_default_str();
-  cmd->add_option("--lr-milestones", schedule.milestones,
-                  "multistep: steps (after warm-up) at which the rate is multiplied by --lr-gamma")
-      ->delimiter(',');
-  cmd->add_option("--lr-gamma", schedule.gamma, "step, multistep, exponential, plateau: the factor")
-      ->capture_default_str();
-  cmd->add_option("--lr-power", schedule.power, "polynomial: the power")->capture_default_str();
-}
-
-void add_optimizer_options(CLI::App* cmd, TrainConfig& config) {
-  cmd->add_option("--optimizer", config.optimizer, fmt::format("Optimizer: {}", optimizer_names()))
-      ->capture_default_str();
-  cmd->add_option("--lr", config.lr, "Learning rate")->capture_default_str();
-  cmd->add_option("--momentum", config.momentum, "SGD momentum")->capture_default_str();
-  cmd->add_option("--weight-decay", config.weight_decay, "L2 penalty")->capture_default_str();
-  cmd->add_flag("--nesterov", config.nesterov, "Use Nesterov momentum");
-  cmd->add_option("--beta1", config.beta1, "adam, adamw: first-moment decay")
-      ->capture_default_str();
-  cmd->add_option("--beta2", config.beta2, "adam, adamw: second-moment decay")
-      ->capture_default_str();
-  cmd->add_option("--eps", config.eps, "adam, adamw, rmsprop, adagrad: epsilon (0: default)")
-      ->capture_default_str();
-  cmd->add_option("--lars-trust", config.lars_trust, "lars: trust coefficient")
-      ->capture_default_str();
-  cmd->add_option("--l1", config.l1, "L1 penalty on weights (not biases or norm parameters)")
-      ->capture_default_str();
-  cmd->add_option("--clip-norm", config.clip_norm,
-                  "Clip the gradients' total L2 norm to this (0: off)")
-      ->capture_default_str();
-  cmd->add_flag("--no-decay-bias-norm", config.no_decay_bias_norm,
-                "No weight decay on biases and normalisation parameters (1-D)");
-  cmd->add_option("--clip-value", config.clip_value,
-                  "Clamp every gradient element to +-this (0: off)")
-      ->capture_default_str();
-  add_schedule_options(cmd, config.schedule);
-  cmd->add_option("--warmup-epochs", config.warmup_epochs,
-                  "Epochs of linear warm-up before the schedule (instead of --warmup-steps)")
-      ->capture_default_str();
-  cmd->add_option("--lr-patience", config.schedule.patience,
-                  "plateau: evaluations without a lower test loss before the rate falls")
-      ->capture_default_str();
-  cmd->add_option("--lr-threshold", config.schedule.threshold,
-                  "plateau: the relative fall of the test loss that counts as lower")
-      ->capture_default_str();
-  cmd->add_option("--lr-scaling", config.lr_scaling,
-                  "Scale --lr with the global batch: none, linear or sqrt (of global batch / "
-                  "--lr-base-batch)")
-      ->capture_default_str();
-  cmd->add_option("--lr-base-batch", config.lr_base_batch,
-                  "The batch --lr is meant for (0: --batch-size)")
-      ->capture_default_str();
-}
-
-void add_run_options(CLI::App* cmd, TrainConfig& config) {
-  cmd->add_option("--epochs", config.epochs, "Passes over the training set")->capture_default_str();
-  cmd->add_option("--max-steps", config.max_steps, "Stop after this many steps (0: no limit)")
-      ->capture_default_str();
-  cmd->add_option("--batch-size", config.batch_size, "Examples per step")->capture_default_str();
-  cmd->add_option("--seed", config.seed, "Seed of every random stream")->capture_default_str();
-  cmd->add_option("--threads", config.threads, "Threads (0: one per core)")->capture_default_str();
-  cmd->add_option("--run-dir", config.run_dir,
-                  "Output directory (default: runs/<model>-<dataset>-<time>)");
-  cmd->add_option("--log-every", config.log_every, "Steps between metrics rows")
-      ->capture_default_str();
-  cmd->add_option("--prefetch", config.prefetch, "Batches prepared ahead")->capture_default_str();
-  cmd->add_option("--stall-timeout", config.stall_timeout,
-                  "Seconds a rank may wait in one collective before it reports what it waits on")
-      ->capture_default_str();
-  cmd->add_option("--bucket-mb", config.bucket_mb, "Gradient bucket size (MB)")
-      ->capture_default_str();
-  cmd->add_option("--first-bucket-mb", config.first_bucket_mb,
-                  "Size of the first, small gradient bucket (MB)")
-      ->capture_default_str();
-  cmd->add_option("--overlap", config.overlap,
-                  "Average gradients while backward runs: on, off, or auto (on unless compute "
-                  "threads take every core)")
-      ->capture_default_str();
-  cmd->add_option("--checkpoint-every-secs", config.checkpoint_every_secs,
-                  "Write a checkpoint every this many seconds (0: not by time)")
-      ->capture_default_str();
-  cmd->add_option("--checkpoint-every-steps", config.checkpoint_every_steps,
-                  "Write a checkpoint every this many steps (0: not by steps)")
-      ->capture_default_str();
-  cmd->add_option("--keep-checkpoints", config.keep_checkpoints,
-                  "Checkpoints kept, the newest (0: all)")
-      ->capture_default_str();
-  cmd->add_option("--resume", config.resume,
-                  "auto (the newest good checkpoint of --run-dir), never, or a checkpoint's path")
-      ->capture_default_str();
-  cmd->add_option("--nan-policy", config.nan_policy,
-                  "A step whose loss is not finite: stop the run, or skip the step")
-      ->capture_default_str();
-  cmd->add_option("--early-stopping", config.early_stopping,
-                  "Stop after this many evaluations without a lower test loss (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--summary-every-steps", config.summary_every_steps,
-                  "Write TensorBoard scalars every this many steps (0: none)")
-      ->capture_default_str();
-}
-
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config) {
-  cmd->add_option("--model", config->model, "Model to train")
-      ->check(CLI::IsMember(model_names()))
-      ->capture_default_str();
-  cmd->add_option("--dataset", config->dataset, "Dataset")
-      ->check(CLI::IsMember({"fashion-mnist", "mnist", "folder"}))
-      ->capture_default_str();
-  cmd->add_option(
-      "--data-dir", config->data_dir,
-      "IDX files, or train/ and val/ image folders (default: the dataset's install location)");
-  cmd->add_option("--image-size", config->image_size,
-                  "folder: images are resized and cropped to this size")
-      ->capture_default_str();
-  cmd->add_option("--train-examples", config->train_examples,
-                  "Train on the first N training examples (0: all)")
-      ->capture_default_str();
-  cmd->add_option("--eval-train", config->eval_train,
-                  "Also evaluate the first N training examples at each evaluation, as the test "
-                  "split (-1: all; 0: off)")
-      ->capture_default_str();
-  cmd->add_option("--hidden", config->hidden, "mlp: units per hidden layer")->capture_default_str();
-  cmd->add_option("--dropout", config->dropout, "mlp: dropout probability after each hidden layer")
-      ->capture_default_str();
-  cmd->add_flag("--batch-norm", config->batch_norm, "mlp: batch normalisation in hidden layers");
-  cmd->add_option("--noise", config->augment.noise_std,
-                  "Add N(0, this) noise to every training input value")
-      ->capture_default_str();
-  cmd->add_option("--shift", config->augment.shift,
-                  "Shift training images by up to this many pixels each way")
-      ->capture_default_str();
-  cmd->add_option("--crop", config->augment.crop,
-                  "Crop training images by this many pixels at random and scale back")
-      ->capture_default_str();
-  cmd->add_option("--flip", config->augment.flip, "Probability of mirroring a training image")
-      ->capture_default_str();
-  cmd->add_option("--erase", config->augment.erase,
-                  "Probability of erasing a random rectangle of a training image")
-      ->capture_default_str();
-  cmd->add_option("--label-smoothing", config->label_smoothing,
-                  "Train against (1 - eps) onehot + eps / classes")
-      ->capture_default_str();
-  cmd->add_option("--accumulate", config->accumulate,
-                  "Micro-batches whose gradients are summed before one update")
-      ->capture_default_str();
-  cmd->add_option("--teams", config->teams,
-                  "Split the ranks into this many groups that train independently")
-      ->capture_default_str();
-  cmd->add_option("--team-flag", config->team_flag,
-                  "The flag whose value differs between teams (e.g. batch-size)");
-  cmd->add_option("--team-values", config->team_values,
-                  "Comma-separated values of --team-flag, one per team");
-  add_optimizer_options(cmd, *config);
-  add_run_options(cmd, *config);
+  add_options(cmd, options(*config));
 }
 
 CLI::App* add_train_parser(CLI::App& app, const std::shared_ptr<TrainConfig>& config,
@@ -270,6 +107,10 @@ void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string&
   try {
     validate(config);
     if (!config.team_flag.empty()) check_team_values(cmd, config);
+  } catch (const OptionError& e) {
+    if (config_path.empty()) throw Error(with_flags(&cmd, e), e.where());
+    TIDE_FAIL("{} (the flags with the settings of config file {})", with_flags(&cmd, e),
+              config_path);
   } catch (const Error& e) {
     if (config_path.empty()) throw;
     TIDE_FAIL("{} (the flags with the settings of config file {})", e.what(), config_path);
@@ -280,7 +121,7 @@ void add_train_command(CLI::App& app) {
   auto config = std::make_shared<TrainConfig>();
   auto config_path = std::make_shared<std::string>();
   CLI::App* cmd = add_train_parser(app, config, *config_path);
-  cmd->callback([cmd, config, config_path] {
+  cmd->callback(naming_flags(cmd, [cmd, config, config_path] {
     resolve_train_config(*cmd, *config, *config_path);
     const Communicator& world = Communicator::world();
     // One run directory name for the whole job, whatever each rank's clock says.
@@ -306,7 +147,7 @@ void add_train_command(CLI::App& app) {
                s.test_loss, s.steps, s.samples_per_sec, s.wall_s);
     fmt::print("{}run directory: {}\n", team.count > 1 ? fmt::format("team {}: ", team.index) : "",
                s.run_dir);
-  });
+  }));
 }
 
 }  // namespace tide::cli

@@ -42,27 +42,36 @@ int64_t symmetric(RngStream& rng, int64_t m) {
 
 }  // namespace
 
+std::vector<Option> options(AugmentOptions& o) {
+  return {
+      option("noise_std", "noise", o.noise_std, "Add N(0, this) noise to every training input value",
+             at_least(0)),
+      option("shift", "shift", o.shift, "Shift training images by up to this many pixels each way",
+             at_least(0)),
+      option("crop", "crop", o.crop,
+             "Crop training images by this many pixels at random and scale back", at_least(0)),
+      option("flip", "flip", o.flip, "Probability of mirroring a training image", closed(0, 1)),
+      option("erase", "erase", o.erase,
+             "Probability of erasing a random rectangle of a training image", closed(0, 1)),
+  };
+}
+
 void validate(const AugmentOptions& o) {
-  TIDE_CHECK(o.noise_std >= 0 && std::isfinite(o.noise_std),
-             "--noise must be a finite number >= 0, got {}", o.noise_std);
-  TIDE_CHECK(o.flip >= 0 && o.flip <= 1, "--flip must be a probability in [0, 1], got {}", o.flip);
-  TIDE_CHECK(o.erase >= 0 && o.erase <= 1, "--erase must be a probability in [0, 1], got {}",
-             o.erase);
-  TIDE_CHECK(o.shift >= 0, "--shift must be >= 0, got {}", o.shift);
-  TIDE_CHECK(o.crop >= 0, "--crop must be >= 0, got {}", o.crop);
+  AugmentOptions copy = o;
+  check_limits(options(copy));
 }
 
 void validate(const AugmentOptions& o, const Shape& sample) {
   validate(o);
   if (o.shift > 0 || o.crop > 0 || o.flip > 0 || o.erase > 0) {
-    TIDE_CHECK(sample.ndim() == 3,
-               "--shift, --crop, --flip and --erase need images (C, H, W); samples have shape {}",
-               sample.str());
+    check_option(sample.ndim() == 3, {"shift", "crop", "flip", "erase"},
+                 "{0}, {1}, {2} and {3} need images (C, H, W); samples have shape {}",
+                 sample.str());
     const int64_t smaller = std::min(sample[1], sample[2]);
-    TIDE_CHECK(o.shift < smaller, "--shift {} must be smaller than the image ({}x{})", o.shift,
-               sample[1], sample[2]);
-    TIDE_CHECK(o.crop < smaller, "--crop {} must be smaller than the image ({}x{})", o.crop,
-               sample[1], sample[2]);
+    check_option(o.shift < smaller, {"shift"}, "{0} {} must be smaller than the image ({}x{})",
+                 o.shift, sample[1], sample[2]);
+    check_option(o.crop < smaller, {"crop"}, "{0} {} must be smaller than the image ({}x{})",
+                 o.crop, sample[1], sample[2]);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 
+#include "tide/core/options.hpp"
 #include "tide/core/rng.hpp"
 #include "tide/data/dataset.hpp"
 
@@ -24,8 +25,12 @@ struct AugmentOptions {
   bool any() const { return noise_std > 0 || shift > 0 || crop > 0 || flip > 0 || erase > 0; }
 };
 
-// Throws tide::Error naming the flag (--noise, --shift, ...) when a value is out of range:
-// on its own (a negative, NaN or infinite value), or for samples of `sample_shape` (C, H, W).
+// The options a user sets, named by member (noise_std, shift, crop, flip, erase; flags
+// --noise, --shift, --crop, --flip, --erase).
+std::vector<Option> options(AugmentOptions& o);
+
+// Throws OptionError naming the option when a value is out of range: on its own (a
+// negative, NaN or infinite value), or for samples of `sample_shape` (C, H, W).
 void validate(const AugmentOptions& options);
 void validate(const AugmentOptions& options, const Shape& sample_shape);
 

@@ -204,7 +204,7 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
     c.batch_size = global / size;
     if (c.lr_base_batch == 0) c.lr_base_batch = global;  // --lr is meant for the global batch
     c.run_dir = (fs::path(out_dir) / runs[i].name).string();
-    c.resume = "never";
+    c.resume = ResumeFrom::never();
     c.teams = 1;
     c.team_flag.clear();
     c.team_values.clear();

@@ -342,9 +342,13 @@ void validate(const FitOptions& o) {
   TIDE_CHECK(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number, got {}", o.lr);
   TIDE_CHECK(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1), got {}", o.momentum);
   TIDE_CHECK(o.epochs <= 100000000, "--epochs {} is more than 1e8", o.epochs);
-  validate(o.schedule);
-  TIDE_CHECK(o.schedule.kind != "plateau",
-             "--lr-schedule plateau follows a test loss, and a fit has none: choose another");
+  try {
+    validate(o.schedule);
+  } catch (const OptionError& e) {
+    throw e.prefixed("schedule.");
+  }
+  check_option(o.schedule.kind != ScheduleKind::plateau, {"schedule.kind"},
+               "{0} plateau follows a test loss, and a fit has none: choose another");
 }
 
 void check_fit_data(const std::vector<double>& x, int64_t d, const std::vector<double>& y,
@@ -448,7 +452,7 @@ std::vector<double> fit_by_descent(const std::vector<double>& x, int64_t d,
   const auto n = static_cast<int64_t>(y.size());
   ScaledModel model(kind, d, degree, o.denominator_degree);
   const std::unique_ptr<Optimizer> optimizer = make_optimizer(
-      model.parameters(), OptimizerConfig{.name = o.optimizer, .lr = o.lr, .momentum = o.momentum});
+      model.parameters(), OptimizerConfig{.kind = o.optimizer, .lr = o.lr, .momentum = o.momentum});
   const int64_t batch = o.method == "gd" ? n : o.method == "sgd" ? 1 : std::min(o.batch_size, n);
   const int64_t per_epoch = (n + batch - 1) / batch;
   const int64_t epochs = o.epochs > 0 ? o.epochs : (2000 + per_epoch - 1) / per_epoch;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tide/optim/factory.hpp"
 #include "tide/optim/schedule.hpp"
 
 namespace tide {
@@ -33,10 +34,10 @@ struct FitOptions {
   int64_t batch_size = 32;         // minibatch
   int64_t epochs = 0;  // passes over the data (gd: steps); 0: about 2000 updates, at least
                        // one epoch
-  std::string optimizer = "adam";
+  OptimizerKind optimizer = OptimizerKind::adam;
   double lr = 0.05;
   double momentum = 0.9;  // sgd, rmsprop, lars
-  ScheduleOptions schedule = {.kind = "cosine"};
+  ScheduleOptions schedule = {.kind = ScheduleKind::cosine};
   bool scale = true;  // standardise inputs and scale outputs while fitting
   uint64_t seed = 0;  // the order of sgd and minibatch examples
 };

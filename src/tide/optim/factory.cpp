@@ -5,28 +5,26 @@
 
 namespace tide {
 
-std::string optimizer_names() {
-  return "sgd, adam, adamw, rmsprop, adagrad, lars";
-}
-
 namespace {
 
-std::unique_ptr<Optimizer> make_by_name(std::vector<Variable> params, const OptimizerConfig& c) {
+std::unique_ptr<Optimizer> make_of_kind(std::vector<Variable> params, const OptimizerConfig& c) {
   const auto eps = [&](double fallback) { return c.eps > 0 ? c.eps : fallback; };
-  if (c.name == "sgd")
+  switch (c.kind) {
+    case OptimizerKind::sgd:
     return std::make_unique<Sgd>(std::move(params), SgdOptions{.lr = c.lr,
                                                                .momentum = c.momentum,
                                                                .dampening = c.dampening,
                                                                .weight_decay = c.weight_decay,
                                                                .nesterov = c.nesterov});
-  if (c.name == "adam" || c.name == "adamw")
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw:
     return std::make_unique<Adam>(std::move(params), AdamOptions{.lr = c.lr,
                                                                  .beta1 = c.beta1,
                                                                  .beta2 = c.beta2,
                                                                  .eps = eps(1e-8),
                                                                  .weight_decay = c.weight_decay,
-                                                                 .decoupled = c.name == "adamw"});
-  if (c.name == "rmsprop")
+                                                                 .decoupled = c.kind == OptimizerKind::adamw});
+    case OptimizerKind::rmsprop:
     return std::make_unique<RmsProp>(std::move(params),
                                      RmsPropOptions{.lr = c.lr,
                                                     .alpha = c.alpha,
@@ -34,17 +32,19 @@ std::unique_ptr<Optimizer> make_by_name(std::vector<Variable> params, const Opti
                                                     .weight_decay = c.weight_decay,
                                                     .momentum = c.momentum,
                                                     .centered = c.centered});
-  if (c.name == "adagrad")
+    case OptimizerKind::adagrad:
     return std::make_unique<Adagrad>(
         std::move(params),
         AdagradOptions{
             .lr = c.lr, .lr_decay = c.lr_decay, .eps = eps(1e-10), .weight_decay = c.weight_decay});
-  if (c.name == "lars")
+    case OptimizerKind::lars:
     return std::make_unique<Lars>(
         std::move(params),
         LarsOptions{
             .lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay, .trust = c.trust});
-  TIDE_FAIL("unknown optimizer '{}' (known: {})", c.name, optimizer_names());
+  }
+  TIDE_FAIL("optimizer kind {} is none of {}", static_cast<int>(c.kind),
+            or_list(names_of<OptimizerKind>()));
 }
 
 }  // namespace
@@ -52,7 +52,7 @@ std::unique_ptr<Optimizer> make_by_name(std::vector<Variable> params, const Opti
 std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> params, const OptimizerConfig& c) {
   std::vector<bool> decay;
   for (const Variable& p : params) decay.push_back(c.decay_1d || p.value().ndim() >= 2);
-  std::unique_ptr<Optimizer> opt = make_by_name(std::move(params), c);
+  std::unique_ptr<Optimizer> opt = make_of_kind(std::move(params), c);
   if (!c.decay_1d) opt->set_decay_mask(std::move(decay));
   return opt;
 }

@@ -1,15 +1,21 @@
-// Optimizers by name, for `tide train --optimizer`.
+// Optimizers by kind, for `tide train --optimizer`.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "tide/core/options.hpp"
 #include "tide/optim/optimizer.hpp"
 
 namespace tide {
 
+enum class OptimizerKind { sgd, adam, adamw, rmsprop, adagrad, lars };
+constexpr std::array<std::string_view, 6> choice_names(OptimizerKind) {
+  return {"sgd", "adam", "adamw", "rmsprop", "adagrad", "lars"};
+}
+
 struct OptimizerConfig {
-  std::string name = "sgd";  // sgd | adam | adamw | rmsprop | adagrad | lars
+  OptimizerKind kind = OptimizerKind::sgd;
   double lr = 0.01;
   double momentum = 0;  // sgd, rmsprop, lars
   double dampening = 0;
@@ -24,10 +30,7 @@ struct OptimizerConfig {
   bool decay_1d = true;   // false: no weight decay on biases and norm parameters (1-D)
 };
 
-// "sgd, adam, adamw, rmsprop, adagrad, lars"
-std::string optimizer_names();
-
-// Throws naming the optimizer and the known names when the name is unknown.
+// Throws tide::Error when an option is out of range for the optimizer.
 std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> params, const OptimizerConfig& c);
 
 }  // namespace tide

@@ -8,42 +8,41 @@
 
 namespace tide {
 
-std::string_view schedule_names() {
-  return "constant, cosine, step, multistep, exponential, polynomial, plateau";
+std::vector<Option> options(ScheduleOptions& o) {
+  return {
+      option("kind", "lr-schedule", o.kind, "Learning-rate schedule over the run"),
+      option("warmup_steps", "warmup-steps", o.warmup_steps,
+             "Steps of linear warm-up before the schedule", at_least(0)),
+      option("min_lr", "min-lr", o.min_lr, "cosine: the learning rate at the end; plateau: its floor",
+             at_least(0)),
+      option("step_size", "lr-step-size", o.step_size,
+             "step: multiply the rate by --lr-gamma every this many steps", above(0)),
+      option("milestones", "lr-milestones", o.milestones,
+             "multistep: steps (after warm-up) at which the rate is multiplied by --lr-gamma"),
+      option("gamma", "lr-gamma", o.gamma, "step, multistep, exponential, plateau: the factor",
+             open_closed(0, 1)),
+      option("power", "lr-power", o.power, "polynomial: the power", above(0)),
+      option("patience", "lr-patience", o.patience,
+             "plateau: evaluations without a lower test loss before the rate falls", at_least(0)),
+      option("threshold", "lr-threshold", o.threshold,
+             "plateau: the relative fall of the test loss that counts as lower", half_open(0, 1)),
+  };
 }
 
 void validate(const ScheduleOptions& o) {
-  const std::string& k = o.kind;
-  TIDE_CHECK(k == "constant" || k == "cosine" || k == "step" || k == "multistep" ||
-                 k == "exponential" || k == "polynomial" || k == "plateau",
-             "--lr-schedule: unknown schedule '{}'; known schedules: {}", k, schedule_names());
-  TIDE_CHECK(o.warmup_steps >= 0, "--warmup-steps must be >= 0, got {}", o.warmup_steps);
-  TIDE_CHECK(o.min_lr >= 0, "--min-lr must be >= 0, got {}", o.min_lr);
-  TIDE_CHECK(o.step_size > 0, "--lr-step-size must be positive, got {}", o.step_size);
-  TIDE_CHECK(o.gamma > 0 && o.gamma <= 1, "--lr-gamma must be in (0, 1], got {}", o.gamma);
-  TIDE_CHECK(o.power > 0, "--lr-power must be positive, got {}", o.power);
-  TIDE_CHECK(o.patience >= 0, "--lr-patience must be >= 0, got {}", o.patience);
-  TIDE_CHECK(o.threshold >= 0 && o.threshold < 1, "--lr-threshold must be in [0, 1), got {}",
-             o.threshold);
-  TIDE_CHECK(k != "multistep" || !o.milestones.empty(),
-             "--lr-schedule multistep needs --lr-milestones (steps after warm-up, e.g. 1000,2000)");
+  ScheduleOptions copy = o;
+  check_limits(options(copy));
+  check_option(o.kind != ScheduleKind::multistep || !o.milestones.empty(), {"kind", "milestones"},
+               "{0} multistep needs {1} (steps after warm-up, e.g. 1000,2000)");
   for (size_t i = 0; i < o.milestones.size(); ++i)
-    TIDE_CHECK(o.milestones[i] > 0 && (i == 0 || o.milestones[i] > o.milestones[i - 1]),
-               "--lr-milestones must be positive and increasing, got {} after {}", o.milestones[i],
-               i == 0 ? 0 : o.milestones[i - 1]);
+    check_option(o.milestones[i] > 0 && (i == 0 || o.milestones[i] > o.milestones[i - 1]),
+                 {"milestones"}, "{0} must be positive and increasing, got {} after {}",
+                 o.milestones[i], i == 0 ? 0 : o.milestones[i - 1]);
 }
 
 LrSchedule::LrSchedule(double base_lr, int64_t total_steps, ScheduleOptions options)
     : base_lr_(base_lr), total_steps_(total_steps), options_(std::move(options)) {
   validate(options_);
-  const std::string& k = options_.kind;
-  kind_ = k == "cosine"        ? Kind::cosine
-          : k == "step"        ? Kind::step
-          : k == "multistep"   ? Kind::multistep
-          : k == "exponential" ? Kind::exponential
-          : k == "polynomial"  ? Kind::polynomial
-          : k == "plateau"     ? Kind::plateau
-                               : Kind::constant;
 }
 
 double LrSchedule::at(int64_t step) const {
@@ -57,27 +56,27 @@ double LrSchedule::scheduled(int64_t step) const {
   const int64_t warmup = options_.warmup_steps;
   if (step < warmup) return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup);
   const int64_t t = step - warmup, after = std::max<int64_t>(total_steps_ - warmup, 1);
-  switch (kind_) {
-    case Kind::constant:
-    case Kind::plateau:
+  switch (options_.kind) {
+    case ScheduleKind::constant:
+    case ScheduleKind::plateau:
       return base_lr_;
-    case Kind::cosine: {  // the last step runs at min_lr
+    case ScheduleKind::cosine: {  // the last step runs at min_lr
       const int64_t span = std::max<int64_t>(after - 1, 1);
       const double x = std::min(1.0, static_cast<double>(t) / static_cast<double>(span));
       return options_.min_lr +
              (base_lr_ - options_.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * x));
     }
-    case Kind::step:
+    case ScheduleKind::step:
       return base_lr_ * std::pow(options_.gamma, static_cast<double>(t / options_.step_size));
-    case Kind::multistep: {
+    case ScheduleKind::multistep: {
       const auto passed =
           std::upper_bound(options_.milestones.begin(), options_.milestones.end(), t) -
           options_.milestones.begin();
       return base_lr_ * std::pow(options_.gamma, static_cast<double>(passed));
     }
-    case Kind::exponential:
+    case ScheduleKind::exponential:
       return base_lr_ * std::pow(options_.gamma, static_cast<double>(t));
-    case Kind::polynomial: {
+    case ScheduleKind::polynomial: {
       const double left =
           1.0 - static_cast<double>(std::min(t, after)) / static_cast<double>(after);
       return base_lr_ * std::pow(left, options_.power);
@@ -87,7 +86,7 @@ double LrSchedule::scheduled(int64_t step) const {
 }
 
 bool LrSchedule::observe(double metric) {
-  if (kind_ != Kind::plateau) return false;
+  if (options_.kind != ScheduleKind::plateau) return false;
   if (metric < best_ * (1.0 - options_.threshold)) {
     best_ = metric;
     bad_ = 0;

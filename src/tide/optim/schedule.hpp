@@ -9,11 +9,17 @@
 #include <string_view>
 #include <vector>
 
+#include "tide/core/options.hpp"
+
 namespace tide {
 
+enum class ScheduleKind { constant, cosine, step, multistep, exponential, polynomial, plateau };
+constexpr std::array<std::string_view, 7> choice_names(ScheduleKind) {
+  return {"constant", "cosine", "step", "multistep", "exponential", "polynomial", "plateau"};
+}
+
 struct ScheduleOptions {
-  // constant | cosine | step | multistep | exponential | polynomial | plateau
-  std::string kind = "constant";
+  ScheduleKind kind = ScheduleKind::constant;
   int64_t warmup_steps = 0;              // the rate climbs linearly from 0 over these steps
   double min_lr = 0;                     // cosine: the rate at the last step
   int64_t step_size = 1000;              // step: the rate falls by gamma every this many steps
@@ -26,7 +32,11 @@ struct ScheduleOptions {
   double threshold = 1e-4;
 };
 
-// Throws tide::Error naming the flag when a value is out of range or the kind unknown.
+// The options, named by member ("gamma"; flags --lr-schedule, --warmup-steps, --min-lr,
+// --lr-step-size, --lr-milestones, --lr-gamma, --lr-power, --lr-patience, --lr-threshold).
+std::vector<Option> options(ScheduleOptions& o);
+
+// Throws OptionError naming the option when a value is out of range.
 void validate(const ScheduleOptions& options);
 
 class LrSchedule {
@@ -53,18 +63,13 @@ class LrSchedule {
   void set_state(const std::array<double, 3>& state);
 
  private:
-  enum class Kind { constant, cosine, step, multistep, exponential, polynomial, plateau };
   // The rate of warm-up and schedule, before plateau's reductions.
   double scheduled(int64_t step) const;
   double base_lr_;
   int64_t total_steps_;
   ScheduleOptions options_;
-  Kind kind_ = Kind::constant;  // options_.kind, decided once rather than compared every step
   double best_ = std::numeric_limits<double>::infinity();
   int64_t bad_ = 0, reductions_ = 0;
 };
-
-// The known schedule names, for help texts and errors.
-std::string_view schedule_names();
 
 }  // namespace tide

@@ -10,228 +10,226 @@
 #include <fmt/ranges.h>
 
 #include "tide/core/error.hpp"
+#include "tide/models/zoo.hpp"
 
 namespace tide {
-namespace {
 
-// Each key of to_toml and its value as TOML, in the order of the file.
-std::vector<std::pair<std::string, std::string>> toml_entries(const TrainConfig& c) {
+std::string to_text(const ResumeFrom& r) {
+  switch (r.mode) {
+    case ResumeFrom::Mode::automatic:
+      return "auto";
+    case ResumeFrom::Mode::never:
+      return "never";
+    case ResumeFrom::Mode::path:
+      return r.path;
+  }
+  return r.path;
+}
+
+void from_text(const std::string& text, ResumeFrom& r) {
+  check_option(!text.empty(), {"resume"}, "{0} must be auto, never or a checkpoint's path");
+  r = text == "auto"    ? ResumeFrom{}
+      : text == "never" ? ResumeFrom::never()
+                        : ResumeFrom{.mode = ResumeFrom::Mode::path, .path = text};
+}
+
+// Upper bounds far above any real run: they keep products of sizes (parameters, global batch,
+// bucket bytes) inside 64 bits, and name the option of a mistyped value first.
+constexpr double kMaxBatch = 4294967296.0;  // 2^32
+constexpr double kMaxHidden = 1048576.0;    // 2^20
+
+std::vector<Option> classifier_options(TrainConfig& c) {
+  std::vector<Option> o = {
+      option("model", "model", c.model, "Model to train").with_choices(model_names()),
+      option("dataset", "dataset", c.dataset, "Dataset")
+          .with_choices({"fashion-mnist", "mnist", "folder"}),
+      option("data_dir", "data-dir", c.data_dir,
+             "IDX files, or train/ and val/ image folders (default: the dataset's install "
+             "location)"),
+      option("image_size", "image-size", c.image_size,
+             "folder: images are resized and cropped to this size", above(0)),
+      option("train_examples", "train-examples", c.train_examples,
+             "Train on the first N training examples (0: all)", at_least(0).zero_means("all")),
+      option("eval_train", "eval-train", c.eval_train,
+             "Also evaluate the first N training examples at each evaluation, as the test split "
+             "(-1: all; 0: off)",
+             at_least(-1)),
+      option("hidden", "hidden", c.hidden, "mlp: units per hidden layer",
+             above(0).at_most(kMaxHidden)),
+      option("dropout", "dropout", c.dropout, "mlp: dropout probability after each hidden layer",
+             half_open(0, 1)),
+      option("batch_norm", "batch-norm", c.batch_norm, "mlp: batch normalisation in hidden layers"),
+  };
+  append(o, prefixed("augment.", options(c.augment)));
+  append(o, {
+                option("label_smoothing", "label-smoothing", c.label_smoothing,
+                       "Train against (1 - eps) onehot + eps / classes", half_open(0, 1)),
+                option("accumulate", "accumulate", c.accumulate,
+                       "Micro-batches whose gradients are summed before one update",
+                       above(0).at_most(kMaxBatch)),
+                option("teams", "teams", c.teams,
+                       "Split the ranks into this many groups that train independently", above(0)),
+                option("team_flag", "team-flag", c.team_flag,
+                       "The flag whose value differs between teams (e.g. batch-size)"),
+                option("team_values", "team-values", c.team_values,
+                       "Comma-separated values of --team-flag, one per team"),
+            });
+  return o;
+}
+
+std::vector<Option> optimizer_options(TrainConfig& c) {
+  std::vector<Option> o = {
+      option("optimizer", "optimizer", c.optimizer, "Optimizer"),
+      option("lr", "lr", c.lr, "Learning rate", above(0)),
+      option("momentum", "momentum", c.momentum, "SGD momentum", half_open(0, 1)),
+      option("weight_decay", "weight-decay", c.weight_decay, "L2 penalty", at_least(0)),
+      option("nesterov", "nesterov", c.nesterov, "Use Nesterov momentum"),
+      option("beta1", "beta1", c.beta1, "adam, adamw: first-moment decay", half_open(0, 1)),
+      option("beta2", "beta2", c.beta2, "adam, adamw: second-moment decay", half_open(0, 1)),
+      option("eps", "eps", c.eps, "adam, adamw, rmsprop, adagrad: epsilon",
+             at_least(0).zero_means("the optimizer's default")),
+      option("lars_trust", "lars-trust", c.lars_trust, "lars: trust coefficient", above(0)),
+      option("l1", "l1", c.l1, "L1 penalty on weights (not biases or norm parameters)",
+             at_least(0)),
+      option("clip_norm", "clip-norm", c.clip_norm, "Clip the gradients' total L2 norm to this",
+             at_least(0).zero_means("off")),
+      option("no_decay_bias_norm", "no-decay-bias-norm", c.no_decay_bias_norm,
+             "No weight decay on biases and normalisation parameters (1-D)"),
+      option("clip_value", "clip-value", c.clip_value, "Clamp every gradient element to +-this",
+             at_least(0).zero_means("off")),
+  };
+  append(o, prefixed("schedule.", options(c.schedule)));
+  append(o, {
+                option("warmup_epochs", "warmup-epochs", c.warmup_epochs,
+                       "Epochs of linear warm-up before the schedule (instead of --warmup-steps)",
+                       at_least(0)),
+                option("lr_scaling", "lr-scaling", c.lr_scaling,
+                       "Scale --lr with the global batch (of global batch / --lr-base-batch)"),
+                option("lr_base_batch", "lr-base-batch", c.lr_base_batch,
+                       "The batch --lr is meant for", at_least(0).zero_means("--batch-size")),
+            });
+  return o;
+}
+
+std::vector<Option> run_options(TrainConfig& c) {
   return {
-      {"model", toml_string(c.model)},
-      {"dataset", toml_string(c.dataset)},
-      {"data-dir", toml_string(c.data_dir)},
-      {"image-size", fmt::format("{}", c.image_size)},
-      {"train-examples", fmt::format("{}", c.train_examples)},
-      {"eval-train", fmt::format("{}", c.eval_train)},
-      {"epochs", fmt::format("{}", c.epochs)},
-      {"max-steps", fmt::format("{}", c.max_steps)},
-      {"batch-size", fmt::format("{}", c.batch_size)},
-      {"hidden", fmt::format("{}", c.hidden)},
-      {"dropout", fmt::format("{}", c.dropout)},
-      {"batch-norm", fmt::format("{}", c.batch_norm)},
-      {"noise", fmt::format("{}", c.augment.noise_std)},
-      {"shift", fmt::format("{}", c.augment.shift)},
-      {"crop", fmt::format("{}", c.augment.crop)},
-      {"flip", fmt::format("{}", c.augment.flip)},
-      {"erase", fmt::format("{}", c.augment.erase)},
-      {"optimizer", toml_string(c.optimizer)},
-      {"lr", fmt::format("{}", c.lr)},
-      {"momentum", fmt::format("{}", c.momentum)},
-      {"weight-decay", fmt::format("{}", c.weight_decay)},
-      {"nesterov", fmt::format("{}", c.nesterov)},
-      {"beta1", fmt::format("{}", c.beta1)},
-      {"beta2", fmt::format("{}", c.beta2)},
-      {"eps", fmt::format("{}", c.eps)},
-      {"lars-trust", fmt::format("{}", c.lars_trust)},
-      {"l1", fmt::format("{}", c.l1)},
-      {"clip-norm", fmt::format("{}", c.clip_norm)},
-      {"clip-value", fmt::format("{}", c.clip_value)},
-      {"label-smoothing", fmt::format("{}", c.label_smoothing)},
-      {"no-decay-bias-norm", fmt::format("{}", c.no_decay_bias_norm)},
-      {"lr-schedule", toml_string(c.schedule.kind)},
-      {"warmup-steps", fmt::format("{}", c.schedule.warmup_steps)},
-      {"warmup-epochs", fmt::format("{}", c.warmup_epochs)},
-      {"min-lr", fmt::format("{}", c.schedule.min_lr)},
-      {"lr-step-size", fmt::format("{}", c.schedule.step_size)},
-      {"lr-milestones", fmt::format("[{}]", fmt::join(c.schedule.milestones, ", "))},
-      {"lr-gamma", fmt::format("{}", c.schedule.gamma)},
-      {"lr-power", fmt::format("{}", c.schedule.power)},
-      {"lr-patience", fmt::format("{}", c.schedule.patience)},
-      {"lr-threshold", fmt::format("{}", c.schedule.threshold)},
-      // TOML integers are 64-bit signed: a larger seed is written as a string.
-      {"seed", c.seed <= uint64_t{INT64_MAX} ? fmt::format("{}", c.seed)
-                                             : toml_string(fmt::format("{}", c.seed))},
-      {"threads", fmt::format("{}", c.threads)},
-      {"run-dir", toml_string(c.run_dir)},
-      {"log-every", fmt::format("{}", c.log_every)},
-      {"prefetch", fmt::format("{}", c.prefetch)},
-      {"accumulate", fmt::format("{}", c.accumulate)},
-      {"lr-scaling", toml_string(c.lr_scaling)},
-      {"lr-base-batch", fmt::format("{}", c.lr_base_batch)},
-      {"teams", fmt::format("{}", c.teams)},
-      {"team-flag", toml_string(c.team_flag)},
-      {"team-values", toml_string(c.team_values)},
-      {"stall-timeout", fmt::format("{}", c.stall_timeout)},
-      {"bucket-mb", fmt::format("{}", c.bucket_mb)},
-      {"first-bucket-mb", fmt::format("{}", c.first_bucket_mb)},
-      {"overlap", toml_string(c.overlap)},
-      {"checkpoint-every-secs", fmt::format("{}", c.checkpoint_every_secs)},
-      {"checkpoint-every-steps", fmt::format("{}", c.checkpoint_every_steps)},
-      {"keep-checkpoints", fmt::format("{}", c.keep_checkpoints)},
-      {"resume", toml_string(c.resume)},
-      {"nan-policy", toml_string(c.nan_policy)},
-      {"early-stopping", fmt::format("{}", c.early_stopping)},
-      {"summary-every-steps", fmt::format("{}", c.summary_every_steps)},
+      option("epochs", "epochs", c.epochs, "Passes over the training set", at_least(0)),
+      option("max_steps", "max-steps", c.max_steps, "Stop after this many steps",
+             at_least(0).zero_means("no limit")),
+      option("batch_size", "batch-size", c.batch_size, "Examples per step",
+             above(0).at_most(kMaxBatch)),
+      option("seed", "seed", c.seed, "Seed of every random stream"),
+      option("threads", "threads", c.threads, "Threads",
+             at_least(0).at_most(4096).zero_means("one per core")),
+      option("run_dir", "run-dir", c.run_dir,
+             "Output directory (default: runs/<model>-<dataset>-<time>)"),
+      option("log_every", "log-every", c.log_every, "Steps between metrics rows", above(0)),
+      // Each batch ahead is held in memory.
+      option("prefetch", "prefetch", c.prefetch, "Batches prepared ahead", closed(0, 1024)),
+      option("stall_timeout", "stall-timeout", c.stall_timeout,
+             "Seconds a rank may wait in one collective before it reports what it waits on",
+             above(0)),
+      // Buckets are counted in bytes in an int64: up to a terabyte.
+      option("bucket_mb", "bucket-mb", c.bucket_mb, "Gradient bucket size (MB)",
+             open_closed(0, 1e6)),
+      option("first_bucket_mb", "first-bucket-mb", c.first_bucket_mb,
+             "Size of the first, small gradient bucket (MB)", open_closed(0, 1e6)),
+      option("overlap", "overlap", c.overlap,
+             "Average gradients while backward runs (auto: on unless compute threads take every "
+             "core)"),
+      option("checkpoint_every_secs", "checkpoint-every-secs", c.checkpoint_every_secs,
+             "Write a checkpoint every this many seconds", at_least(0).zero_means("not by time")),
+      option("checkpoint_every_steps", "checkpoint-every-steps", c.checkpoint_every_steps,
+             "Write a checkpoint every this many steps", at_least(0).zero_means("not by steps")),
+      option("keep_checkpoints", "keep-checkpoints", c.keep_checkpoints,
+             "Checkpoints kept, the newest", at_least(0).zero_means("all")),
+      option("resume", "resume", c.resume,
+             "auto (the newest good checkpoint of --run-dir), never, or a checkpoint's path"),
+      option("nan_policy", "nan-policy", c.nan_policy,
+             "A step whose loss is not finite: stop the run, or skip the step"),
+      option("early_stopping", "early-stopping", c.early_stopping,
+             "Stop after this many evaluations without a lower test loss",
+             at_least(0).zero_means("off")),
+      option("summary_every_steps", "summary-every-steps", c.summary_every_steps,
+             "Write TensorBoard scalars every this many steps", at_least(0).zero_means("none")),
   };
 }
-}  // namespace
 
-std::string toml_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-  }
-  return out + "\"";
+std::vector<Option> options(TrainConfig& c) {
+  std::vector<Option> o = classifier_options(c);
+  append(o, optimizer_options(c));
+  append(o, run_options(c));
+  return o;
 }
 
-void validate(const TrainConfig& c) {
-  // Upper bounds far above any real run: they keep products of sizes (parameters, global
-  // batch, bucket bytes) inside 64 bits, and name the flag of a mistyped value first.
-  constexpr int64_t kMaxBatch = int64_t{1} << 32;
-  constexpr int64_t kMaxHidden = int64_t{1} << 20;
-  TIDE_CHECK(c.batch_size > 0 && c.batch_size <= kMaxBatch,
-             "--batch-size must be a positive integer of at most {}, got {}", kMaxBatch,
-             c.batch_size);
-  TIDE_CHECK(c.epochs >= 0, "--epochs must be >= 0, got {}", c.epochs);
-  TIDE_CHECK(c.max_steps >= 0, "--max-steps must be >= 0 (0 means no limit), got {}", c.max_steps);
-  TIDE_CHECK(c.epochs > 0 || c.max_steps > 0, "--epochs and --max-steps are both 0: nothing to do");
-  TIDE_CHECK(std::isfinite(c.lr) && c.lr > 0, "--lr must be a positive number, got {}", c.lr);
-  TIDE_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got {}", c.momentum);
-  TIDE_CHECK(std::isfinite(c.weight_decay) && c.weight_decay >= 0,
-             "--weight-decay must be >= 0 and finite, got {}", c.weight_decay);
-  TIDE_CHECK(!c.nesterov || c.momentum > 0, "--nesterov needs --momentum > 0");
-  TIDE_CHECK(!c.nesterov || c.optimizer == "sgd", "--nesterov is an option of --optimizer sgd");
-  TIDE_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1,
-             "--beta1 and --beta2 must be in [0, 1), got {} and {}", c.beta1, c.beta2);
-  TIDE_CHECK(std::isfinite(c.eps) && c.eps >= 0,
-             "--eps must be >= 0 and finite (0: the optimizer's default), got {}", c.eps);
-  TIDE_CHECK(std::isfinite(c.lars_trust) && c.lars_trust > 0,
-             "--lars-trust must be a positive number, got {}", c.lars_trust);
-  TIDE_CHECK(std::isfinite(c.l1) && c.l1 >= 0, "--l1 must be >= 0 and finite, got {}", c.l1);
-  TIDE_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1,
-             "--label-smoothing must be in [0, 1), got {}", c.label_smoothing);
-  TIDE_CHECK(std::isfinite(c.clip_norm) && c.clip_norm >= 0 && std::isfinite(c.clip_value) &&
-                 c.clip_value >= 0,
-             "--clip-norm and --clip-value must be >= 0 (0: off), got {} and {}", c.clip_norm,
-             c.clip_value);
-  validate(c.schedule);
-  TIDE_CHECK(std::isfinite(c.schedule.min_lr), "--min-lr must be finite, got {}",
-             c.schedule.min_lr);
-  TIDE_CHECK(std::isfinite(c.schedule.power), "--lr-power must be finite, got {}",
-             c.schedule.power);
-  TIDE_CHECK(std::isfinite(c.warmup_epochs) && c.warmup_epochs >= 0,
-             "--warmup-epochs must be >= 0, got {}", c.warmup_epochs);
-  TIDE_CHECK(c.warmup_epochs == 0 || c.schedule.warmup_steps == 0,
-             "--warmup-epochs and --warmup-steps both set the warm-up; give one");
-  TIDE_CHECK(c.train_examples >= 0, "--train-examples must be >= 0 (0: all), got {}",
-             c.train_examples);
-  TIDE_CHECK(c.eval_train >= -1, "--eval-train must be >= 0, or -1 for all, got {}", c.eval_train);
-  TIDE_CHECK(c.hidden > 0 && c.hidden <= kMaxHidden,
-             "--hidden must be a positive integer of at most {}, got {}", kMaxHidden, c.hidden);
-  TIDE_CHECK(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got {}", c.dropout);
-  validate(c.augment);
-  TIDE_CHECK(c.threads >= 0 && c.threads <= 4096,
-             "--threads must be >= 0 (0 means one per core) and at most 4096, got {}", c.threads);
-  TIDE_CHECK(c.log_every > 0, "--log-every must be a positive integer, got {}", c.log_every);
-  TIDE_CHECK(c.image_size > 0, "--image-size must be a positive integer, got {}", c.image_size);
-  // Each batch ahead is held in memory.
-  TIDE_CHECK(c.prefetch >= 0 && c.prefetch <= 1024, "--prefetch must be in [0, 1024], got {}",
-             c.prefetch);
-  TIDE_CHECK(c.accumulate >= 1 && c.accumulate <= kMaxBatch,
-             "--accumulate must be a positive integer of at most {}, got {}", kMaxBatch,
-             c.accumulate);
-  TIDE_CHECK(c.lr_scaling == "none" || c.lr_scaling == "linear" || c.lr_scaling == "sqrt",
-             "--lr-scaling must be none, linear or sqrt, got '{}'", c.lr_scaling);
-  TIDE_CHECK(c.lr_base_batch >= 0, "--lr-base-batch must be >= 0 (0: --batch-size), got {}",
-             c.lr_base_batch);
-  TIDE_CHECK(c.teams >= 1, "--teams must be a positive integer, got {}", c.teams);
-  TIDE_CHECK(c.team_flag.empty() == c.team_values.empty(),
-             "--team-flag and --team-values go together (got only {})",
-             c.team_flag.empty() ? "--team-values" : "--team-flag");
+namespace {
+
+// The checks between options, after each has passed its own limits.
+void check_combinations(const TrainConfig& c) {
+  check_option(c.epochs > 0 || c.max_steps > 0, {"epochs", "max_steps"},
+               "{0} and {1} are both 0: nothing to do");
+  check_option(!c.nesterov || c.momentum > 0, {"nesterov", "momentum"}, "{0} needs {1} > 0");
+  check_option(!c.nesterov || c.optimizer == OptimizerKind::sgd, {"nesterov", "optimizer"},
+               "{0} is an option of {1} sgd");
+  check_option(c.warmup_epochs == 0 || c.schedule.warmup_steps == 0,
+               {"warmup_epochs", "schedule.warmup_steps"}, "{0} and {1} both set the warm-up; give one");
+  check_option(c.team_flag.empty() == c.team_values.empty(),
+               {"team_flag", "team_values", c.team_flag.empty() ? "team_values" : "team_flag"},
+               "{0} and {1} go together (got only {2})");
   if (!c.team_values.empty()) {
     const auto values =
         static_cast<int64_t>(std::count(c.team_values.begin(), c.team_values.end(), ',') + 1);
-    TIDE_CHECK(values == c.teams,
-               "--team-values '{}' has {} value{}; --teams {} needs one per team", c.team_values,
-               values, values == 1 ? "" : "s", c.teams);
+    check_option(values == c.teams, {"team_values", "teams"},
+                 "{0} '{}' has {} value{}; {1} {} needs one per team", c.team_values, values,
+                 values == 1 ? "" : "s", c.teams);
   }
-  TIDE_CHECK(std::isfinite(c.stall_timeout) && c.stall_timeout > 0,
-             "--stall-timeout must be a positive number of seconds, got {}", c.stall_timeout);
-  // Buckets are counted in bytes in an int64: up to a terabyte.
-  TIDE_CHECK(
-      c.bucket_mb > 0 && c.bucket_mb <= 1e6 && c.first_bucket_mb > 0 && c.first_bucket_mb <= 1e6,
-      "--bucket-mb and --first-bucket-mb must be in (0, 1e6], got {} and {}", c.bucket_mb,
-      c.first_bucket_mb);
-  TIDE_CHECK(c.overlap == "auto" || c.overlap == "on" || c.overlap == "off",
-             "--overlap must be auto, on or off, got '{}'", c.overlap);
-  TIDE_CHECK(std::isfinite(c.checkpoint_every_secs) && c.checkpoint_every_secs >= 0,
-             "--checkpoint-every-secs must be >= 0 (0: not by time), got {}",
-             c.checkpoint_every_secs);
-  TIDE_CHECK(c.checkpoint_every_steps >= 0,
-             "--checkpoint-every-steps must be >= 0 (0: not by steps), got {}",
-             c.checkpoint_every_steps);
-  TIDE_CHECK(c.keep_checkpoints >= 0, "--keep-checkpoints must be >= 0 (0 keeps all), got {}",
-             c.keep_checkpoints);
-  TIDE_CHECK(!c.resume.empty(), "--resume must be auto, never or a checkpoint's path");
-  TIDE_CHECK(c.nan_policy == "stop" || c.nan_policy == "skip",
-             "--nan-policy must be stop or skip, got '{}'", c.nan_policy);
-  TIDE_CHECK(c.summary_every_steps >= 0,
-             "--summary-every-steps must be >= 0 (0: no summaries), got {}", c.summary_every_steps);
-  TIDE_CHECK(c.early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got {}",
-             c.early_stopping);
+}
+
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  TrainConfig copy = c;
+  check_limits(options(copy));
+  try {
+    validate(c.schedule);
+  } catch (const OptionError& e) {
+    throw e.prefixed("schedule.");
+  }
+  check_combinations(c);
 }
 
 int64_t global_batch(const TrainConfig& c, int ranks) {
   int64_t per_step = 0, out = 0;
-  TIDE_CHECK(!__builtin_mul_overflow(c.batch_size, c.accumulate, &per_step) &&
-                 !__builtin_mul_overflow(per_step, static_cast<int64_t>(ranks), &out),
-             "--batch-size {} x --accumulate {} x {} ranks does not fit in 64 bits", c.batch_size,
-             c.accumulate, ranks);
+  check_option(!__builtin_mul_overflow(c.batch_size, c.accumulate, &per_step) &&
+                   !__builtin_mul_overflow(per_step, static_cast<int64_t>(ranks), &out),
+               {"batch_size", "accumulate"}, "{0} {} x {1} {} x {} ranks does not fit in 64 bits",
+               c.batch_size, c.accumulate, ranks);
   return out;
 }
 
 double lr_scale_factor(const TrainConfig& c, int64_t global_batch) {
   const double base = static_cast<double>(c.lr_base_batch > 0 ? c.lr_base_batch : c.batch_size);
   const double ratio = static_cast<double>(global_batch) / base;
-  if (c.lr_scaling == "linear") return ratio;
-  if (c.lr_scaling == "sqrt") return std::sqrt(ratio);
+  switch (c.lr_scaling) {
+    case LrScaling::linear:
+      return ratio;
+    case LrScaling::sqrt:
+      return std::sqrt(ratio);
+    case LrScaling::none:
+      return 1.0;
+  }
   return 1.0;
 }
 
 std::string to_toml(const TrainConfig& c) {
-  std::string s = "# Resolved configuration of this run; `tide train --config` accepts it.\n";
-  for (const auto& [key, value] : toml_entries(c)) s += fmt::format("{} = {}\n", key, value);
-  return s;
+  TrainConfig copy = c;
+  return "# Resolved configuration of this run; `tide train --config` accepts it.\n" +
+         toml_lines(options(copy));
 }
 
 std::string optimizer_and_run_toml(const TrainConfig& c) {
-  // The classifier's own options: model, data, perturbation and parallelism.
-  static const std::set<std::string> classifier = {
-      "model",      "dataset", "data-dir",  "image-size", "train-examples",
-      "eval-train", "hidden",  "dropout",   "batch-norm", "noise",
-      "shift",      "crop",    "flip",      "erase",      "label-smoothing",
-      "accumulate", "teams",   "team-flag", "team-values"};
-  std::string s;
-  for (const auto& [key, value] : toml_entries(c))
-    if (!classifier.contains(key)) s += fmt::format("{} = {}\n", key, value);
-  return s;
+  TrainConfig copy = c;
+  return toml_lines(optimizer_options(copy)) + toml_lines(run_options(copy));
 }
 
 }  // namespace tide

@@ -1,14 +1,49 @@
 // Configuration of a training run. The CLI fills it from flags and a TOML file; library
-// users fill it directly.
+// users fill it directly. Its options are declared once, in the tables of config.cpp (name,
+// flag, help, limits), from which validate(), to_toml() and the CLI's flags all come.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "tide/core/options.hpp"
 #include "tide/data/augment.hpp"
+#include "tide/optim/factory.hpp"
 #include "tide/optim/schedule.hpp"
 
 namespace tide {
+
+// The learning rate times (global batch / base batch)^p: p = 0, 1 or 1/2.
+enum class LrScaling { none, linear, sqrt };
+constexpr std::array<std::string_view, 3> choice_names(LrScaling) {
+  return {"none", "linear", "sqrt"};
+}
+
+// Reduce gradient buckets during backward: on, off, or auto (on unless the node's cores are
+// all taken by compute threads, where the allreduce would only slow them down).
+enum class Overlap { automatic, on, off };
+constexpr std::array<std::string_view, 3> choice_names(Overlap) {
+  return {"auto", "on", "off"};
+}
+
+// A step whose loss is not finite: stop the run, or skip the step.
+enum class NanPolicy { stop, skip };
+constexpr std::array<std::string_view, 2> choice_names(NanPolicy) {
+  return {"stop", "skip"};
+}
+
+// Where a run starts: the newest good checkpoint of its run directory ("auto"), afresh
+// ("never"), or the checkpoint at `path` (any other text).
+struct ResumeFrom {
+  enum class Mode { automatic, never, path };
+  Mode mode = Mode::automatic;
+  std::string path;
+  static ResumeFrom never() { return {.mode = Mode::never, .path = {}}; }
+  bool operator==(const ResumeFrom&) const = default;
+};
+std::string to_text(const ResumeFrom& r);
+void from_text(const std::string& text, ResumeFrom& r);  // throws for an empty text
 
 struct TrainConfig {
   std::string model = "mlp";              // see models.hpp
@@ -27,7 +62,7 @@ struct TrainConfig {
   // Perturbation of training inputs (--noise, --shift, --crop, --flip, --erase); the seed
   // and the background fill are set by the trainer.
   AugmentOptions augment;
-  std::string optimizer = "sgd";  // sgd | adam | adamw | rmsprop | adagrad | lars
+  OptimizerKind optimizer = OptimizerKind::sgd;
   double lr = 0.01;
   double momentum = 0.9;  // sgd, rmsprop, lars
   double weight_decay = 0;
@@ -51,7 +86,7 @@ struct TrainConfig {
   // Data parallelism (under mpirun; see docs/ARCHITECTURE.md). batch_size is per rank; the
   // global batch of one step is batch_size * ranks * accumulate.
   int64_t accumulate = 1;           // micro-batches summed before one gradient reduction
-  std::string lr_scaling = "none";  // none | linear | sqrt: lr times (global / base batch)^p
+  LrScaling lr_scaling = LrScaling::none;
   int64_t lr_base_batch = 0;        // the batch lr is meant for; 0: batch_size
   int teams = 1;                    // groups of ranks that train independently
   std::string team_flag;            // the flag each team sets to its own value ...
@@ -59,39 +94,43 @@ struct TrainConfig {
   double stall_timeout = 120;       // seconds in one collective before a rank reports it
   double bucket_mb = 25;            // gradient bucket size of the Reducer
   double first_bucket_mb = 1;       // its first, small bucket
-  // Reduce gradient buckets during backward: on, off, or auto (on unless the node's cores
-  // are all taken by compute threads, where the allreduce would only slow them down).
-  std::string overlap = "auto";
+  Overlap overlap = Overlap::automatic;
 
   // The monitored session: checkpoints in <run-dir>/checkpoints, resume, guards.
   double checkpoint_every_secs = 600;  // 0: not by time
   int64_t checkpoint_every_steps = 0;  // 0: not by steps
   int keep_checkpoints = 3;            // the newest kept; 0 keeps all
-  std::string resume = "auto";         // auto | never | a checkpoint's path
-  std::string nan_policy = "stop";     // stop | skip: a step whose loss is not finite
+  ResumeFrom resume;
+  NanPolicy nan_policy = NanPolicy::stop;
   int64_t early_stopping = 0;          // evaluations without a better test loss; 0: off
   int64_t summary_every_steps = 100;   // TensorBoard scalars; 0: none
 };
 
+// The options of a TrainConfig in three groups, named by member: the model, its data and how
+// it is perturbed, label smoothing and the parallel layout (classifier options); the optimizer,
+// its schedule and gradient regularisation; the run (length, batch, seed, threads, run
+// directory, gradient averaging, checkpoints, guards, summaries). options() is all three.
+std::vector<Option> classifier_options(TrainConfig& c);
+std::vector<Option> optimizer_options(TrainConfig& c);
+std::vector<Option> run_options(TrainConfig& c);
+std::vector<Option> options(TrainConfig& c);
+
 // The examples of one step over all ranks: batch_size * accumulate * ranks; throws naming
-// the flags when the product does not fit in 64 bits.
+// the options when the product does not fit in 64 bits.
 int64_t global_batch(const TrainConfig& config, int ranks);
 
 // The learning-rate multiplier of --lr-scaling for a global batch.
 double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 
-// Throws tide::Error naming the option (as its flag, e.g. --batch-size) when a value is out
-// of range.
+// Throws OptionError naming the option (as its member, e.g. batch_size; the CLI says
+// --batch-size) when a value is out of range or options do not go together.
 void validate(const TrainConfig& config);
-
-// `s` as a TOML basic string: quoted, with quotes, backslashes, newlines and tabs escaped.
-std::string toml_string(const std::string& s);
 
 // The configuration as TOML, one `key = value` per line with the flag names as keys, so the
 // file can be passed back with --config to repeat the run.
 std::string to_toml(const TrainConfig& config);
-// Only the keys of the optimizer, its schedule and the run (epochs, batch, checkpoints, ...):
-// what trainers other than `tide train` take of a TrainConfig.
+// Only the keys of optimizer_options and run_options: what trainers other than `tide train`
+// take of a TrainConfig.
 std::string optimizer_and_run_toml(const TrainConfig& config);
 
 }  // namespace tide

@@ -36,10 +36,10 @@ int64_t total_steps(const TrainConfig& c, int64_t per_epoch) {
   const bool overflow = __builtin_mul_overflow(c.epochs, per_epoch, &total);
   // --max-steps below the epochs' steps ends the run first, however many epochs were asked.
   if (c.max_steps > 0 && (overflow || total == 0 || c.max_steps < total)) return c.max_steps;
-  TIDE_CHECK(!overflow,
-             "--epochs {} of {} steps each is more steps than fit in 64 bits: give fewer epochs "
-             "or a --max-steps",
-             c.epochs, per_epoch);
+  check_option(!overflow, {"epochs", "max_steps"},
+               "{0} {} of {} steps each is more steps than fit in 64 bits: give fewer epochs or a "
+               "{1}",
+               c.epochs, per_epoch);
   return total;
 }
 
@@ -47,10 +47,9 @@ ScheduleOptions schedule_options(const TrainConfig& c, int64_t per_epoch) {
   ScheduleOptions o = c.schedule;
   if (c.warmup_epochs > 0) {
     const double steps = c.warmup_epochs * static_cast<double>(per_epoch);
-    TIDE_CHECK(steps < 0x1p62,
-               "--warmup-epochs {} of {} steps each is more steps than fit in 64 "
-               "bits",
-               c.warmup_epochs, per_epoch);
+    check_option(steps < 0x1p62, {"warmup_epochs"},
+                 "{0} {} of {} steps each is more steps than fit in 64 bits", c.warmup_epochs,
+                 per_epoch);
     o.warmup_steps = std::max<int64_t>(1, std::llround(steps));
   }
   return o;
@@ -60,7 +59,7 @@ namespace {
 
 std::unique_ptr<Optimizer> make_configured_optimizer(const Module& model, const TrainConfig& c,
                                                      double lr) {
-  return make_optimizer(model.parameters(), OptimizerConfig{.name = c.optimizer,
+  return make_optimizer(model.parameters(), OptimizerConfig{.kind = c.optimizer,
                                                             .lr = lr,
                                                             .momentum = c.momentum,
                                                             .nesterov = c.nesterov,
@@ -80,7 +79,7 @@ ReducerOptions reducer_options(const TrainConfig& c) {
                           static_cast<int64_t>(std::thread::hardware_concurrency());
   return ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
                         .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-                        .overlap = c.overlap == "on" || (c.overlap == "auto" && spare_core)};
+                        .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core)};
 }
 
 // The model flags ("--model mlp --hidden 64") recorded in the config.toml of the run
@@ -119,9 +118,10 @@ ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::
   const int ranks = comm.size();
   ResumePoint p;
   p.state = TrainingState{.seed = c.seed, .world_size = ranks, .config_hash = config_hash};
-  if (c.resume != "never") {
-    std::optional<Checkpoint> ck =
-        c.resume == "auto" ? store.load_newest() : CheckpointStore::load(c.resume);
+  if (c.resume.mode != ResumeFrom::Mode::never) {
+    std::optional<Checkpoint> ck = c.resume.mode == ResumeFrom::Mode::automatic
+                                       ? store.load_newest()
+                                       : CheckpointStore::load(c.resume.path);
     if (ck) {
       TIDE_CHECK(ck->state.world_size == ranks,
                  "{} was written by a run of {} rank{}; this one has {}: resume with {} ranks "
@@ -206,10 +206,9 @@ void build_training(RunParts& p) {
   // A step is `accumulate` micro-batches; an epoch's last micro-batches that do not fill a
   // step are left out.
   p.per_epoch = batches / c.accumulate;
-  TIDE_CHECK(p.per_epoch > 0,
-             "an epoch has {} batches of {} per rank, fewer than --accumulate {}: nothing to "
-             "train on",
-             batches, c.batch_size, c.accumulate);
+  check_option(p.per_epoch > 0, {"accumulate"},
+               "an epoch has {} batches of {} per rank, fewer than {0} {}: nothing to train on",
+               batches, c.batch_size, c.accumulate);
   p.total = total_steps(c, p.per_epoch);
   p.global_batch = global_batch(c, p.comm.size());
   p.lr = c.lr * lr_scale_factor(c, p.global_batch);
@@ -256,7 +255,9 @@ void start_files(const RunParts& p, const RunSpec& spec) {
       "per rank",
       p.global_batch, c.batch_size, ranks, ranks > 1 ? "s" : "", c.accumulate,
       c.accumulate > 1 ? "es" : "", p.lr,
-      c.lr_scaling == "none" ? "" : fmt::format(" ({} scaling of {})", c.lr_scaling, c.lr),
+      c.lr_scaling == LrScaling::none
+          ? ""
+          : fmt::format(" ({} scaling of {})", name_of(c.lr_scaling), c.lr),
       num_threads(), num_threads() > 1 ? "s" : "");
   if (const Reducer* reducer = p.parallel->reducer())
     log_info("gradients averaged in {} bucket{}, {}", reducer->layout().size(),
@@ -285,13 +286,13 @@ void add_standard_hooks(Session& session, RunParts& p, const RunSpec& spec) {
   const Optimizer& optimizer = *p.optimizer;
   const auto lr_now = [&optimizer] { return optimizer.lr(); };
   session.add_hook(std::make_shared<StopAtStepHook>(p.total));
-  p.nan_guard = std::make_shared<NanGuardHook>(c.nan_policy == "skip");
+  p.nan_guard = std::make_shared<NanGuardHook>(c.nan_policy == NanPolicy::skip);
   session.add_hook(p.nan_guard);
   session.add_hook(std::make_shared<MetricsHook>(c.log_every, metrics, p.progress.get(), lr_now));
   session.add_hook(std::make_shared<EvaluationHook>(
       [&task = p.task] { return task.evaluate(); }, metrics, lr_now,
       p.writer && spec.log_evaluation, p.task.evaluate_train()));
-  const bool plateau = c.schedule.kind == "plateau";
+  const bool plateau = c.schedule.kind == ScheduleKind::plateau;
   if (plateau) session.add_hook(std::make_shared<PlateauHook>(*p.schedule, p.writer));
   if (c.early_stopping > 0) session.add_hook(std::make_shared<EarlyStoppingHook>(c.early_stopping));
   p.summaries =

@@ -95,8 +95,6 @@ void check_cluster_options(const SeriesClusterOptions& o) {
              "--tolerance must be a finite number >= 0, got {}", o.kmeans.tolerance);
   TIDE_CHECK(o.threads >= 0 && o.threads <= 4096,
              "--threads must be in [0, 4096] (0: one per core), got {}", o.threads);
-  TIDE_CHECK(o.pool == "mean" || o.pool == "mean-std", "--pool must be mean or mean-std, got '{}'",
-             o.pool);
   TIDE_CHECK(o.silhouette_sample >= 2, "--silhouette-sample must be at least 2, got {}",
              o.silhouette_sample);
 }
@@ -246,7 +244,7 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
       source->clone(), mine,
       WindowStreamOptions{
           .windows = spec, .batch_size = o.batch_size, .retry_seconds = data.retry_seconds});
-  SeriesTable table = encode_series(model, stream, trained.options.latent, o.pool == "mean-std");
+  SeriesTable table = encode_series(model, stream, trained.options.latent, o.pool == SeriesPool::mean_std);
 
   SeriesClusterSummary out;
   Tensor counts = Tensor::full({2}, 0, DType::f64);

@@ -92,13 +92,17 @@ std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
 void write_time_to_solution_report(const std::string& out, double target_loss,
                                    const std::vector<TimeToSolution>& results);
 
+// A series' vector from its windows' codes: their mean, or their mean and standard deviation.
+enum class SeriesPool { mean, mean_std };
+constexpr std::array<std::string_view, 2> choice_names(SeriesPool) {
+  return {"mean", "mean-std"};
+}
+
 struct SeriesClusterOptions {
   SeriesData data;    // window and stride default to the training run's
   std::string model;  // a run directory, its model.safetensors or a checkpoint
   KMeansOptions kmeans;
-  // A series' vector from its windows' codes: their mean, or their mean and standard
-  // deviation (mean-std).
-  std::string pool = "mean-std";
+  SeriesPool pool = SeriesPool::mean_std;
   int64_t batch_size = 256;
   int64_t silhouette_sample = 5000;
   std::string out;       // directory for clusters.csv and clusters.json

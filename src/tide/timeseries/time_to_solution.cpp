@@ -45,7 +45,7 @@ std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
       for (const int64_t b : batch_sizes) {
         TrainConfig c = config;
         c.batch_size = b;
-        c.resume = "never";
+        c.resume = ResumeFrom::never();
         c.run_dir = (fs::path(out) / fmt::format("ranks{}-batch{}", ranks, b)).string();
         if (team.rank() == 0)
           log_info("time to solution: {} rank{}, batch {}", ranks, ranks > 1 ? "s" : "", b);
