@@ -123,6 +123,7 @@ TrainSummary train_classifier(TrainConfig c) {
 }
 
 TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
+  validate(c);
   if (c.data_dir.empty() && c.dataset != "folder") c.data_dir = default_data_dir(c.dataset);
   if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
   TrainingRun run(c, comm);

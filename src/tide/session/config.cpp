@@ -162,17 +162,29 @@ std::vector<Option> options(TrainConfig& c) {
   return o;
 }
 
-namespace {
-
-// The checks between options, after each has passed its own limits.
-void check_combinations(const TrainConfig& c) {
+void validate_optimizer_and_run(const TrainConfig& c) {
+  TrainConfig copy = c;
+  check_limits(optimizer_options(copy));
+  check_limits(run_options(copy));
+  try {
+    validate(c.schedule);
+  } catch (const OptionError& e) {
+    throw e.prefixed("schedule.");
+  }
   check_option(c.epochs > 0 || c.max_steps > 0, {"epochs", "max_steps"},
                "{0} and {1} are both 0: nothing to do");
   check_option(!c.nesterov || c.momentum > 0, {"nesterov", "momentum"}, "{0} needs {1} > 0");
   check_option(!c.nesterov || c.optimizer == OptimizerKind::sgd, {"nesterov", "optimizer"},
                "{0} is an option of {1} sgd");
   check_option(c.warmup_epochs == 0 || c.schedule.warmup_steps == 0,
-               {"warmup_epochs", "schedule.warmup_steps"}, "{0} and {1} both set the warm-up; give one");
+               {"warmup_epochs", "schedule.warmup_steps"},
+               "{0} and {1} both set the warm-up; give one");
+}
+
+void validate(const TrainConfig& c) {
+  TrainConfig copy = c;
+  check_limits(classifier_options(copy));
+  validate_optimizer_and_run(c);
   check_option(c.team_flag.empty() == c.team_values.empty(),
                {"team_flag", "team_values", c.team_flag.empty() ? "team_values" : "team_flag"},
                "{0} and {1} go together (got only {2})");
@@ -183,19 +195,6 @@ void check_combinations(const TrainConfig& c) {
                  "{0} '{}' has {} value{}; {1} {} needs one per team", c.team_values, values,
                  values == 1 ? "" : "s", c.teams);
   }
-}
-
-}  // namespace
-
-void validate(const TrainConfig& c) {
-  TrainConfig copy = c;
-  check_limits(options(copy));
-  try {
-    validate(c.schedule);
-  } catch (const OptionError& e) {
-    throw e.prefixed("schedule.");
-  }
-  check_combinations(c);
 }
 
 int64_t global_batch(const TrainConfig& c, int ranks) {

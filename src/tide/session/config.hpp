@@ -123,8 +123,10 @@ int64_t global_batch(const TrainConfig& config, int ranks);
 double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 
 // Throws OptionError naming the option (as its member, e.g. batch_size; the CLI says
-// --batch-size) when a value is out of range or options do not go together.
+// --batch-size) when a value is out of range or options do not go together: all options
+// (the classifier's), or only optimizer_options and run_options (any trainer's).
 void validate(const TrainConfig& config);
+void validate_optimizer_and_run(const TrainConfig& config);
 
 // The configuration as TOML, one `key = value` per line with the flag names as keys, so the
 // file can be passed back with --config to repeat the run.

@@ -389,7 +389,7 @@ void finish_files(const RunParts& p, const RunSpec& spec, const RunResult& r) {
 
 TrainingRun::TrainingRun(TrainConfig config, const Communicator& comm)
     : config_(std::move(config)), comm_(comm) {
-  validate(config_);
+  validate_optimizer_and_run(config_);
   TIDE_CHECK(!config_.run_dir.empty(), "a training run needs a run directory");
   set_num_threads(default_threads(config_));
   if (comm_.size() > 1) watchdog_ = std::make_unique<StallWatchdog>(comm_, config_.stall_timeout);
