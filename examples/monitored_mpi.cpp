@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
     MlpTask task(data_dir, comm);
     const RunResult r = run.train(task, RunSpec{.model_name = "mlp-256",
                                                 .config_toml = to_toml(config),
-                                                .model_flags = "784-256-10"});
+                                                .agreement = "",
+                                                .model_flags = "784-256-10",
+                                                .log_evaluation = true});
     if (comm.rank() == 0)
       fmt::print("stopped: {}; test accuracy {:.4f}\n", r.stop_reason, r.test_accuracy);
   } catch (const Error& e) {

@@ -144,7 +144,7 @@ TEST_F(DataDir, PerturbationAndRegularisationFlagsTrainAndAreRecorded) {
 
 TEST_F(DataDir, BadPerturbationOrModelFlagsNameTheFlag) {
   expect_clear_error(run(train("--shift 28")), "--shift 28 must be smaller than the image");
-  expect_clear_error(run(train("--flip 2")), "--flip must be a probability");
+  expect_clear_error(run(train("--flip 2")), "--flip must be in [0, 1], got 2");
   expect_clear_error(run(train("--dropout 1")), "--dropout must be in [0, 1)");
   expect_clear_error(run(train("--model cnn --dropout 0.5")), "model cnn has none of them");
   expect_clear_error(run(train("--train-examples 500")),

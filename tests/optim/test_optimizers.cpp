@@ -27,10 +27,19 @@ struct Case {
 
 const Case kCases[] = {
     {"sgd_nesterov",
-     {.kind = OptimizerKind::sgd, .lr = 0.1, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01}},
+     {.kind = OptimizerKind::sgd,
+      .lr = 0.1,
+      .momentum = 0.9,
+      .nesterov = true,
+      .weight_decay = 0.01}},
     {"sgd_dampening", {.kind = OptimizerKind::sgd, .lr = 0.1, .momentum = 0.9, .dampening = 0.3}},
     {"adam",
-     {.kind = OptimizerKind::adam, .lr = 0.01, .weight_decay = 0.1, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6}},
+     {.kind = OptimizerKind::adam,
+      .lr = 0.01,
+      .weight_decay = 0.1,
+      .beta1 = 0.8,
+      .beta2 = 0.99,
+      .eps = 1e-6}},
     {"adamw", {.kind = OptimizerKind::adamw, .lr = 0.01, .weight_decay = 0.1}},
     {"rmsprop", {.kind = OptimizerKind::rmsprop, .lr = 0.01, .alpha = 0.9}},
     {"rmsprop_centered",
@@ -41,12 +50,22 @@ const Case kCases[] = {
       .eps = 1e-6,
       .alpha = 0.9,
       .centered = true}},
-    {"adagrad", {.kind = OptimizerKind::adagrad, .lr = 0.1, .weight_decay = 0.05, .lr_decay = 0.01}},
-    {"lars", {.kind = OptimizerKind::lars, .lr = 0.5, .momentum = 0.9, .weight_decay = 0.01, .trust = 0.02}},
+    {"adagrad",
+     {.kind = OptimizerKind::adagrad, .lr = 0.1, .weight_decay = 0.05, .lr_decay = 0.01}},
+    {"lars",
+     {.kind = OptimizerKind::lars,
+      .lr = 0.5,
+      .momentum = 0.9,
+      .weight_decay = 0.01,
+      .trust = 0.02}},
     {"adamw_decay_matrix_only",
      {.kind = OptimizerKind::adamw, .lr = 0.01, .weight_decay = 0.1, .decay_1d = false}},
     {"sgd_decay_matrix_only",
-     {.kind = OptimizerKind::sgd, .lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .decay_1d = false}},
+     {.kind = OptimizerKind::sgd,
+      .lr = 0.1,
+      .momentum = 0.9,
+      .weight_decay = 0.1,
+      .decay_1d = false}},
 };
 
 class OptimizerTest : public ::testing::TestWithParam<Case> {};
@@ -96,10 +115,12 @@ TEST(Optimizers, BadNamesAndOptionsAreClearErrors) {
   EXPECT_THAT(testing::error_of([&] { parse_choice<OptimizerKind>("adamax", "optimizer"); }),
               HasSubstr("optimizer must be sgd, adam, adamw, rmsprop, adagrad or lars, got "
                         "'adamax'"));
-  EXPECT_THAT(testing::error_of([&] { make_optimizer(params, {.kind = OptimizerKind::adam, .beta1 = 1.0}); }),
+  EXPECT_THAT(testing::error_of(
+                  [&] { make_optimizer(params, {.kind = OptimizerKind::adam, .beta1 = 1.0}); }),
               HasSubstr("Adam betas must be in [0, 1)"));
-  EXPECT_THAT(testing::error_of([&] { make_optimizer(params, {.kind = OptimizerKind::lars, .trust = 0}); }),
-              HasSubstr("LARS needs"));
+  EXPECT_THAT(
+      testing::error_of([&] { make_optimizer(params, {.kind = OptimizerKind::lars, .trust = 0}); }),
+      HasSubstr("LARS needs"));
   auto opt = make_optimizer(params, {.kind = OptimizerKind::adam});
   EXPECT_THAT(testing::error_of([&] {
                 opt->load_state_dict({{"exp_avg.7", Tensor::zeros({2})}});

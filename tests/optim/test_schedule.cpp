@@ -27,25 +27,30 @@ TEST(LrSchedule, ConstantMatchesPyTorch) {
 }
 
 TEST(LrSchedule, CosineMatchesPyTorch) {
-  expect_rates(LrSchedule(0.1, 20, {.kind = ScheduleKind::cosine, .min_lr = 0.001}), torch_rates("cosine"));
+  expect_rates(LrSchedule(0.1, 20, {.kind = ScheduleKind::cosine, .min_lr = 0.001}),
+               torch_rates("cosine"));
 }
 
 TEST(LrSchedule, WarmupThenCosineMatchesPyTorch) {
-  expect_rates(LrSchedule(0.1, 20, {.kind = ScheduleKind::cosine, .warmup_steps = 5, .min_lr = 0.001}),
-               torch_rates("warmup_cosine"));
+  expect_rates(
+      LrSchedule(0.1, 20, {.kind = ScheduleKind::cosine, .warmup_steps = 5, .min_lr = 0.001}),
+      torch_rates("warmup_cosine"));
 }
 
 TEST(LrSchedule, StepMultistepExponentialPolynomialMatchPyTorch) {
   expect_rates(LrSchedule(0.1, 20, {.kind = ScheduleKind::step, .step_size = 4, .gamma = 0.5}),
                torch_rates("step"));
-  expect_rates(LrSchedule(0.1, 20, {.kind = ScheduleKind::multistep, .milestones = {3, 7, 12}, .gamma = 0.3}),
-               torch_rates("multistep"));
+  expect_rates(
+      LrSchedule(0.1, 20,
+                 {.kind = ScheduleKind::multistep, .milestones = {3, 7, 12}, .gamma = 0.3}),
+      torch_rates("multistep"));
   expect_rates(LrSchedule(0.1, 20, {.kind = ScheduleKind::exponential, .gamma = 0.9}),
                torch_rates("exponential"));
   expect_rates(LrSchedule(0.1, 20, {.kind = ScheduleKind::polynomial, .power = 2.0}),
                torch_rates("polynomial"));
   expect_rates(
-      LrSchedule(0.1, 20, {.kind = ScheduleKind::step, .warmup_steps = 5, .step_size = 4, .gamma = 0.5}),
+      LrSchedule(0.1, 20,
+                 {.kind = ScheduleKind::step, .warmup_steps = 5, .step_size = 4, .gamma = 0.5}),
       torch_rates("warmup_step"));
 }
 
@@ -55,8 +60,11 @@ TEST(LrSchedule, PlateauMatchesPyTorch) {
   const TensorMap f =
       load_safetensors(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/plateau.safetensors");
   const std::vector<double> losses = f.at("losses").to_vector(), lrs = f.at("lrs").to_vector();
-  const ScheduleOptions o{
-      .kind = ScheduleKind::plateau, .min_lr = 0.004, .gamma = 0.5, .patience = 2, .threshold = 0.01};
+  const ScheduleOptions o{.kind = ScheduleKind::plateau,
+                          .min_lr = 0.004,
+                          .gamma = 0.5,
+                          .patience = 2,
+                          .threshold = 0.01};
   LrSchedule s(0.1, 100, o);
   int64_t reductions = 0;
   for (size_t i = 0; i < losses.size(); ++i) {
@@ -78,7 +86,8 @@ TEST(LrSchedule, PlateauMatchesPyTorch) {
 }
 
 TEST(LrSchedule, PlateauReductionsApplyToTheWarmUp) {
-  LrSchedule s(0.1, 100, {.kind = ScheduleKind::plateau, .warmup_steps = 10, .gamma = 0.5, .patience = 0});
+  LrSchedule s(0.1, 100,
+               {.kind = ScheduleKind::plateau, .warmup_steps = 10, .gamma = 0.5, .patience = 0});
   EXPECT_DOUBLE_EQ(s.at(4), 0.05);
   s.observe(1.0);
   s.observe(1.0);  // no improvement, more than patience 0 times: halved

@@ -87,8 +87,9 @@ TEST(Config, OptimizerAndRegularisationOptionsAreChecked) {
               HasSubstr("nesterov is an option of optimizer sgd"));
   EXPECT_THAT(error_with([](TrainConfig& c) { c.schedule.kind = ScheduleKind::multistep; }),
               HasSubstr("schedule.kind multistep needs schedule.milestones"));
-  EXPECT_THAT(error_with([](TrainConfig& c) { c.model = "resnet"; }),
-              HasSubstr("model must be cnn, gru, inception, lstm, mlp or transformer, got 'resnet'"));
+  EXPECT_THAT(
+      error_with([](TrainConfig& c) { c.model = "resnet"; }),
+      HasSubstr("model must be cnn, gru, inception, lstm, mlp or transformer, got 'resnet'"));
 }
 
 TEST(Config, TomlHasTheDataParallelOptions) {
@@ -124,15 +125,18 @@ TEST(Config, NanInfinityAndOutOfRangeValuesAreRefusedByName) {
            {[&](TrainConfig& c) { c.label_smoothing = nan; }, "label_smoothing must be"},
            {[&](TrainConfig& c) { c.schedule.min_lr = inf; }, "schedule.min_lr must be >= 0"},
            {[&](TrainConfig& c) { c.schedule.power = inf; }, "schedule.power must be a positive"},
-           {[&](TrainConfig& c) { c.bucket_mb = nan; }, "bucket_mb must be a positive number of at most 1000000"},
-           {[&](TrainConfig& c) { c.bucket_mb = 1e300; }, "bucket_mb must be a positive number of at most 1000000"},
+           {[&](TrainConfig& c) { c.bucket_mb = nan; },
+            "bucket_mb must be a positive number of at most 1000000"},
+           {[&](TrainConfig& c) { c.bucket_mb = 1e300; },
+            "bucket_mb must be a positive number of at most 1000000"},
            {[&](TrainConfig& c) { c.stall_timeout = nan; }, "stall_timeout must be"},
            {[&](TrainConfig& c) { c.checkpoint_every_secs = inf; }, "checkpoint_every_secs"},
            {[&](TrainConfig& c) { c.batch_size = INT64_MAX; },
             "batch_size must be a positive integer of at most 4294967296, got 9223372036854775807"},
            {[&](TrainConfig& c) { c.accumulate = INT64_MAX; },
             "accumulate must be a positive integer of at most 4294967296"},
-           {[&](TrainConfig& c) { c.hidden = int64_t{1} << 40; }, "hidden must be a positive integer of at most 1048576"},
+           {[&](TrainConfig& c) { c.hidden = int64_t{1} << 40; },
+            "hidden must be a positive integer of at most 1048576"},
            {[&](TrainConfig& c) { c.threads = 2000000000; },
             "threads must be in [0, 4096] (0: one per core)"},
            {[&](TrainConfig& c) { c.prefetch = 2000000000; }, "prefetch must be in [0, 1024]"},
@@ -162,7 +166,8 @@ TEST(Config, StepCountsThatDoNotFitAreRefused) {
   c.max_steps = 0;
   EXPECT_EQ(total_steps(c, 1000), 3000);
   c.warmup_epochs = 1e300;
-  EXPECT_THAT(error_of([&] { schedule_options(c, 1000); }), HasSubstr("warmup_epochs 1e+300 of 1000 steps"));
+  EXPECT_THAT(error_of([&] { schedule_options(c, 1000); }),
+              HasSubstr("warmup_epochs 1e+300 of 1000 steps"));
   c.warmup_epochs = 0.5;
   EXPECT_EQ(schedule_options(c, 1000).warmup_steps, 500);
 }
@@ -174,9 +179,8 @@ TEST(Config, GlobalBatchIsCheckedForOverflow) {
   EXPECT_EQ(global_batch(c, 8), 64 * 4 * 8);
   c.batch_size = int64_t{1} << 32;
   c.accumulate = int64_t{1} << 31;
-  EXPECT_THAT(
-      error_of([&] { global_batch(c, 4); }),
-      HasSubstr("batch_size 4294967296 x accumulate 2147483648 x 4 ranks does not fit"));
+  EXPECT_THAT(error_of([&] { global_batch(c, 4); }),
+              HasSubstr("batch_size 4294967296 x accumulate 2147483648 x 4 ranks does not fit"));
 }
 
 }  // namespace

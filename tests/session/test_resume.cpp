@@ -50,20 +50,23 @@ std::string final_tensors(const std::string& dir, int64_t steps) {
 
 TEST(Resume, SigtermWritesACheckpointAndTheSameCommandFinishesIdentically) {
   const std::string whole = fresh_dir("term_whole"), cut = fresh_dir("term_cut");
-  ASSERT_EQ(testing::run_command(train(whole, 200)).status, 0);
-  // SIGTERM once the metrics show step 50; the run stops at the next step boundary.
+  // 400 steps, SIGTERM once the metrics show step 30: on a loaded machine the poll below
+  // may lag the run by seconds, and 370 steps leave it that time (a CI run failed this test
+  // with 150).
+  ASSERT_EQ(testing::run_command(train(whole, 400)).status, 0);
+  // The run stops at the next step boundary.
   const auto stopped = testing::run_command(fmt::format(
-      "timeout 120 sh -c '{} & pid=$!; until grep -q \"^50,\" {}/metrics.csv 2>/dev/null; do "
+      "timeout 120 sh -c '{} & pid=$!; until grep -q \"^30,\" {}/metrics.csv 2>/dev/null; do "
       "sleep 0.02; done; kill -TERM $pid; wait $pid; echo \"exit status $?\"'",
-      train(cut, 200), cut));
-  EXPECT_THAT(stopped.out, HasSubstr("exit status 143"));
+      train(cut, 400), cut));
+  EXPECT_THAT(stopped.out, HasSubstr("exit status 143")) << stopped.out;
   EXPECT_THAT(stopped.out, HasSubstr("(SIGTERM received); checkpoint "));
   EXPECT_THAT(stopped.out, HasSubstr("to resume, run the same command"));
   EXPECT_FALSE(fs::exists(cut + "/summary.json")) << "a preempted run is not finished";
-  const auto resumed = testing::run_command(train(cut, 200));
+  const auto resumed = testing::run_command(train(cut, 400));
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
-  EXPECT_EQ(read_bytes(final_tensors(cut, 200)), read_bytes(final_tensors(whole, 200)));
+  EXPECT_EQ(read_bytes(final_tensors(cut, 400)), read_bytes(final_tensors(whole, 400)));
 }
 
 TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {

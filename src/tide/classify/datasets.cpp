@@ -52,9 +52,9 @@ DataSplits load_splits(const TrainConfig& c) {
 DataSplits load_datasets(const TrainConfig& c) {
   DataSplits d = load_splits(c);
   if (c.train_examples > 0) {
-    TIDE_CHECK(c.train_examples <= d.train->size(),
-               "--train-examples {} is more than the {} training examples of {}", c.train_examples,
-               d.train->size(), c.dataset);
+    check_option(c.train_examples <= d.train->size(), {"train_examples"},
+                 "{0} {} is more than the {} training examples of {}", c.train_examples,
+                 d.train->size(), c.dataset);
     d.train = std::make_shared<PrefixDataset>(d.train, c.train_examples);
   }
   d.train_plain = d.train;
@@ -62,7 +62,11 @@ DataSplits load_datasets(const TrainConfig& c) {
     AugmentOptions a = c.augment;
     a.seed = c.seed;
     a.fill = d.background;
-    d.train = std::make_shared<AugmentedDataset>(d.train, a);
+    try {
+      d.train = std::make_shared<AugmentedDataset>(d.train, a);
+    } catch (const OptionError& e) {  // the options of TrainConfig::augment
+      throw e.prefixed("augment.");
+    }
   }
   return d;
 }

@@ -128,10 +128,12 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
   TrainingRun run(c, comm);
   ClassifierTask task(run.config(), comm);
-  return run.train(
-      task, RunSpec{.model_name = c.model,
-                    .config_toml = to_toml(c),
-                    .model_flags = fmt::format("--model {} --hidden {}", c.model, c.hidden)});
+  return run.train(task,
+                   RunSpec{.model_name = c.model,
+                           .config_toml = to_toml(c),
+                           .agreement = "",
+                           .model_flags = fmt::format("--model {} --hidden {}", c.model, c.hidden),
+                           .log_evaluation = true});
 }
 
 }  // namespace tide

@@ -49,13 +49,7 @@ Common add_common(CLI::App* cmd, int64_t epochs) {
   return c;
 }
 
-}  // namespace
-
-void add_experiment_command(CLI::App& app) {
-  CLI::App* exp = app.add_subcommand(
-      "experiment", "Families of training runs compared in one table and four plots");
-  exp->require_subcommand(1);
-
+void add_batch_size_command(CLI::App* exp) {
   CLI::App* bs = exp->add_subcommand(
       "batch-size",
       "The same network at several batch sizes: train and test accuracy and loss per epoch, "
@@ -65,15 +59,17 @@ void add_experiment_command(CLI::App& app) {
   bs->add_option("--batch-sizes", *sizes, "Global batch sizes, one run each")
       ->delimiter(',')
       ->capture_default_str();
-  bs->callback([bs, b, sizes] {
+  bs->callback(naming_flags(bs, [bs, b, sizes] {
     if (!b.config_path->empty()) apply_config_file(*bs, *b.config_path);
     const std::string out = b.out->empty() ? default_out_dir("batch-size") : *b.out;
     const std::vector<ExperimentRun> runs = batch_size_runs(*b.config, *sizes);
     const std::vector<ExperimentResult> results = run_experiment(runs, out, Communicator::world());
     if (Communicator::world().rank() == 0) write_experiment_report("batch size", out, results);
     print_table(out);
-  });
+  }));
+}
 
+void add_regularization_command(CLI::App* exp) {
   CLI::App* reg = exp->add_subcommand(
       "regularization",
       "The same network with none, L2, L1, dropout, batch norm, input noise, shifts, and the "
@@ -94,7 +90,7 @@ void add_experiment_command(CLI::App& app) {
                   "The final test figure that picks the best combination: loss or accuracy")
       ->check(CLI::IsMember({"loss", "accuracy"}))
       ->capture_default_str();
-  reg->callback([reg, r, strengths, criterion] {
+  reg->callback(naming_flags(reg, [reg, r, strengths, criterion] {
     if (!r.config_path->empty()) apply_config_file(*reg, *r.config_path);
     const std::string out = r.out->empty() ? default_out_dir("regularization") : *r.out;
     std::vector<ExperimentRun> runs = regularization_runs(*r.config, *strengths);
@@ -110,8 +106,10 @@ void add_experiment_command(CLI::App& app) {
     if (Communicator::world().rank() == 0)
       write_experiment_report("regularization", out, results, chosen.best);
     print_table(out);
-  });
+  }));
+}
 
+void add_time_to_solution_command(CLI::App* exp) {
   CLI::App* tts = exp->add_subcommand(
       "time-to-solution",
       "The LSTM autoencoder of `tide timeseries train` at several batch sizes (and rank counts "
@@ -138,7 +136,7 @@ void add_experiment_command(CLI::App& app) {
                   "Output directory: one run directory per run, time_to_solution.csv, "
                   "summary.md and time_to_solution.png (default: runs/experiment-time-to-"
                   "solution-<time>)");
-  tts->callback([tc, to, batches, rank_counts, tts_out] {
+  tts->callback(naming_flags(tts, [tc, to, batches, rank_counts, tts_out] {
     const Communicator& world = Communicator::world();
     std::vector<int> counts = *rank_counts;
     if (counts.empty()) {
@@ -150,7 +148,18 @@ void add_experiment_command(CLI::App& app) {
         time_to_solution(*tc, *to, *batches, counts, out, world);
     if (world.rank() == 0) write_time_to_solution_report(out, to->target_loss, results);
     print_table(out, "time_to_solution.csv and time_to_solution.png");
-  });
+  }));
+}
+
+}  // namespace
+
+void add_experiment_command(CLI::App& app) {
+  CLI::App* exp = app.add_subcommand(
+      "experiment", "Families of training runs compared in one table and four plots");
+  exp->require_subcommand(1);
+  add_batch_size_command(exp);
+  add_regularization_command(exp);
+  add_time_to_solution_command(exp);
 }
 
 }  // namespace tide::cli

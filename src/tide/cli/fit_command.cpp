@@ -213,7 +213,9 @@ void add_fit_command(CLI::App& app) {
       ->capture_default_str();
   // The schedules that do not watch an evaluation (fit has none): plateau's options left out.
   std::vector<Option> schedule = prefixed("schedule.", options(o.schedule));
-  std::erase_if(schedule, [](const Option& s) { return s.flag == "lr-patience" || s.flag == "lr-threshold"; });
+  std::erase_if(schedule, [](const Option& s) {
+    return s.flag == "lr-patience" || s.flag == "lr-threshold";
+  });
   add_options(cmd, schedule);
   cmd->add_flag("--no-scale", a->no_scale,
                 "Fit the data as it is, without standardising inputs and scaling outputs");

@@ -23,20 +23,21 @@ struct KMeansArgs {
   int64_t silhouette_sample = 5000;
 };
 
-void run(const KMeansArgs& a) {
-  const Communicator& world = Communicator::world();
-  const CsvTable table = read_csv(a.data);
-  // Known classes, checked before any work.
+// The known classes of --label, checked before any work; empty without --label.
+std::vector<int64_t> read_labels(const CsvTable& table, const KMeansArgs& a) {
   std::vector<int64_t> truth;
-  if (!a.label.empty()) {
-    const std::vector<double>& l = table.column(a.label);
-    for (size_t i = 0; i < l.size(); ++i) {
-      TIDE_CHECK(l[i] == std::floor(l[i]) && std::abs(l[i]) < 9e15,
-                 "{}: line {}: label {} is not a whole number", a.data, table.lines[i], l[i]);
-      truth.push_back(static_cast<int64_t>(l[i]));
-    }
+  if (a.label.empty()) return truth;
+  const std::vector<double>& l = table.column(a.label);
+  for (size_t i = 0; i < l.size(); ++i) {
+    TIDE_CHECK(l[i] == std::floor(l[i]) && std::abs(l[i]) < 9e15,
+               "{}: line {}: label {} is not a whole number", a.data, table.lines[i], l[i]);
+    truth.push_back(static_cast<int64_t>(l[i]));
   }
-  // The vector columns: those named, or all but the label.
+  return truth;
+}
+
+// The vector columns: those of --columns, or all but the label.
+std::vector<size_t> vector_columns(const CsvTable& table, const KMeansArgs& a) {
   std::vector<size_t> use;
   if (!a.columns.empty()) {
     for (const std::string& c : split_list(a.columns)) {
@@ -51,24 +52,25 @@ void run(const KMeansArgs& a) {
       if (c != skip) use.push_back(c);
   }
   TIDE_CHECK(!use.empty(), "{}: no columns left to cluster", a.data);
-  const auto d = static_cast<int64_t>(use.size()), n = table.rows();
-  // This rank's contiguous share of the rows.
-  const int64_t begin = n * world.rank() / world.size(),
-                end = n * (world.rank() + 1) / world.size();
-  std::vector<double> mine;
-  for (int64_t i = begin; i < end; ++i)
-    for (const size_t c : use) mine.push_back(table.columns[c][static_cast<size_t>(i)]);
-  const KMeansResult r = kmeans(mine, d, a.options, world);
-  if (world.rank() != 0) return;
+  return use;
+}
 
-  // Rank 0 has every row: assign them all to the final centroids for the report.
-  std::vector<double> all;
-  for (int64_t i = 0; i < n; ++i)
-    for (const size_t c : use) all.push_back(table.columns[c][static_cast<size_t>(i)]);
-  const int64_t k = a.options.k;
-  const std::vector<int64_t> cluster = nearest_centroids(all, d, r.centroids);
+// Rows [begin, end) of the columns `use`, one after another.
+std::vector<double> rows_of(const CsvTable& table, const std::vector<size_t>& use, int64_t begin,
+                            int64_t end) {
+  std::vector<double> out;
+  for (int64_t i = begin; i < end; ++i)
+    for (const size_t c : use) out.push_back(table.columns[c][static_cast<size_t>(i)]);
+  return out;
+}
+
+// The clustering's figures on stdout (warnings on stderr) and in kmeans.json's object.
+nlohmann::ordered_json report_clustering(const KMeansArgs& a, const KMeansResult& r,
+                                         const ClusterScores& scores, int64_t n, int64_t d,
+                                         bool labelled) {
+  const Communicator& world = Communicator::world();
   fmt::print("k-means: {} points of {} dimension{}, k = {}, {} iteration{} on {} rank{}\n", n, d,
-             d > 1 ? "s" : "", k, r.iterations, r.iterations > 1 ? "s" : "", world.size(),
+             d > 1 ? "s" : "", a.options.k, r.iterations, r.iterations > 1 ? "s" : "", world.size(),
              world.size() > 1 ? "s" : "");
   // Points near the double limit have finite centroids, but a sum of squares beyond it.
   fmt::print("inertia {}; cluster sizes {}\n",
@@ -82,11 +84,9 @@ void run(const KMeansArgs& a) {
     fmt::print(stderr,
                "warning: some clusters are empty (fewer distinct points than --k, or a cluster "
                "lost all its points); they keep their centroids\n");
-  nlohmann::ordered_json report = {{"data", a.data},       {"k", k},
+  nlohmann::ordered_json report = {{"data", a.data},       {"k", a.options.k},
                                    {"points", n},          {"iterations", r.iterations},
                                    {"inertia", r.inertia}, {"sizes", r.sizes}};
-  const ClusterScores scores =
-      score_clustering(all, d, cluster, truth, a.silhouette_sample, a.options.seed);
   if (!scores.silhouette) {
     fmt::print("silhouette undefined ({} cluster{} among {} points)\n", scores.silhouette_clusters,
                scores.silhouette_clusters == 1 ? "" : "s", scores.silhouette_points);
@@ -97,28 +97,58 @@ void run(const KMeansArgs& a) {
                    : "");
     report["silhouette"] = *scores.silhouette;
   }
-  if (!truth.empty()) {
+  if (labelled) {
     fmt::print("against column {}: adjusted Rand index {:.4f}, NMI {:.4f}\n", a.label,
                *scores.adjusted_rand_index, *scores.nmi);
     report["adjusted_rand_index"] = *scores.adjusted_rand_index;
     report["nmi"] = *scores.nmi;
   }
-  const std::string out = a.out.empty() ? fmt::format("runs/kmeans-{}", local_time_stamp()) : a.out;
-  create_directory(out, "output directory");
+  return report;
+}
+
+// assignments.csv (row, line, cluster and label of every row) and centroids.csv in `out`.
+void write_cluster_files(const std::string& out, const CsvTable& table,
+                         const std::vector<size_t>& use, const std::vector<int64_t>& cluster,
+                         const std::vector<int64_t>& truth, const std::vector<double>& centroids,
+                         int64_t k) {
+  const auto n = static_cast<int64_t>(cluster.size()), d = static_cast<int64_t>(use.size());
   std::string assignments = truth.empty() ? "row,line,cluster\n" : "row,line,cluster,label\n";
   for (int64_t i = 0; i < n; ++i)
     assignments += fmt::format(
         "{},{},{}{}\n", i, table.lines[static_cast<size_t>(i)], cluster[static_cast<size_t>(i)],
         truth.empty() ? "" : fmt::format(",{}", truth[static_cast<size_t>(i)]));
   write_text_file((fs::path(out) / "assignments.csv").string(), assignments);
-  std::string centroids;
-  for (size_t j = 0; j < use.size(); ++j) centroids += (j ? "," : "") + table.names[use[j]];
-  centroids += "\n";
+  std::string text;
+  for (size_t j = 0; j < use.size(); ++j) text += (j ? "," : "") + table.names[use[j]];
+  text += "\n";
   for (int64_t c = 0; c < k; ++c)
     for (int64_t j = 0; j < d; ++j)
-      centroids +=
-          fmt::format("{}{}", r.centroids[static_cast<size_t>(c * d + j)], j + 1 < d ? "," : "\n");
-  write_text_file((fs::path(out) / "centroids.csv").string(), centroids);
+      text +=
+          fmt::format("{}{}", centroids[static_cast<size_t>(c * d + j)], j + 1 < d ? "," : "\n");
+  write_text_file((fs::path(out) / "centroids.csv").string(), text);
+}
+
+void run(const KMeansArgs& a) {
+  const Communicator& world = Communicator::world();
+  const CsvTable table = read_csv(a.data);
+  const std::vector<int64_t> truth = read_labels(table, a);
+  const std::vector<size_t> use = vector_columns(table, a);
+  const auto d = static_cast<int64_t>(use.size()), n = table.rows();
+  // This rank's contiguous share of the rows.
+  const int64_t begin = n * world.rank() / world.size(),
+                end = n * (world.rank() + 1) / world.size();
+  const KMeansResult r = kmeans(rows_of(table, use, begin, end), d, a.options, world);
+  if (world.rank() != 0) return;
+
+  // Rank 0 has every row: assign them all to the final centroids for the report.
+  const std::vector<double> all = rows_of(table, use, 0, n);
+  const std::vector<int64_t> cluster = nearest_centroids(all, d, r.centroids);
+  const ClusterScores scores =
+      score_clustering(all, d, cluster, truth, a.silhouette_sample, a.options.seed);
+  const nlohmann::ordered_json report = report_clustering(a, r, scores, n, d, !truth.empty());
+  const std::string out = a.out.empty() ? fmt::format("runs/kmeans-{}", local_time_stamp()) : a.out;
+  create_directory(out, "output directory");
+  write_cluster_files(out, table, use, cluster, truth, r.centroids, a.options.k);
   write_text_file((fs::path(out) / "kmeans.json").string(), report.dump(2) + "\n");
   fmt::print("assignments.csv, centroids.csv and kmeans.json in {}\n", out);
 }

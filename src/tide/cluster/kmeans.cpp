@@ -192,6 +192,93 @@ KMeansResult kmeans(const std::vector<double>& points, int64_t d, const KMeansOp
   return kmeans_from(points, d, kmeans_plus_plus(points, d, o.k, o.seed, comm), o, comm);
 }
 
+namespace {
+
+// The tolerance in the data's units: `relative` times the mean over dimensions of the data's
+// variance, in two passes (the mean first), which stays exact for data far from 0.
+double absolute_tolerance(const std::vector<double>& points, int64_t d, double relative,
+                          const Communicator& comm) {
+  const int64_t n = static_cast<int64_t>(points.size()) / d;
+  std::vector<double> sums(static_cast<size_t>(d + 1), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j)
+      sums[static_cast<size_t>(j)] += points[static_cast<size_t>(i * d + j)];
+  sums[static_cast<size_t>(d)] = static_cast<double>(n);
+  comm.allreduce(sums.data(), d + 1, ReduceOp::sum, "the data's mean");
+  const double total = sums[static_cast<size_t>(d)];
+  double variance = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) {
+      const double v =
+          points[static_cast<size_t>(i * d + j)] - sums[static_cast<size_t>(j)] / total;
+      variance += v * v;
+    }
+  comm.allreduce(&variance, 1, ReduceOp::sum, "the data's variance");
+  return relative * variance / total / static_cast<double>(d);
+}
+
+// One Lloyd assignment of this rank's points: into `acc`, the centroid sums (k x d), counts
+// (k), points that changed cluster and inertia; `assignment` updated.
+void assign_points(const std::vector<double>& points, int64_t d,
+                   const std::vector<double>& centroids, int64_t k,
+                   std::vector<int64_t>& assignment, std::vector<double>& acc) {
+  std::fill(acc.begin(), acc.end(), 0.0);
+  const int64_t n = static_cast<int64_t>(assignment.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const auto [c, dist] = nearest(points.data() + i * d, centroids, k, d);
+    if (assignment[static_cast<size_t>(i)] != c) acc[static_cast<size_t>(k * d + k)] += 1;
+    assignment[static_cast<size_t>(i)] = c;
+    acc[static_cast<size_t>(k * d + k + 1)] += dist;
+    for (int64_t j = 0; j < d; ++j)
+      acc[static_cast<size_t>(c * d + j)] += points[static_cast<size_t>(i * d + j)];
+    acc[static_cast<size_t>(k * d + c)] += 1;
+  }
+}
+
+// Moves each centroid to the mean of its points (an empty cluster keeps its centroid);
+// returns the total squared move.
+double move_centroids(const std::vector<double>& acc, int64_t k, int64_t d,
+                      std::vector<double>& centroids) {
+  double shift = 0;
+  for (int64_t c = 0; c < k; ++c) {
+    const double count = acc[static_cast<size_t>(k * d + c)];
+    if (count == 0) continue;
+    for (int64_t j = 0; j < d; ++j) {
+      const double next = acc[static_cast<size_t>(c * d + j)] / count;
+      const double move = next - centroids[static_cast<size_t>(c * d + j)];
+      shift += move * move;
+      centroids[static_cast<size_t>(c * d + j)] = next;
+    }
+  }
+  return shift;
+}
+
+// Assigns every point to the final centroids; the inertia over all ranks.
+double assign_to_final(const std::vector<double>& points, int64_t d,
+                       const std::vector<double>& centroids, int64_t k,
+                       std::vector<int64_t>& assignment, const Communicator& comm) {
+  double inertia = 0;
+  for (size_t i = 0; i < assignment.size(); ++i) {
+    const auto [c, dist] = nearest(points.data() + static_cast<int64_t>(i) * d, centroids, k, d);
+    assignment[i] = c;
+    inertia += dist;
+  }
+  comm.allreduce(&inertia, 1, ReduceOp::sum, "the final k-means inertia");
+  return inertia;
+}
+
+std::vector<int64_t> cluster_sizes(const std::vector<int64_t>& assignment, int64_t k,
+                                   const Communicator& comm) {
+  std::vector<double> sizes(static_cast<size_t>(k), 0.0);
+  for (const int64_t c : assignment) sizes[static_cast<size_t>(c)] += 1;
+  comm.allreduce(sizes.data(), k, ReduceOp::sum, "the k-means cluster sizes");
+  std::vector<int64_t> out;
+  for (const double s : sizes) out.push_back(static_cast<int64_t>(s));
+  return out;
+}
+
+}  // namespace
+
 KMeansResult kmeans_from(const std::vector<double>& points, int64_t d,
                          std::vector<double> centroids, const KMeansOptions& o,
                          const Communicator& comm) {
@@ -210,42 +297,14 @@ KMeansResult kmeans_from(const std::vector<double>& points, int64_t d,
     r.inertia /= scale * scale;  // beyond the double range it is inf: the centroids are not
     return r;
   }
-  const int64_t n = static_cast<int64_t>(points.size()) / d;
-  // The tolerance in the data's units: the mean over dimensions of their variance, in two
-  // passes (the mean first), which stays exact for data far from 0.
-  std::vector<double> sums(static_cast<size_t>(d + 1), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j)
-      sums[static_cast<size_t>(j)] += points[static_cast<size_t>(i * d + j)];
-  sums[static_cast<size_t>(d)] = static_cast<double>(n);
-  comm.allreduce(sums.data(), d + 1, ReduceOp::sum, "the data's mean");
-  const double total = sums[static_cast<size_t>(d)];
-  double variance = 0;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j) {
-      const double v =
-          points[static_cast<size_t>(i * d + j)] - sums[static_cast<size_t>(j)] / total;
-      variance += v * v;
-    }
-  comm.allreduce(&variance, 1, ReduceOp::sum, "the data's variance");
-  const double tolerance = o.tolerance * variance / total / static_cast<double>(d);
-
+  const double tolerance = absolute_tolerance(points, d, o.tolerance, comm);
   KMeansResult r;
-  r.assignment.assign(static_cast<size_t>(n), -1);
+  r.assignment.assign(points.size() / static_cast<size_t>(d), -1);
   // Per iteration, summed over the ranks: centroid sums (k x d), counts (k), points that
   // changed cluster, inertia.
   std::vector<double> acc(static_cast<size_t>(k * d + k + 2));
   for (r.iterations = 1;; ++r.iterations) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (int64_t i = 0; i < n; ++i) {
-      const auto [c, dist] = nearest(points.data() + i * d, centroids, k, d);
-      if (r.assignment[static_cast<size_t>(i)] != c) acc[static_cast<size_t>(k * d + k)] += 1;
-      r.assignment[static_cast<size_t>(i)] = c;
-      acc[static_cast<size_t>(k * d + k + 1)] += dist;
-      for (int64_t j = 0; j < d; ++j)
-        acc[static_cast<size_t>(c * d + j)] += points[static_cast<size_t>(i * d + j)];
-      acc[static_cast<size_t>(k * d + c)] += 1;
-    }
+    assign_points(points, d, centroids, k, r.assignment, acc);
     comm.allreduce(acc.data(), static_cast<int64_t>(acc.size()), ReduceOp::sum,
                    fmt::format("k-means iteration {}", r.iterations));
     r.inertia = acc[static_cast<size_t>(k * d + k + 1)];
@@ -254,39 +313,19 @@ KMeansResult kmeans_from(const std::vector<double>& points, int64_t d,
       r.converged = true;  // no point moved: the centroids are the means of their points
       break;
     }
-    double shift = 0;
-    for (int64_t c = 0; c < k; ++c) {
-      const double count = acc[static_cast<size_t>(k * d + c)];
-      if (count == 0) continue;  // an empty cluster keeps its centroid
-      for (int64_t j = 0; j < d; ++j) {
-        const double next = acc[static_cast<size_t>(c * d + j)] / count;
-        const double move = next - centroids[static_cast<size_t>(c * d + j)];
-        shift += move * move;
-        centroids[static_cast<size_t>(c * d + j)] = next;
-      }
-    }
+    const double shift = move_centroids(acc, k, d, centroids);
     // Stop on rank 0's reading of the shift, so that rounding can never split the ranks.
     double stop = comm.rank() == 0 && shift <= tolerance ? 1.0 : 0.0;
     comm.allreduce(&stop, 1, ReduceOp::max, "the k-means stopping decision");
     r.converged = stop > 0;
     if (r.converged || r.iterations == o.max_iterations) {
       // Assign once more to the moved centroids, so assignment, sizes and inertia match them.
-      double inertia = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const auto [c, dist] = nearest(points.data() + i * d, centroids, k, d);
-        r.assignment[static_cast<size_t>(i)] = c;
-        inertia += dist;
-      }
-      comm.allreduce(&inertia, 1, ReduceOp::sum, "the final k-means inertia");
-      r.inertia = inertia;
+      r.inertia = assign_to_final(points, d, centroids, k, r.assignment, comm);
       break;
     }
   }
   r.centroids = std::move(centroids);
-  std::vector<double> sizes(static_cast<size_t>(k), 0.0);
-  for (const int64_t c : r.assignment) sizes[static_cast<size_t>(c)] += 1;
-  comm.allreduce(sizes.data(), k, ReduceOp::sum, "the k-means cluster sizes");
-  for (const double s : sizes) r.sizes.push_back(static_cast<int64_t>(s));
+  r.sizes = cluster_sizes(r.assignment, k, comm);
   return r;
 }
 

@@ -102,23 +102,38 @@ Limits Limits::zero_means(std::string_view meaning) const {
   return l;
 }
 
+namespace {
+
+Limits range(double min, bool min_open, double max, bool max_open) {
+  Limits l;
+  l.min = min;
+  l.min_open = min_open;
+  l.max = max;
+  l.max_open = max_open;
+  return l;
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+}  // namespace
+
 Limits at_least(double min) {
-  return Limits{.min = min};
+  return range(min, false, kInf, false);
 }
 Limits above(double min) {
-  return Limits{.min = min, .min_open = true};
+  return range(min, true, kInf, false);
 }
 Limits any_number() {
   return Limits{};
 }
 Limits closed(double min, double max) {
-  return Limits{.min = min, .max = max};
+  return range(min, false, max, false);
 }
 Limits half_open(double min, double max) {
-  return Limits{.min = min, .max = max, .max_open = true};
+  return range(min, false, max, true);
 }
 Limits open_closed(double min, double max) {
-  return Limits{.min = min, .max = max, .min_open = true};
+  return range(min, true, max, false);
 }
 
 namespace {
@@ -222,7 +237,8 @@ struct TomlValue {
 
 std::string toml_lines(const std::vector<Option>& options) {
   std::string s;
-  for (const Option& o : options) s += fmt::format("{} = {}\n", o.flag, std::visit(TomlValue{}, o.value));
+  for (const Option& o : options)
+    s += fmt::format("{} = {}\n", o.flag, std::visit(TomlValue{}, o.value));
   return s;
 }
 

@@ -31,7 +31,9 @@ namespace tide {
 // lookup) listing the names of E's values 0, 1, ..., N - 1 in order.
 
 template <class E>
-concept Choice = std::is_enum_v<E> && requires(E e) { choice_names(e); };
+concept Choice = std::is_enum_v<E> && requires(E e) {
+  choice_names(e);
+};
 
 template <Choice E>
 constexpr std::string_view name_of(E e) {
@@ -95,11 +97,11 @@ struct OptionFormat {
 // fail_option({"team_flag", "team_values"}, "{0} and {1} go together (got only {})", x):
 // the format's {} take the arguments; {0}, {1}, ... are the names. Throws OptionError.
 template <class... Args>
-[[noreturn]] void fail_option(std::vector<std::string> names, OptionFormat format,
-                              Args&&... args) {
-  throw_option_error(std::move(names),
-                     fmt::format(fmt::runtime(mark_names(format.text)), std::forward<Args>(args)...),
-                     format.where);
+[[noreturn]] void fail_option(std::vector<std::string> names, OptionFormat format, Args&&... args) {
+  throw_option_error(
+      std::move(names),
+      fmt::format(fmt::runtime(mark_names(format.text)), std::forward<Args>(args)...),
+      format.where);
 }
 
 template <class... Args>
@@ -159,15 +161,13 @@ concept Spelt = requires(T& t, const std::string& s) {
 };
 
 template <class T>
-Option option(std::string name, std::string flag, T& member, std::string help,
-              Limits limits = {}) {
+Option option(std::string name, std::string flag, T& member, std::string help, Limits limits = {}) {
   OptionValue value;
   if constexpr (Choice<T>) {
     const std::string what = name;
-    value = TextValue{.get = [&member] { return std::string(name_of(member)); },
-                      .set = [&member, what](const std::string& s) {
-                        member = parse_choice<T>(s, what);
-                      }};
+    value = TextValue{
+        .get = [&member] { return std::string(name_of(member)); },
+        .set = [&member, what](const std::string& s) { member = parse_choice<T>(s, what); }};
   } else if constexpr (Spelt<T>) {
     value = TextValue{.get = [&member] { return to_text(member); },
                       .set = [&member](const std::string& s) { from_text(s, member); }};

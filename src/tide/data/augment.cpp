@@ -44,8 +44,8 @@ int64_t symmetric(RngStream& rng, int64_t m) {
 
 std::vector<Option> options(AugmentOptions& o) {
   return {
-      option("noise_std", "noise", o.noise_std, "Add N(0, this) noise to every training input value",
-             at_least(0)),
+      option("noise_std", "noise", o.noise_std,
+             "Add N(0, this) noise to every training input value", at_least(0)),
       option("shift", "shift", o.shift, "Shift training images by up to this many pixels each way",
              at_least(0)),
       option("crop", "crop", o.crop,

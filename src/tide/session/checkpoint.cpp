@@ -129,6 +129,8 @@ StateFile read_state_file(const std::string& path) {
       s.lr_schedule.push_back(v.is_null() ? std::numeric_limits<double>::infinity()
                                           : v.get<double>());
     }
+    // Written since issue 16; an older checkpoint names no model.
+    s.model_flags = j.value("model_flags", std::string());
     tensors_name = j.at("tensors").get<std::string>();
     f.tensors_bytes = field<uint64_t>(j, "tensors_bytes", path);
     f.tensors_crc = field<uint32_t>(j, "tensors_crc32", path);
@@ -219,6 +221,7 @@ std::string CheckpointStore::save(const TrainingState& state, const TensorMap& m
       {"world_size", state.world_size},
       {"config_hash", state.config_hash},
       {"lr_schedule", schedule_json},
+      {"model_flags", state.model_flags},
       {"tensors", step_name(state.step) + ".safetensors"},
       {"tensors_bytes", bytes.size()},
       {"tensors_crc32", crc32_of(bytes)},

@@ -30,6 +30,7 @@ struct TrainingState {
   int world_size = 1;
   std::string config_hash = {};          // of the settings that change what is computed
   std::vector<double> lr_schedule = {};  // what a stateful schedule (plateau) has learned
+  std::string model_flags = {};          // "--model mlp --hidden 64": what a resume must ask for
 };
 
 struct Checkpoint {

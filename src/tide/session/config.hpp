@@ -85,15 +85,15 @@ struct TrainConfig {
 
   // Data parallelism (under mpirun; see docs/ARCHITECTURE.md). batch_size is per rank; the
   // global batch of one step is batch_size * ranks * accumulate.
-  int64_t accumulate = 1;           // micro-batches summed before one gradient reduction
+  int64_t accumulate = 1;  // micro-batches summed before one gradient reduction
   LrScaling lr_scaling = LrScaling::none;
-  int64_t lr_base_batch = 0;        // the batch lr is meant for; 0: batch_size
-  int teams = 1;                    // groups of ranks that train independently
-  std::string team_flag;            // the flag each team sets to its own value ...
-  std::string team_values;          // ... from this comma-separated list, one per team
-  double stall_timeout = 120;       // seconds in one collective before a rank reports it
-  double bucket_mb = 25;            // gradient bucket size of the Reducer
-  double first_bucket_mb = 1;       // its first, small bucket
+  int64_t lr_base_batch = 0;   // the batch lr is meant for; 0: batch_size
+  int teams = 1;               // groups of ranks that train independently
+  std::string team_flag;       // the flag each team sets to its own value ...
+  std::string team_values;     // ... from this comma-separated list, one per team
+  double stall_timeout = 120;  // seconds in one collective before a rank reports it
+  double bucket_mb = 25;       // gradient bucket size of the Reducer
+  double first_bucket_mb = 1;  // its first, small bucket
   Overlap overlap = Overlap::automatic;
 
   // The monitored session: checkpoints in <run-dir>/checkpoints, resume, guards.
@@ -102,8 +102,8 @@ struct TrainConfig {
   int keep_checkpoints = 3;            // the newest kept; 0 keeps all
   ResumeFrom resume;
   NanPolicy nan_policy = NanPolicy::stop;
-  int64_t early_stopping = 0;          // evaluations without a better test loss; 0: off
-  int64_t summary_every_steps = 100;   // TensorBoard scalars; 0: none
+  int64_t early_stopping = 0;         // evaluations without a better test loss; 0: off
+  int64_t summary_every_steps = 100;  // TensorBoard scalars; 0: none
 };
 
 // The options of a TrainConfig in three groups, named by member: the model, its data and how

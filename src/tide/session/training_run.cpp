@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "tide/core/hash.hpp"
@@ -77,37 +76,10 @@ std::unique_ptr<Optimizer> make_configured_optimizer(const Module& model, const 
 ReducerOptions reducer_options(const TrainConfig& c) {
   const bool spare_core = static_cast<int64_t>(Communicator::world().local_size()) * num_threads() <
                           static_cast<int64_t>(std::thread::hardware_concurrency());
-  return ReducerOptions{.bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
-                        .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-                        .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core)};
-}
-
-// The model flags ("--model mlp --hidden 64") recorded in the config.toml of the run
-// directory that holds `checkpoint` (<run>/checkpoints/step-N.json), the last value of each
-// key; empty when there is none. Resuming reads it before this run rewrites it.
-std::string model_flags_of_run(const std::string& checkpoint) {
-  const std::filesystem::path config =
-      std::filesystem::path(checkpoint).parent_path().parent_path() / "config.toml";
-  std::ifstream in(config);
-  std::vector<std::pair<std::string, std::string>> flags;
-  for (std::string line; std::getline(in, line);) {
-    const size_t eq = line.find(" = ");
-    if (eq == std::string::npos) continue;
-    const std::string key = line.substr(0, eq);
-    if (key != "model" && key != "hidden" && key != "latent" && key != "layers" && key != "code")
-      continue;
-    std::string value = line.substr(eq + 3);
-    if (value.size() >= 2 && value.front() == '"') value = value.substr(1, value.size() - 2);
-    const auto same = [&](const auto& f) { return f.first == key; };
-    if (const auto it = std::find_if(flags.begin(), flags.end(), same); it != flags.end())
-      it->second = value;
-    else
-      flags.emplace_back(key, value);
-  }
-  std::string out;
-  for (const auto& [key, value] : flags)
-    out += fmt::format("{}--{} {}", out.empty() ? "" : " ", key, value);
-  return out;
+  return ReducerOptions{
+      .bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
+      .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
+      .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core)};
 }
 
 }  // namespace
@@ -117,7 +89,8 @@ ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::
                        const Communicator& comm, const std::string& model_flags) {
   const int ranks = comm.size();
   ResumePoint p;
-  p.state = TrainingState{.seed = c.seed, .world_size = ranks, .config_hash = config_hash};
+  p.state = TrainingState{
+      .seed = c.seed, .world_size = ranks, .config_hash = config_hash, .model_flags = model_flags};
   if (c.resume.mode != ResumeFrom::Mode::never) {
     std::optional<Checkpoint> ck = c.resume.mode == ResumeFrom::Mode::automatic
                                        ? store.load_newest()
@@ -136,7 +109,7 @@ ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::
       try {
         model.load_state_dict(ck->model);
       } catch (const Error& e) {
-        const std::string writer = model_flags_of_run(ck->path);
+        const std::string& writer = ck->state.model_flags;
         TIDE_FAIL(
             "checkpoint {} was written by a run with another model{}; this run has {}: {}; "
             "resume with the model flags of that run, or start afresh with --resume never or "
@@ -177,6 +150,8 @@ using Clock = std::chrono::steady_clock;
 
 // What one TrainingRun::train builds around the task before its loop.
 struct RunParts {
+  RunParts(const TrainConfig& config, const Communicator& comm_, TrainingTask& task_)
+      : c(config), comm(comm_), task(task_), model(task_.model()) {}
   const TrainConfig& c;
   const Communicator& comm;
   TrainingTask& task;
@@ -398,7 +373,7 @@ TrainingRun::TrainingRun(TrainConfig config, const Communicator& comm)
 TrainingRun::~TrainingRun() = default;
 
 RunResult TrainingRun::train(TrainingTask& task, const RunSpec& spec) {
-  RunParts p{.c = config_, .comm = comm_, .task = task, .model = task.model()};
+  RunParts p(config_, comm_, task);
   p.writer = comm_.rank() == 0;
   build_training(p);
   resume_and_replicate(p, spec);

@@ -244,7 +244,8 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
       source->clone(), mine,
       WindowStreamOptions{
           .windows = spec, .batch_size = o.batch_size, .retry_seconds = data.retry_seconds});
-  SeriesTable table = encode_series(model, stream, trained.options.latent, o.pool == SeriesPool::mean_std);
+  SeriesTable table =
+      encode_series(model, stream, trained.options.latent, o.pool == SeriesPool::mean_std);
 
   SeriesClusterSummary out;
   Tensor counts = Tensor::full({2}, 0, DType::f64);

@@ -149,10 +149,10 @@ class SeriesTask : public TrainingTask {
     TIDE_CHECK(o.validation == 0 || held_out_ >= 1,
                "--validation {} of {} series holds out none; raise it or give 0", o.validation,
                summary_.series);
-    check_option(o.validation > 0 || (c.schedule.kind != ScheduleKind::plateau &&
-                                      c.early_stopping == 0),
-                 {"schedule.kind", "early_stopping"},
-                 "{0} plateau and {1} watch the validation loss: give --validation > 0");
+    check_option(
+        o.validation > 0 || (c.schedule.kind != ScheduleKind::plateau && c.early_stopping == 0),
+        {"schedule.kind", "early_stopping"},
+        "{0} plateau and {1} watch the validation loss: give --validation > 0");
     open_streams();
     RngStream init_rng(c.seed, RngPurpose::init);
     model_ = std::make_shared<LstmAutoencoder>(o.model, init_rng);
