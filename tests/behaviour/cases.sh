@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Runs the fixed-seed cases that pin down Tide's training behaviour and prints one digest of
-# what they wrote: the L1 and L2 norms of every tensor of each model.safetensors, and every
-# figure of each summary.json and fit.json except those that measure time or name a path.
+# what they wrote: the CPU, the SHA-256 and the L1 and L2 norms of every tensor of each
+# model.safetensors, and every figure of each summary.json and fit.json except those that
+# measure time or name a path.
 #
 #   tests/behaviour/cases.sh TIDE_BINARY WORK_DIR > digest.txt
 #   tests/behaviour/compare.py tests/fixtures/behaviour.txt digest.txt
 #
-# The test `behaviour` does both. compare.py allows the rounding by which CPUs differ
-# (oneDNN and OpenBLAS pick other kernels on AVX-512 than on AVX2), not a change of what is
-# computed. Re-record the fixture only for a change meant to alter what training computes.
+# The test `behaviour` does both. On the CPU the fixture was recorded on, compare.py asks
+# for the same bytes and figures; on another (oneDNN and OpenBLAS pick other kernels on
+# AVX2 than on AVX-512) for the figures and norms within rounding. Re-record the fixture
+# only for a change meant to alter what training computes.
 #
-# tests/fixtures/behaviour.txt was recorded on a Xeon (AVX-512) from the application layer
-# rebuilt in issue 16, whose models were byte-identical there to those of commit 8154858, the
-# layer before it; its figures agree with 8154858's recorded on an EPYC within compare.py's
-# tolerance.
+# tests/fixtures/behaviour.txt was recorded on a Xeon with AMX from commit 8154858, the
+# application layer before issue 16 rebuilt it.
 set -euo pipefail
 tide=$(realpath "$1")
 work=$(realpath -m "$2")
@@ -34,7 +34,10 @@ run() {  # run NAME COMMAND...: runs a case, its output in the log
 
 digest() {  # digest NAME DIR: the digest lines of one case's output directory
   local name=$1 dir=$2 f
-  [[ -f $dir/model.safetensors ]] && norms "$name" "$dir/model.safetensors"
+  if [[ -f $dir/model.safetensors ]]; then
+    echo "$name model.sha256 = \"$(sha256sum <"$dir/model.safetensors" | cut -c1-64)\""
+    norms "$name" "$dir/model.safetensors"
+  fi
   for f in summary.json fit.json; do
     [[ -f $dir/$f ]] && figures "$name ${f%.json}" "$dir/$f"
   done
@@ -77,6 +80,17 @@ for tensor, info in sorted((k, v) for k, v in header.items() if k != "__metadata
 PY
 }
 
+cpu() {  # the CPU as far as kernels choose by it: vendor, model and widest vector ISA
+  local flags isa model
+  flags=$(grep -m1 '^flags' /proc/cpuinfo)
+  isa=sse
+  [[ $flags == *" avx2"* ]] && isa=avx2
+  [[ $flags == *" avx512f"* ]] && isa=avx512
+  [[ $flags == *" amx_tile"* ]] && isa=avx512-amx
+  model=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //')
+  echo "cpu = \"$model, $isa\""
+}
+
 common=(--threads 1 --seed 5 --log-every 10 --resume never)
 mlp=(train --model mlp --hidden 64 --train-examples 2000 --eval-train 200 --max-steps 80
      --checkpoint-every-steps 25 "${common[@]}")
@@ -111,6 +125,7 @@ run series-ingest "$tide" timeseries ingest --db "$url" --csv "$work/series.csv"
 run series-train "$tide" timeseries train --db "$url" --window 8 --stride 4 --latent 8 --hidden 16 \
   --lr 0.01 --clip-norm 1 --epochs 2 --batch-size 32 "${common[@]}" --run-dir "$work/series"
 
+cpu
 for d in mlp-1rank mlp-2ranks mlp-2ranks-accumulate cnn-1rank cnn-1rank-accumulate cnn-2ranks \
   experiment experiment/batch-16 experiment/batch-64 fit-gd fit-sgd series; do
   digest "$d" "$work/$d"
