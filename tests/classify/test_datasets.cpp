@@ -53,7 +53,7 @@ TEST(Datasets, ImageSizeOutsideItsRangeIsRefusedByName) {
                   c.image_size = size;
                   load_datasets(c);
                 }),
-                HasSubstr(fmt::format("--image-size must be in [1, 2048], got {}", size)));
+                HasSubstr(fmt::format("image_size must be in [1, 2048], got {}", size)));
 }
 
 }  // namespace

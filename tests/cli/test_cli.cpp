@@ -440,7 +440,7 @@ TEST_F(DataDir, ResumingWithAnotherModelNamesTheCheckpointAndTheFlags) {
   EXPECT_THAT(r.out, HasSubstr("written by a run with another model (--model mlp --hidden 16); "
                                "this run has --model mlp --hidden 32"));
   EXPECT_THAT(r.out, HasSubstr("is f32[16], the model expects f32[32]"));
-  EXPECT_THAT(r.out, HasSubstr("--resume never"));
+  EXPECT_THAT(r.out, HasSubstr("start afresh with --resume never or another --run-dir"));
 }
 
 TEST(Cli, UnknownSubcommandNamesTheWordAndTheChoices) {

@@ -26,11 +26,11 @@ DataSplits load_splits(const TrainConfig& c) {
     return {.train = train, .test = test, .classes = 10, .background = -n.mean / n.stddev};
   }
   namespace fs = std::filesystem;
-  TIDE_CHECK(!c.data_dir.empty(),
-             "--dataset folder needs --data-dir DIR holding DIR/train/<class>/ and "
-             "DIR/val/<class>/ with .png or .jpg images");
-  TIDE_CHECK(c.image_size >= 1 && c.image_size <= kMaxImageFolderSize,
-             "--image-size must be in [1, {}], got {}", kMaxImageFolderSize, c.image_size);
+  check_option(!c.data_dir.empty(), {"dataset", "data_dir"},
+               "{0} folder needs {1} DIR holding DIR/train/<class>/ and DIR/val/<class>/ with "
+               ".png or .jpg images");
+  check_option(c.image_size >= 1 && c.image_size <= kMaxImageFolderSize, {"image_size"},
+               "{0} must be in [1, {}], got {}", kMaxImageFolderSize, c.image_size);
   const fs::path root(c.data_dir);
   fs::path test_dir = root / "val";
   if (!fs::is_directory(test_dir)) test_dir = root / "test";

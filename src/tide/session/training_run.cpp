@@ -96,11 +96,11 @@ ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::
                                        ? store.load_newest()
                                        : CheckpointStore::load(c.resume.path);
     if (ck) {
-      TIDE_CHECK(ck->state.world_size == ranks,
-                 "{} was written by a run of {} rank{}; this one has {}: resume with {} ranks "
-                 "for the same result, or start afresh with --resume never",
-                 ck->path, ck->state.world_size, ck->state.world_size > 1 ? "s" : "", ranks,
-                 ck->state.world_size);
+      check_option(ck->state.world_size == ranks, {"resume"},
+                   "{} was written by a run of {} rank{}; this one has {}: resume with {} ranks "
+                   "for the same result, or start afresh with {0} never",
+                   ck->path, ck->state.world_size, ck->state.world_size > 1 ? "s" : "", ranks,
+                   ck->state.world_size);
       if (ck->state.config_hash != config_hash && comm.rank() == 0)
         log_warn(
             "{} was written with other settings (config hash {}, now {}): the run goes on "
@@ -110,11 +110,12 @@ ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::
         model.load_state_dict(ck->model);
       } catch (const Error& e) {
         const std::string& writer = ck->state.model_flags;
-        TIDE_FAIL(
-            "checkpoint {} was written by a run with another model{}; this run has {}: {}; "
-            "resume with the model flags of that run, or start afresh with --resume never or "
-            "another --run-dir",
-            ck->path, writer.empty() ? "" : fmt::format(" ({})", writer), model_flags, e.what());
+        fail_option({"resume", "run_dir"},
+                    "checkpoint {} was written by a run with another model{}; this run has {}: {}; "
+                    "resume with the model flags of that run, or start afresh with {0} never or "
+                    "another {1}",
+                    ck->path, writer.empty() ? "" : fmt::format(" ({})", writer), model_flags,
+                    e.what());
       }
       if (!ck->state.lr_schedule.empty()) {
         const std::vector<double>& v = ck->state.lr_schedule;
