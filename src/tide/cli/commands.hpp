@@ -36,7 +36,7 @@ std::function<void()> naming_flags(const CLI::App* cmd, std::function<void()> ca
 // The items of a comma-separated list ("a,b,c"), in order, empty items kept.
 std::vector<std::string> split_list(const std::string& s);
 
-// `tide train`: trains a classifier (train/trainer.hpp).
+// `tide train`: trains a classifier (classify/trainer.hpp).
 void add_train_command(CLI::App& app);
 // Its parsing alone, which the command runs before training (and tests without training):
 // the subcommand "train" with --config and the training options, written into `config`
@@ -51,14 +51,14 @@ void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string&
 // regularisation, parallelism, monitoring), registered on `cmd` and written into `config`.
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config);
 
-// `tide fit`: classical regression of CSV data (train/fit.hpp).
+// `tide fit`: classical regression of CSV data (fit/fit.hpp).
 void add_fit_command(CLI::App& app);
 
-// `tide kmeans`: k-means on the rows of a CSV file (train/kmeans.hpp).
+// `tide kmeans`: k-means on the rows of a CSV file (cluster/kmeans.hpp).
 void add_kmeans_command(CLI::App& app);
 
 // `tide timeseries generate|ingest|train|cluster`: the time-series case study
-// (data/timeseries.hpp, data/postgres_source.hpp, train/series_autoencoder.hpp).
+// (data/timeseries.hpp, data/postgres_source.hpp, timeseries/series.hpp).
 void add_timeseries_command(CLI::App& app);
 // The options of `tide timeseries train` (and `tide experiment time-to-solution`), and
 // their defaults for the autoencoder (Adam, lr 0.01, gradients clipped to norm 1).
@@ -70,13 +70,13 @@ CLI::App* add_series_train_parser(CLI::App& timeseries, TrainConfig& config,
                                   SeriesTrainOptions& options, std::string& config_path);
 
 // `tide experiment batch-size|regularization`: families of runs with plots
-// (train/experiment.hpp).
+// (experiments/experiment.hpp).
 void add_experiment_command(CLI::App& app);
 
-// `tide plot`: curves of a metric of runs (train/plot.hpp).
+// `tide plot`: curves of a metric of runs (report/plot.hpp).
 void add_plot_command(CLI::App& app);
 
-// `tide convolve`: filters an image with a fixed kernel (train/image_filter.hpp).
+// `tide convolve`: filters an image with a fixed kernel (convolve/image_filter.hpp).
 void add_convolve_command(CLI::App& app);
 
 }  // namespace tide::cli
