@@ -95,8 +95,6 @@ TEST(Options, TomlLinesAreTheFlagsWithTomlValues) {
   EXPECT_EQ(toml_lines(prefixed("paint.", options(p))),
             "colour = \"red\"\ncoats = 2\ngloss = 0.5\nprimer = false\nlabel = \"a \\\"b\\\"\"\n"
             "walls = [1, 3]\nseed = \"18446744073709551615\"\n");
-  EXPECT_NE(find_option(prefixed("paint.", options(p)), "paint.coats"), nullptr);
-  EXPECT_EQ(find_option(options(p), "paint.coats"), nullptr);
 }
 
 TEST(Options, StringChoicesAreChecked) {

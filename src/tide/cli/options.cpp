@@ -23,13 +23,14 @@ struct AddOption {
     return cmd->add_option(flag, *v, o.help)->delimiter(',');
   }
   CLI::Option* operator()(const TextValue& v) const {
-    // A bad text is reported by the flag it came with.
+    // A bad text is a CLI11 error naming the flag it came with, so that the command line and
+    // a config file (which adds its file and line) report it as they report any bad value.
     auto set = [set = v.set, name = o.name, flag = flag](const std::string& text) {
       try {
         set(text);
       } catch (const OptionError& e) {
-        throw Error(e.render([&](const std::string& n) { return n == name ? flag : n; }),
-                    e.where());
+        throw CLI::ValidationError(
+            e.render([&](const std::string& n) { return n == name ? flag : n; }));
       }
     };
     CLI::Option* opt = cmd->add_option_function<std::string>(flag, set, o.help);

@@ -89,13 +89,6 @@ Limits Limits::at_most(double m) const {
   return l;
 }
 
-Limits Limits::below(double m) const {
-  Limits l = *this;
-  l.max = m;
-  l.max_open = true;
-  return l;
-}
-
 Limits Limits::zero_means(std::string_view meaning) const {
   Limits l = *this;
   l.zero = meaning;
@@ -122,9 +115,6 @@ Limits at_least(double min) {
 }
 Limits above(double min) {
   return range(min, true, kInf, false);
-}
-Limits any_number() {
-  return Limits{};
 }
 Limits closed(double min, double max) {
   return range(min, false, max, false);
@@ -240,12 +230,6 @@ std::string toml_lines(const std::vector<Option>& options) {
   for (const Option& o : options)
     s += fmt::format("{} = {}\n", o.flag, std::visit(TomlValue{}, o.value));
   return s;
-}
-
-const Option* find_option(const std::vector<Option>& options, const std::string& name) {
-  for (const Option& o : options)
-    if (o.name == name) return &o;
-  return nullptr;
 }
 
 }  // namespace tide

@@ -120,12 +120,10 @@ struct Limits {
   std::string_view zero;  // "off": the message adds "(0: off)"
 
   Limits at_most(double m) const;
-  Limits below(double m) const;
   Limits zero_means(std::string_view meaning) const;
 };
 Limits at_least(double min);
 Limits above(double min);
-Limits any_number();
 // [min, max], [min, max) and (min, max].
 Limits closed(double min, double max);
 Limits half_open(double min, double max);
@@ -196,8 +194,5 @@ void check_limits(const std::vector<Option>& options);
 std::string toml_lines(const std::vector<Option>& options);
 // `s` as a TOML basic string: quoted, with quotes, backslashes, newlines and tabs escaped.
 std::string toml_string(const std::string& s);
-
-// The option of `options` named `name`, or nullptr.
-const Option* find_option(const std::vector<Option>& options, const std::string& name);
 
 }  // namespace tide
