@@ -220,6 +220,9 @@ TEST_F(ConfigFile, MalformedTomlIsRefusedWithFileLineAndKey) {
            {"lr = nan\n", "nan is not a finite number"},
            {"seed = -1\n", "-1 is negative"},
            {"momentum = -0.5\n", "--momentum must be in [0, 1), got -0.5"},
+           {"resume = \"\"\n",
+            "line 1: key 'resume': --resume must be auto, never or a checkpoint's path"},
+           {"optimizer = \"adamax\"\n", "line 1: key 'optimizer': --optimizer: adamax not in"},
        }) {
     const std::string error = config_error(text);
     EXPECT_THAT(error, HasSubstr(want)) << text;
