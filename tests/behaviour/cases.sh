@@ -98,7 +98,7 @@ cpu() {  # the CPU as far as kernels choose by it: vendor, model and widest vect
 
 common=(--threads 1 --seed 5 --log-every 10 --resume never)
 # The training options of the cases, given in full: the shipped model files recommend others.
-sgd=(--optimizer sgd --lr 0.01 --momentum 0.9 --lr-schedule constant)
+sgd=(--optimizer sgd --lr 0.01 --momentum 0.9 --lr-schedule constant --weight-decay 0 --clip-norm 0)
 mlp=(train --model mlp --hidden 64 --train-examples 2000 --eval-train 200 --max-steps 80
      --checkpoint-every-steps 25 "${common[@]}" "${sgd[@]}")
 cnn=(train --model cnn --train-examples 640 --max-steps 24 "${common[@]}" "${sgd[@]}")

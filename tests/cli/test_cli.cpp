@@ -146,7 +146,9 @@ TEST_F(DataDir, BadPerturbationOrModelFlagsNameTheFlag) {
   expect_clear_error(run(train("--shift 28")), "--shift 28 must be smaller than the image");
   expect_clear_error(run(train("--flip 2")), "--flip must be in [0, 1], got 2");
   expect_clear_error(run(train("--dropout 1")), "--dropout must be in [0, 1)");
-  expect_clear_error(run(train("--model cnn --dropout 0.5")), "model cnn has none of them");
+  expect_clear_error(
+      run(train("--model cnn --dropout 0.5")),
+      "--dropout sets the argument dropout of a model file; models/cnn.toml declares none");
   expect_clear_error(run(train("--train-examples 500")),
                      "--train-examples 500 is more than the 100 training examples");
   expect_clear_error(run(train("--warmup-epochs 1 --warmup-steps 5")),

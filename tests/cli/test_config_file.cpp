@@ -76,9 +76,21 @@ class ConfigFile : public ::testing::Test {
 
 // One non-default setting of each flag of `tide train` (with its partner where a flag needs
 // one), chosen to exercise quoting, large integers and short decimals.
+// A model file for --model-file, written where the cases can read it.
+std::string model_file() {
+  static const std::string path = [] {
+    const std::string p = (fs::path(::testing::TempDir()) / "tide config net.toml").string();
+    std::ofstream(p) << "[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"linear\"\n"
+                        "units = \"$classes\"\n";
+    return p;
+  }();
+  return path;
+}
+
 const std::map<std::string, std::vector<std::string>>& non_defaults() {
   static const std::map<std::string, std::vector<std::string>> m = {
       {"model", {"--model", "cnn"}},
+      {"model-file", {"--model-file", model_file()}},
       {"dataset", {"--dataset", "mnist"}},
       {"data-dir", {"--data-dir", "/data/with space/and \"quotes\" \\ here"}},
       {"image-size", {"--image-size", "32"}},
@@ -113,7 +125,7 @@ const std::map<std::string, std::vector<std::string>>& non_defaults() {
       {"clip-norm", {"--clip-norm", "2.5"}},
       {"no-decay-bias-norm", {"--no-decay-bias-norm"}},
       {"clip-value", {"--clip-value", "0.5"}},
-      {"lr-schedule", {"--lr-schedule", "cosine"}},
+      {"lr-schedule", {"--lr-schedule", "step"}},
       {"warmup-steps", {"--warmup-steps", "5"}},
       {"min-lr", {"--min-lr", "0.001"}},
       {"lr-step-size", {"--lr-step-size", "10"}},

@@ -61,7 +61,8 @@ std::map<std::pair<std::string, int64_t>, std::pair<double, double>> metrics_row
 TEST(Summaries, EventFileHoldsTheScalarsOfMetricsCsv) {
   const std::string dir = fresh_dir("events");
   const auto r = testing::run_command(fmt::format(
-      "{} train --max-steps 30 --log-every 10 --summary-every-steps 10 --threads 1 --run-dir {}",
+      "{} train --max-steps 30 --log-every 10 --summary-every-steps 10 --threads 1 --lr 0.01 "
+      "--lr-schedule constant --run-dir {}",
       kTide, dir));
   ASSERT_EQ(r.status, 0) << r.out;
   const std::string path = event_file(dir);

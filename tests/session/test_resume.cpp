@@ -66,7 +66,9 @@ TEST(Resume, SigtermWritesACheckpointAndTheSameCommandFinishesIdentically) {
   const auto resumed = testing::run_command(train(cut, 400));
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
-  EXPECT_EQ(read_bytes(final_tensors(cut, 400)), read_bytes(final_tensors(whole, 400)));
+  // Compared as a whole: gtest's diff of two unequal 3 MB strings would take minutes.
+  EXPECT_TRUE(read_bytes(final_tensors(cut, 400)) == read_bytes(final_tensors(whole, 400)))
+      << "the final tensors differ";
 }
 
 TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
@@ -88,8 +90,8 @@ TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
   const auto resumed = testing::run_command(with_dir(cut));
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
-  EXPECT_EQ(read_bytes(final_tensors(cut, 160)), read_bytes(final_tensors(whole, 160)))
-      << "killed " << delay_ms << " ms after the checkpoint of step 20";
+  EXPECT_TRUE(read_bytes(final_tensors(cut, 160)) == read_bytes(final_tensors(whole, 160)))
+      << "the final tensors differ; killed " << delay_ms << " ms after the checkpoint of step 20";
 }
 
 TEST(Resume, AFailedCheckpointWriteSaysSoAndLeavesThePreviousIntact) {
@@ -142,7 +144,7 @@ TEST(Resume, AnOlderCheckpointStartsATimelineThatAutoResumeFollows) {
   const auto run = [&](int64_t steps, const std::string& extra) {
     return testing::run_command(
         fmt::format("{} train --model mlp --max-steps {} --threads 1 --seed 4 --lr 0.02 "
-                    "--checkpoint-every-steps 2 --run-dir {} {}",
+                    "--lr-schedule constant --checkpoint-every-steps 2 --run-dir {} {}",
                     kTide, steps, dir, extra));
   };
   ASSERT_EQ(run(6, "").status, 0);
@@ -163,7 +165,7 @@ TEST(Resume, AnOlderCheckpointStartsATimelineThatAutoResumeFollows) {
   const auto resumed = run(6, "--keep-checkpoints 1");
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from " + dir + "/checkpoints/step-00000004.json"));
-  EXPECT_EQ(read_bytes(final_tensors(dir, 6)), original_6);
+  EXPECT_TRUE(read_bytes(final_tensors(dir, 6)) == original_6) << "the final tensors differ";
 }
 
 }  // namespace

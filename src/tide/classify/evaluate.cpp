@@ -1,5 +1,7 @@
 #include "tide/classify/evaluate.hpp"
 
+#include <algorithm>
+
 #include "tide/autograd/ops.hpp"
 
 namespace tide {
@@ -19,7 +21,28 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return correct;
 }
 
-EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm) {
+namespace {
+
+// Adds each row of logits (N, C) to the [label][argmax] count of `confusion`.
+void count_confusion(const Tensor& logits, const Tensor& labels,
+                     std::vector<std::vector<int64_t>>& confusion) {
+  const int64_t n = logits.dim(0), classes = logits.dim(1);
+  if (confusion.empty())
+    confusion.assign(static_cast<size_t>(classes),
+                     std::vector<int64_t>(static_cast<size_t>(classes)));
+  const float* p = logits.data<float>();
+  const int64_t* y = labels.data<int64_t>();
+  for (int64_t r = 0; r < n; ++r) {
+    const float* row = p + r * classes;
+    const int64_t best = std::max_element(row, row + classes) - row;
+    ++confusion[static_cast<size_t>(y[r])][static_cast<size_t>(best)];
+  }
+}
+
+}  // namespace
+
+EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm,
+                    std::vector<std::vector<int64_t>>* confusion) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -33,6 +56,7 @@ EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm)
     s[0] += cross_entropy(logits, batch->targets).value().item() * static_cast<double>(n);
     s[1] += static_cast<double>(count_correct(logits.value(), batch->targets));
     s[2] += static_cast<double>(n);
+    if (confusion) count_confusion(logits.value(), batch->targets, *confusion);
   }
   model.train(was_training);
   comm.allreduce(sums, ReduceOp::sum, "the evaluation's sums");

@@ -15,8 +15,10 @@ namespace tide {
 // (epoch 0), then restores the model's previous mode.
 EvalResult evaluate(Module& model, DataLoader& loader);
 // The same over the ranks of `comm`, each with its own share of the split in `loader`: the
-// loss and accuracy of all their examples together, on every rank.
-EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm);
+// loss and accuracy of all their examples together, on every rank. With `confusion`, also
+// this rank's counts of [true class][predicted class] (not summed over the ranks).
+EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm,
+                    std::vector<std::vector<int64_t>>* confusion = nullptr);
 
 // The number of rows of logits (N, C) whose largest entry is at the row's label (N).
 int64_t count_correct(const Tensor& logits, const Tensor& labels);

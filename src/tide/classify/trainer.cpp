@@ -1,12 +1,17 @@
 #include "tide/classify/trainer.hpp"
 
+#include <filesystem>
 #include <optional>
+#include <sstream>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "tide/autograd/ops.hpp"
 #include "tide/classify/datasets.hpp"
 #include "tide/classify/evaluate.hpp"
+#include "tide/classify/trained.hpp"
+#include "tide/core/log.hpp"
 #include "tide/data/loader.hpp"
 #include "tide/data/mnist.hpp"
 #include "tide/kernels/parallel.hpp"
@@ -16,6 +21,11 @@
 namespace tide {
 namespace {
 
+// The model file `c` names: --model-file, else the shipped file of --model.
+ModelFile model_file_of(const TrainConfig& c) {
+  return c.model_file.empty() ? shipped_model(c.model) : ModelFile::read(c.model_file);
+}
+
 // A classifier of config.model on config.dataset, trained with cross-entropy; evaluated on
 // the test split (and with --eval-train on the first training examples, unperturbed).
 class ClassifierTask : public TrainingTask {
@@ -23,10 +33,37 @@ class ClassifierTask : public TrainingTask {
   ClassifierTask(const TrainConfig& c, const Communicator& comm)
       : c_(c), comm_(comm), data_(load_datasets(c)) {
     RngStream init_rng(c.seed, RngPurpose::init);
-    model_ = make_model(
-        c.model, data_.train->sample_shape(), data_.classes, init_rng,
-        ModelOptions{
-            .hidden = c.hidden, .dropout = c.dropout, .batch_norm = c.batch_norm, .seed = c.seed});
+    const ModelFile file = model_file_of(c);
+    const ModelOptions options{
+        .hidden = c.hidden, .dropout = c.dropout, .batch_norm = c.batch_norm, .seed = c.seed};
+    arguments_ = model_arguments(options);
+    for (const auto& [name, value] : arguments_) {
+      std::vector<std::string> declared;
+      for (const auto& [n, v] : file.arguments()) declared.push_back(n);
+      if (!file.arguments().contains(name))
+        fail_option(
+            {name}, "{0} sets the argument {} of a model file; {} declares {}", name, file.source(),
+            declared.empty() ? std::string("none") : fmt::format("{}", fmt::join(declared, ", ")));
+    }
+    inputs_ = input_spec(c, data_);
+    network_ = build_network(file,
+                             NetworkInputs{.sample = data_.train->sample_shape(),
+                                           .classes = data_.classes,
+                                           .arguments = arguments_,
+                                           .seed = c.seed},
+                             init_rng);
+    model_ = network_.module;
+    file_text_ = file.text();
+    TIDE_CHECK(network_.output_shape == Shape({data_.classes}),
+               "{}: the network gives {} per sample; a classifier of {} classes needs [{}] (end "
+               "with a linear layer of units = \"$classes\")",
+               file.source(), network_.output_shape.str(), data_.classes, data_.classes);
+    TIDE_CHECK(model_->num_parameters() > 0, "{}: the network has no parameters to train",
+               file.source());
+    if (comm.rank() == 0) {
+      std::istringstream summary(network_.summary);
+      for (std::string line; std::getline(summary, line);) log_info("{}", line);
+    }
     const int rank = comm.rank(), ranks = comm.size();
     train_.emplace(data_.train,
                    std::make_shared<DistributedSampler>(data_.train->size(), rank, ranks,
@@ -55,6 +92,12 @@ class ClassifierTask : public TrainingTask {
                       .examples = batch->targets.numel(),
                       .correct = count_correct(logits.value(), batch->targets)};
   }
+  // The model file and its summary beside the weights: what `tide predict` rebuilds from.
+  void write_files(const std::string& run_dir) const override {
+    write_text_file(run_dir + "/model.toml", file_text_);
+    write_text_file(run_dir + "/model_summary.txt", network_.summary);
+    write_text_file(run_dir + "/model.json", model_json(inputs_, arguments_).dump(2) + "\n");
+  }
   EvalResult evaluate() override {
     broadcast_buffers();
     return tide::evaluate(*model_, *test_, comm_);
@@ -64,11 +107,12 @@ class ClassifierTask : public TrainingTask {
     return [this] { return tide::evaluate(*model_, *fit_, comm_); };
   }
   std::string describe(int64_t steps) const override {
-    return fmt::format("{}: {} parameters; {} training and {} test examples; {} steps", c_.model,
-                       model_->num_parameters(), data_.train->size(), data_.test->size(), steps);
+    return fmt::format("{}: {} parameters; {} training and {} test examples; {} steps",
+                       model_name(c_), model_->num_parameters(), data_.train->size(),
+                       data_.test->size(), steps);
   }
   nlohmann::ordered_json summary(const RunResult& r) const override {
-    return {{"model", c_.model},
+    return {{"model", model_name(c_)},
             {"dataset", c_.dataset},
             {"test_accuracy", r.test_accuracy},
             {"test_loss", r.test_loss},
@@ -108,14 +152,22 @@ class ClassifierTask : public TrainingTask {
   const TrainConfig& c_;
   const Communicator& comm_;
   DataSplits data_;
+  Network network_;
+  ModelArguments arguments_;
+  InputSpec inputs_;
   std::shared_ptr<Module> model_;
+  std::string file_text_;
   std::optional<DataLoader> train_, test_, fit_;
 };
 
 }  // namespace
 
+std::string model_name(const TrainConfig& c) {
+  return c.model_file.empty() ? c.model : std::filesystem::path(c.model_file).stem().string();
+}
+
 std::string default_run_dir(const TrainConfig& c) {
-  return fmt::format("runs/{}-{}-{}", c.model, c.dataset, local_time_stamp());
+  return fmt::format("runs/{}-{}-{}", model_name(c), c.dataset, local_time_stamp());
 }
 
 TrainSummary train_classifier(TrainConfig c) {
@@ -128,12 +180,15 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
   TrainingRun run(c, comm);
   ClassifierTask task(run.config(), comm);
-  return run.train(task,
-                   RunSpec{.model_name = c.model,
-                           .config_toml = to_toml(c),
-                           .agreement = "",
-                           .model_flags = fmt::format("--model {} --hidden {}", c.model, c.hidden),
-                           .log_evaluation = true});
+  return run.train(
+      task, RunSpec{.model_name = model_name(c),
+                    .config_toml = to_toml(c),
+                    .agreement = "",
+                    .model_flags =
+                        c.model_file.empty()
+                            ? fmt::format("--model {} --hidden {}", c.model, c.hidden)
+                            : fmt::format("--model-file {} --hidden {}", c.model_file, c.hidden),
+                    .log_evaluation = true});
 }
 
 }  // namespace tide

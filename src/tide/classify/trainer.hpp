@@ -25,6 +25,8 @@ using TrainSummary = RunResult;
 TrainSummary train_classifier(TrainConfig config, const Communicator& comm);
 // runs/<model>-<dataset>-<local time>, the run directory when none is given.
 std::string default_run_dir(const TrainConfig& config);
+// The name of a run's model: --model, or the stem of --model-file (net for nets/net.toml).
+std::string model_name(const TrainConfig& config);
 
 // In a world of one.
 TrainSummary train_classifier(TrainConfig config);

@@ -51,6 +51,11 @@ void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string&
 // regularisation, parallelism, monitoring), registered on `cmd` and written into `config`.
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config);
 
+// `tide predict` and `tide evaluate`: a trained classifier applied to inputs and to a test
+// split (classify/predict.hpp).
+void add_predict_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
+
 // `tide fit`: classical regression of CSV data (fit/fit.hpp).
 void add_fit_command(CLI::App& app);
 

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
     return fmt::format("tide: error: {}; run with --help for usage\n", e.what());
   });
   tide::cli::add_train_command(app);
+  tide::cli::add_predict_command(app);
+  tide::cli::add_evaluate_command(app);
   tide::cli::add_convolve_command(app);
   tide::cli::add_plot_command(app);
   tide::cli::add_experiment_command(app);

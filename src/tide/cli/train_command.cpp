@@ -1,12 +1,14 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tide/classify/trainer.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
 #include "tide/core/log.hpp"
 #include "tide/distributed/replicate.hpp"
+#include "tide/models/model_file.hpp"
 #include "tide/models/zoo.hpp"
 
 namespace tide::cli {
@@ -84,6 +86,43 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
   set_log_prefix(fmt::format("rank {}/{} team {}", world.rank(), world.size(), team.index));
 }
 
+// The training options a [train] table may recommend: how to optimise, not what or where.
+bool recommendable(const std::string& key) {
+  TrainConfig probe;
+  for (const Option& o : optimizer_options(probe))
+    if (o.flag == key) return true;
+  for (const char* k : {"batch-size", "epochs", "label-smoothing", "clip-norm", "clip-value"})
+    if (key == k) return true;
+  return false;
+}
+
+// Sets the options the model file recommends ([train]) that neither the command line nor
+// --config gave, as if they had been given, with the option's checks.
+void apply_recommendations(CLI::App& cmd, const TrainConfig& config) {
+  const ModelFile file =
+      config.model_file.empty() ? shipped_model(config.model) : ModelFile::read(config.model_file);
+  std::vector<std::string> applied;
+  for (const RecommendedOption& r : file.recommended()) {
+    CLI::Option* opt = cmd.get_option_no_throw("--" + r.key);
+    TIDE_CHECK(opt != nullptr && recommendable(r.key), "{}:{}: [train] {}: {}", file.source(),
+               r.line, r.key,
+               opt == nullptr ? "`tide train` has no such option"
+                              : "a model file recommends how to train (the optimizer, its "
+                                "schedule, batch size, epochs, clipping), not this");
+    if (opt->count() > 0) continue;
+    try {
+      opt->add_result(r.value);
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      TIDE_FAIL("{}:{}: [train] {} = {}: {}", file.source(), r.line, r.key, r.value, e.what());
+    }
+    applied.push_back(fmt::format("--{} {}", r.key, r.value));
+  }
+  if (!applied.empty())
+    log_info("{} recommends {} (a flag or --config sets another)", file.source(),
+             fmt::join(applied, " "));
+}
+
 }  // namespace
 
 void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& config) {
@@ -100,7 +139,13 @@ CLI::App* add_train_parser(CLI::App& app, const std::shared_ptr<TrainConfig>& co
 }
 
 void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string& config_path) {
+  // On the command line, one of the two; in a config file --model-file wins (a run's
+  // config.toml names both).
+  TIDE_CHECK(
+      cmd.get_option("--model")->count() == 0 || cmd.get_option("--model-file")->count() == 0,
+      "--model {} and --model-file {}: give one of them", config.model, config.model_file);
   if (!config_path.empty()) apply_config_file(cmd, config_path);
+  apply_recommendations(cmd, config);
   // Every rank refuses a bad setting (a --team-values count that is not --teams, a
   // --team-flag that is no flag, a team's value out of range) before the ranks first talk
   // to each other.

@@ -58,6 +58,20 @@ Shape ImageFolder::sample_shape() const {
   return {options_.channels, options_.image_size, options_.image_size};
 }
 
+Image resize_for_crop(const Image& img, int64_t s, const std::string& path) {
+  const int64_t shorter = std::max<int64_t>(s, std::lround(s * 8.0 / 7.0));
+  const double scale = static_cast<double>(shorter) / std::min(img.height, img.width);
+  const double rows = std::max<double>(s, std::round(img.height * scale)),
+               columns = std::max<double>(s, std::round(img.width * scale));
+  // A very elongated image grows along its long side with the short one.
+  TIDE_CHECK(
+      rows * columns * static_cast<double>(img.channels) <= static_cast<double>(kMaxImageBytes),
+      "{}: a {}x{} image resized to a shorter side of {} would be {:.0f}x{:.0f}, more "
+      "than the {} bytes an image may have",
+      path, img.width, img.height, shorter, columns, rows, kMaxImageBytes);
+  return resize(img, static_cast<int64_t>(rows), static_cast<int64_t>(columns));
+}
+
 Batch ImageFolder::get_batch(std::span<const int64_t> indices) const {
   const int64_t b = static_cast<int64_t>(indices.size()), s = options_.image_size,
                 c = options_.channels;
@@ -71,17 +85,7 @@ Batch ImageFolder::get_batch(std::span<const int64_t> indices) const {
       const int64_t k = indices[static_cast<size_t>(i)];
       TIDE_CHECK(k >= 0 && k < size(), "image index {} is outside the dataset of {}", k, size());
       const std::string& path = files_[static_cast<size_t>(k)];
-      Image img = convert_channels(read_image(path), c);
-      const int64_t shorter = std::max<int64_t>(s, std::lround(s * 8.0 / 7.0));
-      const double scale = static_cast<double>(shorter) / std::min(img.height, img.width);
-      const double rows = std::max<double>(s, std::round(img.height * scale)),
-                   columns = std::max<double>(s, std::round(img.width * scale));
-      // A very elongated image grows along its long side with the short one.
-      TIDE_CHECK(rows * columns * static_cast<double>(c) <= static_cast<double>(kMaxImageBytes),
-                 "{}: a {}x{} image resized to a shorter side of {} would be {:.0f}x{:.0f}, more "
-                 "than the {} bytes an image may have",
-                 path, img.width, img.height, shorter, columns, rows, kMaxImageBytes);
-      img = resize(img, static_cast<int64_t>(rows), static_cast<int64_t>(columns));
+      Image img = resize_for_crop(convert_channels(read_image(path), c), s, path);
       int64_t top = (img.height - s) / 2, left = (img.width - s) / 2;
       bool flip = false;
       if (options_.random_crop) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tide/data/dataset.hpp"
+#include "tide/data/image_io.hpp"
 
 namespace tide {
 
@@ -21,6 +22,11 @@ struct ImageFolderOptions {
   std::vector<float> stddev = {0.229f, 0.224f, 0.225f};
   uint64_t seed = 0;  // crops and flips come from RngStream(seed, augment, {epoch, index})
 };
+
+// `image` resized so that its shorter side is 8/7 of `size` (at least `size`), as ImageFolder
+// does before it crops a size x size square. Throws naming `path` when the result would
+// exceed kMaxImageBytes.
+Image resize_for_crop(const Image& image, int64_t size, const std::string& path);
 
 class ImageFolder : public Dataset {
  public:

@@ -1,4 +1,4 @@
-// The models `tide train --model NAME` builds.
+// The models `tide train --model NAME` builds: the shipped model files (models/NAME.toml).
 #pragma once
 
 #include <memory>
@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "tide/core/rng.hpp"
+#include "tide/models/model_file.hpp"
 #include "tide/nn/module.hpp"
 
 namespace tide {
 
-// Builds model `name` for inputs of `sample_shape` (such as [1, 28, 28]) and `classes`
-// outputs, with weights drawn from `rng`. Throws listing the known names for an unknown one.
+// The shipped networks, for inputs of `sample_shape` (such as [1, 28, 28]) and `classes`
+// outputs (see each file for its layers):
 //   mlp: Flatten - Linear(in, 1024) - ReLU - Linear(1024, 1024) - ReLU - Linear(1024, classes),
 //        the hidden layers He-initialised for ReLU, the output layer as PyTorch does.
 //   cnn: Conv2d(C, 32, 5x5, pad 2) - ReLU - MaxPool 2 - Conv2d(32, 64, 5x5, pad 2) - ReLU -
@@ -23,15 +24,20 @@ namespace tide {
 //   transformer: rows as tokens, linear embedding (64) plus learned positions, two post-norm
 //        encoder layers (4 heads, feed-forward 128, dropout 0.1), mean over tokens, Linear
 //
-// `options` shape the mlp (the network of the batch-size and regularisation experiments):
-// its width, dropout after each hidden ReLU, batch normalisation between each hidden Linear
-// and its ReLU. Other models reject options that differ from the defaults.
+// `options` set the arguments a model file declares (the mlp's: hidden, dropout, batch_norm);
+// an option that differs from its default is an error for a file that does not declare it.
 struct ModelOptions {
   int64_t hidden = 1024;    // mlp: units of each of the two hidden layers
   double dropout = 0;       // mlp: probability of dropping a hidden unit in training
   bool batch_norm = false;  // mlp: BatchNorm1d before each hidden ReLU (the Linear has no bias)
   uint64_t seed = 0;        // dropout masks: RngStream(seed, dropout, {layer, step, call})
 };
+
+// The arguments `options` give a model file: those that differ from their defaults.
+ModelArguments model_arguments(const ModelOptions& options);
+
+// Builds shipped model `name`, with weights drawn from `rng`. Throws listing the known names
+// for an unknown one.
 std::shared_ptr<Module> make_model(const std::string& name, const Shape& sample_shape,
                                    int64_t classes, RngStream& rng,
                                    const ModelOptions& options = {});

@@ -48,11 +48,25 @@ std::string Linear::describe() const {
 }
 
 Sequential& Sequential::add(std::shared_ptr<Module> module) {
+  return add(std::to_string(children().size()), std::move(module));
+}
+
+Sequential& Sequential::add(std::string name, std::shared_ptr<Module> module) {
   const size_t index = children().size();
   plan_.push_back(Stage{.first = index, .count = 1, .op = {}, .run = [module](const Variable& x) {
                           return module->forward(x);
                         }});
-  register_module(std::to_string(index), std::move(module));
+  register_module(std::move(name), std::move(module));
+  return *this;
+}
+
+Sequential& Sequential::add_parameter(std::string name, Tensor value) {
+  const Variable p = register_parameter(name, std::move(value));
+  // A stage of no children: it sits before the next child's stage and is never fused.
+  plan_.push_back(Stage{
+      .first = children().size(), .count = 0, .op = "+" + name, .run = [p](const Variable& x) {
+        return x + p;
+      }});
   return *this;
 }
 
@@ -73,7 +87,7 @@ void Sequential::fuse(size_t first, size_t count, std::string op,
   // No child of the run is fused, so each has a stage of its own: the run is the `count`
   // stages from child `first`'s on.
   auto begin = plan_.begin();
-  while (begin->first != first) ++begin;
+  while (begin->first != first || begin->count == 0) ++begin;
   const auto at = plan_.erase(begin, begin + static_cast<std::ptrdiff_t>(count));
   plan_.insert(at,
                Stage{.first = first, .count = count, .op = std::move(op), .run = std::move(run)});
@@ -107,6 +121,40 @@ Variable Concat::forward(const Variable& x) {
 
 Variable Flatten::forward(const Variable& x) {
   return flatten(x, start_dim_);
+}
+
+std::string Flatten::describe() const {
+  return start_dim_ == 1 ? "Flatten" : fmt::format("Flatten(from {})", start_dim_);
+}
+
+Sum& Sum::add(std::shared_ptr<Module> module) {
+  register_module(std::to_string(children().size()), std::move(module));
+  return *this;
+}
+
+Variable Sum::forward(const Variable& x) {
+  TIDE_CHECK(!children().empty(), "Sum has no branches");
+  Variable total;
+  for (const auto& [name, child] : children()) {
+    const Variable y = child->forward(x);
+    TIDE_CHECK(!total.defined() || y.shape() == total.shape(),
+               "Sum: branch {} gives {}, branch 0 gives {}; the branches must agree", name,
+               y.shape().str(), total.shape().str());
+    total = total.defined() ? total + y : y;
+  }
+  return total;
+}
+
+Variable Mean::forward(const Variable& x) {
+  return mean(x, dim_);
+}
+
+Variable Permute::forward(const Variable& x) {
+  return permute(x, dims_);
+}
+
+std::string Permute::describe() const {
+  return fmt::format("Permute({})", fmt::join(dims_, ", "));
 }
 
 ReLU::ReLU() : Activation("ReLU", [](const Variable& x) { return relu(x); }) {}

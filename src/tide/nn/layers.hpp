@@ -46,7 +46,12 @@ class Sequential : public Module {
   };
 
   Sequential() = default;
+  // Appends a child named by its index ("0", "1", ...), or by `name`.
   Sequential& add(std::shared_ptr<Module> module);
+  Sequential& add(std::string name, std::shared_ptr<Module> module);
+  // Appends a stage that adds a parameter of this Sequential, `name`, to its input
+  // (broadcasting): the learned positions a transformer adds to its token embeddings.
+  Sequential& add_parameter(std::string name, Tensor value);
   // From now on forward() computes children first .. first + count - 1 by `run`, which must
   // give what they give one by one, in value and gradient. Throws if the children do not
   // exist, if count < 2, if `run` is empty, or if one of them already belongs to a fused
@@ -78,12 +83,49 @@ class Concat : public Module {
   int dim_;
 };
 
+// Applies every child to the same input and adds their outputs, which must have one shape:
+// a residual connection is Sum(Identity, block). Children are named "0", "1", ...
+class Sum : public Module {
+ public:
+  Sum& add(std::shared_ptr<Module> module);
+  Variable forward(const Variable& x) override;
+  std::string describe() const override { return "Sum"; }
+};
+
+class Identity : public Module {
+ public:
+  Variable forward(const Variable& x) override { return x; }
+  std::string describe() const override { return "Identity"; }
+};
+
+// The mean over dimension `dim`, which goes: (B, T, E) -> (B, E) for dim 1.
+class Mean : public Module {
+ public:
+  explicit Mean(int dim) : dim_(dim) {}
+  Variable forward(const Variable& x) override;
+  std::string describe() const override { return fmt::format("Mean(dim {})", dim_); }
+
+ private:
+  int dim_;
+};
+
+// Reorders the axes, as torch.permute: output dimension i is input dimension dims[i].
+class Permute : public Module {
+ public:
+  explicit Permute(std::vector<int> dims) : dims_(std::move(dims)) {}
+  Variable forward(const Variable& x) override;
+  std::string describe() const override;
+
+ private:
+  std::vector<int> dims_;
+};
+
 // (N, d1, d2, ...) -> (N, d1 * d2 * ...) from start_dim on.
 class Flatten : public Module {
  public:
   explicit Flatten(int start_dim = 1) : start_dim_(start_dim) {}
   Variable forward(const Variable& x) override;
-  std::string describe() const override { return "Flatten"; }
+  std::string describe() const override;
 
  private:
   int start_dim_;

@@ -146,10 +146,19 @@ RecurrentOutput Recurrent::run(const Variable& x, const Variable& h0, const Vari
   return out;
 }
 
+Variable Recurrent::forward(const Variable& x) {
+  RecurrentOutput out = run(x);
+  if (!options_.last_state) return out.output;
+  const Variable& h = out.h_n;  // (L, B, H)
+  const int64_t layers = h.dim(0);
+  const Variable last = layers == 1 ? h : slice(h, 0, layers - 1, layers);
+  return reshape(last, {h.dim(1), h.dim(2)});
+}
+
 std::string Recurrent::describe() const {
-  return fmt::format("{}({}, {}, layers {}{})", kind_name(options_.kind), options_.input_size,
-                     options_.hidden_size, options_.num_layers,
-                     options_.bias ? "" : ", bias=false");
+  return fmt::format("{}({}, {}, layers {}{}{})", kind_name(options_.kind), options_.input_size,
+                     options_.hidden_size, options_.num_layers, options_.bias ? "" : ", bias=false",
+                     options_.last_state ? ", last state" : "");
 }
 
 }  // namespace tide

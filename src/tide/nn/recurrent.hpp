@@ -25,6 +25,9 @@ struct RecurrentOptions {
   int64_t num_layers = 1;
   bool bias = true;
   bool fused = true;  // use the oneDNN primitive where there is one
+  // What forward() returns: the output sequence (B, T, H), or the last layer's final hidden
+  // state (B, H), which a classifier of whole sequences reads.
+  bool last_state = false;
 };
 
 struct RecurrentOutput {
@@ -39,8 +42,9 @@ class Recurrent : public Module {
   Recurrent(RecurrentOptions options, RngStream& rng);
   // x (B, T, input_size); h0 and (LSTM) c0 (L, B, H), or undefined for zeros.
   RecurrentOutput run(const Variable& x, const Variable& h0 = {}, const Variable& c0 = {});
-  // The output sequence (B, T, H), from zero initial state.
-  Variable forward(const Variable& x) override { return run(x).output; }
+  // From zero initial state: the output sequence (B, T, H), or with options.last_state the
+  // last layer's final hidden state (B, H).
+  Variable forward(const Variable& x) override;
   std::string describe() const override;
   const RecurrentOptions& options() const { return options_; }
 

@@ -109,6 +109,40 @@ void draw_curves(const std::vector<Series>& all, const std::string& title,
     for (const auto& [x, y] : s.points) script += fmt::format("{} {}\n", x, y);
     script += "e\n";
   }
+  run_gnuplot(script, out);
+}
+
+void draw_heatmap(const std::vector<std::vector<double>>& cells,
+                  const std::vector<std::string>& rows, const std::vector<std::string>& columns,
+                  const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                  const std::string& out) {
+  TIDE_CHECK(!cells.empty() && cells.size() == rows.size(), "draw_heatmap: {} rows, {} labels",
+             cells.size(), rows.size());
+  std::string tics_x, tics_y;
+  for (size_t c = 0; c < columns.size(); ++c)
+    tics_x += fmt::format("{}{} {}", c ? ", " : "", gnuplot_string(columns[c]), c);
+  for (size_t r = 0; r < rows.size(); ++r)
+    tics_y += fmt::format("{}{} {}", r ? ", " : "", gnuplot_string(rows[r]), r);
+  std::string script = fmt::format(
+      "set terminal pngcairo size 900,800 noenhanced\nset output {}\nset title {}\n"
+      "set xlabel {}\nset ylabel {}\nset xtics ({}) rotate by 45 right\nset ytics ({})\n"
+      "set yrange [] reverse\nset palette defined (0 'white', 1 '#1f4e9c')\nunset key\n"
+      "plot '-' using 1:2:3 with image, '-' using 1:2:(sprintf('%g', $3)) with labels\n",
+      gnuplot_string(out), gnuplot_string(title), gnuplot_string(xlabel), gnuplot_string(ylabel),
+      tics_x, tics_y);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t r = 0; r < cells.size(); ++r) {
+      TIDE_CHECK(cells[r].size() == columns.size(), "draw_heatmap: row {} has {} cells, not {}", r,
+                 cells[r].size(), columns.size());
+      for (size_t c = 0; c < columns.size(); ++c)
+        script += fmt::format("{} {} {}\n", c, r, cells[r][c]);
+    }
+    script += "e\n";
+  }
+  run_gnuplot(script, out);
+}
+
+void run_gnuplot(const std::string& script, const std::string& out) {
   FILE* gnuplot = popen("gnuplot 2>&1", "w");
   TIDE_CHECK(gnuplot != nullptr, "cannot start gnuplot: {}", std::strerror(errno));
   std::fwrite(script.data(), 1, script.size(), gnuplot);

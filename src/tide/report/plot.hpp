@@ -36,4 +36,15 @@ void draw_curves(const std::vector<Series>& curves, const std::string& title,
                  const std::string& xlabel, const std::string& ylabel, const std::string& out,
                  bool log_y = false);
 
+// Draws a table of numbers as a heat map with each cell's value written in it (a confusion
+// matrix: true classes down, predicted across) into the PNG `out`.
+void draw_heatmap(const std::vector<std::vector<double>>& cells,
+                  const std::vector<std::string>& rows, const std::vector<std::string>& columns,
+                  const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                  const std::string& out);
+
+// Runs gnuplot on `script`, which draws into `out`. Throws when gnuplot is missing or fails,
+// or wrote nothing.
+void run_gnuplot(const std::string& script, const std::string& out);
+
 }  // namespace tide

@@ -40,7 +40,11 @@ constexpr double kMaxHidden = 1048576.0;    // 2^20
 
 std::vector<Option> classifier_options(TrainConfig& c) {
   std::vector<Option> o = {
-      option("model", "model", c.model, "Model to train").with_choices(model_names()),
+      option("model", "model", c.model, "Model to train: a shipped model file (models/NAME.toml)")
+          .with_choices(model_names()),
+      option("model_file", "model-file", c.model_file,
+             "Model file (TOML) describing the network to train, instead of --model; see "
+             "docs/model-files.md"),
       option("dataset", "dataset", c.dataset, "Dataset")
           .with_choices({"fashion-mnist", "mnist", "folder"}),
       option("data_dir", "data-dir", c.data_dir,

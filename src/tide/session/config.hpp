@@ -46,7 +46,8 @@ std::string to_text(const ResumeFrom& r);
 void from_text(const std::string& text, ResumeFrom& r);  // throws for an empty text
 
 struct TrainConfig {
-  std::string model = "mlp";              // see models.hpp
+  std::string model = "mlp";              // a shipped model file (models/NAME.toml)
+  std::string model_file;                 // a model file of the user's; wins over `model`
   std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | folder
   std::string data_dir;                   // empty: the dataset's default location
   int64_t image_size = 64;                // folder: images are resized and cropped to this

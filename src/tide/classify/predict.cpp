@@ -1,0 +1,230 @@
+#include "tide/classify/predict.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <ostream>
+
+#include <fmt/ostream.h>
+#include <nlohmann/json.hpp>
+
+#include "tide/autograd/ops.hpp"
+#include "tide/classify/evaluate.hpp"
+#include "tide/data/idx.hpp"
+#include "tide/data/image_folder.hpp"
+#include "tide/data/image_io.hpp"
+#include "tide/data/loader.hpp"
+#include "tide/data/mnist.hpp"
+#include "tide/report/files.hpp"
+#include "tide/report/plot.hpp"
+
+namespace tide {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class InputKind { image, idx };
+
+InputKind kind_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  TIDE_CHECK(in.good() && fs::is_regular_file(path), "{}: cannot read this input", path);
+  unsigned char head[4] = {};
+  in.read(reinterpret_cast<char*>(head), 4);
+  if ((head[0] == 0x89 && head[1] == 'P') || (head[0] == 0xFF && head[1] == 0xD8))
+    return InputKind::image;
+  if ((head[0] == 0 && head[1] == 0 && head[2] == 0x08) || (head[0] == 0x1f && head[1] == 0x8b))
+    return InputKind::idx;
+  TIDE_FAIL("{}: not an input tide predict reads (a PNG or JPEG image, or an IDX file of images)",
+            path);
+}
+
+// Writes `img` (H, W, C bytes, the run's channels) as a normalised (C, H, W) input at `out`.
+void write_input(float* out, const Image& img, const InputSpec& spec) {
+  const int64_t c = spec.sample[0], h = spec.sample[1], w = spec.sample[2];
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const float scale = 1.0f / (255.0f * spec.stddev[ch]), shift = spec.mean[ch] / spec.stddev[ch];
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        out[(ch * h + y) * w + x] = img.pixels[(y * w + x) * c + ch] * scale - shift;
+  }
+}
+
+// An image as the run's data were: its channels, resized (folders: the shorter side, then
+// the centre square) to the sample's height and width.
+Image fit_image(Image img, const InputSpec& spec, const std::string& path) {
+  const int64_t h = spec.sample[1], w = spec.sample[2];
+  img = convert_channels(img, spec.sample[0]);
+  if (spec.centre_crop) {
+    TIDE_CHECK(h == w, "{}: the run's inputs are {}x{}, not square", path, w, h);
+    img = resize_for_crop(img, h, path);
+    return crop(img, (img.height - h) / 2, (img.width - w) / 2, h, w);
+  }
+  return img.height == h && img.width == w ? img : resize(img, h, w);
+}
+
+// The images of an IDX file, (N, H, W) or (N, C, H, W) bytes, made into inputs a batch at a
+// time: the file's bytes are read once, the floats only for the batch.
+class IdxInputs {
+ public:
+  IdxInputs(const std::string& path, const InputSpec& spec)
+      : path_(path), name_(fs::path(path).filename().string()), spec_(spec), a_(read_idx(path)) {
+    const size_t rank = a_.dims.size();
+    TIDE_CHECK(rank == 3 || rank == 4,
+               "{}: IDX images are (N, H, W) or (N, C, H, W) bytes; this file has {} dimensions",
+               path, rank);
+    c_ = rank == 4 ? a_.dims[1] : 1;
+    h_ = a_.dims[rank - 2];
+    w_ = a_.dims[rank - 1];
+    TIDE_CHECK(c_ == 1 || c_ == 3, "{}: images of {} channels; tide reads 1 (gray) or 3 (RGB)",
+               path, c_);
+  }
+  int64_t size() const { return a_.dims[0]; }
+  Inputs batch(int64_t begin, int64_t end) const {
+    Inputs out{
+        .names = {},
+        .values = Tensor::empty({end - begin, spec_.sample[0], spec_.sample[1], spec_.sample[2]})};
+    const int64_t per_image = c_ * h_ * w_, per_input = spec_.sample.numel();
+    for (int64_t i = begin; i < end; ++i) {
+      Image img{.height = h_, .width = w_, .channels = c_, .pixels = {}};
+      img.pixels.resize(static_cast<size_t>(per_image));
+      const uint8_t* src = a_.data.data() + i * per_image;
+      for (int64_t y = 0; y < h_; ++y)  // (C, H, W) bytes -> (H, W, C)
+        for (int64_t x = 0; x < w_; ++x)
+          for (int64_t ch = 0; ch < c_; ++ch)
+            img.pixels[static_cast<size_t>((y * w_ + x) * c_ + ch)] = src[(ch * h_ + y) * w_ + x];
+      write_input(out.values.data<float>() + (i - begin) * per_input,
+                  fit_image(std::move(img), spec_, path_), spec_);
+      out.names.push_back(fmt::format("{}:{}", name_, i));
+    }
+    return out;
+  }
+
+ private:
+  std::string path_, name_;
+  const InputSpec& spec_;
+  IdxArray a_;
+  int64_t c_ = 1, h_ = 0, w_ = 0;
+};
+
+// A CSV field: quoted when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+Inputs read_inputs(const std::string& path, const InputSpec& spec) {
+  if (kind_of(path) == InputKind::idx) {
+    const IdxInputs idx(path, spec);
+    return idx.batch(0, idx.size());
+  }
+  Inputs out{.names = {path},
+             .values = Tensor::empty({1, spec.sample[0], spec.sample[1], spec.sample[2]})};
+  write_input(out.values.data<float>(), fit_image(read_image(path), spec, path), spec);
+  return out;
+}
+
+int64_t predict(const TrainedModel& model, const std::vector<std::string>& paths, std::ostream& csv,
+                const PredictOptions& options) {
+  TIDE_CHECK(options.batch_size > 0, "the batch size must be positive, got {}", options.batch_size);
+  const std::vector<std::string>& classes = model.inputs.classes;
+  csv << "input,class,index";
+  for (const std::string& c : classes) csv << ',' << csv_field(c);
+  csv << '\n';
+  NoGradGuard no_grad;
+  model.module->eval();
+  const bool tty = options.progress && isatty(fileno(stderr));
+  int64_t rows = 0;
+  for (const std::string& path : paths) {
+    std::optional<IdxInputs> idx;
+    if (kind_of(path) == InputKind::idx) idx.emplace(path, model.inputs);
+    const int64_t n = idx ? idx->size() : 1;
+    for (int64_t begin = 0; begin < n; begin += options.batch_size) {
+      const int64_t end = std::min(n, begin + options.batch_size);
+      const Inputs in = idx ? idx->batch(begin, end) : read_inputs(path, model.inputs);
+      const Tensor p = softmax((*model.module)(Variable(in.values)), 1).value();
+      TIDE_CHECK(p.ndim() == 2 && p.dim(1) == static_cast<int64_t>(classes.size()),
+                 "{}: the network gives {} for a batch; expected (N, {})", model.run_dir,
+                 p.shape().str(), classes.size());
+      const float* q = p.data<float>();
+      for (int64_t r = 0; r < end - begin; ++r) {
+        const float* row = q + r * p.dim(1);
+        const int64_t best = std::max_element(row, row + p.dim(1)) - row;
+        csv << csv_field(in.names[static_cast<size_t>(r)]) << ','
+            << csv_field(classes[static_cast<size_t>(best)]) << ',' << best;
+        for (int64_t c = 0; c < p.dim(1); ++c) csv << fmt::format(",{:.6g}", row[c]);
+        csv << '\n';
+      }
+      rows += end - begin;
+      if (tty) fmt::print(stderr, "\rpredict: {} inputs", rows);
+    }
+  }
+  if (tty) fmt::print(stderr, "\n");
+  TIDE_CHECK(csv.good(), "writing the predictions failed");
+  return rows;
+}
+
+Evaluation evaluate_trained(const TrainedModel& model, const std::string& dataset,
+                            const std::string& data_dir, int64_t batch_size) {
+  TrainConfig c;
+  c.dataset = dataset.empty() ? model.inputs.dataset : dataset;
+  c.data_dir =
+      data_dir.empty() && c.dataset == model.inputs.dataset ? model.inputs.data_dir : data_dir;
+  if (c.data_dir.empty() && c.dataset != "folder") c.data_dir = default_data_dir(c.dataset);
+  c.image_size = model.inputs.sample[1];
+  const DataSplits data = load_datasets(c);
+  TIDE_CHECK(data.test->sample_shape() == model.inputs.sample,
+             "the test images of {} are {}, the network of {} takes {}", c.data_dir,
+             data.test->sample_shape().str(), model.run_dir, model.inputs.sample.str());
+  TIDE_CHECK(data.classes == static_cast<int64_t>(model.inputs.classes.size()),
+             "{} has {} classes, the network of {} {}", c.data_dir, data.classes, model.run_dir,
+             model.inputs.classes.size());
+  DataLoader loader(
+      data.test,
+      std::make_shared<DistributedSampler>(data.test->size(), 0, 1, batch_size, false, 0),
+      LoaderOptions{.batch_size = batch_size, .shuffle = false, .prefetch = 2});
+  Evaluation e;
+  e.classes = model.inputs.classes;
+  e.result = evaluate(*model.module, loader, Communicator::solo(), &e.confusion);
+  return e;
+}
+
+void write_evaluation(const Evaluation& e, const std::string& dir) {
+  fs::create_directories(dir);
+  nlohmann::ordered_json per_class = nlohmann::ordered_json::object();
+  std::string csv = "true\\predicted";
+  for (const std::string& c : e.classes) csv += "," + csv_field(c);
+  csv += "\n";
+  std::vector<std::vector<double>> cells;
+  for (size_t t = 0; t < e.confusion.size(); ++t) {
+    int64_t total = 0;
+    csv += csv_field(e.classes[t]);
+    cells.emplace_back();
+    for (const int64_t n : e.confusion[t]) {
+      csv += fmt::format(",{}", n);
+      total += n;
+      cells.back().push_back(static_cast<double>(n));
+    }
+    csv += "\n";
+    per_class[e.classes[t]] =
+        total == 0 ? 0.0 : static_cast<double>(e.confusion[t][t]) / static_cast<double>(total);
+  }
+  write_text_file(dir + "/confusion.csv", csv);
+  const nlohmann::ordered_json summary = {{"loss", e.result.loss},
+                                          {"accuracy", e.result.accuracy},
+                                          {"examples", e.result.examples},
+                                          {"per_class_accuracy", per_class}};
+  write_text_file(dir + "/evaluation.json", summary.dump(2) + "\n");
+  draw_heatmap(cells, e.classes, e.classes,
+               fmt::format("confusion matrix: accuracy {:.4f} of {} examples", e.result.accuracy,
+                           e.result.examples),
+               "predicted", "true", dir + "/confusion.png");
+}
+
+}  // namespace tide
