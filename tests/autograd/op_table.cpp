@@ -11,6 +11,21 @@ Tensor labels() {
   return Tensor::from<int64_t>({6}, {0, 3, 1, 4, 2, 0});
 }
 
+// generate.py's WEIGHTS and PROBS: class weights, and probability targets (6, 5) made of
+// small integers over their row sums (a division rounded alike in both).
+Tensor class_weights() {
+  return Tensor::from<float>({5}, {0.5f, 2.0f, 1.0f, 0.25f, 1.5f});
+}
+Tensor probabilities() {
+  std::vector<float> p(30);
+  for (int i = 0; i < 6; ++i) {
+    float sum = 0;
+    for (int c = 0; c < 5; ++c) sum += static_cast<float>((i * 7 + c * 3) % 5 + 1);
+    for (int c = 0; c < 5; ++c) p[i * 5 + c] = static_cast<float>((i * 7 + c * 3) % 5 + 1) / sum;
+  }
+  return Tensor::from<float>({6, 5}, p);
+}
+
 }  // namespace
 
 const std::vector<OpCase>& op_table() {
@@ -49,6 +64,24 @@ const std::vector<OpCase>& op_table() {
       {"log_softmax", {{4, 7}}, {kAny}, [](V x) { return log_softmax(x[0], -1); }},
       {"log_softmax_dim0", {{5, 3}}, {kAny}, [](V x) { return log_softmax(x[0], 0); }},
       {"cross_entropy", {{6, 5}}, {kAny}, [](V x) { return cross_entropy(x[0] * 3.0, labels()); }},
+      {"cross_entropy_weighted",
+       {{6, 5}},
+       {kAny},
+       [](V x) {
+         return cross_entropy(
+             x[0] * 3.0, labels(),
+             CrossEntropyOptions{
+                 .weight = class_weights(), .ignore_index = 2, .label_smoothing = 0.1});
+       }},
+      {"cross_entropy_probs",
+       {{6, 5}},
+       {kAny},
+       [](V x) {
+         return cross_entropy_soft(
+             x[0] * 3.0, probabilities(),
+             CrossEntropyOptions{
+                 .weight = class_weights(), .ignore_index = -100, .label_smoothing = 0.2});
+       }},
       {"mse_loss", {{4, 5}, {4, 5}}, {kAny, kAny}, [](V x) { return mse_loss(x[0], x[1]); }},
       {"flatten", {{2, 3, 4}}, {kAny}, [](V x) { return flatten(x[0], 1); }},
       {"conv2d",

@@ -96,5 +96,43 @@ TEST(CrossEntropy, LabelSmoothingMatchesPyTorch) {
   EXPECT_THROW(cross_entropy(logits, f.at("labels"), 1.0), Error);
 }
 
+// The general path with no option set is the plain loss; an ignored row changes nothing of
+// the others' gradient but its own; bad options are errors that say what is wrong.
+TEST(CrossEntropy, OptionsAgreeWithThePlainLossAndRefuseWhatPyTorchRefuses) {
+  RngStream rng(7, RngPurpose::init);
+  const Tensor x = normal({5, 4}, 0.0, 1.0, rng);
+  const Tensor y = Tensor::from<int64_t>({5}, {0, 3, 1, 3, 2});
+  Variable plain(x.clone(), true), general(x.clone(), true);
+  const Variable a = cross_entropy(plain, y), b = cross_entropy(general, y, CrossEntropyOptions{});
+  EXPECT_NEAR(a.value().item(), b.value().item(), 1e-6);
+  a.backward();
+  b.backward();
+  testing::expect_close(general.grad(), plain.grad(), "d loss / d logits", 1e-6);
+
+  Variable ignored(x.clone(), true);
+  cross_entropy(ignored, y, CrossEntropyOptions{.weight = {}, .ignore_index = 1}).backward();
+  for (int64_t c = 0; c < 4; ++c) EXPECT_EQ(ignored.grad().data<float>()[2 * 4 + c], 0.0f);
+
+  const auto message = [&](const Tensor& labels, const CrossEntropyOptions& o) {
+    try {
+      cross_entropy(Variable(x), labels, o);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(Tensor::from<int64_t>({5}, {1, 1, 1, 1, 1}), {.weight = {}, .ignore_index = 1}),
+            "cross_entropy: every row is ignored (label 1) or has weight 0; the mean is undefined");
+  EXPECT_EQ(message(Tensor::from<int64_t>({5}, {0, 4, 1, 1, 1}), {}),
+            "cross_entropy: label 4 in row 1 is outside [0, 4)");
+  EXPECT_EQ(message(y, {.weight = Tensor::from<float>({3}, {1, 1, 1})}),
+            "cross_entropy: weight must be a float tensor of 4 (one per class), got f32[3]");
+  EXPECT_EQ(message(y, {.weight = Tensor::from<float>({4}, {1, -1, 1, 1})}),
+            "cross_entropy: class weights must be finite and not negative, got -1 for 1");
+  EXPECT_THROW(
+      cross_entropy_soft(Variable(x), Tensor::from<float>({5, 4}, std::vector<float>(20, 2.0f))),
+      Error);
+}
+
 }  // namespace
 }  // namespace tide
