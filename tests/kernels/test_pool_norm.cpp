@@ -173,9 +173,9 @@ std::vector<double> as_doubles(const std::vector<float>& v) {
 }
 
 // Inputs of mean 1000 and spread 0.1 (tests/fixtures/batch_norm_offset): every result of the
-// f32 kernel, forward and backward, is about as close to the f64 reference as PyTorch's f32
-// is (within 1.1 times its error, or within float's epsilon of the quantity's size: the
-// gradients share PyTorch's limit, a mean rounded to float). Measured, max error / max |ref|:
+// f32 kernel, forward and backward, is as close to the f64 reference as PyTorch's f32 is, to
+// within 2% of PyTorch's error (the weight gradient shares PyTorch's limit, a mean rounded to
+// float) or float's epsilon of the quantity's size. Measured, max error / max |ref|:
 //                 nchw (64, 8, 5, 5)                nc (256, 16)
 //                 Tide before  after    PyTorch     Tide before  after    PyTorch
 //   output        1.06e-3      6.22e-5  1.20e-4     1.24e-3      8.42e-5  1.22e-3
@@ -185,7 +185,7 @@ std::vector<double> as_doubles(const std::vector<float>& v) {
 //   running_var   1.71e-8      1.71e-8  5.91e-8     4.54e-8      3.25e-8  5.10e-8
 //   grad_input    7.37e-5      9.81e-6  9.82e-6     1.79e-4      1.21e-5  1.79e-4
 //   grad_weight   2.11e-3      2.81e-4  2.81e-4     2.17e-3      1.11e-4  2.17e-3
-//   grad_bias     1.14e-7      1.14e-7  9.09e-8     4.41e-7      4.41e-7  4.41e-7
+//   grad_bias     1.14e-7      5.51e-8  9.09e-8     4.41e-7      3.67e-8  4.41e-7
 void expect_batch_norm_as_accurate_as_pytorch(const TensorMap& f, const std::string& name) {
   const Tensor& xt = f.at(name + ".x");
   const BatchNormArgs a{.n = xt.shape()[0],
@@ -221,7 +221,7 @@ void expect_batch_norm_as_accurate_as_pytorch(const TensorMap& f, const std::str
     const auto ref = f.at(name + ".f64." + what).to_vector();
     const double tide = relative_error(value, ref);
     const double torch = relative_error(f.at(name + ".f32." + what).to_vector(), ref);
-    EXPECT_LE(tide, std::max(1.1 * torch, kFloatEpsilon))
+    EXPECT_LE(tide, std::max(1.02 * torch, kFloatEpsilon))
         << name << " " << what << ": Tide's error " << tide << ", PyTorch's " << torch;
   }
 }

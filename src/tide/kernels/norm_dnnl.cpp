@@ -128,12 +128,11 @@ void run_forward(const NormPrimitives& p, float* y, float* mean, float* var, con
   dnnl_stream().wait();
 }
 
-// Per-channel mean and biased variance of x (N, C, S), in double, of the values less a
-// shift (the channel's first value): inputs far from zero then keep their digits, where
-// E[x^2] - E[x]^2 in float would cancel them. Fixed blocks of samples are summed in
-// parallel and added in block order, so the result does not depend on the number of threads.
-void batch_statistics(std::vector<double>& mean, std::vector<double>& var, const float* x,
-                      const BatchNormArgs& a) {
+// Per channel of v (N, C, S), the sums of v - shift[ch] and of its square, in double. Fixed
+// blocks of samples are summed in parallel and added in block order, so the result does not
+// depend on the number of threads.
+void channel_sums(std::vector<double>& sum, std::vector<double>& sum_sq, const float* v,
+                  const std::vector<double>& shift, const BatchNormArgs& a) {
   constexpr int64_t kBlockValues = 1 << 14;
   const int64_t n = a.n, c = a.c, s = a.s;
   const int64_t per_block = std::max<int64_t>(1, kBlockValues / (c * s));
@@ -142,30 +141,41 @@ void batch_statistics(std::vector<double>& mean, std::vector<double>& var, const
 #pragma omp parallel for collapse(2) if (n * c * s > kParallelGrain)
   for (int64_t blk = 0; blk < blocks; ++blk)
     for (int64_t ch = 0; ch < c; ++ch) {
-      const double shift = x[ch * s];
-      double sum = 0, sum_sq = 0;
+      double s1 = 0, s2 = 0;
       for (int64_t i = blk * per_block; i < std::min(n, (blk + 1) * per_block); ++i) {
-        const float* run = x + (i * c + ch) * s;
-#pragma omp simd reduction(+ : sum, sum_sq)
+        const float* run = v + (i * c + ch) * s;
+#pragma omp simd reduction(+ : s1, s2)
         for (int64_t k = 0; k < s; ++k) {
-          const double d = run[k] - shift;
-          sum += d;
-          sum_sq += d * d;
+          const double d = run[k] - shift[ch];
+          s1 += d;
+          s2 += d * d;
         }
       }
-      partial[2 * (blk * c + ch)] = sum;
-      partial[2 * (blk * c + ch) + 1] = sum_sq;
+      partial[2 * (blk * c + ch)] = s1;
+      partial[2 * (blk * c + ch) + 1] = s2;
     }
-  const auto count = static_cast<double>(n * s);
-  for (int64_t ch = 0; ch < c; ++ch) {
-    double sum = 0, sum_sq = 0;
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      sum += partial[2 * (blk * c + ch)];
-      sum_sq += partial[2 * (blk * c + ch) + 1];
+  sum.assign(static_cast<size_t>(c), 0.0);
+  sum_sq.assign(static_cast<size_t>(c), 0.0);
+  for (int64_t blk = 0; blk < blocks; ++blk)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      sum[ch] += partial[2 * (blk * c + ch)];
+      sum_sq[ch] += partial[2 * (blk * c + ch) + 1];
     }
-    const double shifted_mean = sum / count;
-    mean[ch] = x[ch * s] + shifted_mean;
-    var[ch] = std::max(0.0, sum_sq / count - shifted_mean * shifted_mean);
+}
+
+// Per-channel mean and biased variance of x (N, C, S), from sums in double of the values
+// less a shift (the channel's first value): inputs far from zero then keep their digits,
+// where E[x^2] - E[x]^2 in float would cancel them.
+void batch_statistics(std::vector<double>& mean, std::vector<double>& var, const float* x,
+                      const BatchNormArgs& a) {
+  std::vector<double> shift(static_cast<size_t>(a.c)), sum, sum_sq;
+  for (int64_t ch = 0; ch < a.c; ++ch) shift[ch] = x[ch * a.s];
+  channel_sums(sum, sum_sq, x, shift, a);
+  const auto count = static_cast<double>(a.n * a.s);
+  for (int64_t ch = 0; ch < a.c; ++ch) {
+    const double shifted_mean = sum[ch] / count;
+    mean[ch] = shift[ch] + shifted_mean;
+    var[ch] = std::max(0.0, sum_sq[ch] / count - shifted_mean * shifted_mean);
   }
 }
 
@@ -228,6 +238,11 @@ void batch_norm_backward(float* dx, float* dw, float* db, const float* dy, const
   if (data_size == 0) return zero_params(dw, db, a.c);
   const NormPrimitives& p = batch_norm_primitives(a, w, db);
   run_backward(p, dx, dw, db, dy, x, w, mean, var, data_size, a.c);
+  if (!db) return;
+  // oneDNN sums dy in float; in double, as PyTorch, it keeps its digits over large batches.
+  std::vector<double> sum, unused;
+  channel_sums(sum, unused, dy, std::vector<double>(static_cast<size_t>(a.c), 0.0), a);
+  for (int64_t ch = 0; ch < a.c; ++ch) db[ch] = static_cast<float>(sum[ch]);
 }
 
 }  // namespace tide
