@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "op_table.hpp"
@@ -132,6 +133,34 @@ TEST(CrossEntropy, OptionsAgreeWithThePlainLossAndRefuseWhatPyTorchRefuses) {
   EXPECT_THROW(
       cross_entropy_soft(Variable(x), Tensor::from<float>({5, 4}, std::vector<float>(20, 2.0f))),
       Error);
+
+// padding_idx against PyTorch (tests/fixtures/embedding_padding): the padding row is looked
+// up but gets no gradient, though indices use it twice. Its true derivative is not zero, so
+// finite differences check the other rows: the padding row is a constant spliced into the
+// table.
+TEST(Embedding, PaddingRowGetsNoGradientAsPyTorch) {
+  const TensorMap f = load_safetensors(std::string(TIDE_SOURCE_DIR) +
+                                       "/tests/fixtures/embedding_padding.safetensors");
+  for (const int64_t padding : {3, -4}) {
+    Variable w(f.at("weight").clone(), true);
+    const Variable out = embedding(w, f.at("indices"), padding);
+    testing::expect_close(out.value(), f.at("output"), "output");
+    out.backward(f.at("grad_output"));
+    testing::expect_close(w.grad(), f.at("grad_weight"), "d out / d weight");
+  }
+  const Tensor ids = f.at("indices");
+  const Tensor w = f.at("weight").to(DType::f64);
+  const Tensor padding_row = w.slice(3, 4).clone();
+  const GradcheckResult r = gradcheck(
+      [&](const std::vector<Variable>& in) {
+        const Variable table =
+            concat({slice(in[0], 0, 0, 3), Variable(padding_row), slice(in[0], 0, 3, 6)}, 0);
+        return embedding(table, ids, 3);
+      },
+      {concat({Variable(w.slice(0, 3)), Variable(w.slice(4, 7))}, 0).value()});
+  EXPECT_TRUE(r.ok) << r.report;
+  EXPECT_THAT(testing::error_of([&] { embedding(Variable(w), ids, 7); }),
+              ::testing::HasSubstr("padding_idx 7 is outside the vocabulary of 7"));
 }
 
 }  // namespace

@@ -119,6 +119,7 @@ const std::map<std::string, std::vector<std::string>>& non_defaults() {
       {"nesterov", {"--nesterov"}},
       {"beta1", {"--beta1", "0.8"}},
       {"beta2", {"--beta2", "0.99"}},
+      {"amsgrad", {"--amsgrad", "--optimizer", "adamw"}},
       {"eps", {"--eps", "1e-07"}},
       {"lars-trust", {"--lars-trust", "0.01"}},
       {"l1", {"--l1", "0.0001"}},

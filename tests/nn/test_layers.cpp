@@ -10,6 +10,7 @@
 #include "tide/nn/layers.hpp"
 #include "tide/nn/norm_layers.hpp"
 #include "tide/tensor/random.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 namespace tide {
 namespace {
@@ -135,6 +136,29 @@ TEST(Embedding, LooksUpRowsAndRejectsBadIndices) {
                 emb(Variable(Tensor::from<int64_t>({3}, {0, 5, 1})));
               }),
               HasSubstr("index 5 at position 1"));
+}
+
+// As torch.nn.Embedding(7, 3, padding_idx=3) (its initial weight in
+// tests/fixtures/embedding_padding): the padding row starts at zero, the others do not, and
+// the row gets no gradient through the layer.
+TEST(Embedding, PaddingRowStartsAtZeroAndGetsNoGradient) {
+  const TensorMap f = load_safetensors(std::string(TIDE_SOURCE_DIR) +
+                                       "/tests/fixtures/embedding_padding.safetensors");
+  const auto torch_init = f.at("init_weight").to_vector();
+  RngStream rng(0, RngPurpose::init);
+  Embedding emb(7, 3, rng, -4);
+  EXPECT_EQ(emb.describe(), "Embedding(7, 3, padding_idx=3)");
+  const auto w = emb.weight().value().to_vector();
+  for (size_t i = 0; i < w.size(); ++i)
+    if (i / 3 == 3)
+      EXPECT_EQ(w[i], torch_init[i]) << "element " << i;
+    else
+      EXPECT_NE(w[i], 0.0) << "element " << i;
+  sum(emb(Variable(Tensor::from<int64_t>({3}, {3, 0, 3})))).backward();
+  const auto g = emb.weight().grad().to_vector();
+  EXPECT_EQ(std::vector<double>(g.begin() + 9, g.begin() + 12), std::vector<double>(3, 0.0));
+  EXPECT_EQ(std::vector<double>(g.begin(), g.begin() + 3), std::vector<double>(3, 1.0));
+  EXPECT_THAT(error_of([&] { Embedding(7, 3, rng, 7); }), HasSubstr("padding_idx 7"));
 }
 
 TEST(LayerNorm, RejectsMismatchedTrailingShape) {

@@ -1,7 +1,7 @@
-// Every optimizer against torch.optim (tests/fixtures/optimizers.safetensors, written by
-// generate.py): three steps from the same parameters with the same gradients give the same
-// parameters. LARS has no torch.optim class; the generator holds its reference. Then state
-// round trips and bad options.
+// Every optimizer against torch.optim (tests/fixtures/optimizers.safetensors and
+// optimizers_amsgrad.safetensors, written by generate.py): three steps from the same parameters
+// with the same gradients give the same parameters. LARS has no torch.optim class; the generator
+// holds its reference. Then state round trips and bad options.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -15,8 +15,13 @@ namespace {
 using ::testing::HasSubstr;
 
 const TensorMap& fixture() {
-  static const TensorMap f =
-      load_safetensors(std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/optimizers.safetensors");
+  static const TensorMap f = [] {
+    const std::string dir = std::string(TIDE_SOURCE_DIR) + "/tests/fixtures/";
+    TensorMap all = load_safetensors(dir + "optimizers.safetensors");
+    for (auto& [name, t] : load_safetensors(dir + "optimizers_amsgrad.safetensors"))
+      all.emplace(name, t);  // the same parameters and gradients, and the amsgrad cases
+    return all;
+  }();
   return f;
 }
 
@@ -41,6 +46,20 @@ const Case kCases[] = {
       .beta2 = 0.99,
       .eps = 1e-6}},
     {"adamw", {.kind = OptimizerKind::adamw, .lr = 0.01, .weight_decay = 0.1}},
+    {"adam_amsgrad",
+     {.kind = OptimizerKind::adam,
+      .lr = 0.01,
+      .weight_decay = 0.1,
+      .beta1 = 0.8,
+      .beta2 = 0.5,
+      .amsgrad = true,
+      .eps = 1e-6}},
+    {"adamw_amsgrad",
+     {.kind = OptimizerKind::adamw,
+      .lr = 0.01,
+      .weight_decay = 0.1,
+      .beta2 = 0.5,
+      .amsgrad = true}},
     {"rmsprop", {.kind = OptimizerKind::rmsprop, .lr = 0.01, .alpha = 0.9}},
     {"rmsprop_centered",
      {.kind = OptimizerKind::rmsprop,
@@ -105,6 +124,38 @@ TEST_P(OptimizerTest, StateDictResumesExactly) {
     return w.value().to_vector();
   };
   EXPECT_EQ(run(false), run(true)) << c.name;
+}
+
+// amsgrad's running maximum of the second moment is state: it is saved (as PyTorch names it),
+// and a run resumed from the state dict after the gradient shrinks ends where an unbroken one
+// does (with the maximum lost it would divide by the smaller, current moment).
+TEST(Optimizers, AmsgradSavesTheMaximumSecondMoment) {
+  const OptimizerConfig config{.kind = OptimizerKind::adam, .beta2 = 0.5, .amsgrad = true};
+  auto run = [&](bool reload) {
+    Variable w(Tensor::from<float>({2}, {1, -2}), true);
+    auto opt = make_optimizer({w}, config);
+    for (int i = 0; i < 4; ++i) {
+      if (i == 2 && reload) {
+        const TensorMap state = opt->state_dict();
+        EXPECT_GT(state.at("max_exp_avg_sq.0").to_vector()[0],
+                  state.at("exp_avg_sq.0").to_vector()[0]);
+        opt = make_optimizer({w}, config);
+        opt->load_state_dict(state);
+      }
+      opt->zero_grad();
+      w.accumulate_grad(Tensor::full({2}, i == 0 ? 3.0 : 0.1));
+      opt->step();
+    }
+    return w.value().to_vector();
+  };
+  EXPECT_EQ(run(false), run(true));
+  // Plain Adam keeps no maximum.
+  Variable w(Tensor::zeros({2}), true);
+  auto adam = make_optimizer({w}, {.kind = OptimizerKind::adam});
+  w.accumulate_grad(Tensor::full({2}, 1.0));
+  adam->step();
+  EXPECT_EQ(adam->state_dict().count("max_exp_avg_sq.0"), 0u);
+  EXPECT_EQ(adam->state_dict().count("exp_avg_sq.0"), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, OptimizerTest, ::testing::ValuesIn(kCases),

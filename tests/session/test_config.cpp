@@ -85,6 +85,8 @@ TEST(Config, OptimizerAndRegularisationOptionsAreChecked) {
                 c.nesterov = true;
               }),
               HasSubstr("nesterov is an option of optimizer sgd"));
+  EXPECT_THAT(error_with([](TrainConfig& c) { c.amsgrad = true; }),
+              HasSubstr("amsgrad is an option of optimizer adam and adamw"));
   EXPECT_THAT(error_with([](TrainConfig& c) { c.schedule.kind = ScheduleKind::multistep; }),
               HasSubstr("schedule.kind multistep needs schedule.milestones"));
   EXPECT_THAT(

@@ -78,7 +78,8 @@ Variable square(const Variable& x) {
 Variable sqrt(const Variable& x) {
   return unary_op(x, UnaryOp::sqrt, "sqrt");
 }
-Variable gelu(const Variable& x) {
+Variable gelu(const Variable& x, GeluApproximation approximate) {
+  if (approximate == GeluApproximation::tanh) return unary_op(x, UnaryOp::gelu_tanh, "gelu_tanh");
   return unary_op(x, UnaryOp::gelu, "gelu");
 }
 

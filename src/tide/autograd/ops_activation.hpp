@@ -12,8 +12,10 @@ Variable exp(const Variable& x);
 Variable log(const Variable& x);
 Variable square(const Variable& x);
 Variable sqrt(const Variable& x);
-// x * Phi(x), the exact (erf) form of torch.nn.functional.gelu.
-Variable gelu(const Variable& x);
+// torch.nn.functional.gelu: x * Phi(x), the exact (erf) form; or with
+// GeluApproximation::tanh, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) (approximate='tanh').
+enum class GeluApproximation { none, tanh };
+Variable gelu(const Variable& x, GeluApproximation approximate = GeluApproximation::none);
 
 // Softmax and log-softmax over dimension `dim` (negative counts from the end).
 Variable softmax(const Variable& x, int dim);

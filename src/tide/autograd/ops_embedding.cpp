@@ -7,12 +7,19 @@
 
 namespace tide {
 
-Variable embedding(const Variable& weight, const Tensor& indices) {
+Variable embedding(const Variable& weight, const Tensor& indices,
+                   std::optional<int64_t> padding_idx) {
   const Tensor& w = weight.value();
   TIDE_CHECK(w.ndim() == 2, "embedding: weight must be (V, D), got {}", w.str());
   TIDE_CHECK(indices.dtype() == DType::i64, "embedding: indices must be i64, got {}",
              indices.str());
   const int64_t vocab = w.dim(0), d = w.dim(1), n = indices.numel();
+  if (padding_idx) {
+    TIDE_CHECK(*padding_idx >= -vocab && *padding_idx < vocab,
+               "embedding: padding_idx {} is outside the vocabulary of {}", *padding_idx, vocab);
+    if (*padding_idx < 0) *padding_idx += vocab;
+  }
+  const int64_t padding = padding_idx.value_or(-1);
   const int64_t* idx = indices.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)
     TIDE_CHECK(idx[i] >= 0 && idx[i] < vocab,
@@ -29,7 +36,7 @@ Variable embedding(const Variable& weight, const Tensor& indices) {
   });
   return make_result(
       y, {weight},
-      [indices, d, n](const Tensor& dy, std::vector<Variable>& in) {
+      [indices, d, n, padding](const Tensor& dy, std::vector<Variable>& in) {
         Tensor dw = in[0].new_grad();  // (vocab, d)
         dw.fill(0.0);
         const int64_t* ids = indices.data<int64_t>();
@@ -38,6 +45,7 @@ Variable embedding(const Variable& weight, const Tensor& indices) {
           T* out = dw.data<T>();
           const T* g = dy.data<T>();
           for (int64_t i = 0; i < n; ++i) {
+            if (ids[i] == padding) continue;
             T* row = out + ids[i] * d;
             const T* from = g + i * d;
 #pragma omp simd

@@ -128,6 +128,25 @@ void sum_to_shape(T* out, const T* in, const Shape& out_shape, const Shape& in_s
   }
 }
 
+namespace {
+
+// The constants of gelu's tanh form: sqrt(2 / pi) and PyTorch's kappa.
+constexpr double kGeluBeta = 0.7978845608028654, kGeluKappa = 0.044715;
+
+template <class T>
+T gelu_tanh(T x) {
+  return T(0.5) * x * (T(1) + std::tanh(T(kGeluBeta) * (x + T(kGeluKappa) * x * x * x)));
+}
+
+template <class T>
+T gelu_tanh_derivative(T x) {
+  const T t = std::tanh(T(kGeluBeta) * (x + T(kGeluKappa) * x * x * x));
+  return T(0.5) * (T(1) + t) +
+         T(0.5) * x * (T(1) - t * t) * T(kGeluBeta) * (T(1) + T(3 * kGeluKappa) * x * x);
+}
+
+}  // namespace
+
 template <class T>
 void unary(T* y, const T* x, int64_t n, UnaryOp op) {
 #define TIDE_UNARY_LOOP(expr)                                                                \
@@ -155,6 +174,8 @@ void unary(T* y, const T* x, int64_t n, UnaryOp op) {
       TIDE_UNARY_LOOP(std::sqrt(v));
     case UnaryOp::gelu:
       TIDE_UNARY_LOOP(T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2))));
+    case UnaryOp::gelu_tanh:
+      TIDE_UNARY_LOOP(gelu_tanh(v));
   }
 #undef TIDE_UNARY_LOOP
 }
@@ -193,6 +214,9 @@ void unary_backward(T* dx, const T* dy, const T* x, const T* y, int64_t n, Unary
     case UnaryOp::gelu:
       TIDE_BACKWARD_LOOP(dy[i] * (T(0.5) * (T(1) + std::erf(x[i] * T(M_SQRT1_2))) +
                                   x[i] * std::exp(T(-0.5) * x[i] * x[i]) * T(0.3989422804014327)));
+    // With t = tanh(u), u = beta (x + kappa x^3): 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx.
+    case UnaryOp::gelu_tanh:
+      TIDE_BACKWARD_LOOP(dy[i] * gelu_tanh_derivative(x[i]));
   }
 #undef TIDE_BACKWARD_LOOP
 }

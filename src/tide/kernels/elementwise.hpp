@@ -24,8 +24,9 @@ void binary(T* out, const T* a, const T* b, const Shape& out_shape, const Shape&
 template <class T>
 void sum_to_shape(T* out, const T* in, const Shape& out_shape, const Shape& in_shape);
 
-// gelu is the exact form, x * Phi(x) with the normal CDF Phi (PyTorch's default).
-enum class UnaryOp { relu, sigmoid, tanh, exp, log, neg, square, sqrt, gelu };
+// gelu is the exact form, x * Phi(x) with the normal CDF Phi (PyTorch's default); gelu_tanh
+// PyTorch's approximate='tanh': 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+enum class UnaryOp { relu, sigmoid, tanh, exp, log, neg, square, sqrt, gelu, gelu_tanh };
 
 // y (n) = f(x) (n)
 template <class T>

@@ -42,8 +42,8 @@ void sgd_step(float* p, float* m, const float* g, int64_t n, float lr, float mom
   }
 }
 
-void adam_step(float* p, float* m, float* v, const float* g, int64_t n, float lr, float beta1,
-               float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
+void adam_step(float* p, float* m, float* v, float* v_max, const float* g, int64_t n, float lr,
+               float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
   const double bc1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(t));
   const double bc2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(t));
   const float step = static_cast<float>(lr / bc1), root_bc2 = static_cast<float>(std::sqrt(bc2));
@@ -55,7 +55,9 @@ void adam_step(float* p, float* m, float* v, const float* g, int64_t n, float lr
     const float d = g[i] + wd * pi;
     m[i] = beta1 * m[i] + (1.0f - beta1) * d;
     v[i] = beta2 * v[i] + (1.0f - beta2) * d * d;
-    p[i] = pi - step * m[i] / (std::sqrt(v[i]) / root_bc2 + eps);
+    float second = v[i];
+    if (v_max) second = v_max[i] = std::max(v_max[i], v[i]);
+    p[i] = pi - step * m[i] / (std::sqrt(second) / root_bc2 + eps);
   }
 }
 

@@ -17,9 +17,10 @@ void sgd_step(float* p, float* m, const float* g, int64_t n, float lr, float mom
 // One Adam step (torch.optim.Adam, or AdamW with `decoupled`), t the 1-based step count:
 //   Adam:  d = g + weight_decay * p            AdamW: p = p * (1 - lr * weight_decay), d = g
 //   m = beta1 * m + (1 - beta1) * d;  v = beta2 * v + (1 - beta2) * d^2
+//   amsgrad (v_max not null): v_max = max(v_max, v), and v_max stands for v below
 //   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-void adam_step(float* p, float* m, float* v, const float* g, int64_t n, float lr, float beta1,
-               float beta2, float eps, float weight_decay, bool decoupled, int64_t t);
+void adam_step(float* p, float* m, float* v, float* v_max, const float* g, int64_t n, float lr,
+               float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t);
 
 // One RMSprop step (torch.optim.RMSprop):
 //   d = g + weight_decay * p;  v = alpha * v + (1 - alpha) * d^2

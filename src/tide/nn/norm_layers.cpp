@@ -1,5 +1,7 @@
 #include "tide/nn/norm_layers.hpp"
 
+#include <algorithm>
+
 #include "tide/autograd/ops.hpp"
 #include "tide/tensor/random.hpp"
 
@@ -73,16 +75,31 @@ std::string Dropout::describe() const {
   return fmt::format("Dropout({})", p_);
 }
 
-Embedding::Embedding(int64_t count, int64_t dim, RngStream& rng) {
+Embedding::Embedding(int64_t count, int64_t dim, RngStream& rng,
+                     std::optional<int64_t> padding_idx) {
   TIDE_CHECK(count > 0 && dim > 0, "Embedding({}, {}): sizes must be positive", count, dim);
-  weight_ = register_parameter("weight", normal({count, dim}, 0.0, 1.0, rng));
+  if (padding_idx) {
+    TIDE_CHECK(*padding_idx >= -count && *padding_idx < count,
+               "Embedding({}, {}): padding_idx {} is outside the table", count, dim, *padding_idx);
+    if (*padding_idx < 0) *padding_idx += count;
+    padding_idx_ = padding_idx;
+  }
+  Tensor w = normal({count, dim}, 0.0, 1.0, rng);
+  if (padding_idx_) {
+    float* row = w.data<float>() + *padding_idx_ * dim;
+    std::fill(row, row + dim, 0.0f);
+  }
+  weight_ = register_parameter("weight", w);
 }
 
 Variable Embedding::forward(const Variable& indices) {
-  return embedding(weight_, indices.value());
+  return embedding(weight_, indices.value(), padding_idx_);
 }
 
 std::string Embedding::describe() const {
+  if (padding_idx_)
+    return fmt::format("Embedding({}, {}, padding_idx={})", weight_.dim(0), weight_.dim(1),
+                       *padding_idx_);
   return fmt::format("Embedding({}, {})", weight_.dim(0), weight_.dim(1));
 }
 

@@ -2,6 +2,8 @@
 // Embedding, with PyTorch's parameter and buffer names.
 #pragma once
 
+#include <optional>
+
 #include "tide/core/rng.hpp"
 #include "tide/nn/module.hpp"
 
@@ -51,16 +53,20 @@ class Dropout : public Module {
 };
 
 // A table of `count` vectors of size `dim`, initialised N(0, 1) as PyTorch. forward takes
-// i64 indices (as a Variable's value) and returns (indices..., dim).
+// i64 indices (as a Variable's value) and returns (indices..., dim). With padding_idx
+// (negative counts from the end), that row starts at zero and receives no gradient, as
+// torch.nn.Embedding(padding_idx=k).
 class Embedding : public Module {
  public:
-  Embedding(int64_t count, int64_t dim, RngStream& rng);
+  Embedding(int64_t count, int64_t dim, RngStream& rng,
+            std::optional<int64_t> padding_idx = std::nullopt);
   Variable forward(const Variable& indices) override;
   std::string describe() const override;
   const Variable& weight() const { return weight_; }
 
  private:
   Variable weight_;
+  std::optional<int64_t> padding_idx_;
 };
 
 }  // namespace tide

@@ -15,7 +15,9 @@ void check_f32(const std::vector<Variable>& params, const char* who) {
 }  // namespace
 
 Adam::Adam(std::vector<Variable> params, AdamOptions o)
-    : Optimizer(std::move(params), o.lr), options_(o), state_(params_, {"exp_avg", "exp_avg_sq"}) {
+    : Optimizer(std::move(params), o.lr),
+      options_(o),
+      state_(params_, {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}) {
   TIDE_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1,
              "{} betas must be in [0, 1), got {} and {}", name(), o.beta1, o.beta2);
   TIDE_CHECK(o.eps > 0 && o.weight_decay >= 0, "{} needs eps > 0 and weight decay >= 0", name());
@@ -28,11 +30,12 @@ void Adam::step() {
     const Tensor& g = params_[i].grad();
     if (!g.defined()) continue;
     const Tensor& p = params_[i].value();
-    adam_step(
-        p.data<float>(), state_.get("exp_avg", i), state_.get("exp_avg_sq", i), g.data<float>(),
-        p.numel(), static_cast<float>(lr_), static_cast<float>(options_.beta1),
-        static_cast<float>(options_.beta2), static_cast<float>(options_.eps),
-        static_cast<float>(decay_of(i, options_.weight_decay)), options_.decoupled, state_.step);
+    adam_step(p.data<float>(), state_.get("exp_avg", i), state_.get("exp_avg_sq", i),
+              options_.amsgrad ? state_.get("max_exp_avg_sq", i) : nullptr, g.data<float>(),
+              p.numel(), static_cast<float>(lr_), static_cast<float>(options_.beta1),
+              static_cast<float>(options_.beta2), static_cast<float>(options_.eps),
+              static_cast<float>(decay_of(i, options_.weight_decay)), options_.decoupled,
+              state_.step);
   }
 }
 

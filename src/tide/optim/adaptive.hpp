@@ -15,6 +15,7 @@ struct AdamOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0;
   bool decoupled = false;  // AdamW: weight decay applied to the parameter, not the gradient
+  bool amsgrad = false;    // divide by the largest second moment so far (max_exp_avg_sq)
 };
 
 class Adam : public Optimizer {

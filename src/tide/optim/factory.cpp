@@ -24,7 +24,8 @@ std::unique_ptr<Optimizer> make_of_kind(std::vector<Variable> params, const Opti
                                                 .beta2 = c.beta2,
                                                 .eps = eps(1e-8),
                                                 .weight_decay = c.weight_decay,
-                                                .decoupled = c.kind == OptimizerKind::adamw});
+                                                .decoupled = c.kind == OptimizerKind::adamw,
+                                                .amsgrad = c.amsgrad});
     case OptimizerKind::rmsprop:
       return std::make_unique<RmsProp>(std::move(params),
                                        RmsPropOptions{.lr = c.lr,

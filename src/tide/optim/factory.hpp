@@ -22,6 +22,7 @@ struct OptimizerConfig {
   bool nesterov = false;
   double weight_decay = 0;  // L2 on the gradient; decoupled for adamw
   double beta1 = 0.9, beta2 = 0.999;
+  bool amsgrad = false;   // adam, adamw
   double eps = 0;         // 0: the optimizer's own default (1e-8; Adagrad 1e-10)
   double alpha = 0.99;    // rmsprop
   bool centered = false;  // rmsprop

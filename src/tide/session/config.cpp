@@ -90,6 +90,8 @@ std::vector<Option> optimizer_options(TrainConfig& c) {
       option("nesterov", "nesterov", c.nesterov, "Use Nesterov momentum"),
       option("beta1", "beta1", c.beta1, "adam, adamw: first-moment decay", half_open(0, 1)),
       option("beta2", "beta2", c.beta2, "adam, adamw: second-moment decay", half_open(0, 1)),
+      option("amsgrad", "amsgrad", c.amsgrad,
+             "adam, adamw: divide by the largest second moment so far (AMSGrad)"),
       option("eps", "eps", c.eps, "adam, adamw, rmsprop, adagrad: epsilon",
              at_least(0).zero_means("the optimizer's default")),
       option("lars_trust", "lars-trust", c.lars_trust, "lars: trust coefficient", above(0)),
@@ -180,6 +182,9 @@ void validate_optimizer_and_run(const TrainConfig& c) {
   check_option(!c.nesterov || c.momentum > 0, {"nesterov", "momentum"}, "{0} needs {1} > 0");
   check_option(!c.nesterov || c.optimizer == OptimizerKind::sgd, {"nesterov", "optimizer"},
                "{0} is an option of {1} sgd");
+  check_option(
+      !c.amsgrad || c.optimizer == OptimizerKind::adam || c.optimizer == OptimizerKind::adamw,
+      {"amsgrad", "optimizer"}, "{0} is an option of {1} adam and adamw");
   check_option(c.warmup_epochs == 0 || c.schedule.warmup_steps == 0,
                {"warmup_epochs", "schedule.warmup_steps"},
                "{0} and {1} both set the warm-up; give one");

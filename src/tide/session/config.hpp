@@ -69,6 +69,7 @@ struct TrainConfig {
   double weight_decay = 0;
   bool nesterov = false;
   double beta1 = 0.9, beta2 = 0.999;  // adam, adamw
+  bool amsgrad = false;               // adam, adamw: by the largest second moment so far
   double eps = 0;                     // 0: the optimizer's default
   double lars_trust = 0.001;          // lars's trust coefficient
   double l1 = 0;                      // L1 penalty on weights (not biases, norm parameters)

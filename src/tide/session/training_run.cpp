@@ -65,6 +65,7 @@ std::unique_ptr<Optimizer> make_configured_optimizer(const Module& model, const 
                                                             .weight_decay = c.weight_decay,
                                                             .beta1 = c.beta1,
                                                             .beta2 = c.beta2,
+                                                            .amsgrad = c.amsgrad,
                                                             .eps = c.eps,
                                                             .trust = c.lars_trust,
                                                             .decay_1d = !c.no_decay_bias_norm});
