@@ -133,6 +133,7 @@ TEST(CrossEntropy, OptionsAgreeWithThePlainLossAndRefuseWhatPyTorchRefuses) {
   EXPECT_THROW(
       cross_entropy_soft(Variable(x), Tensor::from<float>({5, 4}, std::vector<float>(20, 2.0f))),
       Error);
+}
 
 // padding_idx against PyTorch (tests/fixtures/embedding_padding): the padding row is looked
 // up but gets no gradient, though indices use it twice. Its true derivative is not zero, so
