@@ -13,6 +13,14 @@ Tensor labels() {
 
 // generate.py's WEIGHTS and PROBS: class weights, and probability targets (6, 5) made of
 // small integers over their row sums (a division rounded alike in both).
+// generate.py's HUBER_TARGETS: (4, 5) values k / 4 - 2, so that 3x - t falls on both sides of
+// the loss's delta.
+Tensor huber_targets(DType dtype) {
+  std::vector<float> t(20);
+  for (int k = 0; k < 20; ++k) t[k] = static_cast<float>(k) / 4.0f - 2.0f;
+  return Tensor::from<float>({4, 5}, t).to(dtype);
+}
+
 Tensor class_weights() {
   return Tensor::from<float>({5}, {0.5f, 2.0f, 1.0f, 0.25f, 1.5f});
 }
@@ -64,6 +72,10 @@ const std::vector<OpCase>& op_table() {
       {"log_softmax", {{4, 7}}, {kAny}, [](V x) { return log_softmax(x[0], -1); }},
       {"log_softmax_dim0", {{5, 3}}, {kAny}, [](V x) { return log_softmax(x[0], 0); }},
       {"cross_entropy", {{6, 5}}, {kAny}, [](V x) { return cross_entropy(x[0] * 3.0, labels()); }},
+      {"huber_loss",
+       {{4, 5}},
+       {kAny},
+       [](V x) { return huber_loss(x[0] * 3.0, huber_targets(x[0].dtype()), 1.5); }},
       {"cross_entropy_weighted",
        {{6, 5}},
        {kAny},

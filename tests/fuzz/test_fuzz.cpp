@@ -36,6 +36,7 @@
 
 #include "support/memory.hpp"
 #include "support/testing.hpp"
+#include "tide/classify/datasets.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
 #include "tide/data/csv.hpp"
@@ -43,6 +44,7 @@
 #include "tide/data/image_io.hpp"
 #include "tide/data/mnist.hpp"
 #include "tide/data/timeseries.hpp"
+#include "tide/models/model_file.hpp"
 #include "tide/session/checkpoint.hpp"
 #include "tide/session/config.hpp"
 #include "tide/tensor/safetensors.hpp"
@@ -664,6 +666,40 @@ TEST(Fuzz, TomlConfig) {
           cli::add_training_options(cmd, config);
           cli::apply_config_file(*cmd, path);
           validate(*config);
+        }});
+}
+
+// Model files: the shipped inception (blocks, branches, arguments) and transformer, mutated;
+// each is parsed and built for Fashion-MNIST's images, or refused.
+TEST(Fuzz, ModelFiles) {
+  for (const char* name : {"inception", "transformer"}) {
+    const std::string seed(shipped_model(name).text());
+    fuzz({.name = std::string("model-") + name,
+          .seed = seed,
+          .text = true,
+          .mutants = 2000,
+          .read = [&](std::string& b) {
+            RngStream rng(0, RngPurpose::init);
+            build_network(
+                ModelFile::parse(b, "net.toml"),
+                NetworkInputs{.sample = {1, 28, 28}, .classes = 10, .arguments = {}, .seed = 0},
+                rng);
+          }});
+  }
+}
+
+// Tables of `tide train --dataset csv`: a classification CSV, mutated, loaded as training data.
+TEST(Fuzz, Tables) {
+  const ScratchDir scratch("table");
+  const std::string path = scratch.path() + "/table.csv";
+  std::string seed = "a,b,label\n";
+  for (int i = 0; i < 20; ++i) seed += fmt::format("{},{},{}\n", i * 0.5, 3 - i, i % 3);
+  fuzz({.name = "table", .seed = seed, .text = true, .mutants = 2000, .read = [&](std::string& b) {
+          write_file(path, b);
+          TrainConfig c;
+          c.dataset = "csv";
+          c.data_dir = path;
+          load_datasets(c);
         }});
 }
 

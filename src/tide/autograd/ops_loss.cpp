@@ -1,5 +1,6 @@
 #include "tide/autograd/ops_loss.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -202,6 +203,44 @@ Variable mse_loss(const Variable& prediction, const Variable& target) {
         if (in[1].requires_grad()) in[1].accumulate_grad(affine_tensor(diff, -g, 0.0));
       },
       "mse_loss");
+}
+
+Variable huber_loss(const Variable& prediction, const Tensor& target, double delta) {
+  TIDE_CHECK(delta > 0 && std::isfinite(delta), "huber_loss: delta must be positive, got {}",
+             delta);
+  TIDE_CHECK(prediction.shape() == target.shape() && prediction.dtype() == target.dtype(),
+             "huber_loss: prediction {} and target {} must have the same shape and dtype",
+             prediction.value().str(), target.str());
+  TIDE_CHECK(prediction.numel() > 0, "huber_loss: empty input");
+  Tensor diff = binary_tensor(prediction.value(), target, BinaryOp::sub);
+  const int64_t n = diff.numel();
+  Tensor loss = Tensor::empty({}, diff.dtype());
+  dispatch_float(diff.dtype(), "huber_loss", [&]<class T>(T) {
+    const T* d = diff.data<T>();
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double a = std::abs(static_cast<double>(d[i]));
+      total += a <= delta ? 0.5 * a * a : delta * (a - 0.5 * delta);
+    }
+    loss.data<T>()[0] = static_cast<T>(total / static_cast<double>(n));
+  });
+  return make_result(
+      loss, {prediction},
+      [diff, n, delta](const Tensor& dy, std::vector<Variable>& in) {
+        // d/dp: d within delta, delta sign(d) beyond, over n.
+        Tensor dx = Tensor::empty(diff.shape(), diff.dtype());
+        dispatch_float(diff.dtype(), "huber_loss backward", [&]<class T>(T) {
+          const double g = static_cast<double>(dy.data<T>()[0]) / static_cast<double>(n);
+          const T* d = diff.data<T>();
+          T* out = dx.data<T>();
+          for (int64_t i = 0; i < n; ++i) {
+            const double v = static_cast<double>(d[i]);
+            out[i] = static_cast<T>(g * std::clamp(v, -delta, delta));
+          }
+        });
+        in[0].accumulate_grad(dx);
+      },
+      "huber_loss");
 }
 
 }  // namespace tide

@@ -33,4 +33,9 @@ Variable cross_entropy_soft(const Variable& logits, const Tensor& targets,
 // Mean squared error between prediction and target of the same shape.
 Variable mse_loss(const Variable& prediction, const Variable& target);
 
+// Mean Huber loss, as torch.nn.functional.huber_loss: 0.5 d^2 where |d| <= delta, else
+// delta (|d| - 0.5 delta), for d = prediction - target; delta > 0. The gradient flows to the
+// prediction only (the target is data).
+Variable huber_loss(const Variable& prediction, const Tensor& target, double delta = 1.0);
+
 }  // namespace tide

@@ -13,6 +13,18 @@ namespace tide {
 namespace {
 
 DataSplits load_splits(const TrainConfig& c) {
+  if (c.dataset == "csv") {
+    TableSplits t = load_table(c);
+    const int64_t outputs = c.task == Task::classification
+                                ? static_cast<int64_t>(t.spec.labels.size())
+                                : static_cast<int64_t>(t.spec.targets.size());
+    return {.train = std::make_shared<TensorDataset>(t.train_x, t.train_y),
+            .test = std::make_shared<TensorDataset>(t.test_x, t.test_y),
+            .classes = outputs,
+            .train_plain = nullptr,
+            .background = 0,
+            .table = std::move(t.spec)};
+  }
   if (c.dataset != "folder") {
     const std::string dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
     const Normalization n = default_normalization(c.dataset);
@@ -58,6 +70,8 @@ DataSplits load_datasets(const TrainConfig& c) {
     d.train = std::make_shared<PrefixDataset>(d.train, c.train_examples);
   }
   d.train_plain = d.train;
+  check_option(!c.augment.any() || !d.table, {"dataset"},
+               "{0} csv: --noise, --shift, --crop, --flip and --erase perturb images, not tables");
   if (c.augment.any()) {
     AugmentOptions a = c.augment;
     a.seed = c.seed;

@@ -3,6 +3,9 @@
 
 #include <memory>
 
+#include <optional>
+
+#include "tide/classify/tabular.hpp"
 #include "tide/data/dataset.hpp"
 #include "tide/session/config.hpp"
 
@@ -15,9 +18,13 @@ struct DataSplits {
   // --eval-train evaluates), and the value of a background pixel after normalisation.
   std::shared_ptr<Dataset> train_plain = nullptr;
   float background = 0;
+  // csv: the columns and standardisation; `classes` is then the number of classes or, for
+  // regression, of targets.
+  std::optional<TableSpec> table;
 };
 
 // fashion-mnist, mnist: the IDX files in --data-dir (or the default location).
+// csv: a table of features and a label or targets (tabular.hpp's load_table).
 // folder: --data-dir holds train/<class>/ and val/<class>/ (or test/<class>/) image folders
 // with the same classes; training crops and flips at random, evaluation takes the centre.
 // --train-examples keeps the first N training examples; --noise, --shift, --crop, --flip and

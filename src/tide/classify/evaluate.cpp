@@ -1,6 +1,8 @@
 #include "tide/classify/evaluate.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "tide/autograd/ops.hpp"
 
@@ -66,6 +68,64 @@ EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm,
     r.loss = s[0] / s[2];
     r.accuracy = s[1] / s[2];
   }
+  return r;
+}
+
+EvalResult evaluate_regression(Module& model, DataLoader& loader, const Communicator& comm,
+                               LossKind loss, double delta) {
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  // Per target j the sums of y, y^2 and the squared residual, then the loss sum and the
+  // count, in double (the total sum of squares as sum y^2 - (sum y)^2 / n loses only
+  // double's digits to a mean far from zero), summed over the ranks.
+  int64_t targets = 0;
+  Tensor sums;
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    const Tensor& y = batch->targets;
+    const int64_t n = y.dim(0), k = y.dim(1);
+    if (targets == 0) {
+      targets = k;
+      sums = Tensor::zeros({3 * k + 2}, DType::f64);
+    }
+    const Variable prediction = model(Variable(batch->inputs));
+    TIDE_CHECK(prediction.shape() == y.shape(), "the network gives {} for targets {}",
+               prediction.shape().str(), y.shape().str());
+    const Variable l = loss == LossKind::huber ? huber_loss(prediction, y, delta)
+                                               : mse_loss(prediction, Variable(y));
+    double* s = sums.data<double>();
+    const float* p = prediction.value().data<float>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < k; ++j) {
+        const double v = y.data<float>()[i * k + j];
+        const double r = static_cast<double>(p[i * k + j]) - y.data<float>()[i * k + j];
+        s[3 * j] += v;
+        s[3 * j + 1] += v * v;
+        s[3 * j + 2] += r * r;
+      }
+    s[3 * k] += l.value().item() * static_cast<double>(n);
+    s[3 * k + 1] += static_cast<double>(n);
+  }
+  model.train(was_training);
+  // Every rank must take part in the allreduce with the same size: a rank without a batch
+  // is not possible here (the sampler gives every rank its share of at least one batch).
+  TIDE_CHECK(targets > 0, "the evaluation split is empty");
+  comm.allreduce(sums, ReduceOp::sum, "the evaluation's sums");
+  const double* s = sums.data<double>();
+  const double n = s[3 * targets + 1];
+  EvalResult r;
+  r.examples = static_cast<int64_t>(n);
+  r.loss = s[3 * targets] / n;
+  r.accuracy = std::numeric_limits<double>::quiet_NaN();
+  double residual = 0, r2 = 0;
+  for (int64_t j = 0; j < targets; ++j) {
+    residual += s[3 * j + 2];
+    const double total = s[3 * j + 1] - s[3 * j] * s[3 * j] / n;
+    r2 += total > 0 ? 1 - s[3 * j + 2] / total : (s[3 * j + 2] == 0 ? 1.0 : 0.0);
+  }
+  r.rmse = std::sqrt(residual / (n * static_cast<double>(targets)));
+  r.r2 = r2 / static_cast<double>(targets);
   return r;
 }
 

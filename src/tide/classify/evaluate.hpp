@@ -7,6 +7,7 @@
 
 #include "tide/data/loader.hpp"
 #include "tide/nn/module.hpp"
+#include "tide/session/config.hpp"
 #include "tide/session/evaluation.hpp"
 
 namespace tide {
@@ -19,6 +20,12 @@ EvalResult evaluate(Module& model, DataLoader& loader);
 // this rank's counts of [true class][predicted class] (not summed over the ranks).
 EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm,
                     std::vector<std::vector<int64_t>>* confusion = nullptr);
+
+// A regressor's evaluation over one pass of `loader` on the ranks of `comm`: the mean of
+// `loss` (mse, or huber with `delta`), the RMSE over every target value and R^2 averaged over
+// the targets (each 1 - residual / total sum of squares about that target's mean).
+EvalResult evaluate_regression(Module& model, DataLoader& loader, const Communicator& comm,
+                               LossKind loss, double delta);
 
 // The number of rows of logits (N, C) whose largest entry is at the row's label (N).
 int64_t count_correct(const Tensor& logits, const Tensor& labels);

@@ -9,10 +9,13 @@
 #include <ostream>
 
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "tide/autograd/ops.hpp"
 #include "tide/classify/evaluate.hpp"
+#include "tide/classify/tabular.hpp"
+#include "tide/data/csv.hpp"
 #include "tide/data/idx.hpp"
 #include "tide/data/image_folder.hpp"
 #include "tide/data/image_io.hpp"
@@ -130,12 +133,40 @@ Inputs read_inputs(const std::string& path, const InputSpec& spec) {
   return out;
 }
 
+namespace {
+
+// Writes the rows of one batch: the class and every probability, or the predicted values.
+void write_rows(std::ostream& csv, const TrainedModel& model, const std::vector<std::string>& names,
+                const Tensor& inputs) {
+  const std::vector<std::string>& classes = model.inputs.classes;
+  const bool regression = model.inputs.table && model.inputs.table->task == Task::regression;
+  const Variable out = (*model.module)(Variable(inputs));
+  const Tensor p = regression ? out.value() : softmax(out, 1).value();
+  TIDE_CHECK(p.ndim() == 2 && p.dim(1) == static_cast<int64_t>(classes.size()),
+             "{}: the network gives {} for a batch; expected (N, {})", model.run_dir,
+             p.shape().str(), classes.size());
+  const float* q = p.data<float>();
+  for (int64_t r = 0; r < p.dim(0); ++r) {
+    const float* row = q + r * p.dim(1);
+    csv << csv_field(names[static_cast<size_t>(r)]);
+    if (!regression) {
+      const int64_t best = std::max_element(row, row + p.dim(1)) - row;
+      csv << ',' << csv_field(classes[static_cast<size_t>(best)]) << ',' << best;
+    }
+    for (int64_t c = 0; c < p.dim(1); ++c) csv << fmt::format(",{:.6g}", row[c]);
+    csv << '\n';
+  }
+}
+
+}  // namespace
+
 int64_t predict(const TrainedModel& model, const std::vector<std::string>& paths, std::ostream& csv,
                 const PredictOptions& options) {
   TIDE_CHECK(options.batch_size > 0, "the batch size must be positive, got {}", options.batch_size);
-  const std::vector<std::string>& classes = model.inputs.classes;
-  csv << "input,class,index";
-  for (const std::string& c : classes) csv << ',' << csv_field(c);
+  const bool table = model.inputs.table.has_value();
+  const bool regression = table && model.inputs.table->task == Task::regression;
+  csv << (regression ? "input" : "input,class,index");
+  for (const std::string& c : model.inputs.classes) csv << ',' << csv_field(c);
   csv << '\n';
   NoGradGuard no_grad;
   model.module->eval();
@@ -143,23 +174,25 @@ int64_t predict(const TrainedModel& model, const std::vector<std::string>& paths
   int64_t rows = 0;
   for (const std::string& path : paths) {
     std::optional<IdxInputs> idx;
-    if (kind_of(path) == InputKind::idx) idx.emplace(path, model.inputs);
-    const int64_t n = idx ? idx->size() : 1;
+    std::optional<CsvTable> rows_of_table;
+    Tensor features;
+    if (table) {
+      rows_of_table = read_csv(path);
+      features = table_features(*rows_of_table, *model.inputs.table);
+    } else if (kind_of(path) == InputKind::idx) {
+      idx.emplace(path, model.inputs);
+    }
+    const int64_t n = table ? rows_of_table->rows() : idx ? idx->size() : 1;
     for (int64_t begin = 0; begin < n; begin += options.batch_size) {
       const int64_t end = std::min(n, begin + options.batch_size);
-      const Inputs in = idx ? idx->batch(begin, end) : read_inputs(path, model.inputs);
-      const Tensor p = softmax((*model.module)(Variable(in.values)), 1).value();
-      TIDE_CHECK(p.ndim() == 2 && p.dim(1) == static_cast<int64_t>(classes.size()),
-                 "{}: the network gives {} for a batch; expected (N, {})", model.run_dir,
-                 p.shape().str(), classes.size());
-      const float* q = p.data<float>();
-      for (int64_t r = 0; r < end - begin; ++r) {
-        const float* row = q + r * p.dim(1);
-        const int64_t best = std::max_element(row, row + p.dim(1)) - row;
-        csv << csv_field(in.names[static_cast<size_t>(r)]) << ','
-            << csv_field(classes[static_cast<size_t>(best)]) << ',' << best;
-        for (int64_t c = 0; c < p.dim(1); ++c) csv << fmt::format(",{:.6g}", row[c]);
-        csv << '\n';
+      if (table) {
+        std::vector<std::string> names;
+        for (int64_t i = begin; i < end; ++i)
+          names.push_back(fmt::format("{}:{}", path, rows_of_table->lines[static_cast<size_t>(i)]));
+        write_rows(csv, model, names, features.slice(begin, end));
+      } else {
+        const Inputs in = idx ? idx->batch(begin, end) : read_inputs(path, model.inputs);
+        write_rows(csv, model, in.names, in.values);
       }
       rows += end - begin;
       if (tty) fmt::print(stderr, "\rpredict: {} inputs", rows);
@@ -170,13 +203,43 @@ int64_t predict(const TrainedModel& model, const std::vector<std::string>& paths
   return rows;
 }
 
+namespace {
+
+// A table run's evaluation: the run's test split, or every row of --data-dir FILE (the
+// test.csv of a directory), made into inputs with the run's standardisation.
+std::shared_ptr<Dataset> table_split(const TrainedModel& model, const std::string& data_dir) {
+  const CsvTable t =
+      data_dir.empty() ? test_rows(model.inputs.data_dir, false) : test_rows(data_dir, true);
+  return std::make_shared<TensorDataset>(table_features(t, *model.inputs.table),
+                                         table_targets(t, *model.inputs.table));
+}
+
+}  // namespace
+
 Evaluation evaluate_trained(const TrainedModel& model, const std::string& dataset,
                             const std::string& data_dir, int64_t batch_size) {
+  if (model.inputs.table) {
+    TIDE_CHECK(dataset.empty() || dataset == "csv",
+               "{} learned from a table; it evaluates on --dataset csv, not {}", model.run_dir,
+               dataset);
+    const std::shared_ptr<Dataset> test = table_split(model, data_dir);
+    DataLoader loader(
+        test, std::make_shared<DistributedSampler>(test->size(), 0, 1, batch_size, false, 0),
+        LoaderOptions{.batch_size = batch_size, .shuffle = false, .prefetch = 2});
+    Evaluation e;
+    e.classes = model.inputs.classes;
+    if (model.inputs.table->task == Task::regression)
+      e.result = evaluate_regression(*model.module, loader, Communicator::solo(), LossKind::mse, 1);
+    else
+      e.result = evaluate(*model.module, loader, Communicator::solo(), &e.confusion);
+    return e;
+  }
   TrainConfig c;
   c.dataset = dataset.empty() ? model.inputs.dataset : dataset;
   c.data_dir =
       data_dir.empty() && c.dataset == model.inputs.dataset ? model.inputs.data_dir : data_dir;
-  if (c.data_dir.empty() && c.dataset != "folder") c.data_dir = default_data_dir(c.dataset);
+  if (c.data_dir.empty() && c.dataset != "folder" && c.dataset != "csv")
+    c.data_dir = default_data_dir(c.dataset);
   c.image_size = model.inputs.sample[1];
   const DataSplits data = load_datasets(c);
   TIDE_CHECK(data.test->sample_shape() == model.inputs.sample,
@@ -197,6 +260,15 @@ Evaluation evaluate_trained(const TrainedModel& model, const std::string& datase
 
 void write_evaluation(const Evaluation& e, const std::string& dir) {
   fs::create_directories(dir);
+  if (e.confusion.empty()) {  // regression
+    const nlohmann::ordered_json summary = {{"loss", e.result.loss},
+                                            {"rmse", e.result.rmse},
+                                            {"r2", e.result.r2},
+                                            {"examples", e.result.examples},
+                                            {"targets", e.classes}};
+    write_text_file(dir + "/evaluation.json", summary.dump(2) + "\n");
+    return;
+  }
   nlohmann::ordered_json per_class = nlohmann::ordered_json::object();
   std::string csv = "true\\predicted";
   for (const std::string& c : e.classes) csv += "," + csv_field(c);

@@ -40,12 +40,14 @@ struct Evaluation {
 };
 
 // Evaluates on the test split of `dataset` in `data_dir` (empty: the run's own dataset and
-// directory), in batches of `batch_size`.
+// directory), in batches of `batch_size`. A table run evaluates its own test split, or every
+// row of --data-dir FILE (a directory's test.csv), standardised as in training; a regression
+// has RMSE and R^2 and no confusion matrix.
 Evaluation evaluate_trained(const TrainedModel& model, const std::string& dataset,
                             const std::string& data_dir, int64_t batch_size = 256);
 
 // evaluation.json (loss, accuracy, examples, per-class accuracy), confusion.csv and
-// confusion.png in `dir`, created if missing.
+// confusion.png in `dir`, created if missing; a regression's evaluation.json (loss, rmse, r2).
 void write_evaluation(const Evaluation& e, const std::string& dir);
 
 }  // namespace tide

@@ -15,6 +15,12 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> class_names(const TrainConfig& c, const DataSplits& data) {
+  if (data.table) {
+    if (data.table->task == Task::regression) return data.table->targets;
+    std::vector<std::string> names;
+    for (const double v : data.table->labels) names.push_back(fmt::format("{}", v));
+    return names;
+  }
   if (c.dataset == "fashion-mnist")
     return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -53,15 +59,12 @@ nlohmann::ordered_json model_json(const InputSpec& s, const ModelArguments& argu
   nlohmann::ordered_json args = nlohmann::ordered_json::object();
   for (const auto& [name, value] : arguments)
     std::visit([&, &name = name](auto v) { args[name] = v; }, value);
-  return {{"arguments", args},
-          {"inputs",
-           {{"dataset", s.dataset},
-            {"data_dir", s.data_dir},
-            {"sample_shape", sample},
-            {"classes", s.classes},
-            {"centre_crop", s.centre_crop},
-            {"mean", s.mean},
-            {"stddev", s.stddev}}}};
+  nlohmann::ordered_json inputs = {
+      {"dataset", s.dataset}, {"data_dir", s.data_dir},       {"sample_shape", sample},
+      {"classes", s.classes}, {"centre_crop", s.centre_crop}, {"mean", s.mean},
+      {"stddev", s.stddev}};
+  if (s.table) inputs["table"] = to_json(*s.table);
+  return {{"arguments", args}, {"inputs", inputs}};
 }
 
 std::pair<InputSpec, ModelArguments> from_model_json(const nlohmann::json& root,
@@ -84,12 +87,19 @@ std::pair<InputSpec, ModelArguments> from_model_json(const nlohmann::json& root,
   s.dataset = field<std::string>(j, "dataset", source);
   s.data_dir = field<std::string>(j, "data_dir", source);
   const auto sample = field<std::vector<int64_t>>(j, "sample_shape", source);
+  s.classes = field<std::vector<std::string>>(j, "classes", source);
+  TIDE_CHECK(!s.classes.empty(), "{}: lists no classes", source);
+  if (j.contains("table")) {
+    s.table = table_spec_from_json(j.at("table"), source);
+    TIDE_CHECK(sample == std::vector<int64_t>{static_cast<int64_t>(s.table->features.size())},
+               "{}: a table's sample_shape is its number of features", source);
+    s.sample = Shape(sample);
+    return {s, arguments};
+  }
   TIDE_CHECK(sample.size() == 3 && sample[0] > 0 && sample[0] <= 4 && sample[1] > 0 &&
                  sample[2] > 0 && sample[1] * sample[2] <= (int64_t{1} << 26),
              "{}: sample_shape must be images (C, H, W) of 1 to 4 channels", source);
   s.sample = Shape(sample);
-  s.classes = field<std::vector<std::string>>(j, "classes", source);
-  TIDE_CHECK(!s.classes.empty(), "{}: lists no classes", source);
   s.centre_crop = field<bool>(j, "centre_crop", source);
   s.mean = field<std::vector<float>>(j, "mean", source);
   s.stddev = field<std::vector<float>>(j, "stddev", source);
@@ -108,8 +118,11 @@ InputSpec input_spec(const TrainConfig& c, const DataSplits& data) {
               .classes = class_names(c, data),
               .centre_crop = c.dataset == "folder",
               .mean = {},
-              .stddev = {}};
-  if (c.dataset == "folder") {
+              .stddev = {},
+              .table = data.table};
+  if (data.table) {
+    s.centre_crop = false;
+  } else if (c.dataset == "folder") {
     const ImageFolderOptions o;
     s.mean = o.mean;
     s.stddev = o.stddev;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,15 @@
 namespace tide {
 
 struct InputSpec {
-  std::string dataset;   // fashion-mnist, mnist or folder
-  std::string data_dir;  // where the run's data was
-  Shape sample;          // one input, (C, H, W)
-  std::vector<std::string> classes;
+  std::string dataset;               // fashion-mnist, mnist or folder
+  std::string data_dir;              // where the run's data was
+  Shape sample;                      // one input: (C, H, W), or (features) for a table
+  std::vector<std::string> classes;  // the class names; regression: the target names
   // Images: scaled to [0, 1], then (x - mean) / stddev per channel. Folders resize the
   // shorter side to 8/7 of the size and take the centre; IDX-style data resize to (H, W).
   bool centre_crop = false;
   std::vector<float> mean, stddev;
+  std::optional<TableSpec> table;  // csv: its columns and their standardisation
 };
 
 // model.json's content, and back (throwing naming `source` for a missing or ill-typed field).

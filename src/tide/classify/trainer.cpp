@@ -55,9 +55,14 @@ class ClassifierTask : public TrainingTask {
     model_ = network_.module;
     file_text_ = file.text();
     TIDE_CHECK(network_.output_shape == Shape({data_.classes}),
-               "{}: the network gives {} per sample; a classifier of {} classes needs [{}] (end "
-               "with a linear layer of units = \"$classes\")",
-               file.source(), network_.output_shape.str(), data_.classes, data_.classes);
+               "{}: the network gives {} per sample; {} needs [{}] (end with a linear layer of "
+               "units = \"$classes\")",
+               file.source(), network_.output_shape.str(),
+               c.task == Task::classification
+                   ? fmt::format("a classifier of {} classes", data_.classes)
+                   : fmt::format("a regression of {} target{}", data_.classes,
+                                 data_.classes == 1 ? "" : "s"),
+               data_.classes);
     TIDE_CHECK(model_->num_parameters() > 0, "{}: the network has no parameters to train",
                file.source());
     if (comm.rank() == 0) {
@@ -87,10 +92,21 @@ class ClassifierTask : public TrainingTask {
   MicroBatch forward() override {
     std::optional<Batch> batch = train_->next();
     TIDE_CHECK(batch.has_value(), "the data loader ended an epoch early");
-    const Variable logits = (*model_)(Variable(batch->inputs));
-    return MicroBatch{.loss = cross_entropy(logits, batch->targets, c_.label_smoothing),
-                      .examples = batch->targets.numel(),
-                      .correct = count_correct(logits.value(), batch->targets)};
+    const Variable out = (*model_)(Variable(batch->inputs));
+    const int64_t examples = batch->targets.dim(0);
+    switch (loss_of(c_)) {
+      case LossKind::mse:
+        return {
+            .loss = mse_loss(out, Variable(batch->targets)), .examples = examples, .correct = 0};
+      case LossKind::huber:
+        return {.loss = huber_loss(out, batch->targets, c_.huber_delta),
+                .examples = examples,
+                .correct = 0};
+      default:
+        return {.loss = cross_entropy(out, batch->targets, c_.label_smoothing),
+                .examples = examples,
+                .correct = count_correct(out.value(), batch->targets)};
+    }
   }
   // The model file and its summary beside the weights: what `tide predict` rebuilds from.
   void write_files(const std::string& run_dir) const override {
@@ -100,11 +116,11 @@ class ClassifierTask : public TrainingTask {
   }
   EvalResult evaluate() override {
     broadcast_buffers();
-    return tide::evaluate(*model_, *test_, comm_);
+    return evaluate_split(*test_);
   }
   std::function<EvalResult()> evaluate_train() override {
     if (!fit_) return nullptr;
-    return [this] { return tide::evaluate(*model_, *fit_, comm_); };
+    return [this] { return evaluate_split(*fit_); };
   }
   std::string describe(int64_t steps) const override {
     return fmt::format("{}: {} parameters; {} training and {} test examples; {} steps",
@@ -112,23 +128,29 @@ class ClassifierTask : public TrainingTask {
                        data_.test->size(), steps);
   }
   nlohmann::ordered_json summary(const RunResult& r) const override {
-    return {{"model", model_name(c_)},
-            {"dataset", c_.dataset},
-            {"test_accuracy", r.test_accuracy},
-            {"test_loss", r.test_loss},
-            {"train_loss", r.train_loss},
-            {"epochs", r.epochs},
-            {"steps", r.steps},
-            {"samples_per_sec", r.samples_per_sec},
-            {"wall_s", r.wall_s},
-            {"parameters", r.parameters},
-            {"batch_size", c_.batch_size},
-            {"ranks", r.ranks},
-            {"accumulate", c_.accumulate},
-            {"global_batch", r.global_batch},
-            {"lr", r.lr},
-            {"warmup_steps", r.warmup_steps},
-            {"threads", num_threads()}};
+    nlohmann::ordered_json out = {{"model", model_name(c_)},
+                                  {"dataset", c_.dataset},
+                                  {"test_accuracy", r.test_accuracy},
+                                  {"test_loss", r.test_loss},
+                                  {"train_loss", r.train_loss},
+                                  {"epochs", r.epochs},
+                                  {"steps", r.steps},
+                                  {"samples_per_sec", r.samples_per_sec},
+                                  {"wall_s", r.wall_s},
+                                  {"parameters", r.parameters},
+                                  {"batch_size", c_.batch_size},
+                                  {"ranks", r.ranks},
+                                  {"accumulate", c_.accumulate},
+                                  {"global_batch", r.global_batch},
+                                  {"lr", r.lr},
+                                  {"warmup_steps", r.warmup_steps},
+                                  {"threads", num_threads()}};
+    if (c_.task == Task::regression) {
+      out["task"] = "regression";
+      out["test_rmse"] = r.test_rmse;
+      out["test_r2"] = r.test_r2;
+    }
+    return out;
   }
 
  private:
@@ -139,6 +161,11 @@ class ClassifierTask : public TrainingTask {
         std::move(set),
         std::make_shared<DistributedSampler>(n, comm_.rank(), comm_.size(), batch, false, 0),
         LoaderOptions{.batch_size = batch, .shuffle = false, .prefetch = c_.prefetch});
+  }
+  EvalResult evaluate_split(DataLoader& loader) const {
+    if (c_.task == Task::regression)
+      return evaluate_regression(*model_, loader, comm_, loss_of(c_), c_.huber_delta);
+    return tide::evaluate(*model_, loader, comm_);
   }
   // Rank 0's buffers (batch norm's running statistics) on every rank before evaluating: each
   // rank's own track only its share of the data.
@@ -176,7 +203,8 @@ TrainSummary train_classifier(TrainConfig c) {
 
 TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   validate(c);
-  if (c.data_dir.empty() && c.dataset != "folder") c.data_dir = default_data_dir(c.dataset);
+  if (c.data_dir.empty() && c.dataset != "folder" && c.dataset != "csv")
+    c.data_dir = default_data_dir(c.dataset);
   if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
   TrainingRun run(c, comm);
   ClassifierTask task(run.config(), comm);

@@ -36,7 +36,7 @@ void start(const UseOptions& o) {
 
 void add_predict_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "predict", "Classify inputs (PNG, JPEG, IDX image files) with a trained model: a CSV");
+      "predict", "Apply a trained model to inputs (PNG, JPEG, IDX image files; CSV tables): a CSV");
   auto o = std::make_shared<UseOptions>();
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
@@ -80,6 +80,12 @@ void add_evaluate_command(CLI::App& app) {
     const Evaluation e = evaluate_trained(model, *dataset, *data_dir, o->batch_size);
     const std::string dir = out->empty() ? model.run_dir + "/evaluation" : *out;
     write_evaluation(e, dir);
+    if (e.confusion.empty()) {
+      fmt::print("test rmse {:.4g}  r2 {:.4f}  test loss {:.4f}  ({} examples)\n", e.result.rmse,
+                 e.result.r2, e.result.loss, e.result.examples);
+      fmt::print("wrote {}/evaluation.json\n", dir);
+      return;
+    }
     fmt::print("test accuracy {:.4f}  test loss {:.4f}  ({} examples)\n", e.result.accuracy,
                e.result.loss, e.result.examples);
     fmt::print("wrote {}/evaluation.json, confusion.csv and confusion.png\n", dir);

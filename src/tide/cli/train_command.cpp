@@ -1,3 +1,4 @@
+#include <cmath>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -187,9 +188,12 @@ void add_train_command(CLI::App& app) {
       fmt::print("to resume, run the same command with --run-dir {}\n", s.run_dir);
       return;
     }
-    fmt::print("{}test accuracy {:.4f}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
-               team.count > 1 ? fmt::format("team {}: ", team.index) : "", s.test_accuracy,
-               s.test_loss, s.steps, s.samples_per_sec, s.wall_s);
+    const std::string figures =
+        std::isnan(s.test_r2) ? fmt::format("test accuracy {:.4f}", s.test_accuracy)
+                              : fmt::format("test rmse {:.4g}  r2 {:.4f}", s.test_rmse, s.test_r2);
+    fmt::print("{}{}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
+               team.count > 1 ? fmt::format("team {}: ", team.index) : "", figures, s.test_loss,
+               s.steps, s.samples_per_sec, s.wall_s);
     fmt::print("{}run directory: {}\n", team.count > 1 ? fmt::format("team {}: ", team.index) : "",
                s.run_dir);
   }));

@@ -8,8 +8,9 @@ TensorDataset::TensorDataset(Tensor inputs, Tensor targets)
     : inputs_(std::move(inputs)), targets_(std::move(targets)) {
   TIDE_CHECK(inputs_.dtype() == DType::f32 && inputs_.ndim() >= 1,
              "dataset inputs must be f32 (N, ...), got {}", inputs_.str());
-  TIDE_CHECK(targets_.dtype() == DType::i64 && targets_.ndim() == 1,
-             "dataset targets must be i64 (N), got {}", targets_.str());
+  TIDE_CHECK((targets_.dtype() == DType::i64 && targets_.ndim() == 1) ||
+                 (targets_.dtype() == DType::f32 && targets_.ndim() == 2),
+             "dataset targets must be labels i64 (N) or values f32 (N, T), got {}", targets_.str());
   TIDE_CHECK(inputs_.dim(0) == targets_.dim(0), "dataset has {} inputs but {} targets",
              inputs_.dim(0), targets_.dim(0));
 }
@@ -21,17 +22,25 @@ Shape TensorDataset::sample_shape() const {
 
 Batch TensorDataset::get_batch(std::span<const int64_t> indices) const {
   const int64_t b = static_cast<int64_t>(indices.size());
-  std::vector<int64_t> dims = inputs_.shape().dims();
+  std::vector<int64_t> dims = inputs_.shape().dims(), target_dims = targets_.shape().dims();
   dims[0] = b;
-  Batch batch{Tensor::empty(Shape(dims)), Tensor::empty({b}, DType::i64)};
+  target_dims[0] = b;
+  Batch batch{Tensor::empty(Shape(dims)), Tensor::empty(Shape(target_dims), targets_.dtype())};
   const int64_t row = size() > 0 ? inputs_.numel() / size() : 0;
+  // Targets are labels (i64, one per example) or values (f32, one or more per example).
+  const size_t target_row =
+      size() > 0 ? static_cast<size_t>(targets_.numel() / size()) * dtype_size(targets_.dtype())
+                 : 0;
   const float* src = inputs_.data<float>();
   float* dst = batch.inputs.data<float>();
+  const auto* target_src = static_cast<const char*>(targets_.raw_data());
+  auto* target_dst = static_cast<char*>(batch.targets.raw_data());
   for (int64_t i = 0; i < b; ++i) {
     const int64_t k = indices[static_cast<size_t>(i)];
     TIDE_CHECK(k >= 0 && k < size(), "example index {} is outside the dataset of {}", k, size());
     std::memcpy(dst + i * row, src + k * row, static_cast<size_t>(row) * sizeof(float));
-    batch.targets.data<int64_t>()[i] = targets_.data<int64_t>()[k];
+    std::memcpy(target_dst + static_cast<size_t>(i) * target_row,
+                target_src + static_cast<size_t>(k) * target_row, target_row);
   }
   return batch;
 }

@@ -26,7 +26,8 @@ class Dataset {
   virtual void set_epoch(int64_t epoch) {}
 };
 
-// A dataset held in memory as two tensors: inputs f32 (N, ...) and targets i64 (N).
+// A dataset held in memory as two tensors: inputs f32 (N, ...) and targets, labels i64 (N)
+// or values f32 (N, T).
 class TensorDataset : public Dataset {
  public:
   TensorDataset(Tensor inputs, Tensor targets);

@@ -137,8 +137,10 @@ ModelFile ModelFile::parse(const std::string& text, std::string source) {
                key.source().begin.line, key.str());
   f.name_ = model["name"].value_or(std::filesystem::path(f.source_).stem().string());
   read_arguments(table_at(root, "arguments", f.source_), f.source_, f.arguments_);
-  TIDE_CHECK(!f.arguments_.contains("classes"),
-             "{}: 'classes' is given by the data and cannot be declared in [arguments]", f.source_);
+  for (const char* given : {"classes", "outputs"})
+    TIDE_CHECK(!f.arguments_.contains(given),
+               "{}: '{}' is given by the data and cannot be declared in [arguments]", f.source_,
+               given);
   f.recommended_ = read_recommended(table_at(root, "train", f.source_), f.source_);
   for (const auto& [name, block] : table_at(root, "blocks", f.source_))
     TIDE_CHECK(block.is_table(), "{}:{}: block '{}' must be a table ([blocks.{}])", f.source_,
@@ -339,6 +341,7 @@ class Builder {
               : value;
     }
     file_scope_["classes"] = ModelArgument{inputs.classes};
+    file_scope_["outputs"] = ModelArgument{inputs.classes};  // the same, for regression
     context_.sequence = [this](const LayerSpec& owner, const toml::array& layers, const Shape& in) {
       return sequence(owner.scope(), layers, in, owner.label(), depth_ + 1);
     };

@@ -46,7 +46,17 @@ std::vector<Option> classifier_options(TrainConfig& c) {
              "Model file (TOML) describing the network to train, instead of --model; see "
              "docs/model-files.md"),
       option("dataset", "dataset", c.dataset, "Dataset")
-          .with_choices({"fashion-mnist", "mnist", "folder"}),
+          .with_choices({"fashion-mnist", "mnist", "folder", "csv"}),
+      option("task", "task", c.task,
+             "classification, or regression (of the --target columns of --dataset csv)"),
+      option("target", "target", c.target,
+             "csv: the label column (classification) or target columns a,b (regression), by "
+             "name or number (default: the last column)"),
+      option("loss", "loss", c.loss,
+             "Training loss: auto (cross-entropy to classify, mse to regress), cross-entropy, "
+             "mse or huber"),
+      option("huber_delta", "huber-delta", c.huber_delta,
+             "huber: where the loss turns from quadratic to linear", above(0)),
       option("data_dir", "data-dir", c.data_dir,
              "IDX files, or train/ and val/ image folders (default: the dataset's install "
              "location)"),
@@ -190,9 +200,21 @@ void validate_optimizer_and_run(const TrainConfig& c) {
                "{0} and {1} both set the warm-up; give one");
 }
 
+LossKind loss_of(const TrainConfig& c) {
+  if (c.loss != LossKind::automatic) return c.loss;
+  return c.task == Task::classification ? LossKind::cross_entropy : LossKind::mse;
+}
+
 void validate(const TrainConfig& c) {
   TrainConfig copy = c;
   check_limits(classifier_options(copy));
+  check_option(c.task == Task::classification || c.dataset == "csv", {"task", "dataset"},
+               "{0} regression needs {1} csv (the images of {} have classes)", c.dataset);
+  check_option((c.task == Task::classification) == (loss_of(c) == LossKind::cross_entropy),
+               {"loss", "task"}, "{0} {} does not fit {1} {}", name_of(loss_of(c)),
+               name_of(c.task));
+  check_option(c.label_smoothing == 0 || c.task == Task::classification,
+               {"label_smoothing", "task"}, "{0} is for classification, not {1} regression");
   validate_optimizer_and_run(c);
   check_option(c.team_flag.empty() == c.team_values.empty(),
                {"team_flag", "team_values", c.team_flag.empty() ? "team_values" : "team_flag"},

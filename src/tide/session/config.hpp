@@ -27,6 +27,19 @@ constexpr std::array<std::string_view, 3> choice_names(Overlap) {
   return {"auto", "on", "off"};
 }
 
+// What `tide train` learns: a class per example, or values (regression, --dataset csv).
+enum class Task { classification, regression };
+constexpr std::array<std::string_view, 2> choice_names(Task) {
+  return {"classification", "regression"};
+}
+
+// The training loss: cross-entropy for classification; mean squared error or Huber for
+// regression; auto picks cross-entropy or mse by the task.
+enum class LossKind { automatic, cross_entropy, mse, huber };
+constexpr std::array<std::string_view, 4> choice_names(LossKind) {
+  return {"auto", "cross-entropy", "mse", "huber"};
+}
+
 // A step whose loss is not finite: stop the run, or skip the step.
 enum class NanPolicy { stop, skip };
 constexpr std::array<std::string_view, 2> choice_names(NanPolicy) {
@@ -48,12 +61,16 @@ void from_text(const std::string& text, ResumeFrom& r);  // throws for an empty 
 struct TrainConfig {
   std::string model = "mlp";              // a shipped model file (models/NAME.toml)
   std::string model_file;                 // a model file of the user's; wins over `model`
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | folder
-  std::string data_dir;                   // empty: the dataset's default location
-  int64_t image_size = 64;                // folder: images are resized and cropped to this
-  int64_t train_examples = 0;             // train on the first N training examples; 0: all
-  int64_t eval_train = 0;  // after each evaluation, also evaluate the first N training
-                           // examples in eval mode (no augmentation); -1: all; 0: off
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | folder | csv
+  Task task = Task::classification;
+  std::string target;  // csv: the label column, or the target columns (a,b); empty: the last
+  LossKind loss = LossKind::automatic;
+  double huber_delta = 1.0;
+  std::string data_dir;        // empty: the dataset's default location
+  int64_t image_size = 64;     // folder: images are resized and cropped to this
+  int64_t train_examples = 0;  // train on the first N training examples; 0: all
+  int64_t eval_train = 0;      // after each evaluation, also evaluate the first N training
+                               // examples in eval mode (no augmentation); -1: all; 0: off
   int64_t epochs = 5;
   int64_t max_steps = 0;  // stop after this many steps; 0: no limit
   int64_t batch_size = 64;
@@ -128,6 +145,8 @@ double lr_scale_factor(const TrainConfig& config, int64_t global_batch);
 // --batch-size) when a value is out of range or options do not go together: all options
 // (the classifier's), or only optimizer_options and run_options (any trainer's).
 void validate(const TrainConfig& config);
+// The loss a run trains with: config.loss, or by the task when it is auto.
+LossKind loss_of(const TrainConfig& config);
 void validate_optimizer_and_run(const TrainConfig& config);
 
 // The configuration as TOML, one `key = value` per line with the flag names as keys, so the

@@ -7,9 +7,13 @@
 namespace tide {
 
 struct EvalResult {
-  double loss = 0;      // mean cross-entropy per example
-  double accuracy = 0;  // fraction of examples whose largest logit is the label
+  double loss = 0;      // mean loss per example (cross-entropy; regression: its own loss)
+  double accuracy = 0;  // fraction of examples whose largest logit is the label; NaN regressing
   int64_t examples = 0;
+  // Regression only (NaN otherwise): the root mean squared error over every target value,
+  // and R^2 (1 - residual / total sum of squares) averaged over the targets, as scikit-learn.
+  double rmse = std::numeric_limits<double>::quiet_NaN();
+  double r2 = std::numeric_limits<double>::quiet_NaN();
 };
 
 // What one evaluation saw, summed over the ranks: the training steps since the previous one
@@ -21,6 +25,8 @@ struct EpochRecord {
   int64_t step = 0;
   double train_loss = 0, train_accuracy = 0;
   double test_loss = 0, test_accuracy = 0;
+  double test_rmse = std::numeric_limits<double>::quiet_NaN();  // regression
+  double test_r2 = std::numeric_limits<double>::quiet_NaN();
   double eval_train_loss = std::numeric_limits<double>::quiet_NaN();
   double eval_train_accuracy = std::numeric_limits<double>::quiet_NaN();
   bool end_of_epoch = false;  // at the end of an epoch, not after a run's last step

@@ -145,6 +145,8 @@ void EvaluationHook::run(Session& s, int64_t epoch, bool end_of_epoch) {
                      .train_accuracy = epoch_.accuracy(),
                      .test_loss = test.loss,
                      .test_accuracy = test.accuracy,
+                     .test_rmse = test.rmse,
+                     .test_r2 = test.r2,
                      .end_of_epoch = end_of_epoch};
   epoch_ = {};
   if (writer_)
@@ -156,9 +158,12 @@ void EvaluationHook::run(Session& s, int64_t epoch, bool end_of_epoch) {
     if (writer_)
       writer_->write({step, epochs, "train-eval", fit.loss, fit.accuracy, lr_(), 0.0, s.elapsed()});
   }
+  const std::string figures = std::isnan(test.r2)
+                                  ? fmt::format("test accuracy {:.4f}", test.accuracy)
+                                  : fmt::format("test rmse {:.4g}, r2 {:.4f}", test.rmse, test.r2);
   if (log_)
-    log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.4f}{}", epoch + 1,
-             record.train_loss, test.loss, test.accuracy,
+    log_info("epoch {}: train loss {:.4f}, test loss {:.4f}, {}{}", epoch + 1, record.train_loss,
+             test.loss, figures,
              evaluate_train_ ? fmt::format(" (training examples: loss {:.4f}, accuracy {:.4f})",
                                            record.eval_train_loss, record.eval_train_accuracy)
                              : "");
@@ -196,7 +201,12 @@ void SummaryHook::after_step(Session& s, const StepResult& r) {
 void SummaryHook::after_evaluation(Session&, const EpochRecord& r) {
   if (!writer_) return;
   writer_->scalar("test/loss", r.step, r.test_loss);
-  writer_->scalar("test/accuracy", r.step, r.test_accuracy);
+  if (std::isnan(r.test_r2)) {
+    writer_->scalar("test/accuracy", r.step, r.test_accuracy);
+  } else {
+    writer_->scalar("test/rmse", r.step, r.test_rmse);
+    writer_->scalar("test/r2", r.step, r.test_r2);
+  }
 }
 
 void EarlyStoppingHook::after_evaluation(Session& s, const EpochRecord& r) {
