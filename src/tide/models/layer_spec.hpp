@@ -25,6 +25,17 @@ struct ModelFile::Document {
   toml::table root;
 };
 
+// What a TOML value is, for messages ("an integer", "a table").
+std::string toml_type(const toml::node& n);
+// The line a value starts on.
+int64_t line_of(const toml::node& n);
+// An argument's value from a TOML literal: a switch, an integer or a number; else nullopt.
+std::optional<ModelArgument> argument_value(const toml::node& n);
+std::string argument_text(const ModelArgument& a);
+// Reads a table of arguments (the file's [arguments], a block's `arguments`) into `out`;
+// throws naming `where` and the line of a value that is not an argument's.
+void read_arguments(const toml::table& t, const std::string& where, ModelArguments& out);
+
 // A layer's table, its place in the file, and the arguments its `$name` values refer to.
 class LayerSpec {
  public:
@@ -64,6 +75,9 @@ class LayerSpec {
   const toml::node* node(std::string_view key) const;
   // The argument `text` names ("$name" or "!$name"), or nullopt when it names none.
   std::optional<ModelArgument> argument(std::string_view key, const std::string& text) const;
+  // The value of `key` as an argument or a literal switch or number; nullopt when the key is
+  // absent; throws when it is another kind of value. `what` names the kind expected.
+  std::optional<ModelArgument> scalar(std::string_view key, const char* what) const;
 
   const toml::table& table_;
   const ModelArguments& scope_;
