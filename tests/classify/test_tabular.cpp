@@ -49,7 +49,9 @@ class Tables : public ::testing::Test {
   fs::path dir_;
 };
 
-// Three blobs in four dimensions, labelled 1, 2 and 5 (class indices 0, 1, 2 in order).
+// Three blobs in four dimensions, labelled 1, 2 and 5 (class indices 0, 1, 2 in order);
+// column a is on another scale (1000 + 100 x), so that only standardised features separate
+// them as well as the others.
 fs::path write_blobs(const fs::path& path) {
   std::mt19937 gen(3);
   std::normal_distribution<double> noise(0, 0.6);
@@ -59,7 +61,8 @@ fs::path write_blobs(const fs::path& path) {
   out << "a,b,c,d,species\n";
   for (int i = 0; i < 600; ++i) {
     const int k = i % 3;
-    for (int j = 0; j < 4; ++j) out << centres[k][j] + noise(gen) << ",";
+    out << 1000 + 100 * (centres[k][0] + noise(gen)) << ",";
+    for (int j = 1; j < 4; ++j) out << centres[k][j] + noise(gen) << ",";
     out << labels[k] << "\n";
   }
   return path;
@@ -77,7 +80,7 @@ TEST_F(Tables, AClassifierOfATableTrainsPredictsAndEvaluates) {
 
   // The features are standardised as in training: predicting from a file with the columns in
   // another order gives the same classes.
-  std::ofstream(dir_ / "rows.csv") << "d,c,b,a\n0,0,0,0\n-1,0,2,2\n1,2,1,-2\n";
+  std::ofstream(dir_ / "rows.csv") << "d,c,b,a\n0,0,0,1000\n-1,0,2,1200\n1,2,1,800\n";
   const auto p =
       run("predict --model " + (dir_ / "run").string() + " " + (dir_ / "rows.csv").string());
   ASSERT_EQ(p.status, 0) << p.out;

@@ -89,6 +89,14 @@ TEST_F(ModelFiles, FlagsWinOverTheRecommendedOptions) {
   EXPECT_THAT(r.out, HasSubstr("models/cnn.toml recommends --optimizer sgd --momentum 0.9 "
                                "--lr-schedule cosine"));
   EXPECT_THAT(r.out, Not(HasSubstr("--lr 0.05")));
+
+  // Another optimizer than the file's: none of its optimizer settings apply.
+  const Result adam = run(train("--model cnn --optimizer adam --max-steps 1 --train-examples 64"));
+  ASSERT_EQ(adam.status, 0) << adam.out;
+  const std::string adam_config = read(dir_ / "run" / "config.toml");
+  EXPECT_THAT(adam_config, HasSubstr("lr = 0.01\n"));
+  EXPECT_THAT(adam_config, HasSubstr("lr-schedule = \"constant\""));
+  EXPECT_THAT(adam.out, Not(HasSubstr("recommends")));
 }
 
 // One line on standard error naming the file, the line and what is wrong; no training.

@@ -205,6 +205,31 @@ TEST(ModelFile, MalformedFilesNameTheFileLineAndLayer) {
       HasSubstr("heads = 3 must divide the input's width 8"));
 }
 
+// What a small file can ask for is bounded before it is allocated: sizes, and the layers that
+// blocks using blocks multiply.
+TEST(ModelFile, SizesAndLayerCountsAreBoundedAndBranchesTakeNoIf) {
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"max_pool2d\"\npadding = 2000000000\n"),
+              HasSubstr("layer 0 (max_pool2d): padding must be from 0 to 2^30"));
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"permute\"\ndims = [0, 2, 1, 3]\n[[layers]]\n"
+                       "type = \"flatten\"\nstart = 2\n[[layers]]\ntype = \"lstm\"\n"
+                       "hidden = 1000000\nlayers = 1000\n"),
+              HasSubstr("layer 2 (lstm): its weights would hold 4e+15 values"));
+  std::string fan = "[blocks.b0]\ntype = \"relu\"\n";
+  for (int level = 1; level <= 3; ++level) {
+    fan += fmt::format("[blocks.b{}]\ntype = \"sequential\"\nlayers = [", level);
+    for (int i = 0; i < 30; ++i)
+      fan += fmt::format("{}{{ block = \"b{}\" }}", i ? ", " : "", level - 1);
+    fan += "]\n";
+  }
+  fan += "[[layers]]\nblock = \"b3\"\n";
+  EXPECT_THAT(error_of(fan), HasSubstr("the network has more than 20000 layers"));
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"add\"\nbranches = [ { type = \"identity\" }, "
+                       "{ type = \"relu\", if = false } ]\n"),
+              HasSubstr("layer 0.1: a branch is always built"));
+  EXPECT_THAT(error_of("[blocks.x]\ntype = \"relu\"\nif = false\n[[layers]]\nblock = \"x\"\n"),
+              HasSubstr("block 'x' has an `if`"));
+}
+
 TEST(ModelFile, EveryShippedModelBuildsWithItsSummary) {
   for (const std::string& name : shipped_model_names()) {
     SCOPED_TRACE(name);

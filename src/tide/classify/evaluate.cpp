@@ -72,23 +72,20 @@ EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm,
 }
 
 EvalResult evaluate_regression(Module& model, DataLoader& loader, const Communicator& comm,
-                               LossKind loss, double delta) {
+                               int64_t targets, LossKind loss, double delta) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
   // Per target j the sums of y, y^2 and the squared residual, then the loss sum and the
   // count, in double (the total sum of squares as sum y^2 - (sum y)^2 / n loses only
   // double's digits to a mean far from zero), summed over the ranks.
-  int64_t targets = 0;
-  Tensor sums;
+  TIDE_CHECK(targets > 0, "a regression needs one or more targets, got {}", targets);
+  Tensor sums = Tensor::zeros({3 * targets + 2}, DType::f64);
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
     const Tensor& y = batch->targets;
     const int64_t n = y.dim(0), k = y.dim(1);
-    if (targets == 0) {
-      targets = k;
-      sums = Tensor::zeros({3 * k + 2}, DType::f64);
-    }
+    TIDE_CHECK(k == targets, "the split has {} targets, the network {}", k, targets);
     const Variable prediction = model(Variable(batch->inputs));
     TIDE_CHECK(prediction.shape() == y.shape(), "the network gives {} for targets {}",
                prediction.shape().str(), y.shape().str());
@@ -108,12 +105,10 @@ EvalResult evaluate_regression(Module& model, DataLoader& loader, const Communic
     s[3 * k + 1] += static_cast<double>(n);
   }
   model.train(was_training);
-  // Every rank must take part in the allreduce with the same size: a rank without a batch
-  // is not possible here (the sampler gives every rank its share of at least one batch).
-  TIDE_CHECK(targets > 0, "the evaluation split is empty");
-  comm.allreduce(sums, ReduceOp::sum, "the evaluation's sums");
+  comm.allreduce(sums, ReduceOp::sum, "the evaluation's sums");  // every rank, rows or none
   const double* s = sums.data<double>();
   const double n = s[3 * targets + 1];
+  TIDE_CHECK(n > 0, "the evaluation split is empty");
   EvalResult r;
   r.examples = static_cast<int64_t>(n);
   r.loss = s[3 * targets] / n;

@@ -24,8 +24,10 @@ EvalResult evaluate(Module& model, DataLoader& loader, const Communicator& comm,
 // A regressor's evaluation over one pass of `loader` on the ranks of `comm`: the mean of
 // `loss` (mse, or huber with `delta`), the RMSE over every target value and R^2 averaged over
 // the targets (each 1 - residual / total sum of squares about that target's mean).
+// `targets` is the number of target columns (every rank must know it, also one whose share
+// of the split is empty).
 EvalResult evaluate_regression(Module& model, DataLoader& loader, const Communicator& comm,
-                               LossKind loss, double delta);
+                               int64_t targets, LossKind loss, double delta);
 
 // The number of rows of logits (N, C) whose largest entry is at the row's label (N).
 int64_t count_correct(const Tensor& logits, const Tensor& labels);

@@ -229,7 +229,8 @@ Evaluation evaluate_trained(const TrainedModel& model, const std::string& datase
     Evaluation e;
     e.classes = model.inputs.classes;
     if (model.inputs.table->task == Task::regression)
-      e.result = evaluate_regression(*model.module, loader, Communicator::solo(), LossKind::mse, 1);
+      e.result = evaluate_regression(*model.module, loader, Communicator::solo(),
+                                     static_cast<int64_t>(e.classes.size()), LossKind::mse, 1);
     else
       e.result = evaluate(*model.module, loader, Communicator::solo(), &e.confusion);
     return e;

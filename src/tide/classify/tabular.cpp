@@ -23,6 +23,13 @@ CsvTable rows_of(const CsvTable& t, int64_t begin, int64_t end) {
   return out;
 }
 
+// The first row of one file's test split: its last fifth, at least one row.
+int64_t test_start(const CsvTable& all) {
+  TIDE_CHECK(all.rows() >= 2, "{}: {} row; a training and a test split need 2 or more", all.path,
+             all.rows());
+  return all.rows() - std::max<int64_t>(1, all.rows() / 5);
+}
+
 std::vector<std::string> target_columns(const TrainConfig& c, const CsvTable& t) {
   std::vector<std::string> out;
   if (c.target.empty()) return {t.names.back()};
@@ -61,7 +68,9 @@ Tensor targets(const CsvTable& t, const TableSpec& spec) {
       const double v = column[static_cast<size_t>(i)];
       const auto it = std::lower_bound(spec.labels.begin(), spec.labels.end(), v);
       TIDE_CHECK(it != spec.labels.end() && *it == v,
-                 "{}:{}: label {} in column {} is not one of the training split's {} classes",
+                 "{}:{}: label {} in column {} is not one of the training split's {} classes (a "
+                 "file sorted by label leaves some classes to its last fifth, the test split: "
+                 "shuffle its rows, or give a directory with train.csv and test.csv)",
                  t.path, t.lines[static_cast<size_t>(i)], v, spec.targets[0], spec.labels.size());
       y.data<int64_t>()[i] = it - spec.labels.begin();
     }
@@ -130,11 +139,9 @@ TableSplits load_table(const TrainConfig& c) {
                fmt::join(train.names, ", "), test.path, fmt::join(test.names, ", "));
   } else {
     const CsvTable all = read_csv(c.data_dir);
-    TIDE_CHECK(all.rows() >= 2, "{}: {} row; a training and a test split need 2 or more", all.path,
-               all.rows());
-    const int64_t held = std::max<int64_t>(1, all.rows() / 5);
-    train = rows_of(all, 0, all.rows() - held);
-    test = rows_of(all, all.rows() - held, all.rows());
+    const int64_t first_test = test_start(all);
+    train = rows_of(all, 0, first_test);
+    test = rows_of(all, first_test, all.rows());
   }
   TableSplits out;
   out.spec = spec_of(c, train);
@@ -167,10 +174,7 @@ CsvTable test_rows(const std::string& path, bool whole_file) {
   if (fs::is_directory(path)) return read_csv((fs::path(path) / "test.csv").string());
   CsvTable all = read_csv(path);
   if (whole_file) return all;
-  TIDE_CHECK(all.rows() >= 2, "{}: {} row; a training and a test split need 2 or more", all.path,
-             all.rows());
-  const int64_t held = std::max<int64_t>(1, all.rows() / 5);
-  return rows_of(all, all.rows() - held, all.rows());
+  return rows_of(all, test_start(all), all.rows());
 }
 
 nlohmann::ordered_json to_json(const TableSpec& s) {

@@ -164,7 +164,8 @@ class ClassifierTask : public TrainingTask {
   }
   EvalResult evaluate_split(DataLoader& loader) const {
     if (c_.task == Task::regression)
-      return evaluate_regression(*model_, loader, comm_, loss_of(c_), c_.huber_delta);
+      return evaluate_regression(*model_, loader, comm_, data_.classes, loss_of(c_),
+                                 c_.huber_delta);
     return tide::evaluate(*model_, loader, comm_);
   }
   // Rank 0's buffers (batch norm's running statistics) on every rank before evaluating: each

@@ -42,7 +42,8 @@ void add_predict_command(CLI::App& app) {
   auto out = std::make_shared<std::string>();
   add_use_options(cmd, *o);
   cmd->add_option("--out", *out, "The CSV of predictions (default: standard output)");
-  cmd->add_option("inputs", *inputs, "Images or IDX files")->required();
+  cmd->add_option("inputs", *inputs, "Images, IDX files, or CSV tables for a model of a table")
+      ->required();
   cmd->callback([o, inputs, out] {
     start(*o);
     const TrainedModel model = load_trained_model(o->model);
@@ -53,10 +54,14 @@ void add_predict_command(CLI::App& app) {
     }
     const std::string partial = *out + ".partial";
     int64_t rows = 0;
-    {
+    try {
       std::ofstream csv(partial);
       TIDE_CHECK(csv.good(), "{}: cannot write the predictions", partial);
       rows = predict(model, *inputs, csv, options);
+    } catch (...) {
+      std::error_code ignored;
+      std::filesystem::remove(partial, ignored);  // no half-written file is left behind
+      throw;
     }
     std::filesystem::rename(partial, *out);
     fmt::print(stderr, "wrote {} predictions to {}\n", rows, *out);
@@ -71,7 +76,8 @@ void add_evaluate_command(CLI::App& app) {
   auto dataset = std::make_shared<std::string>(), data_dir = std::make_shared<std::string>(),
        out = std::make_shared<std::string>();
   add_use_options(cmd, *o);
-  cmd->add_option("--dataset", *dataset, "fashion-mnist, mnist or folder (default: the run's)");
+  cmd->add_option("--dataset", *dataset,
+                  "fashion-mnist, mnist, folder or csv (default: the run's)");
   cmd->add_option("--data-dir", *data_dir, "Its data (default: the run's)");
   cmd->add_option("--out", *out, "Directory of the results (default: RUN_DIR/evaluation)");
   cmd->callback([o, dataset, data_dir, out] {

@@ -87,23 +87,35 @@ void apply_team_value(CLI::App& cmd, TrainConfig& config, const Team& team) {
   set_log_prefix(fmt::format("rank {}/{} team {}", world.rank(), world.size(), team.index));
 }
 
-// The training options a [train] table may recommend: how to optimise, not what or where.
-bool recommendable(const std::string& key) {
+// Whether `key` is an option of the optimizer and its schedule (optimizer_options).
+bool optimizer_option(const std::string& key) {
   TrainConfig probe;
   for (const Option& o : optimizer_options(probe))
     if (o.flag == key) return true;
-  for (const char* k : {"batch-size", "epochs", "label-smoothing", "clip-norm", "clip-value"})
-    if (key == k) return true;
   return false;
 }
 
+// The training options a [train] table may recommend: how to optimise, not what or where.
+bool recommendable(const std::string& key) {
+  for (const char* k : {"batch-size", "epochs", "label-smoothing", "clip-norm", "clip-value"})
+    if (key == k) return true;
+  return optimizer_option(key);
+}
+
 // Sets the options the model file recommends ([train]) that neither the command line nor
-// --config gave, as if they had been given, with the option's checks.
+// --config gave, as if they had been given, with the option's checks. A learning rate and
+// schedule are tuned for one optimizer: when the user chose another, the file's optimizer
+// settings are all left out.
 void apply_recommendations(CLI::App& cmd, const TrainConfig& config) {
   const ModelFile file =
       config.model_file.empty() ? shipped_model(config.model) : ModelFile::read(config.model_file);
+  bool other_optimizer = false;
+  for (const RecommendedOption& r : file.recommended())
+    if (r.key == "optimizer" && cmd.get_option("--optimizer")->count() > 0)
+      other_optimizer = r.value != name_of(config.optimizer);
   std::vector<std::string> applied;
   for (const RecommendedOption& r : file.recommended()) {
+    if (other_optimizer && optimizer_option(r.key)) continue;
     CLI::Option* opt = cmd.get_option_no_throw("--" + r.key);
     TIDE_CHECK(opt != nullptr && recommendable(r.key), "{}:{}: [train] {}: {}", file.source(),
                r.line, r.key,
@@ -140,12 +152,14 @@ CLI::App* add_train_parser(CLI::App& app, const std::shared_ptr<TrainConfig>& co
 }
 
 void resolve_train_config(CLI::App& cmd, TrainConfig& config, const std::string& config_path) {
-  // On the command line, one of the two; in a config file --model-file wins (a run's
-  // config.toml names both).
-  TIDE_CHECK(
-      cmd.get_option("--model")->count() == 0 || cmd.get_option("--model-file")->count() == 0,
-      "--model {} and --model-file {}: give one of them", config.model, config.model_file);
+  // On the command line, one of the two. A config file names both (a run's config.toml
+  // does): there --model-file wins, unless the command line gives --model.
+  const bool model_flag = cmd.get_option("--model")->count() > 0;
+  const bool model_file_flag = cmd.get_option("--model-file")->count() > 0;
+  TIDE_CHECK(!model_flag || !model_file_flag, "--model {} and --model-file {}: give one of them",
+             config.model, config.model_file);
   if (!config_path.empty()) apply_config_file(cmd, config_path);
+  if (model_flag) config.model_file.clear();
   apply_recommendations(cmd, config);
   // Every rank refuses a bad setting (a --team-values count that is not --teams, a
   // --team-flag that is no flag, a team's value out of range) before the ranks first talk

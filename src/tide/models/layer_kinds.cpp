@@ -15,21 +15,31 @@ namespace {
 
 using K2 = std::array<int64_t, 2>;
 
+// A layer's weights and its output for one sample are each at most 2^30 values (4 GiB), and
+// so is every size a layer is given: checked before anything is allocated (and before sizes
+// are multiplied), so a mistyped size is an error, not a machine out of memory.
+constexpr double kMaxValues = 1073741824.0;
+constexpr int64_t kMaxSize = int64_t{1} << 30;
+
 int64_t positive(const LayerSpec& s, std::string_view key, std::optional<int64_t> fallback = {}) {
   const int64_t v = s.integer(key, fallback);
-  if (v <= 0) s.fail("{} must be a positive integer, got {}", key, v);
+  if (v <= 0 || v > kMaxSize)
+    s.fail("{} must be a positive integer of at most 2^30, got {}", key, v);
   return v;
 }
 
 K2 positive_pair(const LayerSpec& s, std::string_view key, K2 fallback) {
   const K2 v = s.pair(key, fallback);
-  if (v[0] <= 0 || v[1] <= 0) s.fail("{} must be positive, got [{}, {}]", key, v[0], v[1]);
+  for (const int64_t x : v)
+    if (x <= 0 || x > kMaxSize)
+      s.fail("{} must be positive and at most 2^30, got [{}, {}]", key, v[0], v[1]);
   return v;
 }
 
 K2 non_negative_pair(const LayerSpec& s, std::string_view key) {
   const K2 v = s.pair(key, {0, 0});
-  if (v[0] < 0 || v[1] < 0) s.fail("{} must not be negative, got [{}, {}]", key, v[0], v[1]);
+  for (const int64_t x : v)
+    if (x < 0 || x > kMaxSize) s.fail("{} must be from 0 to 2^30, got [{}, {}]", key, v[0], v[1]);
   return v;
 }
 
@@ -39,14 +49,9 @@ double probability(const LayerSpec& s, std::string_view key, double fallback) {
   return p;
 }
 
-// A layer's weights and its output for one sample are each at most 2^30 values (4 GiB):
-// checked before anything is allocated, so a mistyped size is an error, not a machine out of
-// memory.
-constexpr double kMaxValues = 1073741824.0;
-
-void check_size(const LayerSpec& s, const char* what, std::initializer_list<int64_t> factors) {
-  double n = 1;
-  for (const int64_t f : factors) n *= static_cast<double>(f);
+template <typename... Factors>
+void check_size(const LayerSpec& s, const char* what, Factors... factors) {
+  const double n = (1.0 * ... * static_cast<double>(factors));
   if (n > kMaxValues)
     s.fail("its {} would hold {:.3g} values; a layer may hold at most 2^30 (4 GiB)", what, n);
 }
@@ -64,8 +69,8 @@ BuiltLayer build_linear(const LayerSpec& s, const Shape& in, BuildContext& c) {
   const auto it = inits.find(init);
   if (it == inits.end()) s.fail("init must be torch, kaiming or xavier, got '{}'", init);
   const int64_t units = positive(s, "units");
-  check_size(s, "weight", {units, in[in.ndim() - 1]});
-  check_size(s, "output", {units});
+  check_size(s, "weight", units, in[in.ndim() - 1]);
+  check_size(s, "output", units);
   return module(
       std::make_shared<Linear>(in[in.ndim() - 1], units, c.rng, s.flag("bias", true), it->second));
 }
@@ -105,8 +110,8 @@ BuiltLayer build_conv2d(const LayerSpec& s, const Shape& in, BuildContext& c) {
                         .padding = conv_padding(s, kernel, dilation, stride),
                         .dilation = dilation,
                         .groups = groups};
-  check_size(s, "weight", {channels, in[1] / groups, kernel[0], kernel[1]});
-  check_size(s, "output", {channels, in[2] + 2 * o.padding[0], in[3] + 2 * o.padding[1]});
+  check_size(s, "weight", channels, in[1] / groups, kernel[0], kernel[1]);
+  check_size(s, "output", channels, in[2] + 2 * o.padding[0], in[3] + 2 * o.padding[1]);
   return module(std::make_shared<Conv2d>(in[1], channels, kernel, c.rng, o, s.flag("bias", true)));
 }
 
@@ -123,9 +128,8 @@ std::function<BuiltLayer(const LayerSpec&, const Shape&, BuildContext&)> recurre
     const std::string output = s.text("output", "sequence");
     if (output != "sequence" && output != "last_state")
       s.fail("output must be sequence or last_state, got '{}'", output);
-    check_size(
-        s, "weights",
-        {positive(s, "layers", 1), 4 * positive(s, "hidden"), in[2] + positive(s, "hidden")});
+    check_size(s, "weights", positive(s, "layers", 1), 4 * positive(s, "hidden"),
+               in[2] + positive(s, "hidden"));
     const RecurrentOptions o{.kind = kind,
                              .input_size = in[2],
                              .hidden_size = positive(s, "hidden"),
@@ -144,7 +148,7 @@ BuiltLayer build_encoder(const LayerSpec& s, const Shape& in, BuildContext& c) {
   const int64_t heads = positive(s, "heads");
   if (in[2] % heads != 0)
     s.fail("heads = {} must divide the input's width {} (input {})", heads, in[2], in.str());
-  check_size(s, "weights", {in[2], 4 * in[2] + 2 * positive(s, "feedforward")});
+  check_size(s, "weights", in[2], 4 * in[2] + 2 * positive(s, "feedforward"));
   TransformerOptions o{.d_model = in[2],
                        .num_heads = heads,
                        .dim_feedforward = positive(s, "feedforward"),
@@ -229,7 +233,7 @@ const std::vector<LayerKind>& layer_kinds() {
                 "(N, C, H, W)",
                 [](S s, I in, C) {
                   const K2 size = positive_pair(s, "size", {0, 0});
-                  check_size(s, "output", {in[1], size[0], size[1]});
+                  check_size(s, "output", in[1], size[0], size[1]);
                   return module(std::make_shared<AdaptiveAvgPool2d>(size[0], size[1]));
                 }},
       LayerKind{"batch_norm",
@@ -323,7 +327,7 @@ const std::vector<LayerKind>& layer_kinds() {
                 [](S s, I in, C c) {
                   const double std = s.number("std", 0.02);
                   if (!(std > 0)) s.fail("std must be positive, got {}", std);
-                  check_size(s, "positions", {in[1], in[2]});
+                  check_size(s, "positions", in[1], in[2]);
                   return BuiltLayer{.module = nullptr,
                                     .parameter = normal({in[1], in[2]}, 0.0, std, c.rng)};
                 }},

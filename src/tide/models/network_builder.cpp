@@ -1,5 +1,6 @@
 // Building a network from a model file: layer by layer in file order, each layer's output
 // shape inferred, the summary's rows collected.
+#include <new>
 #include <set>
 
 #include <fmt/ranges.h>
@@ -13,6 +14,10 @@ namespace tide {
 namespace {
 
 constexpr int kMaxDepth = 32;  // nested blocks and branches; deeper is a block that uses itself
+// What one network may hold: layers (a file of blocks that use blocks many times can ask for
+// millions) and parameters (8 GiB in f32), checked as it is built.
+constexpr int64_t kMaxLayers = 20000;
+constexpr double kMaxValues = 2147483648.0;
 
 struct Row {
   int depth;
@@ -78,6 +83,9 @@ class Builder {
     };
   }
 
+  Builder(const Builder&) = delete;  // the context's functions hold `this`
+  Builder& operator=(const Builder&) = delete;
+
   Network run(const Shape& sample) {
     const Shape in = with_batch(sample);
     const toml::array& layers = *root_.get("layers")->as_array();
@@ -114,6 +122,12 @@ class Builder {
       m.train(training);
       model_error(fmt::format("{}: does not fit its input {} (shown with a batch of 1): {}",
                               where(), in.str(), e.what()));
+    } catch (const std::bad_alloc&) {
+      m.train(training);
+      model_error(
+          fmt::format("{}: its output for input {} (a batch of 1) is more than this "
+                      "machine's memory holds",
+                      where(), in.str()));
     }
   }
 
@@ -178,6 +192,11 @@ class Builder {
     if (t == nullptr)
       model_error(fmt::format("{}:{}: layer {} must be a table, got {}", file_.source(),
                               line_of(layer), label, toml_type(layer)));
+    if (t->contains("if"))
+      model_error(
+          fmt::format("{}:{}: layer {}: a branch is always built; `if` belongs on the "
+                      "layers of a list (inside a sequential branch)",
+                      file_.source(), line_of(layer), label));
     const int saved = depth_;
     depth_ = depth;
     auto [built, out] = build_one(scope, *t, in, label, depth);
@@ -213,8 +232,18 @@ class Builder {
     if (kind->input_rank != 0 && static_cast<int>(in.ndim()) != kind->input_rank)
       spec.fail("takes {}, got {} (the output of the layer before it)", kind->input_layout,
                 in.str());
+    if (++layers_ > kMaxLayers)
+      spec.fail("the network has more than {} layers (do blocks use each other many times?)",
+                kMaxLayers);
     const size_t row = rows_.size();
     BuiltLayer built = kind->build(spec, in, context_);
+    // Containers count their children's parameters, which were counted as those were built.
+    const bool container =
+        kind->type == "sequential" || kind->type == "concat" || kind->type == "add";
+    values_ +=
+        built.module ? (container ? 0 : built.module->num_parameters()) : built.parameter.numel();
+    if (static_cast<double>(values_) > kMaxValues)
+      spec.fail("the network would hold {} parameters, more than 2^31", values_);
     if (!built.module) return {std::move(built), in};
     const Shape out = infer(*built.module, in, [&] { return spec.where(); });
     rows_.insert(rows_.begin() + static_cast<std::ptrdiff_t>(row),
@@ -236,6 +265,11 @@ class Builder {
                names.empty() ? std::string() : fmt::format(" (it has {})", fmt::join(names, ", ")));
     }
     const toml::table& body = *block->as_table();
+    if (body.contains("if"))
+      model_error(
+          fmt::format("{}:{}: block '{}' has an `if`: put it on the layers that use the "
+                      "block, or on layers inside it",
+                      file_.source(), line_of(body), name));
     ModelArguments inner = file_scope_;
     ModelArguments declared;
     if (const toml::node* a = body.get("arguments")) {
@@ -297,6 +331,8 @@ class Builder {
   std::vector<Row> rows_;
   int depth_ = 0;
   int blocks_in_use_ = 0;  // blocks being built inside one another
+  int64_t layers_ = 0;     // layers built so far
+  int64_t values_ = 0;     // parameters so far
   // Scopes and tables made for blocks, kept while the build runs (specs refer to them).
   std::vector<std::unique_ptr<ModelArguments>> scopes_;
   std::vector<std::unique_ptr<toml::table>> tables_;
