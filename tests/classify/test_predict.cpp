@@ -150,6 +150,7 @@ TEST_F(Predict, BadInputIsOneClearLine) {
                "IDX images are (N, H, W) or (N, C, H, W) bytes; this file has 1 dimensions");
   expect_error("predict" + model + "--batch-size 0 x.png", "--batch-size must be positive");
   expect_error("evaluate" + model + "--data-dir /nonexistent/fashion", "/nonexistent/fashion");
+  expect_error("evaluate" + model + "--dataset csv", "learned from images (fashion-mnist)");
 }
 
 }  // namespace

@@ -235,6 +235,9 @@ Evaluation evaluate_trained(const TrainedModel& model, const std::string& datase
       e.result = evaluate(*model.module, loader, Communicator::solo(), &e.confusion);
     return e;
   }
+  TIDE_CHECK(dataset != "csv",
+             "{} learned from images ({}); it evaluates on images, not on --dataset csv",
+             model.run_dir, model.inputs.dataset);
   TrainConfig c;
   c.dataset = dataset.empty() ? model.inputs.dataset : dataset;
   c.data_dir =
