@@ -21,11 +21,6 @@
 namespace tide {
 namespace {
 
-// The model file `c` names: --model-file, else the shipped file of --model.
-ModelFile model_file_of(const TrainConfig& c) {
-  return c.model_file.empty() ? shipped_model(c.model) : ModelFile::read(c.model_file);
-}
-
 // A classifier of config.model on config.dataset, trained with cross-entropy; evaluated on
 // the test split (and with --eval-train on the first training examples, unperturbed).
 class ClassifierTask : public TrainingTask {
@@ -189,6 +184,10 @@ class ClassifierTask : public TrainingTask {
 };
 
 }  // namespace
+
+ModelFile model_file_of(const TrainConfig& c) {
+  return c.model_file.empty() ? shipped_model(c.model) : ModelFile::read(c.model_file);
+}
 
 std::string model_name(const TrainConfig& c) {
   return c.model_file.empty() ? c.model : std::filesystem::path(c.model_file).stem().string();
