@@ -118,6 +118,27 @@ TEST_F(Tables, ARegressionOfTwoTargetsReachesAnR2Near1) {
     EXPECT_GT(summary()["test_r2"].get<double>(), 0.9) << r.out;
     EXPECT_LT(summary()["test_rmse"].get<double>(), 0.3) << r.out;
     EXPECT_TRUE(summary()["test_accuracy"].is_null());
+    // metrics.csv: no accuracy; the last test row's RMSE and R² are the summary's.
+    std::istringstream metrics(read(dir_ / "run" / "metrics.csv"));
+    std::string line;
+    std::getline(metrics, line);
+    EXPECT_EQ(line, "step,epoch,split,loss,accuracy,lr,samples_per_sec,wall_s,rmse,r2");
+    std::vector<std::string> test_row;
+    while (std::getline(metrics, line)) {
+      std::vector<std::string> cells(1);
+      for (const char c : line) {
+        if (c == ',')
+          cells.emplace_back();
+        else
+          cells.back().push_back(c);
+      }
+      ASSERT_EQ(cells.size(), 10u) << line;
+      EXPECT_EQ(cells[4], "") << line;
+      if (cells[2] == "test") test_row = cells;
+    }
+    ASSERT_FALSE(test_row.empty());
+    EXPECT_NEAR(std::stod(test_row[8]), summary()["test_rmse"].get<double>(), 1e-5);
+    EXPECT_NEAR(std::stod(test_row[9]), summary()["test_r2"].get<double>(), 1e-5);
   }
   std::ofstream(dir_ / "new.csv") << "x1,x2\n0.5,-0.5\n";
   const auto p =
@@ -153,7 +174,7 @@ TEST_F(Tables, BadTablesAndOptionsAreOneClearLine) {
   expect_error(train(csv, "--target species --label-smoothing 0.1 --task regression"),
                "--label-smoothing is for classification");
   expect_error(train(csv, "--target a,b"), "--target a,b names 2 columns");
-  expect_error(train(csv, "--target species --noise 0.1"), "perturb images, not tables");
+  expect_error(train(csv, "--target species --noise 0.1"), "perturb images, not tables or arrays");
   std::ofstream(dir_ / "bad.csv") << "a,b,label\n1,2,0\n3,x,1\n4,5,0\n6,7,1\n8,9,0\n";
   expect_error(train(dir_ / "bad.csv", ""), "bad.csv: line 3, column 'b': 'x' is not a number");
   std::ofstream(dir_ / "one.csv") << "a,label\n1,0\n";

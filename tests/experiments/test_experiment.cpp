@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -68,6 +69,13 @@ TEST(Experiment, RegularizationRunsAddOneRegulariserEach) {
   EXPECT_EQ(runs[5].config.augment.noise_std, o.noise);
   EXPECT_EQ(runs[6].config.augment.shift, o.shift);
   EXPECT_EQ(runs[6].config.weight_decay, 0.0);
+
+  // A table has no images to perturb: no noise or shift runs.
+  base.augment = AugmentOptions{};
+  base.dataset = "csv";
+  const auto table_runs = regularization_runs(base, o);
+  ASSERT_EQ(table_runs.size(), 5u);
+  EXPECT_EQ(table_runs[4].name, "batch-norm");
 }
 
 // Forward selection over the singles that beat `none`, best first; here a combined run's
@@ -159,13 +167,18 @@ TEST(Experiment, SmallBatchSizeExperimentWritesItsReport) {
   std::getline(csv, line);
   EXPECT_EQ(line,
             "run,batch_size,lr,epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,"
-            "step_mean_train_loss,step_mean_train_accuracy");
+            "step_mean_train_loss,step_mean_train_accuracy,test_rmse,test_r2");
   int rows = 0;
   while (std::getline(csv, line)) {
-    std::vector<std::string> f;
-    std::stringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, ',');) f.push_back(cell);
-    ASSERT_EQ(f.size(), 11u) << line;
+    std::vector<std::string> f(1);
+    for (const char c : line) {
+      if (c == ',')
+        f.emplace_back();
+      else
+        f.back().push_back(c);
+    }
+    ASSERT_EQ(f.size(), 13u) << line;
+    EXPECT_EQ(f[11] + f[12], "") << line;  // a classifier has no RMSE or R²
     EXPECT_TRUE(f[0] == "batch-32" || f[0] == "batch-256") << line;
     for (size_t i = 5; i < 11; ++i) {
       const double v = std::stod(f[i]);
@@ -200,6 +213,67 @@ TEST(Experiment, SmallBatchSizeExperimentWritesItsReport) {
   EXPECT_EQ(j["runs"][0]["steps"], 96);
   EXPECT_EQ(j["runs"][1]["steps"], 12);
   EXPECT_THAT(read_file(fs::path(out) / "summary.md"), HasSubstr("| batch-256 | 256 |"));
+}
+
+// A regression of a small table: the report shows the test RMSE and R² where a classifier's
+// shows accuracies, each equal to the run's own last evaluation.
+TEST(Experiment, ARegressionExperimentReportsRmseAndR2) {
+  const std::string out = ::testing::TempDir() + "/tide_experiment_regression";
+  fs::remove_all(out);
+  fs::create_directories(out);
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::ofstream table(out + "/data.csv");
+  table << "a,b,y\n";
+  for (int i = 0; i < 500; ++i) {
+    const double a = u(gen), b = u(gen);
+    table << a << "," << b << "," << 2 * a - b + 0.05 * u(gen) << "\n";
+  }
+  table.close();
+  TrainConfig base;
+  base.dataset = "csv";
+  base.data_dir = out + "/data.csv";
+  base.task = Task::regression;
+  base.epochs = 4;
+  base.hidden = 16;
+  base.lr = 0.05;
+  base.summary_every_steps = 0;
+  const auto runs = batch_size_runs(base, {8, 64});
+  const auto results = run_experiment(runs, out, Communicator::solo());
+  write_experiment_report("batch size", out, results);
+
+  for (const char* png : {"test_rmse.png", "test_r2.png", "train_loss.png", "test_loss.png"})
+    EXPECT_EQ(read_file(fs::path(out) / png).substr(1, 3), "PNG") << png;
+  EXPECT_FALSE(fs::exists(fs::path(out) / "test_accuracy.png"));
+  const std::string md = read_file(fs::path(out) / "summary.md");
+  EXPECT_THAT(md, HasSubstr("| run | batch | lr | test RMSE | test R² |"));
+  const auto j = nlohmann::json::parse(read_file(fs::path(out) / "summary.json"));
+  ASSERT_EQ(j["runs"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& r = j["runs"][i];
+    const EpochRecord& last = results[i].summary.history.back();
+    EXPECT_DOUBLE_EQ(r["test_r2"].get<double>(), last.test_r2);
+    EXPECT_DOUBLE_EQ(r["test_rmse"].get<double>(), last.test_rmse);
+    EXPECT_FALSE(r.contains("test_accuracy"));
+    EXPECT_GT(last.test_r2, 0.8) << runs[i].name;  // it learned y = 2a - b
+  }
+  // curves.csv: empty accuracy cells, the R² of every evaluation.
+  std::stringstream csv(read_file(fs::path(out) / "curves.csv"));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_THAT(line, ::testing::EndsWith(",test_rmse,test_r2"));
+  std::getline(csv, line);
+  std::vector<std::string> f(1);
+  for (const char c : line) {
+    if (c == ',')
+      f.emplace_back();
+    else
+      f.back().push_back(c);
+  }
+  ASSERT_EQ(f.size(), 13u) << line;
+  EXPECT_EQ(f[6], "") << line;  // train accuracy
+  EXPECT_EQ(f[8], "") << line;  // test accuracy
+  EXPECT_DOUBLE_EQ(std::stod(f[12]), results[0].summary.history.front().test_r2);
 }
 
 }  // namespace

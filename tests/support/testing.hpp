@@ -4,8 +4,8 @@
 #include <sys/wait.h>
 
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -89,6 +89,26 @@ inline void write_bytes(const std::string& path, const std::vector<uint8_t>& byt
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()),
              static_cast<std::streamsize>(bytes.size()));
+}
+
+// A .npy file (format 1.0) of `descr` elements ('<f4', '<i8', ...) and `shape`, as NumPy
+// writes it; `data` holds the elements' bytes.
+template <class T>
+std::string npy_bytes(const std::string& descr, const std::vector<int64_t>& shape,
+                      const std::vector<T>& data) {
+  std::string dims;
+  for (const int64_t d : shape) dims += std::to_string(d) + ", ";
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string out = "\x93NUMPY\x01";
+  out += '\0';
+  const auto n = static_cast<uint16_t>(header.size());
+  out.append(reinterpret_cast<const char*>(&n), 2);
+  out += header;
+  out.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(T));
+  return out;
 }
 
 }  // namespace tide::testing

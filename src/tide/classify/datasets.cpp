@@ -4,6 +4,7 @@
 
 #include <fmt/ranges.h>
 
+#include "tide/classify/arrays.hpp"
 #include "tide/data/augment.hpp"
 #include "tide/data/image_folder.hpp"
 #include "tide/data/mnist.hpp"
@@ -25,8 +26,13 @@ DataSplits load_splits(const TrainConfig& c) {
             .background = 0,
             .table = std::move(t.spec)};
   }
+  if (c.dataset == "arrays") {
+    ArraySplits a = load_arrays(c);
+    return {
+        .train = std::move(a.train), .test = std::move(a.test), .classes = a.outputs, .table = {}};
+  }
   if (c.dataset != "folder") {
-    const std::string dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
+    const std::string dir = data_dir_or_default(c.dataset, c.data_dir);
     const Normalization n = default_normalization(c.dataset);
     auto train = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::train));
     auto test = std::make_shared<TensorDataset>(load_mnist(c.dataset, dir, Split::test));
@@ -35,7 +41,8 @@ DataSplits load_splits(const TrainConfig& c) {
     TIDE_CHECK(a == b, "the training images of {} are {}x{} but the test images of {} are {}x{}",
                mnist_images_path(c.dataset, dir, Split::train), a[1], a[2],
                mnist_images_path(c.dataset, dir, Split::test), b[1], b[2]);
-    return {.train = train, .test = test, .classes = 10, .background = -n.mean / n.stddev};
+    return {
+        .train = train, .test = test, .classes = 10, .background = -n.mean / n.stddev, .table = {}};
   }
   namespace fs = std::filesystem;
   check_option(!c.data_dir.empty(), {"dataset", "data_dir"},
@@ -56,12 +63,19 @@ DataSplits load_splits(const TrainConfig& c) {
   TIDE_CHECK(train->classes() == test->classes(), "the classes of {}/train [{}] and {} [{}] differ",
              c.data_dir, fmt::join(train->classes(), ", "), test_dir.string(),
              fmt::join(test->classes(), ", "));
-  return {.train = train, .test = test, .classes = static_cast<int64_t>(train->classes().size())};
+  return {.train = train,
+          .test = test,
+          .classes = static_cast<int64_t>(train->classes().size()),
+          .table = {}};
 }
 
 }  // namespace
 
 DataSplits load_datasets(const TrainConfig& c) {
+  check_option(!c.augment.any() || (c.dataset != "csv" && c.dataset != "arrays"), {"dataset"},
+               "{0} {}: --noise, --shift, --crop, --flip and --erase perturb images, not tables "
+               "or arrays",
+               c.dataset);
   DataSplits d = load_splits(c);
   if (c.train_examples > 0) {
     check_option(c.train_examples <= d.train->size(), {"train_examples"},
@@ -70,8 +84,6 @@ DataSplits load_datasets(const TrainConfig& c) {
     d.train = std::make_shared<PrefixDataset>(d.train, c.train_examples);
   }
   d.train_plain = d.train;
-  check_option(!c.augment.any() || !d.table, {"dataset"},
-               "{0} csv: --noise, --shift, --crop, --flip and --erase perturb images, not tables");
   if (c.augment.any()) {
     AugmentOptions a = c.augment;
     a.seed = c.seed;

@@ -25,6 +25,7 @@ struct DataSplits {
 
 // fashion-mnist, mnist: the IDX files in --data-dir (or the default location).
 // csv: a table of features and a label or targets (tabular.hpp's load_table).
+// arrays: .npy files or a safetensors file of inputs and targets (arrays.hpp's load_arrays).
 // folder: --data-dir holds train/<class>/ and val/<class>/ (or test/<class>/) image folders
 // with the same classes; training crops and flips at random, evaluation takes the centre.
 // --train-examples keeps the first N training examples; --noise, --shift, --crop, --flip and

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tide/autograd/ops.hpp"
+#include "tide/classify/arrays.hpp"
 #include "tide/classify/evaluate.hpp"
 #include "tide/classify/tabular.hpp"
 #include "tide/data/csv.hpp"
@@ -29,20 +31,58 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum class InputKind { image, idx };
+enum class InputKind { image, idx, npy, other };
 
 InputKind kind_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   TIDE_CHECK(in.good() && fs::is_regular_file(path), "{}: cannot read this input", path);
-  unsigned char head[4] = {};
-  in.read(reinterpret_cast<char*>(head), 4);
+  unsigned char head[6] = {};
+  in.read(reinterpret_cast<char*>(head), 6);
   if ((head[0] == 0x89 && head[1] == 'P') || (head[0] == 0xFF && head[1] == 0xD8))
     return InputKind::image;
   if ((head[0] == 0 && head[1] == 0 && head[2] == 0x08) || (head[0] == 0x1f && head[1] == 0x8b))
     return InputKind::idx;
-  TIDE_FAIL("{}: not an input tide predict reads (a PNG or JPEG image, or an IDX file of images)",
-            path);
+  if (head[0] == 0x93 && std::memcmp(head + 1, "NUMPY", 5) == 0) return InputKind::npy;
+  return InputKind::other;
 }
+
+// The inputs of a .npy file (N, ...sample) a batch at a time, for a model of arrays (fed as
+// they are) or of a table (features in the model's column order, standardised as in training).
+class NpyInputs {
+ public:
+  NpyInputs(const std::string& path, const InputSpec& spec)
+      : name_(fs::path(path).filename().string()), spec_(spec), a_(open_npy(path)) {
+    TIDE_CHECK(spec.dataset == "arrays" || spec.table,
+               "{}: a .npy file holds arrays; the model learned from images ({}), so give it "
+               "images or IDX files",
+               path, spec.dataset);
+    std::vector<int64_t> dims = spec.sample.dims();
+    dims.insert(dims.begin(), a_.shape.ndim() > 0 ? a_.shape[0] : 0);
+    TIDE_CHECK(a_.shape.ndim() == static_cast<int>(dims.size()) && a_.shape == Shape(dims),
+               "{}: the inputs are {}; the network takes (N, {})", path, a_.shape.str(),
+               spec.sample.str().substr(1, spec.sample.str().size() - 2));
+  }
+  int64_t size() const { return a_.rows(); }
+  Inputs batch(int64_t begin, int64_t end) const {
+    std::vector<int64_t> dims = spec_.sample.dims();
+    dims.insert(dims.begin(), end - begin);
+    Inputs out{.names = {}, .values = Tensor::empty(Shape(dims))};
+    const int64_t row = a_.row_elements();
+    float* p = out.values.data<float>();
+    a_.convert(p, begin * row, (end - begin) * row);
+    if (spec_.table)
+      for (int64_t i = 0; i < (end - begin) * row; ++i)
+        p[i] =
+            static_cast<float>((p[i] - spec_.table->mean[i % row]) / spec_.table->stddev[i % row]);
+    for (int64_t i = begin; i < end; ++i) out.names.push_back(fmt::format("{}:{}", name_, i));
+    return out;
+  }
+
+ private:
+  std::string name_;
+  const InputSpec& spec_;
+  MappedArray a_;
+};
 
 // Writes `img` (H, W, C bytes, the run's channels) as a normalised (C, H, W) input at `out`.
 void write_input(float* out, const Image& img, const InputSpec& spec) {
@@ -123,7 +163,19 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 Inputs read_inputs(const std::string& path, const InputSpec& spec) {
-  if (kind_of(path) == InputKind::idx) {
+  const InputKind kind = kind_of(path);
+  if (kind == InputKind::npy) {
+    const NpyInputs npy(path, spec);
+    return npy.batch(0, npy.size());
+  }
+  TIDE_CHECK(spec.dataset != "arrays",
+             "{}: not a .npy file; the model learned from arrays and predicts from .npy files",
+             path);
+  TIDE_CHECK(kind != InputKind::other,
+             "{}: not an input tide predict reads (a PNG or JPEG image, an IDX file of images, "
+             "or a .npy file for a model of arrays or tables)",
+             path);
+  if (kind == InputKind::idx) {
     const IdxInputs idx(path, spec);
     return idx.batch(0, idx.size());
   }
@@ -139,7 +191,7 @@ namespace {
 void write_rows(std::ostream& csv, const TrainedModel& model, const std::vector<std::string>& names,
                 const Tensor& inputs) {
   const std::vector<std::string>& classes = model.inputs.classes;
-  const bool regression = model.inputs.table && model.inputs.table->task == Task::regression;
+  const bool regression = model.inputs.task == Task::regression;
   const Variable out = (*model.module)(Variable(inputs));
   const Tensor p = regression ? out.value() : softmax(out, 1).value();
   TIDE_CHECK(p.ndim() == 2 && p.dim(1) == static_cast<int64_t>(classes.size()),
@@ -163,8 +215,7 @@ void write_rows(std::ostream& csv, const TrainedModel& model, const std::vector<
 int64_t predict(const TrainedModel& model, const std::vector<std::string>& paths, std::ostream& csv,
                 const PredictOptions& options) {
   TIDE_CHECK(options.batch_size > 0, "the batch size must be positive, got {}", options.batch_size);
-  const bool table = model.inputs.table.has_value();
-  const bool regression = table && model.inputs.table->task == Task::regression;
+  const bool regression = model.inputs.task == Task::regression;
   csv << (regression ? "input" : "input,class,index");
   for (const std::string& c : model.inputs.classes) csv << ',' << csv_field(c);
   csv << '\n';
@@ -173,25 +224,34 @@ int64_t predict(const TrainedModel& model, const std::vector<std::string>& paths
   const bool tty = options.progress && isatty(fileno(stderr));
   int64_t rows = 0;
   for (const std::string& path : paths) {
+    const InputKind kind = kind_of(path);
     std::optional<IdxInputs> idx;
+    std::optional<NpyInputs> npy;
     std::optional<CsvTable> rows_of_table;
     Tensor features;
-    if (table) {
+    if (kind == InputKind::npy) {
+      npy.emplace(path, model.inputs);
+    } else if (model.inputs.table) {
       rows_of_table = read_csv(path);
       features = table_features(*rows_of_table, *model.inputs.table);
-    } else if (kind_of(path) == InputKind::idx) {
+    } else if (kind == InputKind::idx) {
       idx.emplace(path, model.inputs);
     }
-    const int64_t n = table ? rows_of_table->rows() : idx ? idx->size() : 1;
+    const int64_t n = npy             ? npy->size()
+                      : rows_of_table ? rows_of_table->rows()
+                      : idx           ? idx->size()
+                                      : 1;
     for (int64_t begin = 0; begin < n; begin += options.batch_size) {
       const int64_t end = std::min(n, begin + options.batch_size);
-      if (table) {
+      if (rows_of_table) {
         std::vector<std::string> names;
         for (int64_t i = begin; i < end; ++i)
           names.push_back(fmt::format("{}:{}", path, rows_of_table->lines[static_cast<size_t>(i)]));
         write_rows(csv, model, names, features.slice(begin, end));
       } else {
-        const Inputs in = idx ? idx->batch(begin, end) : read_inputs(path, model.inputs);
+        const Inputs in = npy   ? npy->batch(begin, end)
+                          : idx ? idx->batch(begin, end)
+                                : read_inputs(path, model.inputs);
         write_rows(csv, model, in.names, in.values);
       }
       rows += end - begin;
@@ -214,36 +274,50 @@ std::shared_ptr<Dataset> table_split(const TrainedModel& model, const std::strin
                                          table_targets(t, *model.inputs.table));
 }
 
+// The evaluation of `model` on `test`: the run's loss and accuracy with its confusion matrix,
+// or a regression's loss, RMSE and R^2.
+Evaluation evaluate_on(const TrainedModel& model, std::shared_ptr<Dataset> test,
+                       int64_t batch_size) {
+  DataLoader loader(test,
+                    std::make_shared<DistributedSampler>(test->size(), 0, 1, batch_size, false, 0),
+                    LoaderOptions{.batch_size = batch_size, .shuffle = false, .prefetch = 2});
+  Evaluation e;
+  e.classes = model.inputs.classes;
+  if (model.inputs.task == Task::regression)
+    e.result = evaluate_regression(*model.module, loader, Communicator::solo(),
+                                   static_cast<int64_t>(e.classes.size()), model.inputs.loss,
+                                   model.inputs.huber_delta);
+  else
+    e.result = evaluate(*model.module, loader, Communicator::solo(), &e.confusion);
+  return e;
+}
+
 }  // namespace
 
 Evaluation evaluate_trained(const TrainedModel& model, const std::string& dataset,
                             const std::string& data_dir, int64_t batch_size) {
-  if (model.inputs.table) {
-    TIDE_CHECK(dataset.empty() || dataset == "csv",
-               "{} learned from a table; it evaluates on --dataset csv, not {}", model.run_dir,
-               dataset);
-    const std::shared_ptr<Dataset> test = table_split(model, data_dir);
-    DataLoader loader(
-        test, std::make_shared<DistributedSampler>(test->size(), 0, 1, batch_size, false, 0),
-        LoaderOptions{.batch_size = batch_size, .shuffle = false, .prefetch = 2});
-    Evaluation e;
-    e.classes = model.inputs.classes;
-    if (model.inputs.table->task == Task::regression)
-      e.result = evaluate_regression(*model.module, loader, Communicator::solo(),
-                                     static_cast<int64_t>(e.classes.size()), LossKind::mse, 1);
-    else
-      e.result = evaluate(*model.module, loader, Communicator::solo(), &e.confusion);
-    return e;
+  const std::string& own = model.inputs.dataset;
+  if (model.inputs.table || own == "arrays") {
+    TIDE_CHECK(dataset.empty() || dataset == own,
+               "{} learned from {}; it evaluates on --dataset {}, not {}", model.run_dir,
+               model.inputs.table ? "a table" : "arrays", own, dataset);
+    if (model.inputs.table) return evaluate_on(model, table_split(model, data_dir), batch_size);
+    const std::shared_ptr<ArrayDataset> test =
+        array_test_split(data_dir.empty() ? model.inputs.data_dir : data_dir, model.inputs.task,
+                         static_cast<int64_t>(model.inputs.classes.size()), !data_dir.empty());
+    TIDE_CHECK(test->sample_shape() == model.inputs.sample,
+               "{}: one input is {}; the network of {} takes {}", test->inputs().source,
+               test->sample_shape().str(), model.run_dir, model.inputs.sample.str());
+    return evaluate_on(model, test, batch_size);
   }
-  TIDE_CHECK(dataset != "csv",
-             "{} learned from images ({}); it evaluates on images, not on --dataset csv",
-             model.run_dir, model.inputs.dataset);
+  TIDE_CHECK(dataset != "csv" && dataset != "arrays",
+             "{} learned from images ({}); it evaluates on images, not on --dataset {}",
+             model.run_dir, own, dataset);
   TrainConfig c;
   c.dataset = dataset.empty() ? model.inputs.dataset : dataset;
   c.data_dir =
       data_dir.empty() && c.dataset == model.inputs.dataset ? model.inputs.data_dir : data_dir;
-  if (c.data_dir.empty() && c.dataset != "folder" && c.dataset != "csv")
-    c.data_dir = default_data_dir(c.dataset);
+  c.data_dir = data_dir_or_default(c.dataset, c.data_dir);
   c.image_size = model.inputs.sample[1];
   const DataSplits data = load_datasets(c);
   TIDE_CHECK(data.test->sample_shape() == model.inputs.sample,
@@ -252,14 +326,7 @@ Evaluation evaluate_trained(const TrainedModel& model, const std::string& datase
   TIDE_CHECK(data.classes == static_cast<int64_t>(model.inputs.classes.size()),
              "{} has {} classes, the network of {} {}", c.data_dir, data.classes, model.run_dir,
              model.inputs.classes.size());
-  DataLoader loader(
-      data.test,
-      std::make_shared<DistributedSampler>(data.test->size(), 0, 1, batch_size, false, 0),
-      LoaderOptions{.batch_size = batch_size, .shuffle = false, .prefetch = 2});
-  Evaluation e;
-  e.classes = model.inputs.classes;
-  e.result = evaluate(*model.module, loader, Communicator::solo(), &e.confusion);
-  return e;
+  return evaluate_on(model, data.test, batch_size);
 }
 
 void write_evaluation(const Evaluation& e, const std::string& dir) {

@@ -27,7 +27,7 @@ CsvTable rows_of(const CsvTable& t, int64_t begin, int64_t end) {
 int64_t test_start(const CsvTable& all) {
   TIDE_CHECK(all.rows() >= 2, "{}: {} row; a training and a test split need 2 or more", all.path,
              all.rows());
-  return all.rows() - std::max<int64_t>(1, all.rows() / 5);
+  return held_out_start(all.rows());
 }
 
 std::vector<std::string> target_columns(const TrainConfig& c, const CsvTable& t) {

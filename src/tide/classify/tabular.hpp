@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tide/data/csv.hpp"
+#include "tide/data/dataset.hpp"
 #include "tide/session/config.hpp"
 #include "tide/tensor/tensor.hpp"
 

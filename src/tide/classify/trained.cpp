@@ -15,6 +15,11 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> class_names(const TrainConfig& c, const DataSplits& data) {
+  if (c.task == Task::regression && !data.table) {
+    std::vector<std::string> names;
+    for (int64_t i = 0; i < data.classes; ++i) names.push_back(fmt::format("y{}", i));
+    return names;
+  }
   if (data.table) {
     if (data.table->task == Task::regression) return data.table->targets;
     std::vector<std::string> names;
@@ -29,6 +34,16 @@ std::vector<std::string> class_names(const TrainConfig& c, const DataSplits& dat
   std::vector<std::string> names;
   for (int64_t i = 0; i < data.classes; ++i) names.push_back(std::to_string(i));
   return names;
+}
+
+// The choice named `name` of enum E, or an error naming `source`.
+template <typename E>
+E choice_of(const std::string& name, const char* key, const std::string& source) {
+  try {
+    return parse_choice<E>(name, key);
+  } catch (const Error& e) {
+    TIDE_FAIL("{}: {}", source, e.what());
+  }
 }
 
 template <typename T>
@@ -64,6 +79,9 @@ nlohmann::ordered_json model_json(const InputSpec& s, const ModelArguments& argu
       {"classes", s.classes}, {"centre_crop", s.centre_crop}, {"mean", s.mean},
       {"stddev", s.stddev}};
   if (s.table) inputs["table"] = to_json(*s.table);
+  inputs["task"] = std::string(name_of(s.task));
+  inputs["loss"] = std::string(name_of(s.loss));
+  inputs["huber_delta"] = s.huber_delta;
   return {{"arguments", args}, {"inputs", inputs}};
 }
 
@@ -89,6 +107,29 @@ std::pair<InputSpec, ModelArguments> from_model_json(const nlohmann::json& root,
   const auto sample = field<std::vector<int64_t>>(j, "sample_shape", source);
   s.classes = field<std::vector<std::string>>(j, "classes", source);
   TIDE_CHECK(!s.classes.empty(), "{}: lists no classes", source);
+  // Runs written before these fields were recorded classified, or regressed a table by mse.
+  const bool table_regression =
+      j.contains("table") && j.at("table").value("task", "") == "regression";
+  s.task = j.contains("task")
+               ? choice_of<Task>(field<std::string>(j, "task", source), "task", source)
+           : table_regression ? Task::regression
+                              : Task::classification;
+  s.loss = j.contains("loss")
+               ? choice_of<LossKind>(field<std::string>(j, "loss", source), "loss", source)
+           : s.task == Task::regression ? LossKind::mse
+                                        : LossKind::cross_entropy;
+  s.huber_delta = j.contains("huber_delta") ? field<double>(j, "huber_delta", source) : 1.0;
+  TIDE_CHECK(s.huber_delta > 0 && std::isfinite(s.huber_delta),
+             "{}: huber_delta must be positive, got {}", source, s.huber_delta);
+  if (s.dataset == "arrays") {
+    TIDE_CHECK(!sample.empty(), "{}: sample_shape must list one or more sizes", source);
+    int64_t n = 1;
+    for (const int64_t d : sample)
+      TIDE_CHECK(d > 0 && (n *= d) <= (int64_t{1} << 30),
+                 "{}: sample_shape sizes must be positive, at most 2^30 values", source);
+    s.sample = Shape(sample);
+    return {s, arguments};
+  }
   if (j.contains("table")) {
     s.table = table_spec_from_json(j.at("table"), source);
     TIDE_CHECK(sample == std::vector<int64_t>{static_cast<int64_t>(s.table->features.size())},
@@ -119,8 +160,11 @@ InputSpec input_spec(const TrainConfig& c, const DataSplits& data) {
               .centre_crop = c.dataset == "folder",
               .mean = {},
               .stddev = {},
-              .table = data.table};
-  if (data.table) {
+              .table = data.table,
+              .task = c.task,
+              .loss = loss_of(c),
+              .huber_delta = c.huber_delta};
+  if (data.table || c.dataset == "arrays") {
     s.centre_crop = false;
   } else if (c.dataset == "folder") {
     const ImageFolderOptions o;

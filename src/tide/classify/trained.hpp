@@ -4,7 +4,7 @@
 // A run directory holds model.toml (the network), model.safetensors (its parameters and
 // buffers) and model.json: the values of the file's arguments the run set (--hidden 64) and
 // how raw inputs become the network's (the dataset, the sample shape, class names, crop and
-// normalisation).
+// normalisation; arrays are fed as they are).
 #pragma once
 
 #include <memory>
@@ -22,7 +22,7 @@
 namespace tide {
 
 struct InputSpec {
-  std::string dataset;               // fashion-mnist, mnist or folder
+  std::string dataset;               // fashion-mnist, mnist, folder, csv or arrays
   std::string data_dir;              // where the run's data was
   Shape sample;                      // one input: (C, H, W), or (features) for a table
   std::vector<std::string> classes;  // the class names; regression: the target names
@@ -31,6 +31,11 @@ struct InputSpec {
   bool centre_crop = false;
   std::vector<float> mean, stddev;
   std::optional<TableSpec> table;  // csv: its columns and their standardisation
+  // What the outputs are (classes or regression targets) and the loss they were trained by,
+  // which evaluation reports.
+  Task task = Task::classification;
+  LossKind loss = LossKind::cross_entropy;
+  double huber_delta = 1;
 };
 
 // model.json's content, and back (throwing naming `source` for a missing or ill-typed field).

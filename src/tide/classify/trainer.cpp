@@ -203,8 +203,7 @@ TrainSummary train_classifier(TrainConfig c) {
 
 TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
   validate(c);
-  if (c.data_dir.empty() && c.dataset != "folder" && c.dataset != "csv")
-    c.data_dir = default_data_dir(c.dataset);
+  c.data_dir = data_dir_or_default(c.dataset, c.data_dir);
   if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
   TrainingRun run(c, comm);
   ClassifierTask task(run.config(), comm);
@@ -216,7 +215,8 @@ TrainSummary train_classifier(TrainConfig c, const Communicator& comm) {
                         c.model_file.empty()
                             ? fmt::format("--model {} --hidden {}", c.model, c.hidden)
                             : fmt::format("--model-file {} --hidden {}", c.model_file, c.hidden),
-                    .log_evaluation = true});
+                    .log_evaluation = true,
+                    .counts_correct = c.task == Task::classification});
 }
 
 }  // namespace tide

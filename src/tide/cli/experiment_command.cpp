@@ -86,8 +86,10 @@ void add_regularization_command(CLI::App* exp) {
   reg->add_option("--reg-shift", strengths->shift, "Pixels of the shift run")
       ->capture_default_str();
   auto criterion = std::make_shared<std::string>("loss");
-  reg->add_option("--select-by", *criterion,
-                  "The final test figure that picks the best combination: loss or accuracy")
+  reg->add_option(
+         "--select-by", *criterion,
+         "The final test figure that picks the best combination: loss or accuracy (R² for a "
+         "regression)")
       ->check(CLI::IsMember({"loss", "accuracy"}))
       ->capture_default_str();
   reg->callback(naming_flags(reg, [reg, r, strengths, criterion] {

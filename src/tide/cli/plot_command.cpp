@@ -10,7 +10,7 @@ void add_plot_command(CLI::App& app) {
       "plot", "Plot one metric of one or more runs against step or epoch (gnuplot, PNG)");
   auto o = std::make_shared<PlotOptions>();
   cmd->add_option("runs", o->runs, "Run directories (each with a metrics.csv)")->required();
-  cmd->add_option("--metric", o->metric, "loss, accuracy, lr or samples_per_sec")
+  cmd->add_option("--metric", o->metric, "loss, accuracy, lr, samples_per_sec, rmse or r2")
       ->capture_default_str();
   cmd->add_option("--split", o->split, "train, test or train-eval rows")->capture_default_str();
   cmd->add_option("--x", o->x, "step or epoch")->capture_default_str();

@@ -36,13 +36,18 @@ void start(const UseOptions& o) {
 
 void add_predict_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "predict", "Apply a trained model to inputs (PNG, JPEG, IDX image files; CSV tables): a CSV");
+      "predict",
+      "Apply a trained model to inputs (PNG, JPEG, IDX image files; CSV tables; .npy arrays): "
+      "a CSV");
   auto o = std::make_shared<UseOptions>();
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
   add_use_options(cmd, *o);
   cmd->add_option("--out", *out, "The CSV of predictions (default: standard output)");
-  cmd->add_option("inputs", *inputs, "Images, IDX files, or CSV tables for a model of a table")
+  cmd->add_option(
+         "inputs", *inputs,
+         "Images, IDX files, CSV tables (for a model of a table), or .npy files (for a model of "
+         "arrays or a table)")
       ->required();
   cmd->callback([o, inputs, out] {
     start(*o);
@@ -77,7 +82,7 @@ void add_evaluate_command(CLI::App& app) {
        out = std::make_shared<std::string>();
   add_use_options(cmd, *o);
   cmd->add_option("--dataset", *dataset,
-                  "fashion-mnist, mnist, folder or csv (default: the run's)");
+                  "fashion-mnist, mnist, folder, csv or arrays (default: the run's)");
   cmd->add_option("--data-dir", *data_dir, "Its data (default: the run's)");
   cmd->add_option("--out", *out, "Directory of the results (default: RUN_DIR/evaluation)");
   cmd->callback([o, dataset, data_dir, out] {

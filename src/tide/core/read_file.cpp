@@ -1,6 +1,7 @@
 #include "tide/core/read_file.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,6 +66,24 @@ std::string read_file_bytes(const std::string& path, uint64_t max_bytes, const c
   }
   bytes.resize(done);
   return bytes;
+}
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  TIDE_CHECK(fd >= 0, "{}: cannot open: {}", path, std::strerror(errno));
+  const FdCloser closer{fd};
+  struct stat st {};
+  TIDE_CHECK(::fstat(fd, &st) == 0, "{}: cannot stat: {}", path, std::strerror(errno));
+  TIDE_CHECK(S_ISREG(st.st_mode), "{}: is {}; expected a regular file", path, kind_of(st.st_mode));
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ == 0) return;  // mmap refuses an empty range; there is nothing to map
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  TIDE_CHECK(p != MAP_FAILED, "{}: cannot map its {} bytes: {}", path, size_, std::strerror(errno));
+  data_ = static_cast<const char*>(p);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<char*>(data_), size_);
 }
 
 }  // namespace tide

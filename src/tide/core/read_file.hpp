@@ -1,9 +1,10 @@
-// A whole file's bytes.
+// A whole file's bytes: read into memory, or mapped.
 #pragma once
 
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 
 namespace tide {
 
@@ -14,5 +15,23 @@ namespace tide {
 std::string read_file_bytes(const std::string& path,
                             uint64_t max_bytes = std::numeric_limits<uint64_t>::max(),
                             const char* what = "this file");
+
+// The regular file `path` mapped read-only into memory: its pages are read when touched and
+// may be dropped again under memory pressure, so a file larger than memory can be read.
+// Throws as read_file_bytes does. The file must not shrink while it is mapped.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const std::string& path() const { return path_; }
+  std::string_view bytes() const { return {data_, size_}; }
+
+ private:
+  std::string path_;
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace tide

@@ -20,29 +20,24 @@ Shape TensorDataset::sample_shape() const {
       std::vector<int64_t>(inputs_.shape().dims().begin() + 1, inputs_.shape().dims().end()));
 }
 
-Batch TensorDataset::get_batch(std::span<const int64_t> indices) const {
-  const int64_t b = static_cast<int64_t>(indices.size());
-  std::vector<int64_t> dims = inputs_.shape().dims(), target_dims = targets_.shape().dims();
+Tensor gather_rows(const Tensor& t, std::span<const int64_t> indices) {
+  const int64_t n = t.dim(0), b = static_cast<int64_t>(indices.size());
+  std::vector<int64_t> dims = t.shape().dims();
   dims[0] = b;
-  target_dims[0] = b;
-  Batch batch{Tensor::empty(Shape(dims)), Tensor::empty(Shape(target_dims), targets_.dtype())};
-  const int64_t row = size() > 0 ? inputs_.numel() / size() : 0;
-  // Targets are labels (i64, one per example) or values (f32, one or more per example).
-  const size_t target_row =
-      size() > 0 ? static_cast<size_t>(targets_.numel() / size()) * dtype_size(targets_.dtype())
-                 : 0;
-  const float* src = inputs_.data<float>();
-  float* dst = batch.inputs.data<float>();
-  const auto* target_src = static_cast<const char*>(targets_.raw_data());
-  auto* target_dst = static_cast<char*>(batch.targets.raw_data());
+  Tensor out = Tensor::empty(Shape(dims), t.dtype());
+  const size_t row = n > 0 ? static_cast<size_t>(t.numel() / n) * dtype_size(t.dtype()) : 0;
+  const auto* src = static_cast<const char*>(t.raw_data());
+  auto* dst = static_cast<char*>(out.raw_data());
   for (int64_t i = 0; i < b; ++i) {
     const int64_t k = indices[static_cast<size_t>(i)];
-    TIDE_CHECK(k >= 0 && k < size(), "example index {} is outside the dataset of {}", k, size());
-    std::memcpy(dst + i * row, src + k * row, static_cast<size_t>(row) * sizeof(float));
-    std::memcpy(target_dst + static_cast<size_t>(i) * target_row,
-                target_src + static_cast<size_t>(k) * target_row, target_row);
+    TIDE_CHECK(k >= 0 && k < n, "example index {} is outside the dataset of {}", k, n);
+    std::memcpy(dst + static_cast<size_t>(i) * row, src + static_cast<size_t>(k) * row, row);
   }
-  return batch;
+  return out;
+}
+
+Batch TensorDataset::get_batch(std::span<const int64_t> indices) const {
+  return {gather_rows(inputs_, indices), gather_rows(targets_, indices)};
 }
 
 PrefixDataset::PrefixDataset(std::shared_ptr<Dataset> base, int64_t count)

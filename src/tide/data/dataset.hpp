@@ -1,6 +1,7 @@
 // Datasets: indexed collections of (input, label) examples, gathered into batches.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <span>
 
@@ -25,6 +26,14 @@ class Dataset {
   // Selects the epoch for datasets whose examples vary by epoch (random augmentation).
   virtual void set_epoch(int64_t epoch) {}
 };
+
+// Where the test split of one file of `rows` examples begins: its last fifth, at least one row.
+inline int64_t held_out_start(int64_t rows) {
+  return rows - std::max<int64_t>(1, rows / 5);
+}
+
+// The rows `indices` of t (N, ...) as a new (B, ...) tensor; throws on an index out of range.
+Tensor gather_rows(const Tensor& t, std::span<const int64_t> indices);
 
 // A dataset held in memory as two tensors: inputs f32 (N, ...) and targets, labels i64 (N)
 // or values f32 (N, T).

@@ -44,6 +44,11 @@ std::string default_data_dir(std::string_view dataset) {
   return "/usr/share/datasets/" + std::string(dataset);
 }
 
+std::string data_dir_or_default(std::string_view dataset, const std::string& data_dir) {
+  if (!data_dir.empty() || (dataset != "fashion-mnist" && dataset != "mnist")) return data_dir;
+  return default_data_dir(dataset);
+}
+
 std::string mnist_images_path(std::string_view dataset, const std::string& dir, Split split) {
   return find_file(dataset, dir, prefix_of(split) + "-images-idx3-ubyte");
 }

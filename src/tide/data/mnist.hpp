@@ -22,6 +22,9 @@ Normalization default_normalization(std::string_view dataset);
 // Where a dataset lives by default: /usr/share/datasets/<name> (for Fashion-MNIST, the
 // Debian package dataset-fashion-mnist).
 std::string default_data_dir(std::string_view dataset);
+// `data_dir` if given, else the default of the IDX datasets above; empty for any other dataset
+// (folder, csv, arrays), whose loader asks for the path.
+std::string data_dir_or_default(std::string_view dataset, const std::string& data_dir);
 
 // Loads {train,t10k}-images-idx3-ubyte[.gz] and {train,t10k}-labels-idx1-ubyte[.gz] from
 // `dir`: inputs f32 (N, 1, H, W) = (pixel / 255 - mean) / stddev, targets i64 (N) in [0, 10).

@@ -29,6 +29,11 @@ double train_loss(const EpochRecord& r) {
   return std::isnan(r.eval_train_loss) ? r.train_loss : r.eval_train_loss;
 }
 
+// A regression's evaluations have an R² (and no accuracy).
+bool regression(const ExperimentResult& r) {
+  return !r.summary.history.empty() && !std::isnan(r.summary.history.back().test_r2);
+}
+
 // JSON has no NaN: absent figures are null.
 ordered_json number(double v) {
   return std::isfinite(v) ? ordered_json(v) : ordered_json(nullptr);
@@ -41,7 +46,8 @@ ordered_json to_json(const ExperimentResult& r) {
   ordered_json history = ordered_json::array();
   for (const EpochRecord& e : r.summary.history)
     history.push_back({e.epoch, e.step, e.train_loss, e.train_accuracy, e.test_loss,
-                       e.test_accuracy, number(e.eval_train_loss), number(e.eval_train_accuracy)});
+                       number(e.test_accuracy), number(e.eval_train_loss),
+                       number(e.eval_train_accuracy), number(e.test_rmse), number(e.test_r2)});
   return {{"name", r.name},
           {"batch_size", r.batch_size},
           {"lr", r.summary.lr},
@@ -69,7 +75,9 @@ ExperimentResult from_json(const ordered_json& j) {
                                             .train_loss = e[2].get<double>(),
                                             .train_accuracy = e[3].get<double>(),
                                             .test_loss = e[4].get<double>(),
-                                            .test_accuracy = e[5].get<double>(),
+                                            .test_accuracy = number_of(e[5]),
+                                            .test_rmse = number_of(e[8]),
+                                            .test_r2 = number_of(e[9]),
                                             .eval_train_loss = number_of(e[6]),
                                             .eval_train_accuracy = number_of(e[7])});
   return r;
@@ -113,7 +121,9 @@ std::vector<ExperimentRun> regularization_runs(const TrainConfig& base,
   none.batch_norm = false;
   none.augment = AugmentOptions{};
   none.label_smoothing = 0;
-  std::vector<ExperimentRun> runs(7, ExperimentRun{"none", none});
+  // Input noise and shifts perturb images: a table or arrays has the first five runs.
+  const bool images = base.dataset != "csv" && base.dataset != "arrays";
+  std::vector<ExperimentRun> runs(images ? 7 : 5, ExperimentRun{"none", none});
   runs[1].name = "l2";
   runs[1].config.weight_decay = o.l2;
   runs[2].name = "l1";
@@ -122,6 +132,7 @@ std::vector<ExperimentRun> regularization_runs(const TrainConfig& base,
   runs[3].config.dropout = o.dropout;
   runs[4].name = "batch-norm";
   runs[4].config.batch_norm = true;
+  if (!images) return runs;
   runs[5].name = "noise";
   runs[5].config.augment.noise_std = o.noise;
   runs[6].name = "shift";
@@ -131,11 +142,12 @@ std::vector<ExperimentRun> regularization_runs(const TrainConfig& base,
 
 namespace {
 
-// Lower is better.
+// Lower is better. A regression's "accuracy" is its R².
 double score(const ExperimentResult& r, Criterion criterion) {
   if (r.summary.history.empty()) return std::numeric_limits<double>::infinity();
   const EpochRecord& last = r.summary.history.back();
-  return criterion == Criterion::test_loss ? last.test_loss : -last.test_accuracy;
+  if (criterion == Criterion::test_loss) return last.test_loss;
+  return regression(r) ? -last.test_r2 : -last.test_accuracy;
 }
 
 // `a` with `b`'s regularisers added (the stronger of the two where both have one).
@@ -232,9 +244,10 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
 
 namespace {
 
-// train/test accuracy and loss against epochs, a curve per run, as PNGs in `dir`.
+// train/test accuracy and loss against epochs (a regression: test RMSE and R² for the
+// accuracies), a curve per run, as PNGs in `dir`.
 void draw_experiment_plots(const std::string& experiment, const fs::path& dir,
-                           const std::vector<ExperimentResult>& results) {
+                           const std::vector<ExperimentResult>& results, bool regressions) {
   struct Figure {
     const char* file;
     const char* title;
@@ -248,7 +261,13 @@ void draw_experiment_plots(const std::string& experiment, const fs::path& dir,
        [](const EpochRecord& e) { return e.test_accuracy; }},
       {"test_loss.png", "test loss", "loss", [](const EpochRecord& e) { return e.test_loss; }},
   };
-  for (const Figure& fig : figures) {
+  const Figure regression_figures[] = {
+      {"test_rmse.png", "test RMSE", "RMSE", [](const EpochRecord& e) { return e.test_rmse; }},
+      {"train_loss.png", "train loss", "loss", train_loss},
+      {"test_r2.png", "test R²", "R²", [](const EpochRecord& e) { return e.test_r2; }},
+      {"test_loss.png", "test loss", "loss", [](const EpochRecord& e) { return e.test_loss; }},
+  };
+  for (const Figure& fig : regressions ? regression_figures : figures) {
     std::vector<Series> curves;
     for (const ExperimentResult& r : results) {
       Series s{.label = r.name, .points = {}};
@@ -270,24 +289,59 @@ void write_experiment_report(const std::string& experiment, const std::string& o
     return !r.summary.history.empty() && !std::isnan(r.summary.history.back().eval_train_loss);
   });
 
+  for (const ExperimentResult& r : results)
+    TIDE_CHECK(!r.summary.history.empty(), "experiment run {} has no evaluation", r.name);
+  const bool regressions = std::all_of(results.begin(), results.end(), regression);
+  TIDE_CHECK(regressions || std::none_of(results.begin(), results.end(), regression),
+             "an experiment's runs are all classifications or all regressions");
+  // A figure a run does not have (a regression's accuracy) is an empty cell.
+  const auto cell = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); };
+  const double none = std::numeric_limits<double>::quiet_NaN();
   std::string csv =
       "run,batch_size,lr,epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,"
-      "step_mean_train_loss,step_mean_train_accuracy\n";
+      "step_mean_train_loss,step_mean_train_accuracy,test_rmse,test_r2\n";
   ordered_json runs = ordered_json::array();
-  std::string table = fmt::format(
-      "| run | batch | lr | train accuracy | test accuracy | gap (accuracy) | train loss | "
-      "test loss | gap (loss) | wall s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  std::string table =
+      regressions
+          ? "| run | batch | lr | test RMSE | test R² | train loss | test loss | gap (loss) | "
+            "wall s |\n|---|---|---|---|---|---|---|---|---|\n"
+          : "| run | batch | lr | train accuracy | test accuracy | gap (accuracy) | train loss | "
+            "test loss | gap (loss) | wall s |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const ExperimentResult& r : results) {
-    TIDE_CHECK(!r.summary.history.empty(), "experiment run {} has no evaluation", r.name);
     for (const EpochRecord& e : r.summary.history)
-      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", r.name, r.batch_size, r.summary.lr,
-                         e.epoch, e.step, train_loss(e), train_accuracy(e), e.test_loss,
-                         e.test_accuracy, e.train_loss, e.train_accuracy);
+      csv += fmt::format(
+          "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.name, r.batch_size, r.summary.lr, e.epoch,
+          e.step, train_loss(e), cell(regressions ? none : train_accuracy(e)), e.test_loss,
+          cell(e.test_accuracy), e.train_loss, cell(regressions ? none : e.train_accuracy),
+          cell(e.test_rmse), cell(e.test_r2));
     const EpochRecord& f = r.summary.history.back();
     const double gap_accuracy = train_accuracy(f) - f.test_accuracy;
     const double gap_loss = f.test_loss - train_loss(f);
-    double best = 0;
-    for (const EpochRecord& e : r.summary.history) best = std::max(best, e.test_accuracy);
+    double best = regressions ? -std::numeric_limits<double>::infinity() : 0;
+    for (const EpochRecord& e : r.summary.history)
+      best = std::max(best, regressions ? e.test_r2 : e.test_accuracy);
+    if (regressions) {
+      runs.push_back({{"name", r.name},
+                      {"batch_size", r.batch_size},
+                      {"lr", r.summary.lr},
+                      {"warmup_steps", r.summary.warmup_steps},
+                      {"epochs", f.epoch},
+                      {"steps", r.summary.steps},
+                      {"train_loss", train_loss(f)},
+                      {"test_loss", f.test_loss},
+                      {"test_rmse", f.test_rmse},
+                      {"test_r2", f.test_r2},
+                      {"generalization_gap_loss", gap_loss},
+                      {"best_test_r2", best},
+                      {"wall_s", r.summary.wall_s},
+                      {"run_dir", r.summary.run_dir}});
+      table += fmt::format(
+          "| {} | {} | {:.4g} | {:.4g} | {:.4f} | {:.4f} | {:.4f} | {:+.4f} "
+          "| {:.0f} |\n",
+          r.name, r.batch_size, r.summary.lr, f.test_rmse, f.test_r2, train_loss(f), f.test_loss,
+          gap_loss, r.summary.wall_s);
+      continue;
+    }
     runs.push_back({{"name", r.name},
                     {"batch_size", r.batch_size},
                     {"lr", r.summary.lr},
@@ -316,13 +370,15 @@ void write_experiment_report(const std::string& experiment, const std::string& o
       {"train_figures", eval_train ? "evaluated on training examples in eval mode (--eval-train)"
                                    : "means over each epoch's training steps"},
       {"generalization_gap",
-       "train accuracy - test accuracy; test loss - train loss (at the last evaluation)"},
+       regressions ? "test loss - train loss (at the last evaluation)"
+                   : "train accuracy - test accuracy; test loss - train loss (at the last "
+                     "evaluation)"},
       {"runs", runs}};
   if (!best_run.empty()) summary["best"] = best_run;
   write_text_file((dir / "summary.json").string(), summary.dump(2) + "\n");
   write_text_file((dir / "summary.md").string(), table);
 
-  draw_experiment_plots(experiment, dir, results);
+  draw_experiment_plots(experiment, dir, results, regressions);
 }
 
 }  // namespace tide

@@ -1,6 +1,6 @@
 // `tide experiment`: families of training runs that differ in one respect, run on the ranks
 // of one job (as teams when there are ranks enough), reported as one table, one CSV and
-// four plots.
+// four plots. A regression's table and plots show the test RMSE and R² for the accuracies.
 //
 //   batch-size: the same network at each batch size, optionally with the learning rate
 //     scaled with the batch and a warm-up (does a larger batch generalise worse, and does
@@ -50,13 +50,14 @@ struct RegularizationOptions {
 };
 
 // none, l2, l1, dropout, batch-norm, noise, shift on top of `base` (whose own regularisers
-// are cleared). The combination is chosen after these have run: see select_combination().
+// are cleared); without noise and shift for a table or arrays (they perturb images). The
+// combination is chosen after these have run: see select_combination().
 std::vector<ExperimentRun> regularization_runs(const TrainConfig& base,
                                                const RegularizationOptions& o);
 
 // Which final figure makes a regularised run better than another: the test loss (default;
 // on 10,000 test examples it moves more reliably than accuracy, whose standard error is
-// about 0.35 points) or the test accuracy.
+// about 0.35 points) or the test accuracy (a regression's R²).
 enum class Criterion { test_loss, test_accuracy };
 
 // The best combination of regularisers, by forward selection: starting from the single

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,6 +16,14 @@
 #include "tide/core/error.hpp"
 
 namespace tide {
+namespace {
+
+// A figure the row does not have (NaN) is an empty cell.
+std::string cell(double v) {
+  return std::isnan(v) ? std::string() : fmt::format("{:.6g}", v);
+}
+
+}  // namespace
 
 MetricsWriter::MetricsWriter(const std::string& path, int64_t resume_step) : path_(path) {
   std::vector<std::string> kept;
@@ -24,12 +33,13 @@ MetricsWriter::MetricsWriter(const std::string& path, int64_t resume_step) : pat
     std::getline(in, line);  // the header
     while (std::getline(in, line)) {
       // A row that does not start with a step (a torn last line) is dropped.
+      // A row of a file written before rmse and r2 existed gets their empty cells.
       const int64_t step = std::strtoll(line.c_str(), nullptr, 10);
-      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
-          step <= resume_step &&
-          std::count(line.begin(), line.end(), ',') + 1 ==
-              static_cast<std::ptrdiff_t>(kMetricsColumns.size()))
-        kept.push_back(line);
+      const auto fields = static_cast<size_t>(std::count(line.begin(), line.end(), ',') + 1);
+      if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0])) || step > resume_step)
+        continue;
+      if (fields == kMetricsFirstColumns) line += std::string(kMetricsColumns.size() - fields, ',');
+      if (fields == kMetricsFirstColumns || fields == kMetricsColumns.size()) kept.push_back(line);
     }
   }
   file_ = std::fopen(path.c_str(), "w");
@@ -44,8 +54,8 @@ MetricsWriter::~MetricsWriter() {
 }
 
 void MetricsWriter::write(const MetricsRow& r) {
-  fmt::print(file_, "{},{:.4f},{},{:.6g},{:.6g},{:.6g},{:.1f},{:.3f}\n", r.step, r.epoch, r.split,
-             r.loss, r.accuracy, r.lr, r.samples_per_sec, r.wall_s);
+  fmt::print(file_, "{},{:.4f},{},{:.6g},{},{:.6g},{:.1f},{:.3f},{},{}\n", r.step, r.epoch, r.split,
+             r.loss, cell(r.accuracy), r.lr, r.samples_per_sec, r.wall_s, cell(r.rmse), cell(r.r2));
   TIDE_CHECK(std::fflush(file_) == 0, "{}: write failed: {}", path_, std::strerror(errno));
 }
 

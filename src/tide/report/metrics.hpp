@@ -3,13 +3,17 @@
 
 #include <array>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 namespace tide {
 
-// The columns of metrics.csv, in order.
-inline constexpr std::array<const char*, 8> kMetricsColumns = {
-    "step", "epoch", "split", "loss", "accuracy", "lr", "samples_per_sec", "wall_s"};
+// The columns of metrics.csv, in order. rmse and r2 (a regression's test rows) came later and
+// are last, so a file of the first eight columns still reads; a figure a row does not have
+// (accuracy of a regression, rmse of a classifier or of a training window) is an empty cell.
+inline constexpr std::array<const char*, 10> kMetricsColumns = {
+    "step", "epoch", "split", "loss", "accuracy", "lr", "samples_per_sec", "wall_s", "rmse", "r2"};
+inline constexpr size_t kMetricsFirstColumns = 8;  // the columns before rmse and r2
 
 struct MetricsRow {
   int64_t step = 0;
@@ -20,6 +24,8 @@ struct MetricsRow {
   double lr = 0;
   double samples_per_sec = 0;
   double wall_s = 0;  // since the start of training
+  double rmse = std::numeric_limits<double>::quiet_NaN();
+  double r2 = std::numeric_limits<double>::quiet_NaN();
 };
 
 class MetricsWriter {

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -37,8 +36,9 @@ std::string gnuplot_string(const std::string& s) {
 
 Series read_series(const std::string& run_dir, const PlotOptions& o) {
   const int y = column_of(o.metric);
-  TIDE_CHECK(y >= 3 && y <= 6,
-             "--metric {}: not a metric of metrics.csv (loss, accuracy, lr, samples_per_sec)",
+  TIDE_CHECK((y >= 3 && y <= 6) || y >= 8,
+             "--metric {}: not a metric of metrics.csv (loss, accuracy, lr, samples_per_sec, rmse, "
+             "r2)",
              o.metric);
   TIDE_CHECK(o.x == "step" || o.x == "epoch", "--x must be step or epoch, got '{}'", o.x);
   TIDE_CHECK(o.split == "train" || o.split == "test" || o.split == "train-eval",
@@ -55,12 +55,20 @@ Series read_series(const std::string& run_dir, const PlotOptions& o) {
              "{}: line 1 is not the header of metrics.csv", path);
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
-    std::vector<std::string> cells;
-    std::stringstream row(line);
-    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
-    TIDE_CHECK(cells.size() == kMetricsColumns.size(), "{}: line {} has {} fields, expected {}",
-               path, number, cells.size(), kMetricsColumns.size());
+    std::vector<std::string> cells(1);
+    for (const char c : line) {
+      if (c == ',')
+        cells.emplace_back();
+      else
+        cells.back().push_back(c);
+    }
+    // A file written before rmse and r2 existed has the first eight columns.
+    TIDE_CHECK(cells.size() == kMetricsColumns.size() || cells.size() == kMetricsFirstColumns,
+               "{}: line {} has {} fields, expected {}", path, number, cells.size(),
+               kMetricsColumns.size());
     if (cells[2] != o.split) continue;
+    // A figure the row does not have (a regression's accuracy) is an empty cell: no point.
+    if (static_cast<size_t>(y) >= cells.size() || cells[static_cast<size_t>(y)].empty()) continue;
     auto number_at = [&](int column) {
       char* end = nullptr;
       const double v = std::strtod(cells[static_cast<size_t>(column)].c_str(), &end);

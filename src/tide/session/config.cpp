@@ -46,9 +46,10 @@ std::vector<Option> classifier_options(TrainConfig& c) {
              "Model file (TOML) describing the network to train, instead of --model; see "
              "docs/model-files.md"),
       option("dataset", "dataset", c.dataset, "Dataset")
-          .with_choices({"fashion-mnist", "mnist", "folder", "csv"}),
+          .with_choices({"fashion-mnist", "mnist", "folder", "csv", "arrays"}),
       option("task", "task", c.task,
-             "classification, or regression (of the --target columns of --dataset csv)"),
+             "classification, or regression (of the --target columns of --dataset csv, or the y "
+             "arrays of --dataset arrays)"),
       option("target", "target", c.target,
              "csv: the label column (classification) or target columns a,b (regression), by "
              "name or number (default: the last column)"),
@@ -58,8 +59,9 @@ std::vector<Option> classifier_options(TrainConfig& c) {
       option("huber_delta", "huber-delta", c.huber_delta,
              "huber: where the loss turns from quadratic to linear", above(0)),
       option("data_dir", "data-dir", c.data_dir,
-             "IDX files, or train/ and val/ image folders (default: the dataset's install "
-             "location)"),
+             "IDX files, train/ and val/ image folders, a CSV file or directory (csv), or a "
+             "directory of .npy files or a safetensors file (arrays) (default: the dataset's "
+             "install location)"),
       option("image_size", "image-size", c.image_size,
              "folder: images are resized and cropped to this size", above(0)),
       option("train_examples", "train-examples", c.train_examples,
@@ -208,8 +210,11 @@ LossKind loss_of(const TrainConfig& c) {
 void validate(const TrainConfig& c) {
   TrainConfig copy = c;
   check_limits(classifier_options(copy));
-  check_option(c.task == Task::classification || c.dataset == "csv", {"task", "dataset"},
-               "{0} regression needs {1} csv (the images of {} have classes)", c.dataset);
+  check_option(c.task == Task::classification || c.dataset == "csv" || c.dataset == "arrays",
+               {"task", "dataset"},
+               "{0} regression needs {1} csv or arrays (the images of {} "
+               "have classes)",
+               c.dataset);
   check_option((c.task == Task::classification) == (loss_of(c) == LossKind::cross_entropy),
                {"loss", "task"}, "{0} {} does not fit {1} {}", name_of(loss_of(c)),
                name_of(c.task));

@@ -27,7 +27,8 @@ constexpr std::array<std::string_view, 3> choice_names(Overlap) {
   return {"auto", "on", "off"};
 }
 
-// What `tide train` learns: a class per example, or values (regression, --dataset csv).
+// What `tide train` learns: a class per example, or values (regression, --dataset csv or
+// arrays).
 enum class Task { classification, regression };
 constexpr std::array<std::string_view, 2> choice_names(Task) {
   return {"classification", "regression"};
@@ -61,7 +62,7 @@ void from_text(const std::string& text, ResumeFrom& r);  // throws for an empty 
 struct TrainConfig {
   std::string model = "mlp";              // a shipped model file (models/NAME.toml)
   std::string model_file;                 // a model file of the user's; wins over `model`
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | folder | csv
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | folder | csv | arrays
   Task task = Task::classification;
   std::string target;  // csv: the label column, or the target columns (a,b); empty: the last
   LossKind loss = LossKind::automatic;

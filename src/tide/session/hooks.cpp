@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "tide/core/log.hpp"
 
@@ -90,8 +91,12 @@ void CheckpointHook::save(Session& s) {
 }
 
 MetricsHook::MetricsHook(int64_t every, MetricsWriter* writer, Progress* progress,
-                         std::function<double()> lr)
-    : every_(every), writer_(writer), progress_(progress), lr_(std::move(lr)) {}
+                         std::function<double()> lr, bool accuracy)
+    : every_(every),
+      writer_(writer),
+      progress_(progress),
+      lr_(std::move(lr)),
+      accuracy_(accuracy) {}
 
 void MetricsHook::after_step(Session& s, const StepResult&) {
   if (window_.steps() == 0 && window_start_ == 0) window_start_ = s.elapsed();
@@ -106,8 +111,9 @@ void MetricsHook::after_step(Session& s, const StepResult&) {
   if (step % every_ != 0) return;
   if (writer_)
     writer_->write({step, static_cast<double>(step) / static_cast<double>(s.steps_per_epoch()),
-                    "train", window_.mean_loss(), window_.accuracy(), lr_(),
-                    window_.examples() / seconds, s.elapsed()});
+                    "train", window_.mean_loss(),
+                    accuracy_ ? window_.accuracy() : std::numeric_limits<double>::quiet_NaN(),
+                    lr_(), window_.examples() / seconds, s.elapsed()});
   window_ = {};
   window_start_ = s.elapsed();
 }
@@ -150,13 +156,15 @@ void EvaluationHook::run(Session& s, int64_t epoch, bool end_of_epoch) {
                      .end_of_epoch = end_of_epoch};
   epoch_ = {};
   if (writer_)
-    writer_->write({step, epochs, "test", test.loss, test.accuracy, lr_(), 0.0, s.elapsed()});
+    writer_->write({step, epochs, "test", test.loss, test.accuracy, lr_(), 0.0, s.elapsed(),
+                    test.rmse, test.r2});
   if (evaluate_train_) {
     const EvalResult fit = evaluate_train_();
     record.eval_train_loss = fit.loss;
     record.eval_train_accuracy = fit.accuracy;
     if (writer_)
-      writer_->write({step, epochs, "train-eval", fit.loss, fit.accuracy, lr_(), 0.0, s.elapsed()});
+      writer_->write({step, epochs, "train-eval", fit.loss, fit.accuracy, lr_(), 0.0, s.elapsed(),
+                      fit.rmse, fit.r2});
   }
   const std::string figures = std::isnan(test.r2)
                                   ? fmt::format("test accuracy {:.4f}", test.accuracy)
@@ -177,8 +185,9 @@ void PlateauHook::after_evaluation(Session& s, const EpochRecord& r) {
              schedule_.at(s.state().step));
 }
 
-SummaryHook::SummaryHook(int64_t every, EventWriter* writer, std::function<double()> lr)
-    : every_(every), writer_(writer), lr_(std::move(lr)) {}
+SummaryHook::SummaryHook(int64_t every, EventWriter* writer, std::function<double()> lr,
+                         bool accuracy)
+    : every_(every), writer_(writer), lr_(std::move(lr)), accuracy_(accuracy) {}
 
 void SummaryHook::after_step(Session& s, const StepResult& r) {
   if (every_ <= 0) return;
@@ -188,7 +197,7 @@ void SummaryHook::after_step(Session& s, const StepResult& r) {
   if (step % every_ != 0) return;
   if (writer_) {
     writer_->scalar("train/loss", step, window_.mean_loss());
-    writer_->scalar("train/accuracy", step, window_.accuracy());
+    if (accuracy_) writer_->scalar("train/accuracy", step, window_.accuracy());
     writer_->scalar("lr", step, lr_());
     writer_->scalar("samples_per_sec", step,
                     window_.examples() / std::max(s.elapsed() - window_start_, 1e-9));

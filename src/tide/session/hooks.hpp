@@ -93,7 +93,10 @@ class CheckpointHook : public Hook {
 // ranks: a row of metrics.csv (rank 0) per window; the progress line (rank 0) every step.
 class MetricsHook : public Hook {
  public:
-  MetricsHook(int64_t every, MetricsWriter* writer, Progress* progress, std::function<double()> lr);
+  // Without `accuracy` (a task whose steps do not count correct predictions) the rows' accuracy
+  // cell is empty.
+  MetricsHook(int64_t every, MetricsWriter* writer, Progress* progress, std::function<double()> lr,
+              bool accuracy = true);
   void after_step(Session& s, const StepResult& r) override;
   void end_epoch(Session&) override;
 
@@ -102,6 +105,7 @@ class MetricsHook : public Hook {
   MetricsWriter* writer_;
   Progress* progress_;
   std::function<double()> lr_;
+  bool accuracy_;
   StepSums window_;
   double window_start_ = 0;
 };
@@ -145,7 +149,8 @@ class PlateauHook : public Hook {
 // lr and samples_per_sec; after every evaluation test/loss and test/accuracy.
 class SummaryHook : public Hook {
  public:
-  SummaryHook(int64_t every, EventWriter* writer, std::function<double()> lr);
+  // Without `accuracy`, no train/accuracy.
+  SummaryHook(int64_t every, EventWriter* writer, std::function<double()> lr, bool accuracy = true);
   void after_step(Session& s, const StepResult& r) override;
   void after_evaluation(Session& s, const EpochRecord& r) override;
   // Whether the step after `step` steps is one whose gradient norm is summarised.
@@ -155,6 +160,7 @@ class SummaryHook : public Hook {
   int64_t every_;
   EventWriter* writer_;
   std::function<double()> lr_;
+  bool accuracy_;
   StepSums window_;
   double window_start_ = -1;
 };

@@ -265,15 +265,16 @@ void add_standard_hooks(Session& session, RunParts& p, const RunSpec& spec) {
   session.add_hook(std::make_shared<StopAtStepHook>(p.total));
   p.nan_guard = std::make_shared<NanGuardHook>(c.nan_policy == NanPolicy::skip);
   session.add_hook(p.nan_guard);
-  session.add_hook(std::make_shared<MetricsHook>(c.log_every, metrics, p.progress.get(), lr_now));
+  session.add_hook(std::make_shared<MetricsHook>(c.log_every, metrics, p.progress.get(), lr_now,
+                                                 spec.counts_correct));
   session.add_hook(std::make_shared<EvaluationHook>(
       [&task = p.task] { return task.evaluate(); }, metrics, lr_now,
       p.writer && spec.log_evaluation, p.task.evaluate_train()));
   const bool plateau = c.schedule.kind == ScheduleKind::plateau;
   if (plateau) session.add_hook(std::make_shared<PlateauHook>(*p.schedule, p.writer));
   if (c.early_stopping > 0) session.add_hook(std::make_shared<EarlyStoppingHook>(c.early_stopping));
-  p.summaries =
-      std::make_shared<SummaryHook>(c.summary_every_steps, p.events ? &*p.events : nullptr, lr_now);
+  p.summaries = std::make_shared<SummaryHook>(
+      c.summary_every_steps, p.events ? &*p.events : nullptr, lr_now, spec.counts_correct);
   session.add_hook(p.summaries);
   LrSchedule& schedule = *p.schedule;
   Module& model = p.model;

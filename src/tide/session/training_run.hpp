@@ -93,6 +93,9 @@ struct RunSpec {
   std::string agreement;
   std::string model_flags;     // "--model mlp --hidden 64": this run's model, in errors
   bool log_evaluation = true;  // the evaluation hook's log line; a task's hook may log instead
+  // Whether the task's steps count correct predictions (a classifier): otherwise the training
+  // windows have no accuracy (an empty cell in metrics.csv, no train/accuracy summary).
+  bool counts_correct = true;
 };
 
 class TrainingRun {

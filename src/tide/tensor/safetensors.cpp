@@ -38,9 +38,9 @@ DType dtype_from_tag(const std::string& tag, const std::string& path, const std:
 
 // The bytes a tensor of `shape` takes; throws naming the file and tensor when a size is
 // negative or the count overflows.
-uint64_t shape_bytes(const Shape& shape, DType dtype, const std::string& path,
+uint64_t shape_bytes(const Shape& shape, uint64_t element_bytes, const std::string& path,
                      const std::string& name) {
-  uint64_t n = dtype_size(dtype);
+  uint64_t n = element_bytes;
   for (const int64_t d : shape.dims()) {
     TIDE_CHECK(d >= 0, "{}: tensor '{}' has shape {}: sizes must be >= 0", path, name, shape.str());
     TIDE_CHECK(!__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n),
@@ -90,8 +90,16 @@ TensorMap load_safetensors(const std::string& path, std::map<std::string, std::s
   return decode_safetensors(read_file_bytes(path), path, metadata);
 }
 
-TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
-                             std::map<std::string, std::string>* metadata) {
+int64_t safetensors_element_bytes(const std::string& dtype) {
+  static const std::map<std::string, int64_t> sizes = {
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"U16", 2}, {"I16", 2}, {"F16", 2}, {"BF16", 2},
+      {"U32", 4},  {"I32", 4}, {"F32", 4}, {"U64", 8}, {"I64", 8}, {"F64", 8}};
+  const auto it = sizes.find(dtype);
+  return it == sizes.end() ? 0 : it->second;
+}
+
+std::map<std::string, SafetensorsEntry> read_safetensors_header(
+    std::string_view bytes, const std::string& path, std::map<std::string, std::string>* metadata) {
   const uint64_t file_size = bytes.size();
   uint64_t header_size = 0;
   TIDE_CHECK(file_size >= 8,
@@ -111,7 +119,7 @@ TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
   }
   TIDE_CHECK(header.is_object(), "{}: the JSON header is not an object", path);
   const uint64_t data_start = 8 + header_size, data_size = file_size - data_start;
-  TensorMap out;
+  std::map<std::string, SafetensorsEntry> out;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (metadata) try {
@@ -122,24 +130,38 @@ TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
       continue;
     }
     try {
-      const DType dtype = dtype_from_tag(entry.at("dtype").get<std::string>(), path, name);
-      Shape shape(entry.at("shape").get<std::vector<int64_t>>());
+      SafetensorsEntry e{.dtype = entry.at("dtype").get<std::string>(),
+                         .shape = Shape(entry.at("shape").get<std::vector<int64_t>>())};
+      const int64_t element = safetensors_element_bytes(e.dtype);
+      TIDE_CHECK(element > 0, "{}: tensor '{}' has dtype {}, which safetensors does not define",
+                 path, name, e.dtype);
       const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
       TIDE_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size,
                  "{}: tensor '{}' has data offsets outside the {} data bytes", path, name,
                  data_size);
       // The size the shape needs is checked against the bytes the file holds before anything
       // is allocated from it.
-      const uint64_t need = shape_bytes(shape, dtype, path, name);
+      const uint64_t need = shape_bytes(e.shape, static_cast<uint64_t>(element), path, name);
       TIDE_CHECK(offsets[1] - offsets[0] == need,
                  "{}: tensor '{}' of shape {} needs {} bytes, the header gives {}", path, name,
-                 shape.str(), need, offsets[1] - offsets[0]);
-      Tensor t = Tensor::empty(shape, dtype);
-      std::memcpy(t.raw_data(), bytes.data() + data_start + offsets[0], t.nbytes());
-      out.emplace(name, std::move(t));
+                 e.shape.str(), need, offsets[1] - offsets[0]);
+      e.offset = data_start + offsets[0];
+      e.bytes = need;
+      out.emplace(name, std::move(e));
     } catch (const nlohmann::json::exception& e) {
       TIDE_FAIL("{}: header entry for tensor '{}' is malformed: {}", path, name, e.what());
     }
+  }
+  return out;
+}
+
+TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
+                             std::map<std::string, std::string>* metadata) {
+  TensorMap out;
+  for (const auto& [name, e] : read_safetensors_header(bytes, path, metadata)) {
+    Tensor t = Tensor::empty(e.shape, dtype_from_tag(e.dtype, path, name));
+    std::memcpy(t.raw_data(), bytes.data() + e.offset, t.nbytes());
+    out.emplace(name, std::move(t));
   }
   return out;
 }

@@ -21,6 +21,24 @@ std::string encode_safetensors(const TensorMap& tensors,
 TensorMap decode_safetensors(std::string_view bytes, const std::string& path,
                              std::map<std::string, std::string>* metadata = nullptr);
 
+// One tensor of a safetensors file as its header describes it: the dtype as written ("F32",
+// "U8", "BF16", ...), the shape, and where its bytes are in the file.
+struct SafetensorsEntry {
+  std::string dtype;
+  Shape shape;
+  uint64_t offset = 0, bytes = 0;  // from the start of the file
+};
+
+// The bytes each element of a safetensors dtype takes, or 0 for a dtype this does not know.
+int64_t safetensors_element_bytes(const std::string& dtype);
+
+// The header of the bytes of a safetensors file, each entry checked against the file: a known
+// dtype, sizes >= 0, and exactly the bytes its shape needs inside the file. Nothing is read
+// beyond the header. Errors name `path`, the tensor, and what was expected.
+std::map<std::string, SafetensorsEntry> read_safetensors_header(
+    std::string_view bytes, const std::string& path,
+    std::map<std::string, std::string>* metadata = nullptr);
+
 // Writes `tensors` (and string `metadata`) to `path`; throws naming the path on failure.
 void save_safetensors(const std::string& path, const TensorMap& tensors,
                       const std::map<std::string, std::string>& metadata = {});

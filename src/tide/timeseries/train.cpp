@@ -288,7 +288,8 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
                               .model_flags = fmt::format(
                                   "--model lstm-ae --hidden {} --latent {} --layers {} --code {}",
                                   o.model.hidden, o.model.latent, o.model.layers, o.model.code),
-                              .log_evaluation = false});
+                              .log_evaluation = false,
+                              .counts_correct = false});
   SeriesTrainSummary s{.run_dir = r.run_dir,
                        .steps = r.steps,
                        .epochs = r.epochs,
