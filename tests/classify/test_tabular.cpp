@@ -125,13 +125,7 @@ TEST_F(Tables, ARegressionOfTwoTargetsReachesAnR2Near1) {
     EXPECT_EQ(line, "step,epoch,split,loss,accuracy,lr,samples_per_sec,wall_s,rmse,r2");
     std::vector<std::string> test_row;
     while (std::getline(metrics, line)) {
-      std::vector<std::string> cells(1);
-      for (const char c : line) {
-        if (c == ',')
-          cells.emplace_back();
-        else
-          cells.back().push_back(c);
-      }
+      const std::vector<std::string> cells = tide::testing::csv_cells(line);
       ASSERT_EQ(cells.size(), 10u) << line;
       EXPECT_EQ(cells[4], "") << line;
       if (cells[2] == "test") test_row = cells;

@@ -170,13 +170,7 @@ TEST(Experiment, SmallBatchSizeExperimentWritesItsReport) {
             "step_mean_train_loss,step_mean_train_accuracy,test_rmse,test_r2");
   int rows = 0;
   while (std::getline(csv, line)) {
-    std::vector<std::string> f(1);
-    for (const char c : line) {
-      if (c == ',')
-        f.emplace_back();
-      else
-        f.back().push_back(c);
-    }
+    const std::vector<std::string> f = testing::csv_cells(line);
     ASSERT_EQ(f.size(), 13u) << line;
     EXPECT_EQ(f[11] + f[12], "") << line;  // a classifier has no RMSE or R²
     EXPECT_TRUE(f[0] == "batch-32" || f[0] == "batch-256") << line;
@@ -263,13 +257,7 @@ TEST(Experiment, ARegressionExperimentReportsRmseAndR2) {
   std::getline(csv, line);
   EXPECT_THAT(line, ::testing::EndsWith(",test_rmse,test_r2"));
   std::getline(csv, line);
-  std::vector<std::string> f(1);
-  for (const char c : line) {
-    if (c == ',')
-      f.emplace_back();
-    else
-      f.back().push_back(c);
-  }
+  const std::vector<std::string> f = testing::csv_cells(line);
   ASSERT_EQ(f.size(), 13u) << line;
   EXPECT_EQ(f[6], "") << line;  // train accuracy
   EXPECT_EQ(f[8], "") << line;  // test accuracy

@@ -39,6 +39,7 @@
 #include "tide/classify/datasets.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/cli/config_file.hpp"
+#include "tide/data/arrays.hpp"
 #include "tide/data/csv.hpp"
 #include "tide/data/idx.hpp"
 #include "tide/data/image_io.hpp"
@@ -619,6 +620,46 @@ TEST(Fuzz, Safetensors) {
         .read = [](std::string& b) {
           std::map<std::string, std::string> metadata;
           decode_safetensors(b, "mutant.safetensors", &metadata);
+        }});
+}
+
+// Every element of a mapped array converted: an array that claims more than its file holds
+// reads past the mapping (AddressSanitizer) or allocates past the harness's limit.
+void convert_all(const MappedArray& a) {
+  std::vector<float> out(static_cast<size_t>(a.rows() * a.row_elements()));
+  a.convert(out.data(), 0, static_cast<int64_t>(out.size()));
+}
+
+// .npy files of `tide train --dataset arrays`: the header (text) and its length (2 bytes at 8).
+TEST(Fuzz, Npy) {
+  const ScratchDir scratch("npy");
+  const std::string path = scratch.path() + "/x.npy";
+  std::vector<float> values(36);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.25f;
+  fuzz({.name = "npy",
+        .seed = testing::npy_bytes("<f4", {6, 2, 3}, values),
+        .fields = {{8, 2, false}},
+        .text = true,
+        .read = [&](std::string& b) {
+          write_file(path, b);
+          convert_all(open_npy(path));
+        }});
+}
+
+// A safetensors file of arrays (f32 inputs, i64 labels), mapped as `--dataset arrays` maps it.
+TEST(Fuzz, SafetensorsArrays) {
+  const ScratchDir scratch("arrays");
+  const std::string path = scratch.path() + "/data.safetensors";
+  TensorMap tensors;
+  tensors.emplace("x", Tensor::full({4, 3}, 0.5));
+  tensors.emplace("y", Tensor::zeros({4}, DType::i64));
+  fuzz({.name = "safetensors arrays",
+        .seed = encode_safetensors(tensors, {}),
+        .fields = {{0, 8, false}},
+        .text = true,
+        .read = [&](std::string& b) {
+          write_file(path, b);
+          for (const auto& [name, a] : open_safetensors_arrays(path)) convert_all(a);
         }});
 }
 

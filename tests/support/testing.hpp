@@ -111,4 +111,17 @@ std::string npy_bytes(const std::string& descr, const std::vector<int64_t>& shap
   return out;
 }
 
+// The cells of one CSV line without quoting, an empty cell wherever two commas meet or the
+// line ends in one ("a,,": three cells).
+inline std::vector<std::string> csv_cells(const std::string& line) {
+  std::vector<std::string> cells(1);
+  for (const char c : line) {
+    if (c == ',')
+      cells.emplace_back();
+    else
+      cells.back().push_back(c);
+  }
+  return cells;
+}
+
 }  // namespace tide::testing
