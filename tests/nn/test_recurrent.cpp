@@ -174,6 +174,124 @@ INSTANTIATE_TEST_SUITE_P(Kinds, RecurrentTest,
                                            std::pair{"lstm", RecurrentKind::lstm}),
                          [](const auto& info) { return info.param.first; });
 
+// PyTorch's parameter names, shapes and order for a bidirectional layer: layer 1 reads both
+// directions' outputs (2H).
+TEST(Recurrent, BidirectionalParametersAsPyTorch) {
+  RngStream rng(0, RngPurpose::init);
+  Recurrent m({.kind = RecurrentKind::lstm,
+               .input_size = 4,
+               .hidden_size = 6,
+               .num_layers = 2,
+               .bidirectional = true},
+              rng);
+  std::vector<std::pair<std::string, Shape>> got;
+  for (const auto& [name, p] : m.named_parameters()) got.emplace_back(name, p.shape());
+  std::vector<std::pair<std::string, Shape>> expected;
+  for (const std::string l : {"0", "1"})
+    for (const std::string d : {"", "_reverse"}) {
+      expected.emplace_back("weight_ih_l" + l + d, Shape{24, l == "0" ? 4 : 12});
+      expected.emplace_back("weight_hh_l" + l + d, Shape{24, 6});
+      expected.emplace_back("bias_ih_l" + l + d, Shape{24});
+      expected.emplace_back("bias_hh_l" + l + d, Shape{24});
+    }
+  EXPECT_EQ(got, expected);
+}
+
+// Dropout between layers: a 2-layer bidirectional LSTM with dropout p and seed/id a model
+// of 2 layers run one at a time; train/eval and step behaviour as PyTorch's (no fixture: the
+// mask is Tide's own).
+struct DropoutCase {
+  RecurrentOptions options(double p) const {
+    return {.kind = RecurrentKind::lstm,
+            .input_size = 4,
+            .hidden_size = 5,
+            .num_layers = 2,
+            .bidirectional = true,
+            .dropout = p,
+            .seed = 17,
+            .id = 3};
+  }
+  Tensor x = [] {
+    RngStream data(3, RngPurpose::test);
+    return uniform({2, 6, 4}, -1, 1, data);
+  }();
+  // The output and the input's gradient of a model with dropout p and the weights of `from`.
+  std::pair<Tensor, Tensor> run(double p, bool training, int64_t step, const Module& from) const {
+    RngStream rng(0, RngPurpose::init);
+    Recurrent m(options(p), rng);
+    m.load_state_dict(from.state_dict());
+    m.train(training);
+    m.begin_step(step);
+    Variable xv(x.clone(), true);
+    const Variable y = m(xv);
+    sum(y * y).backward();
+    return {y.value(), xv.grad()};
+  }
+};
+
+bool same(const Tensor& a, const Tensor& b) {
+  return a.to_vector() == b.to_vector();
+}
+
+TEST(Recurrent, DropoutOnlyInTrainingAndReproducible) {
+  const DropoutCase c;
+  RngStream rng(1, RngPurpose::init);
+  const Recurrent weights(c.options(0), rng);
+  const auto plain = c.run(0, true, 0, weights);
+  // Evaluation ignores dropout; p = 0 is no dropout in training too.
+  const auto eval = c.run(0.5, false, 0, weights), zero = c.run(0, true, 0, weights);
+  EXPECT_TRUE(same(eval.first, plain.first) && same(eval.second, plain.second));
+  EXPECT_TRUE(same(zero.first, plain.first) && same(zero.second, plain.second));
+  // Training with p > 0 changes the result, the same way for the same seed, id and step.
+  const auto a = c.run(0.5, true, 0, weights), b = c.run(0.5, true, 0, weights);
+  EXPECT_FALSE(same(a.first, plain.first));
+  EXPECT_TRUE(same(a.first, b.first) && same(a.second, b.second));
+  EXPECT_FALSE(same(c.run(0.5, true, 1, weights).first, a.first)) << "step 1 draws a new mask";
+}
+
+// The mask falls on layer 0's output (both directions) only: the same as running layer 0,
+// dropout(p, RngStream(seed, dropout, {id, step, 0})), then layer 1, values and gradients.
+TEST(Recurrent, DropoutFallsBetweenLayers) {
+  const DropoutCase c;
+  RngStream rng(2, RngPurpose::init);
+  Recurrent full(c.options(0.4), rng);
+  full.begin_step(5);
+  RecurrentOptions first = c.options(0), second = c.options(0);
+  first.num_layers = second.num_layers = 1;
+  second.input_size = 10;
+  Recurrent layer0(first, rng), layer1(second, rng);
+  TensorMap w0, w1;
+  for (const auto& [name, t] : full.state_dict()) {
+    const std::string rest = name.substr(name.find("_l") + 3);  // "" or "_reverse"
+    const std::string base = name.substr(0, name.find("_l")) + "_l0" + rest;
+    (name.find("_l0") != std::string::npos ? w0 : w1).emplace(base, t);
+  }
+  layer0.load_state_dict(w0);
+  layer1.load_state_dict(w1);
+
+  Variable x1(c.x.clone(), true), x2(c.x.clone(), true);
+  const Variable y1 = full(x1);
+  RngStream mask(17, RngPurpose::dropout, {3, 5, 0});
+  const Variable y2 = layer1(dropout(layer0(x2), 0.4, mask));
+  expect_close(y1.value(), y2.value(), "output", 1e-6);
+  sum(y1 * y1).backward();
+  sum(y2 * y2).backward();
+  expect_close(x1.grad(), x2.grad(), "grad x", 1e-6);
+  for (const auto& [name, p] : full.named_parameters()) {
+    const std::string rest = name.substr(name.find("_l") + 3);
+    const std::string base = name.substr(0, name.find("_l")) + "_l0" + rest;
+    const Recurrent& part = name.find("_l0") != std::string::npos ? layer0 : layer1;
+    for (const auto& [pname, q] : part.named_parameters())
+      if (pname == base) expect_close(p.grad(), q.grad(), "grad " + name, 1e-6);
+  }
+}
+
+TEST(Recurrent, RejectsDropoutOutOfRange) {
+  RngStream rng(0, RngPurpose::init);
+  EXPECT_THROW(Recurrent({.kind = RecurrentKind::gru, .dropout = 1.0}, rng), Error);
+  EXPECT_THROW(Recurrent({.kind = RecurrentKind::gru, .dropout = -0.1}, rng), Error);
+}
+
 TEST(Recurrent, RejectsWrongInputAndState) {
   RngStream rng(0, RngPurpose::init);
   Recurrent m({.kind = RecurrentKind::gru, .input_size = 4, .hidden_size = 6}, rng);
