@@ -70,11 +70,11 @@ DirectionRun run_direction(const RecurrentOptions& o, const Variable& x, Variabl
     return {slice(packed, 1, 0, t_len), reshape(slice(packed, 1, t_len, t_len + 1), {b, hs}), {}};
   }
   // The input projections of every step at once: (B, T, gates * H).
-  const int64_t gh = gate_count(o.kind) * hs;
+  const int64_t width = gate_count(o.kind) * hs;
   const Variable projected = linear(x, w_ih, b_ih);
   std::vector<Variable> hs_seq;
   for (int64_t t = 0; t < t_len; ++t) {
-    const Variable xt = reshape(slice(projected, 1, t, t + 1), {b, gh});
+    const Variable xt = reshape(slice(projected, 1, t, t + 1), {b, width});
     const Variable hh = linear(h, w_hh, b_hh);
     switch (o.kind) {
       case RecurrentKind::rnn_tanh:
@@ -90,9 +90,9 @@ DirectionRun run_direction(const RecurrentOptions& o, const Variable& x, Variabl
         break;
       }
       case RecurrentKind::gru: {
-        const auto gx = split(xt, {hs, hs, hs}, 1), gh3 = split(hh, {hs, hs, hs}, 1);
-        const Variable r = sigmoid(gx[0] + gh3[0]), z = sigmoid(gx[1] + gh3[1]);
-        const Variable n = tide::tanh(gx[2] + r * gh3[2]);
+        const auto gx = split(xt, {hs, hs, hs}, 1), gh = split(hh, {hs, hs, hs}, 1);
+        const Variable r = sigmoid(gx[0] + gh[0]), z = sigmoid(gx[1] + gh[1]);
+        const Variable n = tide::tanh(gx[2] + r * gh[2]);
         h = n + z * (h - n);  // (1 - z) * n + z * h
         break;
       }
