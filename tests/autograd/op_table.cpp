@@ -145,6 +145,8 @@ const std::vector<OpCase>& op_table() {
          return permute(x[0], {2, 0, 1});
        }},
       {"transpose", {{3, 4}}, {kAny}, [](V x) { return transpose(x[0], 0, 1); }},
+      {"flip", {{2, 3, 4}}, {kAny}, [](V x) { return flip(x[0], 1); }},
+      {"flip_last", {{3, 5}}, {kAny}, [](V x) { return flip(x[0], -1); }},
       {"gelu", {{4, 6}}, {kAny}, [](V x) { return gelu(x[0] * 2.0); }},
       {"gelu_tanh",
        {{4, 6}},

@@ -155,6 +155,41 @@ TEST(ModelFile, TheShippedMlpTakesTheOptionsOfTheExperiments) {
       ::testing::ThrowsMessage<Error>(HasSubstr("models/cnn.toml has no argument 'hidden'")));
 }
 
+// bidirectional and dropout on recurrent layers: PyTorch's names and sizes, both directions'
+// outputs side by side, and dropout between the layers in training only.
+TEST(ModelFile, ABidirectionalRecurrentFileBuildsWithItsShapesAndParameters) {
+  const Network seq = build(
+      "[[layers]]\ntype = \"lstm\"\nhidden = 6\nlayers = 2\nbidirectional = true\n"
+      "dropout = 0.3\n",
+      {7, 3});
+  EXPECT_EQ(seq.output_shape, Shape({7, 12}));
+  // Per direction, layer 0: 24 * 3 + 24 * 6 + 2 * 24 = 264; layer 1 reads 12: 24 * 12 + 24 * 6
+  // + 2 * 24 = 480.
+  EXPECT_EQ(seq.module->num_parameters(), 2 * 264 + 2 * 480);
+  const std::vector<std::string> all = names(*seq.module);
+  EXPECT_EQ(all.size(), 16u);
+  EXPECT_EQ(all[4], "0.weight_ih_l0_reverse");
+  EXPECT_EQ(seq.module->named_parameters()[12].second.shape(), Shape({24, 12}));
+
+  RngStream data(4, RngPurpose::test);
+  const Variable x(uniform({2, 7, 3}, -1, 1, data));
+  seq.module->train(false);
+  const Tensor eval = (*seq.module)(x).value();
+  EXPECT_EQ(eval.shape(), Shape({2, 7, 12}));
+  seq.module->train(true);
+  EXPECT_NE((*seq.module)(x).value().to_vector(), eval.to_vector()) << "dropout in training";
+
+  const Network last = build(
+      "[[layers]]\ntype = \"gru\"\nhidden = 5\nbidirectional = true\noutput = \"last_state\"\n"
+      "[[layers]]\ntype = \"linear\"\nunits = \"$classes\"\n",
+      {7, 3});
+  EXPECT_EQ(last.output_shape, Shape({10}));
+  // GRU per direction 15 * 3 + 15 * 5 + 2 * 15 = 150; the linear layer reads 10 = 2 * 5.
+  EXPECT_EQ(last.module->num_parameters(), 2 * 150 + 10 * 10 + 10);
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"rnn\"\nhidden = 4\ndropout = 1.5\n", {7, 3}),
+              HasSubstr("layer 0 (rnn): dropout must be in [0, 1), got 1.5"));
+}
+
 // Each kind of malformed file: one error naming the file, the line and what is wrong.
 TEST(ModelFile, MalformedFilesNameTheFileLineAndLayer) {
   EXPECT_THAT(error_of("[[layers]]\ntype = \"relu\"\nunits = [1,\n"), HasSubstr("net.toml:3:"));

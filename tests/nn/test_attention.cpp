@@ -59,6 +59,27 @@ TEST(MultiheadAttention, CrossAttentionMatchesPyTorch) {
   check(f, mha, mha.attend(q, kv, kv), {{"q", q}, {"kv", kv}});
 }
 
+// Key and value sizes apart from the embedding's: three projection weights, named and shaped
+// as PyTorch's, and PyTorch's results with a key padding mask.
+TEST(MultiheadAttention, KdimAndVdimMatchPyTorch) {
+  const Fixture f("mha_kdim_vdim");
+  RngStream rng(0, RngPurpose::init);
+  MultiheadAttention mha({.embed_dim = 8, .num_heads = 2, .kdim = 6, .vdim = 5}, rng);
+  std::vector<std::pair<std::string, Shape>> shapes;
+  for (const auto& [name, p] : mha.named_parameters()) shapes.emplace_back(name, p.shape());
+  const std::vector<std::pair<std::string, Shape>> expected{
+      {"q_proj_weight", {8, 8}}, {"k_proj_weight", {8, 6}},   {"v_proj_weight", {8, 5}},
+      {"in_proj_bias", {24}},    {"out_proj.weight", {8, 8}}, {"out_proj.bias", {8}}};
+  EXPECT_EQ(shapes, expected);
+  mha.load_state_dict(f.params);
+  const Variable q = f.input("q"), k = f.input("k"), v = f.input("v");
+  check(f, mha, mha.attend(q, k, v, {.key_padding = f.all.at("input.key_padding")}),
+        {{"q", q}, {"k", k}, {"v", v}});
+  // The key's and value's sizes are checked against kdim and vdim.
+  EXPECT_THROW(mha.attend(q, v, v), Error);
+  EXPECT_THROW(mha.attend(q, k, k), Error);
+}
+
 TEST(TransformerEncoderLayer, PostNormReluMatchesPyTorch) {
   const Fixture f("encoder_post_relu");
   RngStream rng(0, RngPurpose::init);

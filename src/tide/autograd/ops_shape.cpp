@@ -53,7 +53,33 @@ void move_along(const Tensor& x, const Tensor& out, int d, int64_t start, bool i
   });
 }
 
+// out = x reversed along dimension d: one block of `inner` elements per index.
+void flip_along(const Tensor& out, const Tensor& x, int d) {
+  const Around a = around(x.shape(), d);
+  dispatch_any(x.dtype(), [&]<class T>(T) {
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    for (int64_t i = 0; i < a.size; ++i)
+      copy_blocks(op + i * a.inner, xp + (a.size - 1 - i) * a.inner, a.outer, a.inner,
+                  a.size * a.inner, a.size * a.inner);
+  });
+}
+
 }  // namespace
+
+Variable flip(const Variable& x, int dim) {
+  const int d = x.shape().normalize_dim(dim);
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  flip_along(out, x.value(), d);
+  return make_result(
+      out, {x},
+      [d](const Tensor& dy, std::vector<Variable>& in) {
+        Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
+        flip_along(dx, dy, d);
+        in[0].accumulate_grad(dx);
+      },
+      "flip");
+}
 
 Variable slice(const Variable& x, int dim, int64_t start, int64_t end) {
   const Shape& s = x.shape();

@@ -20,5 +20,7 @@ std::vector<Variable> split(const Variable& x, const std::vector<int64_t>& sizes
 Variable permute(const Variable& x, const std::vector<int>& dims);
 // Swaps two axes.
 Variable transpose(const Variable& x, int dim0, int dim1);
+// The elements in reverse order along `dim` (torch.flip with one dimension), as a new tensor.
+Variable flip(const Variable& x, int dim);
 
 }  // namespace tide

@@ -1,4 +1,5 @@
 // The layer types a model file may name: one row each, its keys and how it is built.
+#include <algorithm>
 #include <numeric>
 
 #include <fmt/ranges.h>
@@ -128,15 +129,26 @@ std::function<BuiltLayer(const LayerSpec&, const Shape&, BuildContext&)> recurre
     const std::string output = s.text("output", "sequence");
     if (output != "sequence" && output != "last_state")
       s.fail("output must be sequence or last_state, got '{}'", output);
-    check_size(s, "weights", positive(s, "layers", 1), 4 * positive(s, "hidden"),
-               in[2] + positive(s, "hidden"));
-    const RecurrentOptions o{.kind = kind,
-                             .input_size = in[2],
-                             .hidden_size = positive(s, "hidden"),
-                             .num_layers = positive(s, "layers", 1),
-                             .bias = s.flag("bias", true),
-                             .fused = true,
-                             .last_state = output == "last_state"};
+    const bool bidirectional = s.flag("bidirectional", false);
+    const int64_t dirs = bidirectional ? 2 : 1, hidden = positive(s, "hidden");
+    // A bidirectional layer after the first reads both directions' outputs (2 hidden).
+    check_size(s, "weights", positive(s, "layers", 1), dirs * 4 * hidden,
+               (bidirectional ? std::max(in[2], 2 * hidden) : in[2]) + hidden);
+    RecurrentOptions o{.kind = kind,
+                       .input_size = in[2],
+                       .hidden_size = hidden,
+                       .num_layers = positive(s, "layers", 1),
+                       .bias = s.flag("bias", true),
+                       .fused = true,
+                       .last_state = output == "last_state",
+                       .bidirectional = bidirectional,
+                       .dropout = probability(s, "dropout", 0)};
+    // Only a layer with dropout takes a dropout id, so the masks of the files' other dropouts
+    // stay those of files written before recurrent layers had it.
+    if (o.dropout > 0) {
+      o.seed = c.seed;
+      o.id = c.dropouts++;
+    }
     return module(std::make_shared<Recurrent>(o, c.rng));
   };
 }
@@ -301,17 +313,17 @@ const std::vector<LayerKind>& layer_kinds() {
           "",
           [](S s, I in, C) { return module(std::make_shared<Mean>(dimension(s, in, "dim", 1))); }},
       LayerKind{"lstm",
-                {"hidden", "layers", "bias", "output"},
+                {"hidden", "layers", "bias", "output", "bidirectional", "dropout"},
                 3,
                 "(N, T, features)",
                 recurrent_of(RecurrentKind::lstm)},
       LayerKind{"gru",
-                {"hidden", "layers", "bias", "output"},
+                {"hidden", "layers", "bias", "output", "bidirectional", "dropout"},
                 3,
                 "(N, T, features)",
                 recurrent_of(RecurrentKind::gru)},
       LayerKind{"rnn",
-                {"hidden", "layers", "bias", "output"},
+                {"hidden", "layers", "bias", "output", "bidirectional", "dropout"},
                 3,
                 "(N, T, features)",
                 recurrent_of(RecurrentKind::rnn_tanh)},

@@ -42,34 +42,65 @@ Tensor additive_mask(const AttentionMask& m, int64_t b, int64_t t, int64_t s, DT
 
 }  // namespace
 
-MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, RngStream& rng,
-                                       double dropout, uint64_t seed, uint64_t id)
-    : embed_dim_(embed_dim), num_heads_(num_heads), dropout_(dropout), seed_(seed), id_(id) {
-  TIDE_CHECK(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
+MultiheadAttention::MultiheadAttention(AttentionOptions o, RngStream& rng)
+    : embed_dim_(o.embed_dim),
+      num_heads_(o.num_heads),
+      kdim_(o.kdim == 0 ? o.embed_dim : o.kdim),
+      vdim_(o.vdim == 0 ? o.embed_dim : o.vdim),
+      dropout_(o.dropout),
+      seed_(o.seed),
+      id_(o.id) {
+  const int64_t e = embed_dim_;
+  TIDE_CHECK(e > 0 && num_heads_ > 0 && e % num_heads_ == 0,
              "MultiheadAttention({}, {}): the embedding size must be a positive multiple of the "
              "head count",
-             embed_dim, num_heads);
-  // PyTorch: xavier_uniform_ on the stacked projections, zero biases.
-  in_proj_weight_ = register_parameter(
-      "in_proj_weight",
-      xavier_uniform({3 * embed_dim, embed_dim}, embed_dim, 3 * embed_dim, 1.0, rng));
-  in_proj_bias_ = register_parameter("in_proj_bias", Tensor::zeros({3 * embed_dim}));
-  out_proj_ = register_module("out_proj", std::make_shared<Linear>(embed_dim, embed_dim, rng));
+             e, num_heads_);
+  TIDE_CHECK(kdim_ > 0 && vdim_ > 0,
+             "MultiheadAttention({}, {}): kdim {} and vdim {} must be positive (0 for {})", e,
+             num_heads_, o.kdim, o.vdim, e);
+  // PyTorch: xavier_uniform_ on the stacked projections (or on each of the three when the
+  // key or value size differs), zero biases.
+  if (kdim_ == e && vdim_ == e) {
+    in_proj_weight_ =
+        register_parameter("in_proj_weight", xavier_uniform({3 * e, e}, e, 3 * e, 1.0, rng));
+  } else {
+    q_proj_weight_ = register_parameter("q_proj_weight", xavier_uniform({e, e}, e, e, 1.0, rng));
+    k_proj_weight_ =
+        register_parameter("k_proj_weight", xavier_uniform({e, kdim_}, kdim_, e, 1.0, rng));
+    v_proj_weight_ =
+        register_parameter("v_proj_weight", xavier_uniform({e, vdim_}, vdim_, e, 1.0, rng));
+  }
+  in_proj_bias_ = register_parameter("in_proj_bias", Tensor::zeros({3 * e}));
+  out_proj_ = register_module("out_proj", std::make_shared<Linear>(e, e, rng));
   Tensor(out_proj_->bias().value()).fill(0.0);
 }
+
+MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, RngStream& rng,
+                                       double dropout, uint64_t seed, uint64_t id)
+    : MultiheadAttention(AttentionOptions{.embed_dim = embed_dim,
+                                          .num_heads = num_heads,
+                                          .dropout = dropout,
+                                          .seed = seed,
+                                          .id = id},
+                         rng) {}
 
 Variable MultiheadAttention::attend(const Variable& query, const Variable& key,
                                     const Variable& value, const AttentionMask& mask) {
   const int64_t e = embed_dim_, h = num_heads_;
-  TIDE_CHECK(query.shape().ndim() == 3 && query.shape()[2] == e && key.shape() == value.shape() &&
-                 key.shape().ndim() == 3 && key.shape()[2] == e && key.dim(0) == query.dim(0),
-             "MultiheadAttention({}): query {}, key {} and value {} should be (B, T, {}) and "
-             "(B, S, {})",
-             e, query.value().str(), key.value().str(), value.value().str(), e, e);
+  TIDE_CHECK(query.shape().ndim() == 3 && query.shape()[2] == e && key.shape().ndim() == 3 &&
+                 key.shape()[2] == kdim_ && value.shape().ndim() == 3 &&
+                 value.shape()[2] == vdim_ && key.dim(0) == query.dim(0) &&
+                 value.dim(0) == query.dim(0) && value.dim(1) == key.dim(1),
+             "MultiheadAttention({}): query {}, key {} and value {} should be (B, T, {}), "
+             "(B, S, {}) and (B, S, {})",
+             e, query.value().str(), key.value().str(), value.value().str(), e, kdim_, vdim_);
   const int64_t b = query.dim(0), t = query.dim(1), s = key.dim(1), d = e / h;
-  // Three projections with row blocks of the packed weight (zero-copy views), each split into
-  // heads: (B * H, T or S, D). Their input gradients add in place into one buffer.
-  const auto w = split(in_proj_weight_, {e, e, e}, 0);
+  // Three projections, each split into heads: (B * H, T or S, D). Packed, they are row
+  // blocks of one weight (zero-copy views) whose input gradients add in place into one buffer.
+  const std::vector<Variable> w =
+      in_proj_weight_.defined()
+          ? split(in_proj_weight_, {e, e, e}, 0)
+          : std::vector<Variable>{q_proj_weight_, k_proj_weight_, v_proj_weight_};
   const auto bias = split(in_proj_bias_, {e, e, e}, 0);
   const Variable q = split_heads(linear(query, w[0], bias[0]), h);
   const Variable k = split_heads(linear(key, w[1], bias[1]), h);
@@ -97,7 +128,10 @@ void MultiheadAttention::begin_step(int64_t step) {
 }
 
 std::string MultiheadAttention::describe() const {
-  return fmt::format("MultiheadAttention({}, heads {})", embed_dim_, num_heads_);
+  if (kdim_ == embed_dim_ && vdim_ == embed_dim_)
+    return fmt::format("MultiheadAttention({}, heads {})", embed_dim_, num_heads_);
+  return fmt::format("MultiheadAttention({}, heads {}, kdim {}, vdim {})", embed_dim_, num_heads_,
+                     kdim_, vdim_);
 }
 
 TransformerEncoderLayer::TransformerEncoderLayer(TransformerOptions o, RngStream& rng)

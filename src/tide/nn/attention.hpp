@@ -16,15 +16,27 @@ struct AttentionMask {
   bool causal = false;
 };
 
-// Parameters in_proj_weight (3E, E), in_proj_bias (3E) and out_proj (Linear E -> E).
-// In training, dropout with probability `dropout` applies to the attention weights, its
-// masks drawn from RngStream(seed, dropout, {id, step, call}).
+struct AttentionOptions {
+  int64_t embed_dim = 1;  // E
+  int64_t num_heads = 1;
+  int64_t kdim = 0;  // the key's features; 0 for E
+  int64_t vdim = 0;  // the value's features; 0 for E
+  double dropout = 0;
+  uint64_t seed = 0;
+  uint64_t id = 0;
+};
+
+// Parameters as PyTorch's: in_proj_weight (3E, E), or, when kdim or vdim is not E,
+// q_proj_weight (E, E), k_proj_weight (E, kdim) and v_proj_weight (E, vdim); in_proj_bias
+// (3E); out_proj (Linear E -> E). In training, dropout with probability `dropout` applies to
+// the attention weights, its masks drawn from RngStream(seed, dropout, {id, step, call}).
 class MultiheadAttention : public Module {
  public:
+  explicit MultiheadAttention(AttentionOptions options, RngStream& rng);
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, RngStream& rng, double dropout = 0,
                      uint64_t seed = 0, uint64_t id = 0);
   void begin_step(int64_t step) override;
-  // query (B, T, E), key and value (B, S, E) -> (B, T, E).
+  // query (B, T, E), key (B, S, kdim) and value (B, S, vdim) -> (B, T, E).
   Variable attend(const Variable& query, const Variable& key, const Variable& value,
                   const AttentionMask& mask = {});
   // Self-attention without masks.
@@ -32,11 +44,13 @@ class MultiheadAttention : public Module {
   std::string describe() const override;
 
  private:
-  int64_t embed_dim_, num_heads_;
+  int64_t embed_dim_, num_heads_, kdim_, vdim_;
   double dropout_;
   uint64_t seed_, id_;
   int64_t step_ = 0, calls_ = 0;
-  Variable in_proj_weight_, in_proj_bias_;
+  Variable in_proj_weight_;  // when kdim = vdim = E, else the three below
+  Variable q_proj_weight_, k_proj_weight_, v_proj_weight_;
+  Variable in_proj_bias_;
   std::shared_ptr<Linear> out_proj_;
 };
 
