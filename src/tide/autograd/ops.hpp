@@ -8,6 +8,7 @@
 #include "tide/autograd/ops_loss.hpp"
 #include "tide/autograd/ops_matmul.hpp"
 #include "tide/autograd/ops_norm.hpp"
+#include "tide/autograd/ops_pad.hpp"
 #include "tide/autograd/ops_pool.hpp"
 #include "tide/autograd/ops_rnn.hpp"
 #include "tide/autograd/ops_reduce.hpp"
