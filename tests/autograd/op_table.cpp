@@ -288,6 +288,14 @@ const std::vector<OpCase>& op_table() {
        [](V x) {
          return pad2d(x[0], {2, 5, 4, 1}, PaddingMode::circular);
        }},
+      {"conv2d_padding_replicate",
+       {{2, 2, 5, 6}, {3, 2, 3, 3}, {3}},
+       {kAny, kAny, kAny},
+       [](V x) {
+         return conv2d(
+             x[0], x[1], x[2],
+             {.stride = {2, 1}, .padding = {2, 1}, .padding_mode = PaddingMode::replicate});
+       }},
       {"adaptive_avg_pool2d",
        {{2, 3, 7, 5}},
        {kAny},
