@@ -10,7 +10,7 @@
 #include "tide/autograd/ops_norm.hpp"
 #include "tide/autograd/ops_pad.hpp"
 #include "tide/autograd/ops_pool.hpp"
-#include "tide/autograd/ops_rnn.hpp"
 #include "tide/autograd/ops_reduce.hpp"
+#include "tide/autograd/ops_rnn.hpp"
 #include "tide/autograd/ops_shape.hpp"
 #include "tide/autograd/variable.hpp"
