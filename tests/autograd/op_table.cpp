@@ -217,6 +217,87 @@ const std::vector<OpCase>& op_table() {
        [](V x) {
          return avg_pool2d(x[0], {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
        }},
+      {"max_pool2d_ceil",
+       {{2, 3, 8, 7}},
+       {kAny},
+       [](V x) {
+         return max_pool2d(
+             x[0], {.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true});
+       }},
+      {"max_pool2d_dilation",
+       {{1, 2, 9, 10}},
+       {kAny},
+       [](V x) {
+         return max_pool2d(
+             x[0], {.kernel = {3, 2}, .stride = {2, 1}, .padding = {1, 1}, .dilation = {2, 3}});
+       }},
+      {"max_pool2d_dilation_ceil",
+       {{1, 2, 8, 9}},
+       {kAny},
+       [](V x) {
+         return max_pool2d(x[0], {.kernel = {2, 2},
+                                  .stride = {2, 2},
+                                  .padding = {1, 1},
+                                  .dilation = {2, 2},
+                                  .ceil_mode = true});
+       }},
+      {"avg_pool2d_ceil",
+       {{1, 2, 8, 7}},
+       {kAny},
+       [](V x) {
+         return avg_pool2d(
+             x[0], {.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true});
+       }},
+      {"avg_pool2d_ceil_exclude_pad",
+       {{1, 2, 8, 7}},
+       {kAny},
+       [](V x) {
+         return avg_pool2d(x[0], {.kernel = {3, 2},
+                                  .stride = {2, 2},
+                                  .padding = {1, 1},
+                                  .ceil_mode = true,
+                                  .count_include_pad = false});
+       }},
+      {"avg_pool2d_exclude_pad",
+       {{1, 2, 7, 7}},
+       {kAny},
+       [](V x) {
+         return avg_pool2d(
+             x[0],
+             {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .count_include_pad = false});
+       }},
+      {"pad2d_zeros",
+       {{2, 3, 4, 5}},
+       {kAny},
+       [](V x) {
+         return pad2d(x[0], {1, 2, 0, 3}, PaddingMode::zeros);
+       }},
+      {"pad2d_reflect",
+       {{2, 3, 5, 6}},
+       {kAny},
+       [](V x) {
+         return pad2d(x[0], {2, 1, 3, 4}, PaddingMode::reflect);
+       }},
+      {"pad2d_replicate",
+       {{2, 3, 4, 5}},
+       {kAny},
+       [](V x) {
+         return pad2d(x[0], {3, 1, 0, 6}, PaddingMode::replicate);
+       }},
+      {"pad2d_circular",
+       {{2, 3, 4, 5}},
+       {kAny},
+       [](V x) {
+         return pad2d(x[0], {2, 5, 4, 1}, PaddingMode::circular);
+       }},
+      {"conv2d_padding_replicate",
+       {{2, 2, 5, 6}, {3, 2, 3, 3}, {3}},
+       {kAny, kAny, kAny},
+       [](V x) {
+         return conv2d(
+             x[0], x[1], x[2],
+             {.stride = {2, 1}, .padding = {2, 1}, .padding_mode = PaddingMode::replicate});
+       }},
       {"adaptive_avg_pool2d",
        {{2, 3, 7, 5}},
        {kAny},

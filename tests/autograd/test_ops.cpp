@@ -166,3 +166,40 @@ TEST(Embedding, PaddingRowGetsNoGradientAsPyTorch) {
 
 }  // namespace
 }  // namespace tide
+
+namespace tide {
+namespace {
+
+// What PyTorch refuses, refused with the op, the option and the sizes named: dilation in
+// average pooling, reflect padding as large as the input, circular padding that wraps twice,
+// negative padding.
+TEST(PoolAndPad, OptionsPyTorchRefusesAreErrorsNamingTheSizes) {
+  const Variable x(Tensor::zeros({1, 2, 4, 5}));
+  EXPECT_EQ(testing::error_of([&] {
+              avg_pool2d(x, {.dilation = {2, 1}});
+            }),
+            "avg_pool2d: dilation is for max pooling only (PyTorch's avg_pool2d has none), got "
+            "2x1");
+  EXPECT_EQ(testing::error_of([&] {
+              pad2d(x, {1, 1, 4, 0}, PaddingMode::reflect);
+            }),
+            "pad2d: reflect padding (1, 1, 4, 0) must be smaller than the input's height 4 "
+            "(input [1, 2, 4, 5])");
+  EXPECT_EQ(testing::error_of([&] {
+              pad2d(x, {6, 0, 0, 0}, PaddingMode::circular);
+            }),
+            "pad2d: circular padding (6, 0, 0, 0) must be at most the input's width 5 (input "
+            "[1, 2, 4, 5])");
+  EXPECT_EQ(testing::error_of([&] {
+              pad2d(x, {0, -1, 0, 0}, PaddingMode::zeros);
+            }),
+            "pad2d: padding (0, -1, 0, 0) must not be negative");
+  // Replicate padding may exceed the input, as in PyTorch; so may zeros.
+  EXPECT_EQ(pad2d(x, {7, 0, 0, 9}, PaddingMode::replicate).shape(), Shape({1, 2, 13, 12}));
+  // Ceil mode keeps the last window only if it starts inside the input or the left padding:
+  // 5 wide, kernel 2, stride 2, padding 1 gives 3 windows, not 4.
+  EXPECT_EQ(max_pool2d(x, {.padding = {1, 1}, .ceil_mode = true}).shape(), Shape({1, 2, 3, 3}));
+}
+
+}  // namespace
+}  // namespace tide

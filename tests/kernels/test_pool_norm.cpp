@@ -68,6 +68,64 @@ TEST(Pool, OneDnnAveragePoolingMatchesReference) {
   }
 }
 
+// PyTorch's options: ceil mode, count_include_pad off and (max pooling) dilation, drawn until
+// the window fits. `extended` counts the geometries whose ceil mode adds a window that oneDNN
+// runs with a larger end padding (not average pooling with count_include_pad: PyTorch's
+// divisor is then one oneDNN does not have, and the reference loops run).
+PoolGeometry random_pool_with_options(RngStream& rng, bool max, int& extended) {
+  for (;;) {
+    PoolGeometry g = random_pool(rng);
+    g.ceil_mode = between(rng, 0, 2) > 0;
+    g.count_include_pad = max || between(rng, 0, 1) == 1;
+    if (max) g.dilation_h = between(rng, 1, 3), g.dilation_w = between(rng, 1, 3);
+    if (g.out_h() <= 0 || g.out_w() <= 0) continue;
+    if ((g.pad_bottom() > g.pad_h || g.pad_right() > g.pad_w) && g.count_include_pad == max)
+      ++extended;
+    return g;
+  }
+}
+
+TEST(Pool, OneDnnMatchesReferenceWithCeilModeDilationAndPaddingLeftOut) {
+  RngStream rng(16, RngPurpose::test);
+  int extended_max = 0, extended_avg = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const PoolGeometry g = random_pool_with_options(rng, true, extended_max);
+    const std::string what =
+        fmt::format("max trial {}: {}x{} stride {}x{} pad {}x{} dilation {}x{} ceil {} of {}x{}",
+                    trial, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dilation_h,
+                    g.dilation_w, g.ceil_mode, g.h, g.w);
+    const int64_t in_size = g.n * g.c * g.h * g.w, out_size = g.n * g.c * g.out_h() * g.out_w();
+    const auto x = random_floats(in_size, rng), dy = random_floats(out_size, rng);
+    std::vector<float> y(out_size), y_ref(out_size), dx(in_size), dx_ref(in_size);
+    std::vector<int64_t> record((max_pool2d_record_bytes<float>(g) + 7) / 8), argmax(out_size);
+    max_pool2d(y.data(), record.data(), x.data(), g);
+    max_pool2d_reference(y_ref.data(), argmax.data(), x.data(), g);
+    expect_close(y, y_ref, 0, what + " forward");
+    max_pool2d_backward(dx.data(), dy.data(), record.data(), g);
+    max_pool2d_backward_reference(dx_ref.data(), dy.data(), argmax.data(), g);
+    expect_close(dx, dx_ref, 1e-6, what + " backward");
+  }
+  for (int trial = 0; trial < 80; ++trial) {
+    const PoolGeometry g = random_pool_with_options(rng, false, extended_avg);
+    const std::string what = fmt::format(
+        "average trial {}: {}x{} stride {}x{} pad {}x{} ceil {} include pad {} of {}x{}", trial,
+        g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.ceil_mode, g.count_include_pad, g.h,
+        g.w);
+    const int64_t in_size = g.n * g.c * g.h * g.w, out_size = g.n * g.c * g.out_h() * g.out_w();
+    const auto x = random_floats(in_size, rng), dy = random_floats(out_size, rng);
+    std::vector<float> y(out_size), y_ref(out_size), dx(in_size), dx_ref(in_size);
+    avg_pool2d(y.data(), x.data(), g);
+    avg_pool2d_reference(y_ref.data(), x.data(), g);
+    expect_close(y, y_ref, 1e-6, what + " forward");
+    avg_pool2d_backward(dx.data(), dy.data(), g);
+    avg_pool2d_backward_reference(dx_ref.data(), dy.data(), g);
+    expect_close(dx, dx_ref, 1e-6, what + " backward");
+  }
+  // Enough of the trials have a window that only ceil mode keeps.
+  EXPECT_GE(extended_max, 10);
+  EXPECT_GE(extended_avg, 5);
+}
+
 TEST(Pool, AdaptiveAveragePoolingAgreesWhetherOrNotTheBinsTile) {
   // 12x9 into 4x3 tiles evenly (oneDNN for float); into 5x4 it does not (reference loops).
   RngStream rng(13, RngPurpose::test);

@@ -143,6 +143,74 @@ units = "$classes"
   }
 }
 
+// PyTorch's padding modes and pooling options: each shapes the output as PyTorch's would.
+TEST(ModelFile, PaddingModesAndPoolingOptionsBuildWithPyTorchsShapes) {
+  const std::string text = R"(
+[[layers]]
+type = "conv2d"
+channels = 4
+kernel = 3
+padding = 1
+padding_mode = "reflect"
+[[layers]]
+type = "relu"
+[[layers]]
+type = "max_pool2d"
+kernel = 2
+ceil_mode = true
+[[layers]]
+type = "conv2d"
+channels = 4
+kernel = 3
+padding = 2
+dilation = 2
+padding_mode = "circular"
+[[layers]]
+type = "max_pool2d"
+kernel = 2
+stride = 1
+dilation = [2, 1]
+[[layers]]
+type = "avg_pool2d"
+kernel = 3
+stride = 2
+padding = 1
+ceil_mode = true
+count_include_pad = false
+[[layers]]
+type = "conv2d"
+channels = 2
+kernel = 3
+padding = 1
+padding_mode = "replicate"
+)";
+  // [3, 15, 14] -> reflect conv [4, 15, 14] -> ceil pool [4, 8, 7] -> circular conv [4, 8, 7]
+  // -> dilated pool [4, 6, 6] -> ceil average [4, 4, 4] (the last window kept) -> [2, 4, 4]
+  const Network net = build(text, {3, 15, 14});
+  EXPECT_EQ(net.output_shape, Shape({2, 4, 4}));
+  EXPECT_THAT(net.summary, HasSubstr("padding 1x1 reflect"));
+  EXPECT_THAT(net.summary, HasSubstr("MaxPool2d(kernel 2x2, stride 2x2, padding 0x0, ceil_mode)"));
+  EXPECT_THAT(net.summary, HasSubstr("dilation 2x1"));
+  EXPECT_THAT(net.summary, HasSubstr("ceil_mode, count_include_pad=false"));
+  RngStream data(3, RngPurpose::init);
+  EXPECT_EQ((*net.module)(Variable(normal({2, 3, 15, 14}, 0.0, 1.0, data))).shape(),
+            Shape({2, 2, 4, 4}));
+
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"conv2d\"\nchannels = 2\nkernel = 3\n"
+                       "padding_mode = \"mirror\"\n"),
+              HasSubstr("net.toml:1: layer 0 (conv2d): padding_mode must be zeros, reflect, "
+                        "replicate or circular, got 'mirror'"));
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"conv2d\"\nchannels = 2\nkernel = 3\npadding = 3\n"
+                       "padding_mode = \"reflect\"\n",
+                       {1, 3, 3}),
+              HasSubstr("reflect padding (3, 3, 3, 3) must be smaller than the input's"));
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"avg_pool2d\"\ndilation = 2\n"), HasSubstr("dilation"));
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"max_pool2d\"\ncount_include_pad = false\n"),
+              HasSubstr("count_include_pad"));
+  EXPECT_THAT(error_of("[[layers]]\ntype = \"max_pool2d\"\nceil_mode = 1\n"),
+              HasSubstr("ceil_mode"));
+}
+
 TEST(ModelFile, TheShippedMlpTakesTheOptionsOfTheExperiments) {
   RngStream rng(3, RngPurpose::init);
   const auto m = make_model("mlp", {1, 28, 28}, 10, rng, {.hidden = 48, .batch_norm = true});

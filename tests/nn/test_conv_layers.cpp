@@ -1,5 +1,7 @@
-// The fusion pass fuse_conv_relu_maxpool: which runs of a Sequential it fuses, and that a
-// fused run gives the values and gradients of its children one by one.
+// Conv2d's padding modes against PyTorch's nn.Conv2d; the fusion pass fuse_conv_relu_maxpool:
+// which runs of a Sequential it fuses, and that a fused run gives the values and gradients of
+// its children one by one, also with padding modes and pooling options the fused pipeline
+// does not have.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +10,7 @@
 #include "tide/nn/conv_layers.hpp"
 #include "tide/nn/layers.hpp"
 #include "tide/tensor/random.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 namespace tide {
 namespace {
@@ -148,6 +151,70 @@ TEST(FuseConvReluMaxPool, FusesNestedSequentialsOnce) {
   EXPECT_THAT(top.summary(), HasSubstr("(1) Sequential(fused: 0-2 conv2d_relu_maxpool)"));
   EXPECT_EQ(top(Variable(uniform({1, 2, 4, 4}, -1, 1, data))).shape(), Shape({1, 6, 2, 2}));
   EXPECT_EQ(std::static_pointer_cast<CountingConv2d>(a->children()[0].second)->calls, 0);
+}
+
+// torch.nn.Conv2d(3, 4, (3, 2), stride (2, 1), padding (2, 1), padding_mode reflect or
+// circular) on (2, 3, 7, 6), tests/fixtures/modules/conv2d_<mode>: output, input gradient and
+// parameter gradients.
+TEST(Conv2dPaddingMode, ReflectAndCircularMatchPyTorch) {
+  for (const auto [name, mode] :
+       {std::pair{"reflect", PaddingMode::reflect}, std::pair{"circular", PaddingMode::circular}}) {
+    const TensorMap f = load_safetensors(std::string(TIDE_SOURCE_DIR) +
+                                         "/tests/fixtures/modules/conv2d_" + name + ".safetensors");
+    RngStream rng(0, RngPurpose::init);
+    Conv2d conv(3, 4, K2{3, 2}, rng,
+                Conv2dOptions{.stride = {2, 1}, .padding = {2, 1}, .padding_mode = mode});
+    conv.load_state_dict({{"weight", f.at("param.weight")}, {"bias", f.at("param.bias")}});
+    EXPECT_THAT(conv.describe(), HasSubstr(std::string("padding 2x1 ") + name));
+    Variable x(f.at("input.x").clone(), true);
+    const Variable out = conv(x);
+    testing::expect_close(out.value(), f.at("output"), std::string(name) + " output");
+    out.backward(f.at("grad_output"));
+    testing::expect_close(x.grad(), f.at("grad_input.x"), std::string(name) + " grad x");
+    testing::expect_close(conv.weight().grad(), f.at("grad.weight"),
+                          std::string(name) + " grad weight");
+    testing::expect_close(conv.bias().grad(), f.at("grad.bias"), std::string(name) + " grad bias");
+  }
+}
+
+// Reflect padding must be smaller than the input, as PyTorch's; the error names the op and
+// the sizes.
+TEST(Conv2dPaddingMode, ReflectPaddingAsLargeAsTheInputIsAnError) {
+  RngStream rng(1, RngPurpose::init);
+  Conv2d conv(1, 1, K2{3, 3}, rng,
+              Conv2dOptions{.padding = {3, 1}, .padding_mode = PaddingMode::reflect});
+  EXPECT_EQ(conv(Variable(Tensor::zeros({1, 1, 4, 4}))).shape(), Shape({1, 1, 8, 4}));
+  EXPECT_EQ(testing::error_of([&] {
+              conv(Variable(Tensor::zeros({1, 1, 3, 5})));
+            }),
+            "conv2d: reflect padding (1, 1, 3, 3) must be smaller than the input's height 3 "
+            "(input [1, 1, 3, 5])");
+}
+
+// A reflect-padded Conv2d, ReLU and a ceil-mode or dilated MaxPool2d still fuse: the stage pads
+// explicitly and composes the three ops where the fused pipeline cannot pool; the values and
+// gradients are those of the children one by one.
+TEST(FuseConvReluMaxPool, PaddingModesAndPoolingOptionsGiveTheValuesOfTheChildren) {
+  const Pool2dOptions plain{}, ceil{.kernel = {3, 3}, .stride = {2, 2}, .ceil_mode = true},
+      dilated{.kernel = {2, 2}, .stride = {1, 2}, .padding = {1, 1}, .dilation = {2, 1}};
+  for (const Pool2dOptions& p : {plain, ceil, dilated}) {
+    RngStream init(9, RngPurpose::init), data(9, RngPurpose::test);
+    Sequential m;
+    auto c = std::make_shared<CountingConv2d>(
+        3, 4, K2{3, 3}, init,
+        Conv2dOptions{.padding = {1, 2}, .padding_mode = PaddingMode::reflect});
+    m.add(c).add(make_relu()).add(std::make_shared<MaxPool2d>(p));
+    ASSERT_EQ(fuse_conv_relu_maxpool(m), 1);
+    const Tensor x = uniform({2, 3, 8, 7}, -1, 1, data);
+    const auto fused = output_and_grads(m, x, false);
+    EXPECT_EQ(c->calls, 0);
+    const auto plain_run = output_and_grads(m, x, true);
+    ASSERT_EQ(fused.size(), 3u);
+    for (size_t i = 0; i < fused.size(); ++i)
+      testing::expect_close(fused[i], plain_run[i],
+                            m.children()[2].second->describe() + " result " + std::to_string(i),
+                            1e-4);
+  }
 }
 
 }  // namespace

@@ -58,10 +58,25 @@ ConvGeometry conv_geometry(const Variable& x, const Variable& weight, const Vari
   return g;
 }
 
+// A padding mode other than zeros as explicit padding: the padded input and the options that
+// convolve it with none.
+bool pads_explicitly(const Conv2dOptions& o) {
+  return o.padding_mode != PaddingMode::zeros && (o.padding[0] > 0 || o.padding[1] > 0);
+}
+Variable padded(const Variable& x, const Conv2dOptions& o, const char* op) {
+  return pad2d(x, {o.padding[1], o.padding[1], o.padding[0], o.padding[0]}, o.padding_mode, op);
+}
+Conv2dOptions unpadded(Conv2dOptions o) {
+  o.padding = {0, 0};
+  o.padding_mode = PaddingMode::zeros;
+  return o;
+}
+
 }  // namespace
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
                 const Conv2dOptions& o) {
+  if (pads_explicitly(o)) return conv2d(padded(x, o, "conv2d"), weight, bias, unpadded(o));
   const ConvGeometry g = conv_geometry(x, weight, bias, o);
   const Tensor& xv = x.value();
   const Tensor& wv = weight.value();
@@ -95,10 +110,15 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
 
 Variable conv2d_relu_maxpool(const Variable& x, const Variable& weight, const Variable& bias,
                              const Conv2dOptions& conv_options, const Pool2dOptions& pool_options) {
+  if (pads_explicitly(conv_options))
+    return conv2d_relu_maxpool(padded(x, conv_options, "conv2d_relu_maxpool"), weight, bias,
+                               unpadded(conv_options), pool_options);
   const ConvGeometry g = conv_geometry(x, weight, bias, conv_options);
   const PoolGeometry pg = pool_geometry(Shape({g.n, g.c_out, g.out_h(), g.out_w()}), pool_options,
                                         "conv2d_relu_maxpool");
-  if (x.dtype() != DType::f32)  // the fused pipeline is oneDNN's; f64 composes the ops
+  // The fused pipeline is oneDNN's plain max pooling; f64, ceil mode and dilation compose the
+  // ops.
+  if (x.dtype() != DType::f32 || pg.ceil_mode || pg.dilation_h != 1 || pg.dilation_w != 1)
     return max_pool2d(relu(conv2d(x, weight, bias, conv_options)), pool_options);
   const Tensor xv = x.value(), wv = weight.value();
   const bool has_bias = bias.defined();

@@ -13,12 +13,16 @@ PoolGeometry pool_geometry(const Shape& x, const Pool2dOptions& o, const char* o
   g.stride_h = o.stride[0] > 0 ? o.stride[0] : g.kh;
   g.stride_w = o.stride[1] > 0 ? o.stride[1] : g.kw;
   g.pad_h = o.padding[0], g.pad_w = o.padding[1];
+  g.dilation_h = o.dilation[0], g.dilation_w = o.dilation[1];
+  g.ceil_mode = o.ceil_mode;
+  g.count_include_pad = o.count_include_pad;
   TIDE_CHECK(g.kh > 0 && g.kw > 0 && g.pad_h >= 0 && g.pad_w >= 0 && 2 * g.pad_h <= g.kh &&
                  2 * g.pad_w <= g.kw,
              "{}: kernel {}x{} with padding {}x{}: padding must be at most half the kernel", op,
              g.kh, g.kw, g.pad_h, g.pad_w);
-  TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0, "{}: kernel {}x{} does not fit input {}", op, g.kh,
-             g.kw, x.str());
+  TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0,
+             "{}: kernel {}x{} (dilation {}x{}) with padding {}x{} does not fit input {}", op, g.kh,
+             g.kw, g.dilation_h, g.dilation_w, g.pad_h, g.pad_w, x.str());
   return g;
 }
 
@@ -45,6 +49,10 @@ Variable max_pool2d(const Variable& x, const Pool2dOptions& o) {
 }
 
 Variable avg_pool2d(const Variable& x, const Pool2dOptions& o) {
+  TIDE_CHECK(o.dilation[0] == 1 && o.dilation[1] == 1,
+             "avg_pool2d: dilation is for max pooling only (PyTorch's avg_pool2d has none), got "
+             "{}x{}",
+             o.dilation[0], o.dilation[1]);
   const PoolGeometry g = pool_geometry(x.shape(), o, "avg_pool2d");
   Tensor y = Tensor::empty({g.n, g.c, g.out_h(), g.out_w()}, x.dtype());
   dispatch_float(x.dtype(), "avg_pool2d",

@@ -16,6 +16,27 @@ Span window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t size) {
   const int64_t s = o * stride - pad;
   return {std::max<int64_t>(s, 0), std::min<int64_t>(s + k, size)};
 }
+// The divisor of average pooling along one axis: the window clipped to the input and its
+// padding (PyTorch's pool_size), or the part of it inside the input.
+int64_t divisor(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t size,
+                bool count_include_pad) {
+  const int64_t s = o * stride - pad;
+  if (count_include_pad) return std::min<int64_t>(s + k, size + pad) - s;
+  return std::min<int64_t>(s + k, size) - std::max<int64_t>(s, 0);
+}
+// The taps of a dilated window inside the input: first, first + dilation, ..., count of them.
+struct Taps {
+  int64_t first, count;
+};
+Taps taps(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t dilation, int64_t size) {
+  const int64_t s = o * stride - pad;
+  const int64_t skip = s < 0 ? (-s + dilation - 1) / dilation : 0;  // taps in the left padding
+  int64_t count = k - skip;
+  const int64_t first = s + skip * dilation;
+  if (first >= size) return {first, 0};
+  count = std::min<int64_t>(count, (size - 1 - first) / dilation + 1);
+  return {first, std::max<int64_t>(count, 0)};
+}
 Span adaptive_bin(int64_t o, int64_t out, int64_t size) {
   return {o * size / out, ((o + 1) * size + out - 1) / out};
 }
@@ -29,19 +50,22 @@ void max_pool2d_reference(T* y, int64_t* argmax, const T* x, const PoolGeometry&
   for (int64_t p = 0; p < planes; ++p) {
     const T* in = x + p * g.h * g.w;
     for (int64_t oy = 0; oy < oh; ++oy) {
-      const Span ry = window(oy, g.stride_h, g.pad_h, g.kh, g.h);
+      const Taps ty = taps(oy, g.stride_h, g.pad_h, g.kh, g.dilation_h, g.h);
       for (int64_t ox = 0; ox < ow; ++ox) {
-        const Span rx = window(ox, g.stride_w, g.pad_w, g.kw, g.w);
+        const Taps tx = taps(ox, g.stride_w, g.pad_w, g.kw, g.dilation_w, g.w);
         T best = -std::numeric_limits<T>::infinity();
-        int64_t at = ry.start * g.w + rx.start;
-        for (int64_t iy = ry.start; iy < ry.end; ++iy)
-          for (int64_t ix = rx.start; ix < rx.end; ++ix)
+        // -1: a window of padding alone (dilation can leave one) sends no gradient back.
+        int64_t at = ty.count > 0 && tx.count > 0 ? ty.first * g.w + tx.first : -1;
+        for (int64_t i = 0; i < ty.count; ++i)
+          for (int64_t j = 0; j < tx.count; ++j) {
+            const int64_t k = (ty.first + i * g.dilation_h) * g.w + tx.first + j * g.dilation_w;
             // NaN propagates, as in PyTorch: a NaN compares false, so test for it.
-            if (in[iy * g.w + ix] > best || in[iy * g.w + ix] != in[iy * g.w + ix]) {
-              best = in[iy * g.w + ix];
-              at = iy * g.w + ix;
+            if (in[k] > best || in[k] != in[k]) {
+              best = in[k];
+              at = k;
               if (best != best) goto done;
             }
+          }
       done:
         y[(p * oh + oy) * ow + ox] = best;
         argmax[(p * oh + oy) * ow + ox] = at;
@@ -58,25 +82,27 @@ void max_pool2d_backward_reference(T* dx, const T* dy, const int64_t* argmax,
   for (int64_t p = 0; p < planes; ++p) {
     T* out = dx + p * g.h * g.w;
     std::fill(out, out + g.h * g.w, T(0));
-    for (int64_t i = 0; i < oh * ow; ++i) out[argmax[p * oh * ow + i]] += dy[p * oh * ow + i];
+    for (int64_t i = 0; i < oh * ow; ++i)
+      if (const int64_t at = argmax[p * oh * ow + i]; at >= 0) out[at] += dy[p * oh * ow + i];
   }
 }
 
 template <class T>
 void avg_pool2d_reference(T* y, const T* x, const PoolGeometry& g) {
   const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
-  const T inv = T(1) / static_cast<T>(g.kh * g.kw);
 #pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
   for (int64_t p = 0; p < planes; ++p) {
     const T* in = x + p * g.h * g.w;
     for (int64_t oy = 0; oy < oh; ++oy) {
       const Span ry = window(oy, g.stride_h, g.pad_h, g.kh, g.h);
+      const int64_t dh = divisor(oy, g.stride_h, g.pad_h, g.kh, g.h, g.count_include_pad);
       for (int64_t ox = 0; ox < ow; ++ox) {
         const Span rx = window(ox, g.stride_w, g.pad_w, g.kw, g.w);
+        const int64_t dw = divisor(ox, g.stride_w, g.pad_w, g.kw, g.w, g.count_include_pad);
         T sum = 0;
         for (int64_t iy = ry.start; iy < ry.end; ++iy)
           for (int64_t ix = rx.start; ix < rx.end; ++ix) sum += in[iy * g.w + ix];
-        y[(p * oh + oy) * ow + ox] = sum * inv;
+        y[(p * oh + oy) * ow + ox] = sum / static_cast<T>(dh * dw);
       }
     }
   }
@@ -85,16 +111,17 @@ void avg_pool2d_reference(T* y, const T* x, const PoolGeometry& g) {
 template <class T>
 void avg_pool2d_backward_reference(T* dx, const T* dy, const PoolGeometry& g) {
   const int64_t oh = g.out_h(), ow = g.out_w(), planes = g.n * g.c;
-  const T inv = T(1) / static_cast<T>(g.kh * g.kw);
 #pragma omp parallel for if (planes * g.h * g.w > kParallelGrain)
   for (int64_t p = 0; p < planes; ++p) {
     T* out = dx + p * g.h * g.w;
     std::fill(out, out + g.h * g.w, T(0));
     for (int64_t oy = 0; oy < oh; ++oy) {
       const Span ry = window(oy, g.stride_h, g.pad_h, g.kh, g.h);
+      const int64_t dh = divisor(oy, g.stride_h, g.pad_h, g.kh, g.h, g.count_include_pad);
       for (int64_t ox = 0; ox < ow; ++ox) {
         const Span rx = window(ox, g.stride_w, g.pad_w, g.kw, g.w);
-        const T v = dy[(p * oh + oy) * ow + ox] * inv;
+        const int64_t dw = divisor(ox, g.stride_w, g.pad_w, g.kw, g.w, g.count_include_pad);
+        const T v = dy[(p * oh + oy) * ow + ox] / static_cast<T>(dh * dw);
         for (int64_t iy = ry.start; iy < ry.end; ++iy)
           for (int64_t ix = rx.start; ix < rx.end; ++ix) out[iy * g.w + ix] += v;
       }

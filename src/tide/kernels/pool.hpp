@@ -1,17 +1,46 @@
-// 2-D pooling over NCHW tensors, as torch.nn.MaxPool2d / AvgPool2d / AdaptiveAvgPool2d
-// (floor mode; average pooling counts the padding, PyTorch's default).
+// 2-D pooling over NCHW tensors, as torch.nn.MaxPool2d / AvgPool2d / AdaptiveAvgPool2d,
+// with PyTorch's ceil_mode, count_include_pad and (max pooling only) dilation.
 #pragma once
 
 #include <cstdint>
 
 namespace tide {
 
+// The output size along one axis, PyTorch's pooling_output_shape: the windows span
+// dilation * (kernel - 1) + 1 elements; ceil mode keeps a last partial window as long as it
+// starts inside the input or the left padding. 0 when no window fits (the division alone
+// would round -1/2 up to 0).
+inline int64_t pool_out_size(int64_t size, int64_t kernel, int64_t stride, int64_t pad,
+                             int64_t dilation, bool ceil_mode) {
+  const int64_t span = dilation * (kernel - 1) + 1;
+  const int64_t room = size + 2 * pad - span + (ceil_mode ? stride - 1 : 0);
+  if (room < 0) return 0;
+  int64_t out = room / stride + 1;
+  if (ceil_mode && (out - 1) * stride >= size + pad) --out;
+  return out;
+}
+
 struct PoolGeometry {
   int64_t n = 1, c = 1, h = 1, w = 1;  // input (N, C, H, W)
   int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-  // 0 when the window does not fit (the division alone would round -1/2 up to 0).
-  int64_t out_h() const { return h + 2 * pad_h < kh ? 0 : (h + 2 * pad_h - kh) / stride_h + 1; }
-  int64_t out_w() const { return w + 2 * pad_w < kw ? 0 : (w + 2 * pad_w - kw) / stride_w + 1; }
+  int64_t dilation_h = 1, dilation_w = 1;  // max pooling only
+  bool ceil_mode = false;
+  // Average pooling: whether the padding counts in the divisor. As in PyTorch, only the
+  // padding given counts, never the part of a ceil-mode window past it.
+  bool count_include_pad = true;
+  int64_t out_h() const { return pool_out_size(h, kh, stride_h, pad_h, dilation_h, ceil_mode); }
+  int64_t out_w() const { return pool_out_size(w, kw, stride_w, pad_w, dilation_w, ceil_mode); }
+  // The bottom and right padding that makes the last window fit, at least the padding given
+  // (ceil mode needs more): what oneDNN is told.
+  int64_t pad_bottom() const { return end_pad(h, kh, stride_h, pad_h, dilation_h, out_h()); }
+  int64_t pad_right() const { return end_pad(w, kw, stride_w, pad_w, dilation_w, out_w()); }
+
+ private:
+  static int64_t end_pad(int64_t size, int64_t k, int64_t stride, int64_t pad, int64_t dilation,
+                         int64_t out) {
+    const int64_t need = (out - 1) * stride + dilation * (k - 1) + 1 - size - pad;
+    return need > pad ? need : pad;
+  }
 };
 
 // Max pooling keeps, for its backward pass, where each maximum came from: its record, of
@@ -30,7 +59,10 @@ void max_pool2d(double* y, void* record, const double* x, const PoolGeometry& g)
 void max_pool2d_backward(float* dx, const float* dy, const void* record, const PoolGeometry& g);
 void max_pool2d_backward(double* dx, const double* dy, const void* record, const PoolGeometry& g);
 
-// y (N, C, OH, OW) = the mean of each window, padding counted as zeros.
+// y (N, C, OH, OW) = the mean of each window: with count_include_pad the sum over the window
+// (clipped to the input and its padding) over its size, padding counted as zeros; without,
+// over the number of input elements in it. float runs oneDNN except for ceil-mode windows
+// past the padding with count_include_pad, whose divisor oneDNN cannot express.
 void avg_pool2d(float* y, const float* x, const PoolGeometry& g);
 void avg_pool2d(double* y, const double* x, const PoolGeometry& g);
 void avg_pool2d_backward(float* dx, const float* dy, const PoolGeometry& g);

@@ -1,5 +1,6 @@
 // Max and average pooling through oneDNN's primitives on NCHW tensors. Built once per shape
-// and kept; max pooling's record is oneDNN's workspace.
+// and kept; max pooling's record is oneDNN's workspace. The pooling_v2 primitives take the
+// dilation (oneDNN counts it from 0); ceil mode is a larger bottom and right padding.
 #include <cstring>
 #include <tuple>
 
@@ -15,38 +16,51 @@ struct PoolPrimitives {
 };
 
 PoolPrimitives build(const PoolGeometry& g, dnnl::algorithm algo) {
-  using fwd_t = dnnl::pooling_forward;
-  using bwd_t = dnnl::pooling_backward;
+  using fwd_t = dnnl::pooling_v2_forward;
+  using bwd_t = dnnl::pooling_v2_backward;
   using tag = dnnl::memory::format_tag;
   PoolPrimitives p;
   p.src = dnnl::memory::desc({g.n, g.c, g.h, g.w}, dnnl::memory::data_type::f32, tag::nchw);
   p.dst =
       dnnl::memory::desc({g.n, g.c, g.out_h(), g.out_w()}, dnnl::memory::data_type::f32, tag::nchw);
-  // Floor mode: the windows start at o * stride - pad; the right padding only has to make
-  // oneDNN's size check, (H + 2 pad - K) / stride + 1 = OH, agree.
+  // The windows start at o * stride - pad; the end padding only has to make oneDNN's size
+  // check, (H + pad + pad_end - span) / stride + 1 = OH, agree. In floor mode it is the
+  // padding given; windows past it in ceil mode are clipped, as PyTorch's.
   const dnnl::memory::dims strides{g.stride_h, g.stride_w}, kernel{g.kh, g.kw},
-      pad{g.pad_h, g.pad_w};
+      dilation{g.dilation_h - 1, g.dilation_w - 1}, pad{g.pad_h, g.pad_w},
+      pad_end{g.pad_bottom(), g.pad_right()};
   auto& engine = dnnl_engine();
-  fwd_t::primitive_desc f(
-      fwd_t::desc(dnnl::prop_kind::forward_training, algo, p.src, p.dst, strides, kernel, pad, pad),
-      engine);
+  fwd_t::primitive_desc f(fwd_t::desc(dnnl::prop_kind::forward_training, algo, p.src, p.dst,
+                                      strides, kernel, dilation, pad, pad_end),
+                          engine);
   p.workspace = f.workspace_desc();
   p.forward = fwd_t(f);
-  p.backward = bwd_t(
-      bwd_t::primitive_desc(bwd_t::desc(algo, p.src, p.dst, strides, kernel, pad, pad), engine, f));
+  p.backward = bwd_t(bwd_t::primitive_desc(
+      bwd_t::desc(algo, p.src, p.dst, strides, kernel, dilation, pad, pad_end), engine, f));
   return p;
 }
 
+dnnl::algorithm algorithm_of(const PoolGeometry& g, bool max) {
+  if (max) return dnnl::algorithm::pooling_max;
+  return g.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                             : dnnl::algorithm::pooling_avg_exclude_padding;
+}
+
 const PoolPrimitives& primitives(const PoolGeometry& g, bool max) {
-  const auto algo =
-      max ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
   return cached_primitives(
-      std::tuple(g.n, g.c, g.h, g.w, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w, max),
-      [&] { return build(g, algo); },
+      std::tuple(g.n, g.c, g.h, g.w, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
+                 g.dilation_h, g.dilation_w, g.ceil_mode, g.count_include_pad || max, max),
+      [&] { return build(g, algorithm_of(g, max)); },
       [&] {
         return fmt::format("{} pooling {}x{} of ({}, {}, {}, {})", max ? "max" : "average", g.kh,
                            g.kw, g.n, g.c, g.h, g.w);
       });
+}
+
+// oneDNN's average including padding divides by the whole kernel; PyTorch's divisor leaves out
+// the part of a ceil-mode window past the padding. Only then do the reference loops run.
+bool dnnl_cannot_average(const PoolGeometry& g) {
+  return g.count_include_pad && (g.pad_bottom() > g.pad_h || g.pad_right() > g.pad_w);
 }
 
 bool empty(const PoolGeometry& g) {
@@ -91,10 +105,12 @@ void max_pool2d_backward(float* dx, const float* dy, const void* record, const P
 }
 
 void avg_pool2d(float* y, const float* x, const PoolGeometry& g) {
+  if (dnnl_cannot_average(g)) return avg_pool2d_reference(y, x, g);
   run_forward(y, nullptr, x, g, false);
 }
 
 void avg_pool2d_backward(float* dx, const float* dy, const PoolGeometry& g) {
+  if (dnnl_cannot_average(g)) return avg_pool2d_backward_reference(dx, dy, g);
   run_backward(dx, dy, nullptr, g, false);
 }
 

@@ -98,6 +98,15 @@ K2 conv_padding(const LayerSpec& s, K2 kernel, K2 dilation, K2 stride) {
   return pad;
 }
 
+// torch.nn.Conv2d's padding_mode names.
+PaddingMode padding_mode(const LayerSpec& s) {
+  const std::string name = s.text("padding_mode", "zeros");
+  for (const PaddingMode m :
+       {PaddingMode::zeros, PaddingMode::reflect, PaddingMode::replicate, PaddingMode::circular})
+    if (name == padding_mode_name(m)) return m;
+  s.fail("padding_mode must be zeros, reflect, replicate or circular, got '{}'", name);
+}
+
 BuiltLayer build_conv2d(const LayerSpec& s, const Shape& in, BuildContext& c) {
   const K2 kernel = positive_pair(s, "kernel", {0, 0});
   const K2 stride = positive_pair(s, "stride", {1, 1});
@@ -110,17 +119,22 @@ BuiltLayer build_conv2d(const LayerSpec& s, const Shape& in, BuildContext& c) {
   const Conv2dOptions o{.stride = stride,
                         .padding = conv_padding(s, kernel, dilation, stride),
                         .dilation = dilation,
-                        .groups = groups};
+                        .groups = groups,
+                        .padding_mode = padding_mode(s)};
   check_size(s, "weight", channels, in[1] / groups, kernel[0], kernel[1]);
   check_size(s, "output", channels, in[2] + 2 * o.padding[0], in[3] + 2 * o.padding[1]);
   return module(std::make_shared<Conv2d>(in[1], channels, kernel, c.rng, o, s.flag("bias", true)));
 }
 
+// max_pool2d takes dilation, avg_pool2d count_include_pad (the table's keys refuse the other).
 Pool2dOptions pool_options(const LayerSpec& s) {
   const K2 kernel = positive_pair(s, "kernel", {2, 2});
   return Pool2dOptions{.kernel = kernel,
                        .stride = positive_pair(s, "stride", kernel),
-                       .padding = non_negative_pair(s, "padding")};
+                       .padding = non_negative_pair(s, "padding"),
+                       .dilation = positive_pair(s, "dilation", {1, 1}),
+                       .ceil_mode = s.flag("ceil_mode", false),
+                       .count_include_pad = s.flag("count_include_pad", true)};
 }
 
 std::function<BuiltLayer(const LayerSpec&, const Shape&, BuildContext&)> recurrent_of(
@@ -224,18 +238,19 @@ const std::vector<LayerKind>& layer_kinds() {
   using C = BuildContext&;
   static const std::vector<LayerKind> kinds = {
       LayerKind{"linear", {"units", "bias", "init"}, 0, "(N, ..., features)", build_linear},
-      LayerKind{"conv2d",
-                {"channels", "kernel", "stride", "padding", "dilation", "groups", "bias"},
-                4,
-                "(N, C, H, W)",
-                build_conv2d},
+      LayerKind{
+          "conv2d",
+          {"channels", "kernel", "stride", "padding", "dilation", "groups", "bias", "padding_mode"},
+          4,
+          "(N, C, H, W)",
+          build_conv2d},
       LayerKind{"max_pool2d",
-                {"kernel", "stride", "padding"},
+                {"kernel", "stride", "padding", "dilation", "ceil_mode"},
                 4,
                 "(N, C, H, W)",
                 [](S s, I, C) { return module(std::make_shared<MaxPool2d>(pool_options(s))); }},
       LayerKind{"avg_pool2d",
-                {"kernel", "stride", "padding"},
+                {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"},
                 4,
                 "(N, C, H, W)",
                 [](S s, I, C) { return module(std::make_shared<AvgPool2d>(pool_options(s))); }},

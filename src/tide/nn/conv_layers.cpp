@@ -37,18 +37,27 @@ Variable Conv2d::forward_relu_maxpool(const Variable& x, const Pool2dOptions& po
 
 std::string Conv2d::describe() const {
   const Shape& w = weight_.shape();
-  return fmt::format("Conv2d({}, {}, kernel {}x{}, stride {}x{}, padding {}x{}{}{})",
+  const PaddingMode mode = options_.padding_mode;
+  return fmt::format("Conv2d({}, {}, kernel {}x{}, stride {}x{}, padding {}x{}{}{}{})",
                      w[1] * options_.groups, w[0], w[2], w[3], options_.stride[0],
                      options_.stride[1], options_.padding[0], options_.padding[1],
+                     mode == PaddingMode::zeros ? "" : fmt::format(" {}", padding_mode_name(mode)),
                      options_.groups > 1 ? fmt::format(", groups {}", options_.groups) : "",
                      bias_.defined() ? "" : ", bias=false");
 }
 
 namespace {
+// The options PyTorch's defaults leave out are named only when set.
 std::string describe_pool(const char* name, const Pool2dOptions& o) {
-  return fmt::format("{}(kernel {}x{}, stride {}x{}, padding {}x{})", name, o.kernel[0],
+  std::string extra;
+  if (o.dilation != std::array<int64_t, 2>{1, 1})
+    extra += fmt::format(", dilation {}x{}", o.dilation[0], o.dilation[1]);
+  if (o.ceil_mode) extra += ", ceil_mode";
+  if (!o.count_include_pad) extra += ", count_include_pad=false";
+  return fmt::format("{}(kernel {}x{}, stride {}x{}, padding {}x{}{})", name, o.kernel[0],
                      o.kernel[1], o.stride[0] > 0 ? o.stride[0] : o.kernel[0],
-                     o.stride[1] > 0 ? o.stride[1] : o.kernel[1], o.padding[0], o.padding[1]);
+                     o.stride[1] > 0 ? o.stride[1] : o.kernel[1], o.padding[0], o.padding[1],
+                     extra);
 }
 }  // namespace
 
