@@ -16,6 +16,9 @@ PoolGeometry pool_geometry(const Shape& x, const Pool2dOptions& o, const char* o
   g.dilation_h = o.dilation[0], g.dilation_w = o.dilation[1];
   g.ceil_mode = o.ceil_mode;
   g.count_include_pad = o.count_include_pad;
+  TIDE_CHECK(g.stride_h > 0 && g.stride_w > 0 && g.dilation_h > 0 && g.dilation_w > 0,
+             "{}: stride {}x{} and dilation {}x{} must be positive", op, g.stride_h, g.stride_w,
+             g.dilation_h, g.dilation_w);
   TIDE_CHECK(g.kh > 0 && g.kw > 0 && g.pad_h >= 0 && g.pad_w >= 0 && 2 * g.pad_h <= g.kh &&
                  2 * g.pad_w <= g.kw,
              "{}: kernel {}x{} with padding {}x{}: padding must be at most half the kernel", op,
