@@ -136,6 +136,7 @@ ArraySplits load_arrays(const TrainConfig& c) {
                xt.source);
     s.train = split(x, y, 0, x.rows(), c.task, s.outputs);
     s.test = split(xt, yt, 0, xt.rows(), c.task, s.outputs);
+    s.train->expect_shuffled_access();
     return s;
   }
   const MappedArray &x = f.at("x"), &y = f.at("y");
@@ -145,6 +146,7 @@ ArraySplits load_arrays(const TrainConfig& c) {
   const int64_t first_test = held_out_start(x.rows());
   s.train = split(x, y, 0, first_test, c.task, s.outputs);
   s.test = split(x, y, first_test, x.rows(), c.task, s.outputs);
+  s.train->expect_shuffled_access();  // the test split keeps its readahead: read in order
   return s;
 }
 

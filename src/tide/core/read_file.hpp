@@ -27,6 +27,11 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   const std::string& path() const { return path_; }
   std::string_view bytes() const { return {data_, size_}; }
+  // Tells the kernel that the pages of bytes [offset, offset + length) will be touched in no
+  // order (a shuffled dataset): it then reads only the page touched, not the tens of pages
+  // of readahead after it, which for a file larger than memory would be read and dropped
+  // again unused.
+  void expect_random_access(size_t offset, size_t length) const;
 
  private:
   std::string path_;

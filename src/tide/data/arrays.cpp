@@ -340,6 +340,13 @@ ArrayDataset::ArrayDataset(MappedArray inputs, int64_t begin, int64_t end, Tenso
              targets_.dim(0));
 }
 
+void ArrayDataset::expect_shuffled_access() const {
+  const auto row_bytes = static_cast<size_t>(inputs_.row_elements() * element_bytes(inputs_.type));
+  const auto start = static_cast<size_t>(inputs_.data - inputs_.file->bytes().data());
+  inputs_.file->expect_random_access(start + static_cast<size_t>(begin_) * row_bytes,
+                                     static_cast<size_t>(end_ - begin_) * row_bytes);
+}
+
 Shape ArrayDataset::sample_shape() const {
   const std::vector<int64_t>& dims = inputs_.shape.dims();
   return Shape(std::vector<int64_t>(dims.begin() + 1, dims.end()));

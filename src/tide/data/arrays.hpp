@@ -55,6 +55,9 @@ class ArrayDataset : public Dataset {
   Shape sample_shape() const override;
   Batch get_batch(std::span<const int64_t> indices) const override;
   const MappedArray& inputs() const { return inputs_; }
+  // The rows will be drawn in a shuffled order (a training split): the kernel is told to
+  // read only the pages touched (MappedFile::expect_random_access).
+  void expect_shuffled_access() const;
 
  private:
   MappedArray inputs_;

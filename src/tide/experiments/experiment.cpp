@@ -320,21 +320,29 @@ void write_experiment_report(const std::string& experiment, const std::string& o
     double best = regressions ? -std::numeric_limits<double>::infinity() : 0;
     for (const EpochRecord& e : r.summary.history)
       best = std::max(best, regressions ? e.test_r2 : e.test_accuracy);
+    ordered_json run = {{"name", r.name},     {"batch_size", r.batch_size},
+                        {"lr", r.summary.lr}, {"warmup_steps", r.summary.warmup_steps},
+                        {"epochs", f.epoch},  {"steps", r.summary.steps}};
     if (regressions) {
-      runs.push_back({{"name", r.name},
-                      {"batch_size", r.batch_size},
-                      {"lr", r.summary.lr},
-                      {"warmup_steps", r.summary.warmup_steps},
-                      {"epochs", f.epoch},
-                      {"steps", r.summary.steps},
-                      {"train_loss", train_loss(f)},
-                      {"test_loss", f.test_loss},
-                      {"test_rmse", f.test_rmse},
-                      {"test_r2", f.test_r2},
-                      {"generalization_gap_loss", gap_loss},
-                      {"best_test_r2", best},
-                      {"wall_s", r.summary.wall_s},
-                      {"run_dir", r.summary.run_dir}});
+      run["train_loss"] = train_loss(f);
+      run["test_loss"] = f.test_loss;
+      run["test_rmse"] = f.test_rmse;
+      run["test_r2"] = f.test_r2;
+      run["generalization_gap_loss"] = gap_loss;
+      run["best_test_r2"] = best;
+    } else {
+      run["train_accuracy"] = train_accuracy(f);
+      run["train_loss"] = train_loss(f);
+      run["test_accuracy"] = f.test_accuracy;
+      run["test_loss"] = f.test_loss;
+      run["generalization_gap_accuracy"] = gap_accuracy;
+      run["generalization_gap_loss"] = gap_loss;
+      run["best_test_accuracy"] = best;
+    }
+    run["wall_s"] = r.summary.wall_s;
+    run["run_dir"] = r.summary.run_dir;
+    runs.push_back(std::move(run));
+    if (regressions) {
       table += fmt::format(
           "| {} | {} | {:.4g} | {:.4g} | {:.4f} | {:.4f} | {:.4f} | {:+.4f} "
           "| {:.0f} |\n",
@@ -342,21 +350,6 @@ void write_experiment_report(const std::string& experiment, const std::string& o
           gap_loss, r.summary.wall_s);
       continue;
     }
-    runs.push_back({{"name", r.name},
-                    {"batch_size", r.batch_size},
-                    {"lr", r.summary.lr},
-                    {"warmup_steps", r.summary.warmup_steps},
-                    {"epochs", f.epoch},
-                    {"steps", r.summary.steps},
-                    {"train_accuracy", train_accuracy(f)},
-                    {"train_loss", train_loss(f)},
-                    {"test_accuracy", f.test_accuracy},
-                    {"test_loss", f.test_loss},
-                    {"generalization_gap_accuracy", gap_accuracy},
-                    {"generalization_gap_loss", gap_loss},
-                    {"best_test_accuracy", best},
-                    {"wall_s", r.summary.wall_s},
-                    {"run_dir", r.summary.run_dir}});
     table += fmt::format(
         "| {} | {} | {:.4g} | {:.4f} | {:.4f} | {:+.4f} | {:.4f} | {:.4f} | {:+.4f} "
         "| {:.0f} |\n",
