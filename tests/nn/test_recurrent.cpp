@@ -132,7 +132,6 @@ TEST_P(RecurrentTest, FusedMatchesStepByStepOnOddShapes) {
 
 TEST_P(RecurrentTest, BidirectionalMatchesPyTorch) {
   const auto& [name, kind] = GetParam();
-  if (kind == RecurrentKind::rnn_relu) GTEST_SKIP() << "no bidirectional fixture for rnn_relu";
   for (const bool fused : {true, false}) {
     SCOPED_TRACE(fused ? "fused" : "step by step");
     check_against_pytorch(name + "_bi", kind, fused, true);
@@ -144,7 +143,6 @@ TEST_P(RecurrentTest, BidirectionalMatchesPyTorch) {
 // states side by side (B, 2H), PyTorch's torch.cat([h_n[-2], h_n[-1]], 1).
 TEST_P(RecurrentTest, BidirectionalLastStateJoinsBothDirections) {
   const auto& [name, kind] = GetParam();
-  if (kind == RecurrentKind::rnn_relu) GTEST_SKIP() << "no bidirectional fixture for rnn_relu";
   const TensorMap fx = load_fixture(name + "_bi_zero");
   RngStream rng(0, RngPurpose::init);
   Recurrent m({.kind = kind,
