@@ -194,6 +194,14 @@ TEST(PoolAndPad, OptionsPyTorchRefusesAreErrorsNamingTheSizes) {
               pad2d(x, {0, -1, 0, 0}, PaddingMode::zeros);
             }),
             "pad2d: padding (0, -1, 0, 0) must not be negative");
+  EXPECT_EQ(testing::error_of([&] {
+              max_pool2d(x, {.stride = {-1, 1}});
+            }),
+            "max_pool2d: stride -1x1 (0: the kernel) and dilation 1x1 must be positive");
+  EXPECT_EQ(testing::error_of([&] {
+              max_pool2d(x, {.kernel = {0, 2}});
+            }),
+            "max_pool2d: kernel 0x2 must be positive");
   // Replicate padding may exceed the input, as in PyTorch; so may zeros.
   EXPECT_EQ(pad2d(x, {7, 0, 0, 9}, PaddingMode::replicate).shape(), Shape({1, 2, 13, 12}));
   // Ceil mode keeps the last window only if it starts inside the input or the left padding:

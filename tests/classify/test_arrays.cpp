@@ -206,6 +206,9 @@ TEST_F(Arrays, BadArraysAreOneClearLine) {
   ASSERT_EQ(r.status, 0) << r.out;
   expect_error("predict --model " + (dir_ / "run").string() + " " + (dir_ / "mlp.toml").string(),
                "mlp.toml: not a .npy file; the model learned from arrays");
+  expect_error("predict --model " + (dir_ / "run").string() +
+                   " /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+               "t10k-images-idx3-ubyte.gz: not a .npy file; the model learned from arrays");
   write(dir_ / "wide.npy", npy_bytes("<f4", {2, 5}, std::vector<float>(10, 0)));
   expect_error("predict --model " + (dir_ / "run").string() + " " + (dir_ / "wide.npy").string(),
                "wide.npy: the inputs are [2, 5]; the network takes (N, 4)");

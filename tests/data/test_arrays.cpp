@@ -145,6 +145,13 @@ TEST(Arrays, MalformedNpyFilesAreOneClearErrorEach) {
   EXPECT_THAT(
       npy_error(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), 'x': 1}", 48)),
       HasSubstr("the header has key 'x'"));
+  // No rows match a file of no data whatever the other sizes: those are checked on their own.
+  const std::string empty = write_file(
+      "empty.npy",
+      npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5, 4611686018427387904), }", 0));
+  EXPECT_THAT(error_of([&] { open_npy(empty).row_elements(); }),
+              HasSubstr("empty.npy: a row of shape [0, 5, 4611686018427387904] holds more than "
+                        "2^40 values"));
   EXPECT_THAT(npy_error(""), HasSubstr("not a NumPy .npy file"));
   EXPECT_THAT(error_of([] { open_npy(::testing::TempDir()); }), HasSubstr("is a directory"));
 }

@@ -3,6 +3,7 @@
 // against PyTorch's f32, both measured from an f64 reference.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -124,6 +125,30 @@ TEST(Pool, OneDnnMatchesReferenceWithCeilModeDilationAndPaddingLeftOut) {
   // Enough of the trials have a window that only ceil mode keeps.
   EXPECT_GE(extended_max, 10);
   EXPECT_GE(extended_avg, 5);
+}
+
+// A dilated window whose every tap falls in the padding (PyTorch allows it: 1 row, kernel 2,
+// padding 1, dilation 2 reads rows -1 and 1): its maximum is -inf and it sends no gradient.
+TEST(Pool, ADilatedWindowOfOnlyPaddingIsMinusInfinityWithNoGradient) {
+  PoolGeometry g;
+  g.n = 1, g.c = 1, g.h = 1, g.w = 3;
+  g.kh = 2, g.kw = 1, g.stride_h = 1, g.stride_w = 1, g.pad_h = 1, g.pad_w = 0;
+  g.dilation_h = 2;
+  ASSERT_EQ(g.out_h(), 1);
+  ASSERT_EQ(g.out_w(), 3);
+  const std::vector<float> x = {1.f, -2.f, 3.f}, dy = {1.f, 1.f, 1.f};
+  std::vector<float> y(3), y_ref(3), dx(3, 7.f), dx_ref(3, 7.f);
+  std::vector<int64_t> record((max_pool2d_record_bytes<float>(g) + 7) / 8), argmax(3);
+  max_pool2d(y.data(), record.data(), x.data(), g);
+  max_pool2d_reference(y_ref.data(), argmax.data(), x.data(), g);
+  max_pool2d_backward(dx.data(), dy.data(), record.data(), g);
+  max_pool2d_backward_reference(dx_ref.data(), dy.data(), argmax.data(), g);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(y_ref[i], -std::numeric_limits<float>::infinity()) << i;
+    EXPECT_EQ(y[i], y_ref[i]) << i;
+    EXPECT_EQ(dx_ref[i], 0.f) << i;
+    EXPECT_EQ(dx[i], dx_ref[i]) << i;
+  }
 }
 
 TEST(Pool, AdaptiveAveragePoolingAgreesWhetherOrNotTheBinsTile) {

@@ -124,7 +124,7 @@ TEST(Plot, DrawsRunsIntoAPngAndNamesBadInput) {
               HasSubstr("nothing/metrics.csv: cannot open"));
   EXPECT_THAT(error(fmt::format("{} --split test --x epoch --metric lr --out {}/x/y.png", a, a)),
               HasSubstr("gnuplot"));
-  std::ofstream(a + "/metrics.csv", std::ios::app) << "50,0.05,train,abc,0.5,0.01,1,1\n";
+  std::ofstream(a + "/metrics.csv", std::ios::app) << "50,0.05,train,abc,0.5,0.01,1,1,,\n";
   EXPECT_THAT(error(fmt::format("{} --out {}", a, png)),
               HasSubstr("metrics.csv: line 7: loss 'abc' is not a number"));
 }

@@ -10,17 +10,17 @@ PoolGeometry pool_geometry(const Shape& x, const Pool2dOptions& o, const char* o
   PoolGeometry g;
   g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
   g.kh = o.kernel[0], g.kw = o.kernel[1];
+  TIDE_CHECK(g.kh > 0 && g.kw > 0, "{}: kernel {}x{} must be positive", op, g.kh, g.kw);
+  TIDE_CHECK(o.stride[0] >= 0 && o.stride[1] >= 0 && o.dilation[0] > 0 && o.dilation[1] > 0,
+             "{}: stride {}x{} (0: the kernel) and dilation {}x{} must be positive", op,
+             o.stride[0], o.stride[1], o.dilation[0], o.dilation[1]);
   g.stride_h = o.stride[0] > 0 ? o.stride[0] : g.kh;
   g.stride_w = o.stride[1] > 0 ? o.stride[1] : g.kw;
   g.pad_h = o.padding[0], g.pad_w = o.padding[1];
   g.dilation_h = o.dilation[0], g.dilation_w = o.dilation[1];
   g.ceil_mode = o.ceil_mode;
   g.count_include_pad = o.count_include_pad;
-  TIDE_CHECK(g.stride_h > 0 && g.stride_w > 0 && g.dilation_h > 0 && g.dilation_w > 0,
-             "{}: stride {}x{} and dilation {}x{} must be positive", op, g.stride_h, g.stride_w,
-             g.dilation_h, g.dilation_w);
-  TIDE_CHECK(g.kh > 0 && g.kw > 0 && g.pad_h >= 0 && g.pad_w >= 0 && 2 * g.pad_h <= g.kh &&
-                 2 * g.pad_w <= g.kw,
+  TIDE_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && 2 * g.pad_h <= g.kh && 2 * g.pad_w <= g.kw,
              "{}: kernel {}x{} with padding {}x{}: padding must be at most half the kernel", op,
              g.kh, g.kw, g.pad_h, g.pad_w);
   TIDE_CHECK(g.out_h() > 0 && g.out_w() > 0,

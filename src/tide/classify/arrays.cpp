@@ -52,9 +52,13 @@ ArrayFiles open_arrays(const std::string& path) {
 }
 
 void check_pair(const MappedArray& x, const MappedArray& y) {
-  TIDE_CHECK(x.shape.ndim() >= 2 && x.row_elements() >= 1,
-             "{}: the inputs are {}; expected (N, ...) with one row of values per example",
+  TIDE_CHECK(x.shape.ndim() >= 2,
+             "{}: the inputs are {}; they need 2 or more dimensions (N, features...): reshape "
+             "a single feature to (N, 1)",
              x.source, x.shape.str());
+  TIDE_CHECK(x.row_elements() >= 1 && x.row_elements() <= (int64_t{1} << 30),
+             "{}: the inputs are {}; one example must hold 1 to 2^30 values", x.source,
+             x.shape.str());
   TIDE_CHECK(y.shape.ndim() >= 1 && y.rows() == x.rows(),
              "{}: {} targets (shape {}) for the {} inputs of {}", y.source,
              y.shape.ndim() == 0 ? 0 : y.rows(), y.shape.str(), x.rows(), x.source);
@@ -157,6 +161,7 @@ std::shared_ptr<ArrayDataset> array_test_split(const std::string& path, Task tas
   const MappedArray &x = f.at(separate ? "x_test" : "x"), &y = f.at(separate ? "y_test" : "y");
   check_pair(x, y);
   const int64_t begin = separate || whole_file ? 0 : held_out_start(x.rows());
+  TIDE_CHECK(begin < x.rows(), "{}: no examples to evaluate (shape {})", x.source, x.shape.str());
   return split(x, y, begin, x.rows(), task, outputs);
 }
 

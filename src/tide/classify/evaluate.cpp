@@ -113,6 +113,7 @@ EvalResult evaluate_regression(Module& model, DataLoader& loader, const Communic
   r.examples = static_cast<int64_t>(n);
   r.loss = s[3 * targets] / n;
   r.accuracy = std::numeric_limits<double>::quiet_NaN();
+  r.regression = true;
   double residual = 0, r2 = 0;
   for (int64_t j = 0; j < targets; ++j) {
     residual += s[3 * j + 2];

@@ -160,21 +160,32 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-}  // namespace
-
-Inputs read_inputs(const std::string& path, const InputSpec& spec) {
+// The kind of input `path` is, refused when the model cannot take it: a model of arrays takes
+// .npy files; one of a table CSV or .npy files; one of images images or IDX files.
+InputKind checked_kind(const std::string& path, const InputSpec& spec) {
   const InputKind kind = kind_of(path);
-  if (kind == InputKind::npy) {
-    const NpyInputs npy(path, spec);
-    return npy.batch(0, npy.size());
-  }
+  if (kind == InputKind::npy) return kind;
   TIDE_CHECK(spec.dataset != "arrays",
              "{}: not a .npy file; the model learned from arrays and predicts from .npy files",
              path);
+  if (spec.table) return kind;
   TIDE_CHECK(kind != InputKind::other,
              "{}: not an input tide predict reads (a PNG or JPEG image, an IDX file of images, "
              "or a .npy file for a model of arrays or tables)",
              path);
+  return kind;
+}
+
+}  // namespace
+
+Inputs read_inputs(const std::string& path, const InputSpec& spec) {
+  const InputKind kind = checked_kind(path, spec);
+  if (kind == InputKind::npy) {
+    const NpyInputs npy(path, spec);
+    return npy.batch(0, npy.size());
+  }
+  TIDE_CHECK(!spec.table,
+             "{}: a model of a table takes CSV rows, which predict() reads, or .npy files", path);
   if (kind == InputKind::idx) {
     const IdxInputs idx(path, spec);
     return idx.batch(0, idx.size());
@@ -224,7 +235,7 @@ int64_t predict(const TrainedModel& model, const std::vector<std::string>& paths
   const bool tty = options.progress && isatty(fileno(stderr));
   int64_t rows = 0;
   for (const std::string& path : paths) {
-    const InputKind kind = kind_of(path);
+    const InputKind kind = checked_kind(path, model.inputs);
     std::optional<IdxInputs> idx;
     std::optional<NpyInputs> npy;
     std::optional<CsvTable> rows_of_table;

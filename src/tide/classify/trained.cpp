@@ -108,8 +108,9 @@ std::pair<InputSpec, ModelArguments> from_model_json(const nlohmann::json& root,
   s.classes = field<std::vector<std::string>>(j, "classes", source);
   TIDE_CHECK(!s.classes.empty(), "{}: lists no classes", source);
   // Runs written before these fields were recorded classified, or regressed a table by mse.
-  const bool table_regression =
-      j.contains("table") && j.at("table").value("task", "") == "regression";
+  const bool table_regression = j.contains("table") &&
+                                field<nlohmann::json>(j, "table", source).contains("task") &&
+                                field<std::string>(j.at("table"), "task", source) == "regression";
   s.task = j.contains("task")
                ? choice_of<Task>(field<std::string>(j, "task", source), "task", source)
            : table_regression ? Task::regression
@@ -125,7 +126,7 @@ std::pair<InputSpec, ModelArguments> from_model_json(const nlohmann::json& root,
     TIDE_CHECK(!sample.empty(), "{}: sample_shape must list one or more sizes", source);
     int64_t n = 1;
     for (const int64_t d : sample)
-      TIDE_CHECK(d > 0 && (n *= d) <= (int64_t{1} << 30),
+      TIDE_CHECK(d > 0 && d <= (int64_t{1} << 30) && (n *= d) <= (int64_t{1} << 30),
                  "{}: sample_shape sizes must be positive, at most 2^30 values", source);
     s.sample = Shape(sample);
     return {s, arguments};

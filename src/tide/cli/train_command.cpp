@@ -202,8 +202,8 @@ void add_train_command(CLI::App& app) {
       return;
     }
     const std::string figures =
-        std::isnan(s.test_r2) ? fmt::format("test accuracy {:.4f}", s.test_accuracy)
-                              : fmt::format("test rmse {:.4g}  r2 {:.4f}", s.test_rmse, s.test_r2);
+        !s.regression ? fmt::format("test accuracy {:.4f}", s.test_accuracy)
+                      : fmt::format("test rmse {:.4g}  r2 {:.4f}", s.test_rmse, s.test_r2);
     fmt::print("{}{}  test loss {:.4f}  ({} steps, {:.0f} samples/s, {:.1f} s)\n",
                team.count > 1 ? fmt::format("team {}: ", team.index) : "", figures, s.test_loss,
                s.steps, s.samples_per_sec, s.wall_s);

@@ -201,23 +201,17 @@ uint64_t array_bytes(const Shape& shape, int64_t element, const std::string& sou
 
 }  // namespace
 
-std::string_view name_of(ElementType t) {
-  const TypeName& e = entry(t);
-  return *e.npy ? e.npy : e.safetensors;
-}
-
 int64_t element_bytes(ElementType t) {
   return entry(t).bytes;
 }
 
-bool is_integer(ElementType t) {
-  return t != ElementType::f16 && t != ElementType::bf16 && t != ElementType::f32 &&
-         t != ElementType::f64;
-}
-
 int64_t MappedArray::row_elements() const {
+  // An array of no rows matches a file of no data whatever its other sizes: they are checked
+  // here, not by the file.
   int64_t n = 1;
-  for (int i = 1; i < shape.ndim(); ++i) n *= shape[i];
+  for (int i = 1; i < shape.ndim(); ++i)
+    TIDE_CHECK(!__builtin_mul_overflow(n, shape[i], &n) && n <= (int64_t{1} << 40),
+               "{}: a row of shape {} holds more than 2^40 values", source, shape.str());
   return n;
 }
 

@@ -17,9 +17,7 @@ namespace tide {
 // <u4 <i4 <u8 <i8; safetensors also BF16).
 enum class ElementType { f16, bf16, f32, f64, boolean, u8, i8, u16, i16, u32, i32, u64, i64 };
 
-std::string_view name_of(ElementType t);
 int64_t element_bytes(ElementType t);
-bool is_integer(ElementType t);  // bool counts as integer: 0 and 1
 
 // One array of a mapped file: row-major little-endian elements of `type` and `shape`.
 struct MappedArray {

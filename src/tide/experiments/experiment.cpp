@@ -29,9 +29,8 @@ double train_loss(const EpochRecord& r) {
   return std::isnan(r.eval_train_loss) ? r.train_loss : r.eval_train_loss;
 }
 
-// A regression's evaluations have an R² (and no accuracy).
 bool regression(const ExperimentResult& r) {
-  return !r.summary.history.empty() && !std::isnan(r.summary.history.back().test_r2);
+  return !r.summary.history.empty() && r.summary.history.back().regression;
 }
 
 // JSON has no NaN: absent figures are null.
@@ -45,9 +44,10 @@ double number_of(const ordered_json& j) {
 ordered_json to_json(const ExperimentResult& r) {
   ordered_json history = ordered_json::array();
   for (const EpochRecord& e : r.summary.history)
-    history.push_back({e.epoch, e.step, e.train_loss, e.train_accuracy, e.test_loss,
-                       number(e.test_accuracy), number(e.eval_train_loss),
-                       number(e.eval_train_accuracy), number(e.test_rmse), number(e.test_r2)});
+    history.push_back({e.epoch, e.step, number(e.train_loss), number(e.train_accuracy),
+                       number(e.test_loss), number(e.test_accuracy), number(e.eval_train_loss),
+                       number(e.eval_train_accuracy), number(e.test_rmse), number(e.test_r2),
+                       e.regression});
   return {{"name", r.name},
           {"batch_size", r.batch_size},
           {"lr", r.summary.lr},
@@ -72,12 +72,13 @@ ExperimentResult from_json(const ordered_json& j) {
   for (const ordered_json& e : j.at("history"))
     r.summary.history.push_back(EpochRecord{.epoch = e[0].get<double>(),
                                             .step = e[1].get<int64_t>(),
-                                            .train_loss = e[2].get<double>(),
-                                            .train_accuracy = e[3].get<double>(),
-                                            .test_loss = e[4].get<double>(),
+                                            .train_loss = number_of(e[2]),
+                                            .train_accuracy = number_of(e[3]),
+                                            .test_loss = number_of(e[4]),
                                             .test_accuracy = number_of(e[5]),
                                             .test_rmse = number_of(e[8]),
                                             .test_r2 = number_of(e[9]),
+                                            .regression = e[10].get<bool>(),
                                             .eval_train_loss = number_of(e[6]),
                                             .eval_train_accuracy = number_of(e[7])});
   return r;

@@ -34,8 +34,27 @@ struct PoolGeometry {
   // (ceil mode needs more): what oneDNN is told.
   int64_t pad_bottom() const { return end_pad(h, kh, stride_h, pad_h, dilation_h, out_h()); }
   int64_t pad_right() const { return end_pad(w, kw, stride_w, pad_w, dilation_w, out_w()); }
+  // Whether a (dilated) window has every tap in the padding, as 1 row with kernel 2, padding 1
+  // and dilation 2 has: PyTorch's maximum there is -inf.
+  bool has_window_of_padding_only() const {
+    return axis_has_window_of_padding_only(h, kh, stride_h, pad_h, dilation_h, out_h()) ||
+           axis_has_window_of_padding_only(w, kw, stride_w, pad_w, dilation_w, out_w());
+  }
 
  private:
+  static bool axis_has_window_of_padding_only(int64_t size, int64_t k, int64_t stride, int64_t pad,
+                                              int64_t dilation, int64_t out) {
+    if (dilation == 1) return false;  // a window of adjacent taps always reaches the input
+    for (int64_t o = 0; o < out; ++o) {
+      bool inside = false;
+      for (int64_t i = 0; i < k && !inside; ++i) {
+        const int64_t at = o * stride - pad + i * dilation;
+        inside = at >= 0 && at < size;
+      }
+      if (!inside) return true;
+    }
+    return false;
+  }
   static int64_t end_pad(int64_t size, int64_t k, int64_t stride, int64_t pad, int64_t dilation,
                          int64_t out) {
     const int64_t need = (out - 1) * stride + dilation * (k - 1) + 1 - size - pad;

@@ -63,6 +63,12 @@ bool dnnl_cannot_average(const PoolGeometry& g) {
   return g.count_include_pad && (g.pad_bottom() > g.pad_h || g.pad_right() > g.pad_w);
 }
 
+// oneDNN's maximum of a window of padding only is the lowest float, PyTorch's -inf: such
+// geometries (dilated, rare) run the reference loops, whose record is an argmax per output.
+bool dnnl_cannot_max(const PoolGeometry& g) {
+  return g.has_window_of_padding_only();
+}
+
 bool empty(const PoolGeometry& g) {
   return g.n * g.c * g.h * g.w == 0;
 }
@@ -93,14 +99,19 @@ void run_backward(float* dx, const float* dy, const void* record, const PoolGeom
 
 template <>
 int64_t max_pool2d_record_bytes<float>(const PoolGeometry& g) {
-  return empty(g) ? 0 : static_cast<int64_t>(primitives(g, true).workspace.get_size());
+  if (empty(g)) return 0;
+  if (dnnl_cannot_max(g)) return g.n * g.c * g.out_h() * g.out_w() * 8;
+  return static_cast<int64_t>(primitives(g, true).workspace.get_size());
 }
 
 void max_pool2d(float* y, void* record, const float* x, const PoolGeometry& g) {
+  if (dnnl_cannot_max(g)) return max_pool2d_reference(y, static_cast<int64_t*>(record), x, g);
   run_forward(y, record, x, g, true);
 }
 
 void max_pool2d_backward(float* dx, const float* dy, const void* record, const PoolGeometry& g) {
+  if (dnnl_cannot_max(g))
+    return max_pool2d_backward_reference(dx, dy, static_cast<const int64_t*>(record), g);
   run_backward(dx, dy, record, g, true);
 }
 

@@ -25,21 +25,31 @@ std::string cell(double v) {
 
 }  // namespace
 
+size_t metrics_columns_of(const std::string& header) {
+  for (const size_t n : {kMetricsColumns.size(), kMetricsFirstColumns})
+    if (header ==
+        fmt::format("{}", fmt::join(kMetricsColumns.begin(), kMetricsColumns.begin() + n, ",")))
+      return n;
+  return 0;
+}
+
 MetricsWriter::MetricsWriter(const std::string& path, int64_t resume_step) : path_(path) {
   std::vector<std::string> kept;
   if (resume_step >= 0) {
     std::ifstream in(path);
     std::string line;
-    std::getline(in, line);  // the header
-    while (std::getline(in, line)) {
-      // A row that does not start with a step (a torn last line) is dropped.
-      // A row of a file written before rmse and r2 existed gets their empty cells.
+    std::getline(in, line);
+    const size_t columns = metrics_columns_of(line);
+    while (columns > 0 && std::getline(in, line)) {
+      // A row that does not start with a step or has another number of fields than the
+      // header (a torn last line) is dropped. A row of a file written before rmse and r2
+      // existed gets their empty cells.
       const int64_t step = std::strtoll(line.c_str(), nullptr, 10);
       const auto fields = static_cast<size_t>(std::count(line.begin(), line.end(), ',') + 1);
-      if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0])) || step > resume_step)
+      if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0])) ||
+          step > resume_step || fields != columns)
         continue;
-      if (fields == kMetricsFirstColumns) line += std::string(kMetricsColumns.size() - fields, ',');
-      if (fields == kMetricsFirstColumns || fields == kMetricsColumns.size()) kept.push_back(line);
+      kept.push_back(line + std::string(kMetricsColumns.size() - columns, ','));
     }
   }
   file_ = std::fopen(path.c_str(), "w");

@@ -15,6 +15,11 @@ inline constexpr std::array<const char*, 10> kMetricsColumns = {
     "step", "epoch", "split", "loss", "accuracy", "lr", "samples_per_sec", "wall_s", "rmse", "r2"};
 inline constexpr size_t kMetricsFirstColumns = 8;  // the columns before rmse and r2
 
+// How many columns the header line of a metrics.csv declares: kMetricsColumns.size(), or
+// kMetricsFirstColumns for a file written before rmse and r2; 0 for a line that is neither.
+// Every row of a file has as many fields as its header (a torn last line may not).
+size_t metrics_columns_of(const std::string& header);
+
 struct MetricsRow {
   int64_t step = 0;
   double epoch = 0;   // fractional: 1.5 is half-way through the second epoch

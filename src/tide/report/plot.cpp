@@ -51,8 +51,8 @@ Series read_series(const std::string& run_dir, const PlotOptions& o) {
   s.label = fs::path(run_dir).lexically_normal().filename().string();
   if (s.label.empty()) s.label = fs::path(run_dir).lexically_normal().parent_path().filename();
   std::string line;
-  TIDE_CHECK(std::getline(in, line) && line.rfind("step,epoch,split,", 0) == 0,
-             "{}: line 1 is not the header of metrics.csv", path);
+  const size_t columns = std::getline(in, line) ? metrics_columns_of(line) : 0;
+  TIDE_CHECK(columns > 0, "{}: line 1 is not the header of metrics.csv", path);
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
     std::vector<std::string> cells(1);
@@ -62,10 +62,8 @@ Series read_series(const std::string& run_dir, const PlotOptions& o) {
       else
         cells.back().push_back(c);
     }
-    // A file written before rmse and r2 existed has the first eight columns.
-    TIDE_CHECK(cells.size() == kMetricsColumns.size() || cells.size() == kMetricsFirstColumns,
-               "{}: line {} has {} fields, expected {}", path, number, cells.size(),
-               kMetricsColumns.size());
+    TIDE_CHECK(cells.size() == columns, "{}: line {} has {} fields, expected {}", path, number,
+               cells.size(), columns);
     if (cells[2] != o.split) continue;
     // A figure the row does not have (a regression's accuracy) is an empty cell: no point.
     if (static_cast<size_t>(y) >= cells.size() || cells[static_cast<size_t>(y)].empty()) continue;
@@ -88,7 +86,8 @@ void plot_runs(const PlotOptions& o) {
   std::vector<Series> all;
   for (const std::string& run : o.runs) {
     all.push_back(read_series(run, o));
-    TIDE_CHECK(!all.back().points.empty(), "{}/metrics.csv has no {} rows to plot", run, o.split);
+    TIDE_CHECK(!all.back().points.empty(),
+               "{}/metrics.csv has no {} rows with a value of {} to plot", run, o.split, o.metric);
   }
   draw_curves(all, o.title.empty() ? o.split + " " + o.metric : o.title, o.x, o.metric, o.out);
 }

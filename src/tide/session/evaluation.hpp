@@ -14,6 +14,7 @@ struct EvalResult {
   // and R^2 (1 - residual / total sum of squares) averaged over the targets, as scikit-learn.
   double rmse = std::numeric_limits<double>::quiet_NaN();
   double r2 = std::numeric_limits<double>::quiet_NaN();
+  bool regression = false;  // the task's, not read from NaNs: a diverged regression has them too
 };
 
 // What one evaluation saw, summed over the ranks: the training steps since the previous one
@@ -27,6 +28,7 @@ struct EpochRecord {
   double test_loss = 0, test_accuracy = 0;
   double test_rmse = std::numeric_limits<double>::quiet_NaN();  // regression
   double test_r2 = std::numeric_limits<double>::quiet_NaN();
+  bool regression = false;  // the evaluation was of a regression (its figures: rmse and r2)
   double eval_train_loss = std::numeric_limits<double>::quiet_NaN();
   double eval_train_accuracy = std::numeric_limits<double>::quiet_NaN();
   bool end_of_epoch = false;  // at the end of an epoch, not after a run's last step

@@ -153,6 +153,7 @@ void EvaluationHook::run(Session& s, int64_t epoch, bool end_of_epoch) {
                      .test_accuracy = test.accuracy,
                      .test_rmse = test.rmse,
                      .test_r2 = test.r2,
+                     .regression = test.regression,
                      .end_of_epoch = end_of_epoch};
   epoch_ = {};
   if (writer_)
@@ -166,7 +167,7 @@ void EvaluationHook::run(Session& s, int64_t epoch, bool end_of_epoch) {
       writer_->write({step, epochs, "train-eval", fit.loss, fit.accuracy, lr_(), 0.0, s.elapsed(),
                       fit.rmse, fit.r2});
   }
-  const std::string figures = std::isnan(test.r2)
+  const std::string figures = !test.regression
                                   ? fmt::format("test accuracy {:.4f}", test.accuracy)
                                   : fmt::format("test rmse {:.4g}, r2 {:.4f}", test.rmse, test.r2);
   if (log_)
@@ -210,7 +211,7 @@ void SummaryHook::after_step(Session& s, const StepResult& r) {
 void SummaryHook::after_evaluation(Session&, const EpochRecord& r) {
   if (!writer_) return;
   writer_->scalar("test/loss", r.step, r.test_loss);
-  if (std::isnan(r.test_r2)) {
+  if (!r.regression) {
     writer_->scalar("test/accuracy", r.step, r.test_accuracy);
   } else {
     writer_->scalar("test/rmse", r.step, r.test_rmse);

@@ -343,6 +343,7 @@ RunResult result_of(const RunParts& p, const Session& session, double wall_s) {
     r.test_accuracy = r.history.back().test_accuracy;
     r.test_rmse = r.history.back().test_rmse;
     r.test_r2 = r.history.back().test_r2;
+    r.regression = r.history.back().regression;
     r.train_loss = r.history.back().train_loss;
   }
   r.stop_reason = session.stop_reason();

@@ -53,6 +53,7 @@ struct RunResult {
   double test_loss = 0, test_accuracy = 0;  // of the last evaluation
   double test_rmse = std::numeric_limits<double>::quiet_NaN();  // regression: of the last
   double test_r2 = std::numeric_limits<double>::quiet_NaN();    // evaluation
+  bool regression = false;                                      // so was it
   double train_loss = 0;             // mean over the steps before the last evaluation
   std::string stop_reason;           // why the loop ended ("reached step 938", "SIGTERM received")
   int stopped_by_signal = 0;         // SIGTERM or SIGINT when a signal stopped it, else 0

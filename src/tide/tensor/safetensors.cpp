@@ -133,7 +133,9 @@ std::map<std::string, SafetensorsEntry> read_safetensors_header(
       SafetensorsEntry e{.dtype = entry.at("dtype").get<std::string>(),
                          .shape = Shape(entry.at("shape").get<std::vector<int64_t>>())};
       const int64_t element = safetensors_element_bytes(e.dtype);
-      TIDE_CHECK(element > 0, "{}: tensor '{}' has dtype {}, which safetensors does not define",
+      TIDE_CHECK(element > 0,
+                 "{}: tensor '{}' has dtype {}, which tide does not read (it reads BOOL, U8, I8, "
+                 "U16, I16, U32, I32, U64, I64, F16, BF16, F32 and F64)",
                  path, name, e.dtype);
       const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
       TIDE_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size,
