@@ -1,6 +1,8 @@
 // `tide predict` and `tide evaluate` on a CNN trained for a few steps on Fashion-MNIST: they
 // agree with each other, with a PyTorch module loaded with the same weights, and refuse bad
 // input with one clear line.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -51,8 +53,11 @@ std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
 
 class Predict : public ::testing::Test {
  protected:
+  // ctest runs each test in a process of its own, two at a time: each trains its own run, in
+  // a directory of its process.
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::path(::testing::TempDir()) / "tide_predict");
+    dir_ = new fs::path(fs::path(::testing::TempDir()) /
+                        ("tide_predict_" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     const auto r =
         testing::run_command(kTide +
@@ -61,7 +66,10 @@ class Predict : public ::testing::Test {
                              run().string());
     ASSERT_EQ(r.status, 0) << r.out;
   }
-  static void TearDownTestSuite() { delete dir_; }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
   static fs::path run() { return *dir_ / "run"; }
   static fs::path* dir_;
 };
