@@ -72,8 +72,7 @@ class NpyInputs {
     a_.convert(p, begin * row, (end - begin) * row);
     if (spec_.table)
       for (int64_t i = 0; i < (end - begin) * row; ++i)
-        p[i] =
-            static_cast<float>((p[i] - spec_.table->mean[i % row]) / spec_.table->stddev[i % row]);
+        p[i] = spec_.table->standardised(p[i], static_cast<size_t>(i % row));
     for (int64_t i = begin; i < end; ++i) out.names.push_back(fmt::format("{}:{}", name_, i));
     return out;
   }

@@ -53,8 +53,7 @@ Tensor features(const CsvTable& t, const TableSpec& spec) {
   for (int64_t j = 0; j < f; ++j) {
     const std::vector<double>& column = t.column(spec.features[static_cast<size_t>(j)]);
     for (int64_t i = 0; i < n; ++i)
-      p[i * f + j] =
-          static_cast<float>((column[static_cast<size_t>(i)] - spec.mean[j]) / spec.stddev[j]);
+      p[i * f + j] = spec.standardised(column[static_cast<size_t>(i)], static_cast<size_t>(j));
   }
   return x;
 }

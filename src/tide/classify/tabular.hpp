@@ -20,7 +20,11 @@ struct TableSpec {
   Task task = Task::classification;
   std::vector<std::string> features, targets;
   std::vector<double> mean, stddev;  // per feature, over the training split
-  std::vector<double> labels;        // classification: the label values, class 0 first
+  // Feature j's value v as the network takes it, standardised by the training split.
+  float standardised(double v, size_t j) const {
+    return static_cast<float>((v - mean[j]) / stddev[j]);
+  }
+  std::vector<double> labels;  // classification: the label values, class 0 first
 };
 
 struct TableSplits {

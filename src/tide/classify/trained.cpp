@@ -15,13 +15,13 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> class_names(const TrainConfig& c, const DataSplits& data) {
-  if (c.task == Task::regression && !data.table) {
+  if (c.task == Task::regression) {  // the target columns of a table, y0, y1, ... of arrays
+    if (data.table) return data.table->targets;
     std::vector<std::string> names;
     for (int64_t i = 0; i < data.classes; ++i) names.push_back(fmt::format("y{}", i));
     return names;
   }
   if (data.table) {
-    if (data.table->task == Task::regression) return data.table->targets;
     std::vector<std::string> names;
     for (const double v : data.table->labels) names.push_back(fmt::format("{}", v));
     return names;

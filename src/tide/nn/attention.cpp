@@ -48,8 +48,7 @@ MultiheadAttention::MultiheadAttention(AttentionOptions o, RngStream& rng)
       kdim_(o.kdim == 0 ? o.embed_dim : o.kdim),
       vdim_(o.vdim == 0 ? o.embed_dim : o.vdim),
       dropout_(o.dropout),
-      seed_(o.seed),
-      id_(o.id) {
+      masks_(o.seed, o.id) {
   const int64_t e = embed_dim_;
   TIDE_CHECK(e > 0 && num_heads_ > 0 && e % num_heads_ == 0,
              "MultiheadAttention({}, {}): the embedding size must be a positive multiple of the "
@@ -113,8 +112,7 @@ Variable MultiheadAttention::attend(const Variable& query, const Variable& key,
   }
   Variable weights = softmax(scores, -1);
   if (is_training() && dropout_ > 0) {
-    RngStream rng(seed_, RngPurpose::dropout,
-                  {id_, static_cast<uint64_t>(step_), static_cast<uint64_t>(calls_++)});
+    RngStream rng = masks_.next();
     weights = dropout(weights, dropout_, rng);
   }
   const Variable attended = bmm(weights, v);  // (B * H, T, D)
@@ -122,8 +120,7 @@ Variable MultiheadAttention::attend(const Variable& query, const Variable& key,
 }
 
 void MultiheadAttention::begin_step(int64_t step) {
-  step_ = step;
-  calls_ = 0;
+  masks_.begin_step(step);
   Module::begin_step(step);
 }
 

@@ -46,8 +46,7 @@ class MultiheadAttention : public Module {
  private:
   int64_t embed_dim_, num_heads_, kdim_, vdim_;
   double dropout_;
-  uint64_t seed_, id_;
-  int64_t step_ = 0, calls_ = 0;
+  DropoutStreams masks_;
   Variable in_proj_weight_;  // when kdim = vdim = E, else the three below
   Variable q_proj_weight_, k_proj_weight_, v_proj_weight_;
   Variable in_proj_bias_;

@@ -10,9 +10,30 @@
 #include <vector>
 
 #include "tide/autograd/variable.hpp"
+#include "tide/core/rng.hpp"
 #include "tide/tensor/safetensors.hpp"
 
 namespace tide {
+
+// Where a module's dropout masks come from: the k-th drawn in training step s is
+// RngStream(seed, dropout, {id, s, k}), so masks depend on neither the batch nor a resume. The
+// module calls begin_step(s) from its own Module::begin_step override.
+class DropoutStreams {
+ public:
+  DropoutStreams(uint64_t seed, uint64_t id) : seed_(seed), id_(id) {}
+  void begin_step(int64_t step) {
+    step_ = step;
+    calls_ = 0;
+  }
+  RngStream next() {
+    return RngStream(seed_, RngPurpose::dropout,
+                     {id_, static_cast<uint64_t>(step_), static_cast<uint64_t>(calls_++)});
+  }
+
+ private:
+  uint64_t seed_, id_;
+  int64_t step_ = 0, calls_ = 0;
+};
 
 class Module {
  public:

@@ -54,20 +54,18 @@ std::string BatchNorm::describe() const {
   return fmt::format("BatchNorm({})", channels_);
 }
 
-Dropout::Dropout(double p, uint64_t seed, uint64_t id) : p_(p), seed_(seed), id_(id) {
+Dropout::Dropout(double p, uint64_t seed, uint64_t id) : p_(p), masks_(seed, id) {
   TIDE_CHECK(p >= 0 && p < 1, "Dropout({}): the probability must be in [0, 1)", p);
 }
 
 void Dropout::begin_step(int64_t step) {
-  step_ = step;
-  calls_ = 0;
+  masks_.begin_step(step);
   Module::begin_step(step);
 }
 
 Variable Dropout::forward(const Variable& x) {
   if (!is_training() || p_ == 0) return x;
-  RngStream rng(seed_, RngPurpose::dropout,
-                {id_, static_cast<uint64_t>(step_), static_cast<uint64_t>(calls_++)});
+  RngStream rng = masks_.next();
   return dropout(x, p_, rng);
 }
 

@@ -48,8 +48,7 @@ class Dropout : public Module {
 
  private:
   double p_;
-  uint64_t seed_, id_;
-  int64_t step_ = 0, calls_ = 0;
+  DropoutStreams masks_;
 };
 
 // A table of `count` vectors of size `dim`, initialised N(0, 1) as PyTorch. forward takes

@@ -104,7 +104,7 @@ DirectionRun run_direction(const RecurrentOptions& o, const Variable& x, Variabl
 
 }  // namespace
 
-Recurrent::Recurrent(RecurrentOptions o, RngStream& rng) : options_(o) {
+Recurrent::Recurrent(RecurrentOptions o, RngStream& rng) : options_(o), masks_(o.seed, o.id) {
   TIDE_CHECK(o.input_size > 0 && o.hidden_size > 0 && o.num_layers > 0,
              "{}: input size {}, hidden size {} and layers {} must be positive", kind_name(o.kind),
              o.input_size, o.hidden_size, o.num_layers);
@@ -152,8 +152,7 @@ RecurrentOutput Recurrent::run(const Variable& x, const Variable& h0, const Vari
   Variable layer_in = x;
   for (int64_t l = 0; l < o.num_layers; ++l) {
     if (l > 0 && o.dropout > 0 && is_training()) {
-      RngStream rng(o.seed, RngPurpose::dropout,
-                    {o.id, static_cast<uint64_t>(step_), static_cast<uint64_t>(calls_++)});
+      RngStream rng = masks_.next();
       layer_in = dropout(layer_in, o.dropout, rng);
     }
     std::vector<Variable> outputs;
@@ -190,8 +189,7 @@ Variable Recurrent::forward(const Variable& x) {
 }
 
 void Recurrent::begin_step(int64_t step) {
-  step_ = step;
-  calls_ = 0;
+  masks_.begin_step(step);
   Module::begin_step(step);
 }
 

@@ -66,7 +66,7 @@ class Recurrent : public Module {
   RecurrentOptions options_;
   // per layer and direction (layer * D + direction): w_ih, w_hh, b_ih, b_hh
   std::vector<std::array<Variable, 4>> weights_;
-  int64_t step_ = 0, calls_ = 0;
+  DropoutStreams masks_;
 };
 
 }  // namespace tide
