@@ -18,7 +18,11 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 testing::CommandResult run_short_of_memory(size_t above, const std::string& args) {
-  const fs::path dir = fs::temp_directory_path() / "tide_faults";
+  // A directory of the test's own: ctest runs two of these tests at once.
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("tide_faults_" +
+       std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   fs::remove_all(dir);
   return testing::run_command(
       fmt::format("LD_PRELOAD={} TIDE_FAIL_ALLOC_ABOVE={} {}/tide train --max-steps 1 --threads 1 "
