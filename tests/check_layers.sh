@@ -16,15 +16,16 @@ declare -A allowed=(
   [distributed]="core tensor kernels autograd nn optim data distributed"
   [report]="core report"
   [models]="core tensor kernels autograd nn models"
+  [onnx]="core tensor kernels autograd nn models onnx"
   [session]="$below_session"
   # The applications: each on the session, none on another unless named here.
-  [classify]="$below_session classify"
+  [classify]="$below_session onnx classify"
   [cluster]="core tensor kernels autograd nn optim data distributed cluster"
   [timeseries]="$below_session cluster timeseries"
   [fit]="core tensor kernels autograd nn optim fit"
-  [experiments]="$below_session classify experiments"
+  [experiments]="$below_session onnx classify experiments"
   [convolve]="core tensor kernels autograd data convolve"
-  [cli]="$below_session classify cluster timeseries fit experiments convolve cli"
+  [cli]="$below_session onnx classify cluster timeseries fit experiments convolve cli"
 )
 
 bad=0

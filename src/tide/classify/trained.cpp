@@ -3,10 +3,10 @@
 #include <cmath>
 #include <filesystem>
 
+#include "tide/classify/network_file.hpp"
 #include "tide/core/read_file.hpp"
 #include "tide/data/image_folder.hpp"
 #include "tide/data/mnist.hpp"
-#include "tide/models/model_file.hpp"
 #include "tide/tensor/safetensors.hpp"
 
 namespace tide {
@@ -62,7 +62,7 @@ std::pair<std::string, std::string> locate(const std::string& path) {
   TIDE_CHECK(fs::is_regular_file(path), "{}: no such run directory or safetensors file", path);
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
-  if (!fs::exists(dir / "model.toml") && dir.filename() == "checkpoints") dir = dir.parent_path();
+  if (!fs::exists(dir / "model.json") && dir.filename() == "checkpoints") dir = dir.parent_path();
   return {dir.string(), path};
 }
 
@@ -179,12 +179,48 @@ InputSpec input_spec(const TrainConfig& c, const DataSplits& data) {
   return s;
 }
 
+namespace {
+
+// A bare ONNX model: its inputs are fed as they are (arrays), its outputs are classes 0, 1, ...
+TrainedModel load_onnx_model(const std::string& path) {
+  const OnnxModel onnx = OnnxModel::read(path);
+  std::vector<int64_t> dims = onnx.input_dims();
+  TIDE_CHECK(!dims.empty(), "{}: the graph's input '{}' has no shape; Tide needs one to feed it",
+             path, onnx.input_name());
+  dims.erase(dims.begin());
+  for (const int64_t d : dims)
+    TIDE_CHECK(d > 0,
+               "{}: the graph's input '{}' has a dimension of no fixed size besides the "
+               "batch; Tide needs every other one",
+               path, onnx.input_name());
+  InputSpec inputs{.dataset = "arrays", .data_dir = "", .sample = Shape(dims)};
+  const Network net = build_network(onnx, NetworkInputs{.sample = inputs.sample, .seed = 0});
+  TIDE_CHECK(net.output_shape.ndim() == 1,
+             "{}: the graph gives {} per sample; tide predict takes a vector of scores", path,
+             net.output_shape.str());
+  for (int64_t k = 0; k < net.output_shape[0]; ++k) inputs.classes.push_back(std::to_string(k));
+  TrainedModel m{.run_dir = fs::path(path).parent_path().string(),
+                 .weights = path,
+                 .module = net.module,
+                 .inputs = std::move(inputs),
+                 .arguments = {}};
+  m.module->eval();
+  return m;
+}
+
+}  // namespace
+
 TrainedModel load_trained_model(const std::string& path) {
+  if (is_onnx_path(path) && fs::is_regular_file(path)) return load_onnx_model(path);
   const auto [dir, weights] = locate(path);
   const std::string spec_path = (fs::path(dir) / "model.json").string();
-  const std::string model_path = (fs::path(dir) / "model.toml").string();
+  std::string model_path = (fs::path(dir) / "model.toml").string();
+  if (!fs::exists(model_path) && fs::exists(fs::path(dir) / "model.onnx"))
+    model_path = (fs::path(dir) / "model.onnx").string();
   TIDE_CHECK(fs::exists(model_path) && fs::exists(spec_path),
-             "{}: not a run directory of tide train (it needs model.toml and model.json)", dir);
+             "{}: not a run directory of tide train (it needs model.toml or model.onnx, and "
+             "model.json)",
+             dir);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file_bytes(spec_path, 1 << 20, "model.json"));
@@ -195,12 +231,12 @@ TrainedModel load_trained_model(const std::string& path) {
       .run_dir = dir, .weights = weights, .module = nullptr, .inputs = {}, .arguments = {}};
   std::tie(m.inputs, m.arguments) = from_model_json(j, spec_path);
   RngStream rng(0, RngPurpose::init);  // the weights are loaded over what this draws
-  m.module = build_network(ModelFile::read(model_path),
-                           NetworkInputs{.sample = m.inputs.sample,
-                                         .classes = static_cast<int64_t>(m.inputs.classes.size()),
-                                         .arguments = m.arguments,
-                                         .seed = 0},
-                           rng)
+  m.module = NetworkFile::read(model_path)
+                 .build(NetworkInputs{.sample = m.inputs.sample,
+                                      .classes = static_cast<int64_t>(m.inputs.classes.size()),
+                                      .arguments = m.arguments,
+                                      .seed = 0},
+                        rng)
                  .module;
   const TensorMap state = load_safetensors(weights);
   try {

@@ -1,7 +1,7 @@
 // A trained classifier as its run directory keeps it: what `tide predict` and
 // `tide evaluate` load.
 //
-// A run directory holds model.toml (the network), model.safetensors (its parameters and
+// A run directory holds model.toml or model.onnx (the network), model.safetensors (its parameters and
 // buffers) and model.json: the values of the file's arguments the run set (--hidden 64) and
 // how raw inputs become the network's (the dataset, the sample shape, class names, crop and
 // normalisation; arrays are fed as they are).
@@ -54,7 +54,8 @@ struct TrainedModel {
 };
 
 // Loads RUN_DIR (its model.safetensors), or a .safetensors file in a run directory or in its
-// checkpoints/. Throws naming the path when model.toml, model.json or the weights are
+// checkpoints/, or an ONNX model on its own (its inputs fed as arrays, its outputs classes
+// 0, 1, ...). Throws naming the path when model.toml (or model.onnx), model.json or the weights are
 // missing, or when the weights do not fit the network (the tensor and both shapes).
 TrainedModel load_trained_model(const std::string& path);
 

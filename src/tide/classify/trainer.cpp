@@ -28,7 +28,7 @@ class ClassifierTask : public TrainingTask {
   ClassifierTask(const TrainConfig& c, const Communicator& comm)
       : c_(c), comm_(comm), data_(load_datasets(c)) {
     RngStream init_rng(c.seed, RngPurpose::init);
-    const ModelFile file = model_file_of(c);
+    const NetworkFile file = network_file_of(c);
     const ModelOptions options{
         .hidden = c.hidden, .dropout = c.dropout, .batch_norm = c.batch_norm, .seed = c.seed};
     arguments_ = model_arguments(options);
@@ -41,23 +41,22 @@ class ClassifierTask : public TrainingTask {
             declared.empty() ? std::string("none") : fmt::format("{}", fmt::join(declared, ", ")));
     }
     inputs_ = input_spec(c, data_);
-    network_ = build_network(file,
-                             NetworkInputs{.sample = data_.train->sample_shape(),
-                                           .classes = data_.classes,
-                                           .arguments = arguments_,
-                                           .seed = c.seed},
-                             init_rng);
+    network_ = file.build(NetworkInputs{.sample = data_.train->sample_shape(),
+                                        .classes = data_.classes,
+                                        .arguments = arguments_,
+                                        .seed = c.seed},
+                          init_rng);
     model_ = network_.module;
-    file_text_ = file.text();
-    TIDE_CHECK(network_.output_shape == Shape({data_.classes}),
-               "{}: the network gives {} per sample; {} needs [{}] (end with a linear layer of "
-               "units = \"$classes\")",
-               file.source(), network_.output_shape.str(),
-               c.task == Task::classification
-                   ? fmt::format("a classifier of {} classes", data_.classes)
-                   : fmt::format("a regression of {} target{}", data_.classes,
-                                 data_.classes == 1 ? "" : "s"),
-               data_.classes);
+    file_name_ = file.run_file_name();
+    file_content_ = file.content();
+    TIDE_CHECK(
+        network_.output_shape == Shape({data_.classes}),
+        "{}: the network gives {} per sample; {} needs [{}]{}", file.source(),
+        network_.output_shape.str(),
+        c.task == Task::classification ? fmt::format("a classifier of {} classes", data_.classes)
+                                       : fmt::format("a regression of {} target{}", data_.classes,
+                                                     data_.classes == 1 ? "" : "s"),
+        data_.classes, file.is_onnx() ? "" : " (end with a linear layer of units = \"$classes\")");
     TIDE_CHECK(model_->num_parameters() > 0, "{}: the network has no parameters to train",
                file.source());
     if (comm.rank() == 0) {
@@ -105,7 +104,7 @@ class ClassifierTask : public TrainingTask {
   }
   // The model file and its summary beside the weights: what `tide predict` rebuilds from.
   void write_files(const std::string& run_dir) const override {
-    write_text_file(run_dir + "/model.toml", file_text_);
+    write_text_file(run_dir + "/" + file_name_, file_content_);
     write_text_file(run_dir + "/model_summary.txt", network_.summary);
     write_text_file(run_dir + "/model.json", model_json(inputs_, arguments_).dump(2) + "\n");
   }
@@ -179,14 +178,14 @@ class ClassifierTask : public TrainingTask {
   ModelArguments arguments_;
   InputSpec inputs_;
   std::shared_ptr<Module> model_;
-  std::string file_text_;
+  std::string file_name_, file_content_;
   std::optional<DataLoader> train_, test_, fit_;
 };
 
 }  // namespace
 
-ModelFile model_file_of(const TrainConfig& c) {
-  return c.model_file.empty() ? shipped_model(c.model) : ModelFile::read(c.model_file);
+NetworkFile network_file_of(const TrainConfig& c) {
+  return c.model_file.empty() ? NetworkFile::shipped(c.model) : NetworkFile::read(c.model_file);
 }
 
 std::string model_name(const TrainConfig& c) {

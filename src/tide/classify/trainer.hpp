@@ -4,7 +4,7 @@
 #include <string>
 
 #include "tide/distributed/communicator.hpp"
-#include "tide/models/model_file.hpp"
+#include "tide/classify/network_file.hpp"
 #include "tide/session/config.hpp"
 #include "tide/session/training_run.hpp"
 
@@ -26,8 +26,9 @@ using TrainSummary = RunResult;
 TrainSummary train_classifier(TrainConfig config, const Communicator& comm);
 // runs/<model>-<dataset>-<local time>, the run directory when none is given.
 std::string default_run_dir(const TrainConfig& config);
-// The model file a run trains: --model-file, else the shipped file of --model.
-ModelFile model_file_of(const TrainConfig& config);
+// The network file a run trains: --model-file (a model file or an ONNX graph), else the
+// shipped file of --model.
+NetworkFile network_file_of(const TrainConfig& config);
 // The name of a run's model: --model, or the stem of --model-file (net for nets/net.toml).
 std::string model_name(const TrainConfig& config);
 

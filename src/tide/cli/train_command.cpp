@@ -107,7 +107,7 @@ bool recommendable(const std::string& key) {
 // schedule are tuned for one optimizer: when the user chose another, the file's optimizer
 // settings are all left out.
 void apply_recommendations(CLI::App& cmd, const TrainConfig& config) {
-  const ModelFile file = model_file_of(config);
+  const NetworkFile file = network_file_of(config);
   bool other_optimizer = false;
   for (const RecommendedOption& r : file.recommended())
     if (r.key == "optimizer" && cmd.get_option("--optimizer")->count() > 0)
