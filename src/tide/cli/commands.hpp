@@ -55,6 +55,8 @@ void add_training_options(CLI::App* cmd, const std::shared_ptr<TrainConfig>& con
 // split (classify/predict.hpp).
 void add_predict_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
+// `tide export`: a run's network as an ONNX model (onnx/onnx.hpp).
+void add_export_command(CLI::App& app);
 
 // `tide fit`: classical regression of CSV data (fit/fit.hpp).
 void add_fit_command(CLI::App& app);

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   tide::cli::add_train_command(app);
   tide::cli::add_predict_command(app);
   tide::cli::add_evaluate_command(app);
+  tide::cli::add_export_command(app);
   tide::cli::add_convolve_command(app);
   tide::cli::add_plot_command(app);
   tide::cli::add_experiment_command(app);

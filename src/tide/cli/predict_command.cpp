@@ -3,10 +3,12 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tide/classify/predict.hpp"
 #include "tide/cli/commands.hpp"
 #include "tide/kernels/parallel.hpp"
+#include "tide/onnx/onnx.hpp"
 
 namespace tide::cli {
 namespace {
@@ -100,6 +102,25 @@ void add_evaluate_command(CLI::App& app) {
     fmt::print("test accuracy {:.4f}  test loss {:.4f}  ({} examples)\n", e.result.accuracy,
                e.result.loss, e.result.examples);
     fmt::print("wrote {}/evaluation.json, confusion.csv and confusion.png\n", dir);
+  });
+}
+
+void add_export_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand(
+      "export", "Write a trained network as an ONNX model (opset 17, any batch size)");
+  auto model = std::make_shared<std::string>(), out = std::make_shared<std::string>(),
+       format = std::make_shared<std::string>("onnx");
+  cmd->add_option("model", *model,
+                  "Run directory of tide train, or a .safetensors file (model.safetensors, a "
+                  "checkpoint) in one")
+      ->required();
+  cmd->add_option("out", *out, "The file to write (OUT.onnx)")->required();
+  cmd->add_option("--format", *format, "The format: onnx")->check(CLI::IsMember({"onnx"}));
+  cmd->callback([model, out] {
+    const TrainedModel m = load_trained_model(*model);
+    write_onnx(*m.module, m.inputs.sample, *out);
+    fmt::print("wrote {}: input 'input' (batch, {}), output 'output'\n", *out,
+               fmt::join(m.inputs.sample.dims(), ", "));
   });
 }
 

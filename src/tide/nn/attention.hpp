@@ -42,6 +42,8 @@ class MultiheadAttention : public Module {
   // Self-attention without masks.
   Variable forward(const Variable& x) override { return attend(x, x, x); }
   std::string describe() const override;
+  int64_t embed_dim() const { return embed_dim_; }
+  int64_t num_heads() const { return num_heads_; }
 
  private:
   int64_t embed_dim_, num_heads_, kdim_, vdim_;
@@ -71,6 +73,7 @@ class TransformerEncoderLayer : public Module {
   Variable encode(const Variable& x, const AttentionMask& mask = {});
   Variable forward(const Variable& x) override { return encode(x); }
   std::string describe() const override;
+  const TransformerOptions& options() const { return options_; }
 
  private:
   Variable feed_forward(const Variable& x);

@@ -23,6 +23,7 @@ class Conv2d : public Module {
   std::string describe() const override;
   const Variable& weight() const { return weight_; }
   const Variable& bias() const { return bias_; }
+  const Conv2dOptions& options() const { return options_; }
 
  private:
   Conv2dOptions options_;
@@ -45,6 +46,7 @@ class AvgPool2d : public Module {
   explicit AvgPool2d(Pool2dOptions options) : options_(options) {}
   Variable forward(const Variable& x) override { return avg_pool2d(x, options_); }
   std::string describe() const override;
+  const Pool2dOptions& options() const { return options_; }
 
  private:
   Pool2dOptions options_;
@@ -55,6 +57,7 @@ class AdaptiveAvgPool2d : public Module {
   AdaptiveAvgPool2d(int64_t out_h, int64_t out_w) : out_h_(out_h), out_w_(out_w) {}
   Variable forward(const Variable& x) override { return adaptive_avg_pool2d(x, out_h_, out_w_); }
   std::string describe() const override;
+  std::array<int64_t, 2> output_size() const { return {out_h_, out_w_}; }
 
  private:
   int64_t out_h_, out_w_;

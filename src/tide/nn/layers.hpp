@@ -78,6 +78,7 @@ class Concat : public Module {
   Concat& add(std::shared_ptr<Module> module);
   Variable forward(const Variable& x) override;
   std::string describe() const override { return fmt::format("Concat(dim {})", dim_); }
+  int dim() const { return dim_; }
 
  private:
   int dim_;
@@ -104,6 +105,7 @@ class Mean : public Module {
   explicit Mean(int dim) : dim_(dim) {}
   Variable forward(const Variable& x) override;
   std::string describe() const override { return fmt::format("Mean(dim {})", dim_); }
+  int dim() const { return dim_; }
 
  private:
   int dim_;
@@ -115,6 +117,7 @@ class Permute : public Module {
   explicit Permute(std::vector<int> dims) : dims_(std::move(dims)) {}
   Variable forward(const Variable& x) override;
   std::string describe() const override;
+  const std::vector<int>& dims() const { return dims_; }
 
  private:
   std::vector<int> dims_;
@@ -126,6 +129,7 @@ class Flatten : public Module {
   explicit Flatten(int start_dim = 1) : start_dim_(start_dim) {}
   Variable forward(const Variable& x) override;
   std::string describe() const override;
+  int start_dim() const { return start_dim_; }
 
  private:
   int start_dim_;

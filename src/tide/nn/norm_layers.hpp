@@ -15,6 +15,8 @@ class LayerNorm : public Module {
   explicit LayerNorm(Shape shape, double eps = 1e-5, bool affine = true);
   Variable forward(const Variable& x) override;
   std::string describe() const override;
+  const Shape& normalized_shape() const { return shape_; }
+  double eps() const { return eps_; }
 
  private:
   Shape shape_;
@@ -30,6 +32,8 @@ class BatchNorm : public Module {
                      bool affine = true);
   Variable forward(const Variable& x) override;
   std::string describe() const override;
+  double momentum() const { return momentum_; }
+  double eps() const { return eps_; }
 
  private:
   int64_t channels_;
@@ -44,6 +48,7 @@ class Dropout : public Module {
   Dropout(double p, uint64_t seed, uint64_t id);
   Variable forward(const Variable& x) override;
   std::string describe() const override;
+  double p() const { return p_; }
   void begin_step(int64_t step) override;
 
  private:
