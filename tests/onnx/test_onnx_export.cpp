@@ -1,6 +1,7 @@
 // write_onnx: every kind of network Tide builds, written as ONNX, passes ONNX's checker with
 // strict shape inference, and imported again gives the outputs of the network it came from,
 // for any batch size.
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -97,7 +98,10 @@ class Export : public ::testing::Test {
       ASSERT_EQ(got.shape(), expected.shape());
       // The same ops in another order (a GEMM scaled after, not inside; a fused stage run op
       // by op) round differently by a few ulps.
-      EXPECT_LT(relative_difference(got, expected), 2e-6) << "batch " << batch;
+      const double diff = relative_difference(got, expected);
+      EXPECT_LT(diff, 2e-6) << "batch " << batch;
+      std::printf("%s, batch %ld: largest difference %.2g of the largest output\n", name.c_str(),
+                  static_cast<long>(batch), diff);
     }
     // Written again from the import, the graph gives the same outputs.
     const OnnxModel again = OnnxModel::parse(onnx_bytes(*back.module, sample), "again");

@@ -318,8 +318,10 @@ std::string Exporter::emit(Module& m, const std::string& prefix, const std::stri
       return emit(*parts.at(name), prefix + name + ".", v, s);
     };
     auto feed_forward = [&](const std::string& v) {
-      const std::string h = sub("linear1", v);
-      return sub("linear2", o.gelu ? gelu(where, h) : op("Relu", where, {h}));
+      Shape s = in;
+      const std::string h = emit(*parts.at("linear1"), prefix + "linear1.", v, s);
+      return emit(*parts.at("linear2"), prefix + "linear2.",
+                  o.gelu ? gelu(where, h) : op("Relu", where, {h}), s);
     };
     if (o.norm_first) {
       const std::string r = op("Add", where, {x, sub("self_attn", sub("norm1", x))});
