@@ -119,8 +119,10 @@ void add_export_command(CLI::App& app) {
   cmd->callback([model, out] {
     const TrainedModel m = load_trained_model(*model);
     write_onnx(*m.module, m.inputs.sample, *out);
-    fmt::print("wrote {}: input 'input' (batch, {}), output 'output'\n", *out,
-               fmt::join(m.inputs.sample.dims(), ", "));
+    const OnnxModel written = OnnxModel::read(*out);
+    fmt::print("wrote {}: opset {}, input '{}' (batch, {}), output '{}'\n", *out, written.opset(),
+               written.input_name(), fmt::join(m.inputs.sample.dims(), ", "),
+               written.output_name());
   });
 }
 

@@ -38,6 +38,7 @@ class OnnxModel {
   // batch dimension) is -1.
   const std::string& input_name() const;
   std::vector<int64_t> input_dims() const;
+  const std::string& output_name() const;
   // "pytorch 1.13.0", or "" when the file does not say.
   std::string producer() const;
   // The model as protobuf bytes.

@@ -172,6 +172,10 @@ std::vector<int64_t> OnnxModel::input_dims() const {
   return {};
 }
 
+const std::string& OnnxModel::output_name() const {
+  return proto_->model.graph().output(0).name();
+}
+
 std::string OnnxModel::producer() const {
   const onnx::ModelProto& m = proto_->model;
   if (m.producer_name().empty()) return "";
