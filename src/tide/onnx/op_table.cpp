@@ -370,7 +370,8 @@ NodeFn build_flatten(const NodeContext& c) {
   const int64_t axis = c.integer("axis", 1);
   return [axis](const std::vector<Value>& in, RunState&) {
     const Shape& s = in[0].shape();
-    const int a = axis_of(axis, s.ndim() + 1);
+    // axis is in [-r, r]: a negative one counts from the rank, not from r + 1.
+    const int a = axis == s.ndim() ? s.ndim() : axis_of(axis, s.ndim());
     int64_t rows = 1;
     for (int i = 0; i < a; ++i) rows *= s[i];
     return std::vector<Value>{
@@ -588,7 +589,9 @@ NodeFn build_gemm(const NodeContext& c) {
     const Variable weight = tb ? b : transpose(b, 0, 1);  // (N, K), as linear takes it
     const bool has_c = in.size() > 2 && in[2].var.defined();
     const Variable& cv = has_c ? floats(in[2], 2) : Variable();
-    const bool bias_row = has_c && beta == 1.0 && cv.shape().ndim() == 1;
+    // A C of one element broadcasts over the row, as any other C does.
+    const bool bias_row =
+        has_c && beta == 1.0 && cv.shape().ndim() == 1 && cv.shape()[0] == weight.shape()[0];
     Variable y = linear(a, weight, bias_row ? cv : Variable());
     if (alpha != 1.0) y = y * alpha;
     if (has_c && !bias_row) y = y + (beta == 1.0 ? cv : cv * beta);
