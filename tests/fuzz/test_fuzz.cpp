@@ -46,6 +46,7 @@
 #include "tide/data/mnist.hpp"
 #include "tide/data/timeseries.hpp"
 #include "tide/models/model_file.hpp"
+#include "tide/onnx/onnx.hpp"
 #include "tide/session/checkpoint.hpp"
 #include "tide/session/config.hpp"
 #include "tide/tensor/safetensors.hpp"
@@ -660,6 +661,51 @@ TEST(Fuzz, SafetensorsArrays) {
         .read = [&](std::string& b) {
           write_file(path, b);
           for (const auto& [name, a] : open_safetensors_arrays(path)) convert_all(a);
+        }});
+}
+
+// An ONNX model (Tide's export of a small network of convolution, batch norm, pooling,
+// reshapes, attention, layer norm and an LSTM), parsed, built (which runs it once on a batch
+// of 1) and run on a batch of 2.
+TEST(Fuzz, Onnx) {
+  const Shape sample{1, 8, 8};
+  RngStream rng(5, RngPurpose::init);
+  const Network net = build_network(ModelFile::parse(R"([[layers]]
+type = "conv2d"
+channels = 4
+kernel = 3
+padding = 1
+[[layers]]
+type = "batch_norm"
+[[layers]]
+type = "relu"
+[[layers]]
+type = "max_pool2d"
+kernel = 2
+[[layers]]
+type = "flatten"
+start = 2
+[[layers]]
+type = "transformer_encoder"
+heads = 2
+feedforward = 8
+[[layers]]
+type = "lstm"
+hidden = 6
+output = "last_state"
+[[layers]]
+type = "linear"
+units = "$classes"
+)",
+                                                     "fuzz model"),
+                                    NetworkInputs{.sample = sample, .classes = 3}, rng);
+  fuzz({.name = "onnx",
+        .seed = onnx_bytes(*net.module, sample),
+        .mutants = 1000,
+        .read = [&](std::string& b) {
+          const Network n =
+              build_network(OnnxModel::parse(b, "fuzz.onnx"), NetworkInputs{.sample = sample});
+          (*n.module)(Variable(Tensor::full({2, 1, 8, 8}, 0.5)));
         }});
 }
 

@@ -150,6 +150,33 @@ TEST(OnnxModel, GraphInputsAndOutputs) {
   EXPECT_THAT(error_building(m), HasSubstr("the graph's output 'nowhere' is given by no node"));
 }
 
+TEST(OnnxModel, SizesFromTheGraphAreCheckedBeforeAllocating) {
+  // input + ConstantOfShape([2^25, 2^25]): 2^50 values asked for by eight bytes of the file.
+  onnx::ModelProto m = valid_model();
+  onnx::GraphProto* g = m.mutable_graph();
+  onnx::TensorProto* shape = g->add_initializer();
+  shape->set_name("huge");
+  shape->set_data_type(onnx::TensorProto::INT64);
+  shape->add_dims(2);
+  shape->add_int64_data(int64_t{1} << 25);
+  shape->add_int64_data(int64_t{1} << 25);
+  onnx::NodeProto* fill = g->add_node();
+  fill->set_op_type("ConstantOfShape");
+  fill->set_name("fill");
+  fill->add_input("huge");
+  fill->add_output("filled");
+  onnx::NodeProto* add = g->add_node();
+  add->set_op_type("Add");
+  add->set_name("plus");
+  add->add_input(g->output(0).name());
+  add->add_input("filled");
+  add->add_output("sum");
+  g->mutable_output(0)->set_name("sum");
+  EXPECT_THAT(error_building(m),
+              AllOf(HasSubstr("node 'fill' (ConstantOfShape, opset 17): its output "
+                              "[33554432, 33554432] would hold 1125899906842624 values")));
+}
+
 TEST(OnnxModel, SampleShapeNotTheGraphs) {
   const onnx::ModelProto m = valid_model();
   EXPECT_THAT(error_of([&] {

@@ -92,6 +92,16 @@ int axis_of(int64_t axis, int rank, const char* what = "axis") {
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
+// A tensor a node makes from sizes the graph gives (ConstantOfShape, Expand, Pad) holds at
+// most 2^30 values (4 GiB of floats): checked before it is allocated.
+void check_size(const Shape& s, const char* what) {
+  const int64_t n = s.numel();  // throws on overflow
+  TIDE_CHECK(n <= (int64_t{1} << 30),
+             "its {} {} would hold {} values; Tide makes at most 2^30 (4 GiB) from a graph's "
+             "sizes",
+             what, s.str(), n);
+}
+
 Value reshaped(const Value& v, const Shape& s) {
   if (v.is_int()) return int_value(v.ints.clone().reshape(s));
   return float_value(reshape(v.var, s));
@@ -251,7 +261,10 @@ NodeFn build_constant_of_shape(const NodeContext& c) {
     fill = tensor_from_proto(a->t(), c.where() + ": attribute 'value'");
   if (fill.numel() != 1) c.fail("attribute value must hold one element, got {}", fill.numel());
   return [fill](const std::vector<Value>& in, RunState&) {
-    const Shape s(int_list(ints(in[0], 0, "shape")));
+    const std::vector<int64_t> dims = int_list(ints(in[0], 0, "shape"));
+    for (const int64_t d : dims) TIDE_CHECK(d >= 0, "the shape has a negative size {}", d);
+    const Shape s(dims);
+    check_size(s, "output");
     return std::vector<Value>{constant_value(Tensor::full(s, fill.item(), fill.dtype()))};
   };
 }
@@ -259,8 +272,10 @@ NodeFn build_constant_of_shape(const NodeContext& c) {
 NodeFn build_expand(const NodeContext& c) {
   c.inputs_between(2, 2);
   return [](const std::vector<Value>& in, RunState&) {
-    const Shape target(int_list(ints(in[1], 1, "shape")));
-    const Shape out = broadcast_shapes(in[0].shape(), target);
+    const std::vector<int64_t> dims = int_list(ints(in[1], 1, "shape"));
+    for (const int64_t d : dims) TIDE_CHECK(d >= 0, "the shape has a negative size {}", d);
+    const Shape out = broadcast_shapes(in[0].shape(), Shape(dims));
+    check_size(out, "output");
     if (in[0].is_int())
       return std::vector<Value>{int_value(int_binary(in[0].ints, Tensor::zeros(out, DType::i64),
                                                      [](int64_t a, int64_t) { return a; }))};
@@ -626,7 +641,8 @@ Window window_of(const NodeContext& c, bool kernel_required) {
     const std::vector<int64_t> a = c.integers(name);
     if (a.size() != n) c.fail("attribute {} has {} entries for a {}-D window", name, a.size(), n);
     for (const int64_t x : a)
-      if (x <= 0) c.fail("attribute {} must be positive, got [{}]", name, fmt::join(a, ", "));
+      if (x <= 0 || x > (int64_t{1} << 16))
+        c.fail("attribute {} must be from 1 to 2^16, got [{}]", name, fmt::join(a, ", "));
     if (n == 1)
       v[1] = a[0];
     else
@@ -635,7 +651,8 @@ Window window_of(const NodeContext& c, bool kernel_required) {
   };
   if (!k.empty()) {
     for (const int64_t x : k)
-      if (x <= 0) c.fail("kernel_shape must be positive, got [{}]", fmt::join(k, ", "));
+      if (x <= 0 || x > (int64_t{1} << 16))
+        c.fail("kernel_shape must be from 1 to 2^16, got [{}]", fmt::join(k, ", "));
     w.kernel = n == 1 ? std::array<int64_t, 2>{1, k[0]} : std::array<int64_t, 2>{k[0], k[1]};
   }
   w.stride = pair("strides");
@@ -644,7 +661,8 @@ Window window_of(const NodeContext& c, bool kernel_required) {
     const std::vector<int64_t> p = c.integers("pads");
     if (p.size() != 2 * n) c.fail("attribute pads has {} entries for a {}-D window", p.size(), n);
     for (const int64_t x : p)
-      if (x < 0) c.fail("attribute pads must not be negative, got [{}]", fmt::join(p, ", "));
+      if (x < 0 || x > (int64_t{1} << 16))
+        c.fail("attribute pads must be from 0 to 2^16, got [{}]", fmt::join(p, ", "));
     w.pads = n == 1 ? std::array<int64_t, 4>{0, p[0], 0, p[1]}
                     : std::array<int64_t, 4>{p[0], p[1], p[2], p[3]};
   }
@@ -703,6 +721,9 @@ NodeFn build_conv(const NodeContext& c) {
     Window win = w;
     win.kernel = {weight.shape()[2], weight.shape()[3]};
     std::array<int64_t, 4> p = pads_for(win, x.shape()[2], x.shape()[3]);
+    check_size(Shape({x.shape()[0], std::max(x.shape()[1], weight.shape()[0]),
+                      x.shape()[2] + p[0] + p[2], x.shape()[3] + p[1] + p[3]}),
+               "padded input");
     Conv2dOptions o{
         .stride = win.stride, .padding = {0, 0}, .dilation = win.dilation, .groups = group};
     if (p[0] == p[2] && p[1] == p[3]) {
@@ -870,6 +891,12 @@ NodeFn build_pad(const NodeContext& c) {
       TIDE_CHECK(fill == 0, "Tide pads with the constant 0 only, got {}", fill);
     }
     TIDE_CHECK(r == 4, "Tide pads (N, C, H, W) tensors, got {}", x.shape().str());
+    for (const int64_t v : p)
+      TIDE_CHECK(v >= 0 && v <= (int64_t{1} << 20), "pads must be from 0 to 2^20, got [{}]",
+                 fmt::join(p, ", "));
+    check_size(
+        Shape({x.shape()[0], x.shape()[1], x.shape()[2] + p[2] + p[6], x.shape()[3] + p[3] + p[7]}),
+        "output");
     TIDE_CHECK(p[0] == 0 && p[1] == 0 && p[4] == 0 && p[5] == 0,
                "Tide pads the last two dimensions only; pads are [{}]", fmt::join(p, ", "));
     return std::vector<Value>{float_value(pad2d(x, {p[3], p[7], p[2], p[6]}, pm, "Pad"))};
