@@ -78,10 +78,6 @@ const std::vector<Refusal> kRefusals = {
     {"test_averagepool_3d_default", "", "1-D and 2-D windows", "Tide pools 1-D and 2-D windows"},
     {"test_reshape_allowzero_reordered", "", "allowzero = 1", "Tide's Reshape copies a 0"},
     {"test_slice_neg_steps", "", "step 1 only", "Tide slices with step 1"},
-    {"test_gru_defaults", "", "linear_before_reset = 0", "Tide's GRU is PyTorch's"},
-    {"test_gru_seq_length", "", "linear_before_reset = 0", "Tide's GRU is PyTorch's"},
-    {"test_gru_with_initial_bias", "", "linear_before_reset = 0", "Tide's GRU is PyTorch's"},
-    {"test_gru_batchwise", "", "linear_before_reset = 0", "Tide's GRU is PyTorch's"},
     {"test_lstm_with_peepholes", "", "peepholes", "Tide's LSTM has no peepholes"},
     {"test_pow", "", "constant scalar exponent", "Tide's Pow takes a scalar exponent"},
     {"test_pow_bcast_array", "", "constant scalar exponent", "Tide's Pow takes a scalar exponent"},
@@ -122,7 +118,6 @@ const std::map<std::string_view, std::string_view> kNoPassingTest = {
     {"GlobalAveragePool", "its node tests are opset 1; Tide reads opsets 7 to 17"},
     {"Erf", "Tide runs Erf only inside GELU; the node test has a bare Erf"},
     {"Pad", "the node tests pad integers or with a constant other than 0"},
-    {"GRU", "the node tests use linear_before_reset = 0, ONNX's default; Tide's GRU is 1"},
 };
 
 // At least this many runs (a node test with one output kept) pass.

@@ -931,6 +931,33 @@ Variable direction(const Variable& t, int d) {
   return reshape(slice(t, 0, d, d + 1), Shape(dims));
 }
 
+// ONNX's GRU with linear_before_reset = 0: the candidate is tanh(W_n x + b_Wn + R_n (r * h) +
+// b_Rn) where PyTorch's is tanh(W_n x + b_Wn + r * (R_n h + b_Rn)). Gates in PyTorch's order
+// (r, z, n); x (N, T, I), h0 (N, H) -> (N, T + 1, H) as gru_sequence, from autograd ops one
+// step at a time.
+Variable gru_reset_first(const Variable& x, const Variable& h0, const Variable& w_ih,
+                         const Variable& w_hh, const Variable& b_ih, const Variable& b_hh) {
+  const int64_t n = x.shape()[0], t = x.shape()[1], hidden = h0.shape()[1];
+  const Variable gx = linear(x, w_ih, b_ih);  // (N, T, 3H)
+  auto rows = [](const Variable& v, int64_t from, int64_t to) {
+    return v.defined() ? slice(v, 0, from, to) : Variable();
+  };
+  const Variable w_rz = rows(w_hh, 0, 2 * hidden), w_n = rows(w_hh, 2 * hidden, 3 * hidden);
+  const Variable b_rz = rows(b_hh, 0, 2 * hidden), b_n = rows(b_hh, 2 * hidden, 3 * hidden);
+  Variable h = h0;
+  std::vector<Variable> steps;
+  for (int64_t k = 0; k < t; ++k) {
+    const Variable g = reshape(slice(gx, 1, k, k + 1), Shape({n, 3 * hidden}));
+    const Variable rz = sigmoid(slice(g, 1, 0, 2 * hidden) + linear(h, w_rz, b_rz));
+    const Variable r = slice(rz, 1, 0, hidden), z = slice(rz, 1, hidden, 2 * hidden);
+    const Variable cand = tanh(slice(g, 1, 2 * hidden, 3 * hidden) + linear(r * h, w_n, b_n));
+    h = cand + z * (h - cand);
+    steps.push_back(reshape(h, Shape({n, 1, hidden})));
+  }
+  steps.push_back(reshape(h, Shape({n, 1, hidden})));
+  return concat(steps, 1);
+}
+
 NodeFn build_recurrent(const NodeContext& c, RecurrentKind kind) {
   const bool lstm = kind == RecurrentKind::lstm;
   c.inputs_between(3, lstm ? 8 : 6);
@@ -947,11 +974,9 @@ NodeFn build_recurrent(const NodeContext& c, RecurrentKind kind) {
   if (lstm) c.only("input_forget", c.integer("input_forget", 0), 0, "Tide's LSTM is PyTorch's");
   const int64_t layout = c.integer("layout", 0);
   if (layout != 0 && layout != 1) c.fail("attribute layout must be 0 or 1, got {}", layout);
-  if (kind == RecurrentKind::gru && c.integer("linear_before_reset", 0) != 1)
-    c.fail(
-        "attribute linear_before_reset = 0 (ONNX's default) makes the candidate "
-        "tanh(W x + R (r * h)); Tide's GRU is PyTorch's, tanh(W x + r * (R h)), which is "
-        "linear_before_reset = 1 (what torch.onnx.export writes)");
+  // linear_before_reset = 1 is PyTorch's GRU, one oneDNN primitive; ONNX's default 0 resets
+  // the state before its product, which runs step by step (gru_reset_first).
+  const bool reset_first = kind == RecurrentKind::gru && c.integer("linear_before_reset", 0) == 0;
   std::vector<std::string> expected;
   for (int d = 0; d < directions; ++d) {
     if (lstm)
@@ -1016,7 +1041,8 @@ NodeFn build_recurrent(const NodeContext& c, RecurrentKind kind) {
           out = lstm_sequence(xd, state(5), state(6), w_ih, w_hh, b_ih, b_hh);
           break;
         case RecurrentKind::gru:
-          out = gru_sequence(xd, state(5), w_ih, w_hh, b_ih, b_hh);
+          out = reset_first ? gru_reset_first(xd, state(5), w_ih, w_hh, b_ih, b_hh)
+                            : gru_sequence(xd, state(5), w_ih, w_hh, b_ih, b_hh);
           break;
         default:
           out = rnn_sequence(xd, state(5), w_ih, w_hh, b_ih, b_hh, kind == RecurrentKind::rnn_relu);
