@@ -152,7 +152,7 @@ TEST_F(Predict, BadInputIsOneClearLine) {
   expect_error("predict" + model + (*dir_ / "notes.txt").string(),
                "notes.txt: not an input tide predict reads");
   expect_error("predict --model " + dir_->string() + " x.png",
-               "not a run directory of tide train (it needs model.toml and model.json)");
+               "not a run directory of tide train (it needs model.toml or model.onnx, and model.json)");
   testing::write_bytes((*dir_ / "vector.idx").string(), testing::idx_bytes({5}, {1, 2, 3, 4, 5}));
   expect_error("predict" + model + (*dir_ / "vector.idx").string(),
                "IDX images are (N, H, W) or (N, C, H, W) bytes; this file has 1 dimensions");
