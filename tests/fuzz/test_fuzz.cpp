@@ -670,7 +670,8 @@ TEST(Fuzz, SafetensorsArrays) {
 TEST(Fuzz, Onnx) {
   const Shape sample{1, 8, 8};
   RngStream rng(5, RngPurpose::init);
-  const Network net = build_network(ModelFile::parse(R"([[layers]]
+  const Network net =
+      build_network(ModelFile::parse(R"([[layers]]
 type = "conv2d"
 channels = 4
 kernel = 3
@@ -697,14 +698,15 @@ output = "last_state"
 type = "linear"
 units = "$classes"
 )",
-                                                     "fuzz model"),
-                                    NetworkInputs{.sample = sample, .classes = 3}, rng);
+                                     "fuzz model"),
+                    NetworkInputs{.sample = sample, .classes = 3, .arguments = {}, .seed = 0}, rng);
   fuzz({.name = "onnx",
         .seed = onnx_bytes(*net.module, sample),
         .mutants = 1000,
         .read = [&](std::string& b) {
-          const Network n =
-              build_network(OnnxModel::parse(b, "fuzz.onnx"), NetworkInputs{.sample = sample});
+          const Network n = build_network(
+              OnnxModel::parse(b, "fuzz.onnx"),
+              NetworkInputs{.sample = sample, .classes = 0, .arguments = {}, .seed = 0});
           (*n.module)(Variable(Tensor::full({2, 1, 8, 8}, 0.5)));
         }});
 }

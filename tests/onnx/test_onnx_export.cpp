@@ -87,7 +87,8 @@ class Export : public ::testing::Test {
 
     const OnnxModel model = OnnxModel::read(path.string());
     EXPECT_EQ(model.opset(), kOnnxExportOpset);
-    Network back = build_network(model, NetworkInputs{.sample = sample, .seed = 0});
+    Network back = build_network(
+        model, NetworkInputs{.sample = sample, .classes = 0, .arguments = {}, .seed = 0});
     EXPECT_EQ(back.output_shape, net.output_shape);
     EXPECT_EQ(back.module->num_parameters(), net.module->num_parameters());
     back.module->eval();
@@ -105,7 +106,8 @@ class Export : public ::testing::Test {
     }
     // Written again from the import, the graph gives the same outputs.
     const OnnxModel again = OnnxModel::parse(onnx_bytes(*back.module, sample), "again");
-    Network twice = build_network(again, NetworkInputs{.sample = sample, .seed = 0});
+    Network twice = build_network(
+        again, NetworkInputs{.sample = sample, .classes = 0, .arguments = {}, .seed = 0});
     twice.module->eval();
     const Variable x(inputs(3, sample, 9));
     EXPECT_EQ(relative_difference((*twice.module)(x).value(), (*back.module)(x).value()), 0);

@@ -20,7 +20,8 @@ const Shape kImage{1, 28, 28};
 // A small network written by Tide's exporter, as a message to damage.
 onnx::ModelProto valid_model() {
   RngStream rng(1, RngPurpose::init);
-  const Network net = build_network(ModelFile::parse(R"([[layers]]
+  const Network net = build_network(
+      ModelFile::parse(R"([[layers]]
 type = "flatten"
 [[layers]]
 type = "linear"
@@ -31,8 +32,8 @@ type = "relu"
 type = "linear"
 units = "$classes"
 )",
-                                                     "test model"),
-                                    NetworkInputs{.sample = kImage, .classes = 10}, rng);
+                       "test model"),
+      NetworkInputs{.sample = kImage, .classes = 10, .arguments = {}, .seed = 0}, rng);
   onnx::ModelProto m;
   EXPECT_TRUE(m.ParseFromString(onnx_bytes(*net.module, kImage)));
   return m;
@@ -42,7 +43,7 @@ units = "$classes"
 std::string error_building(const onnx::ModelProto& m) {
   return error_of([&] {
     build_network(OnnxModel::parse(m.SerializeAsString(), "bad.onnx"),
-                  NetworkInputs{.sample = kImage});
+                  NetworkInputs{.sample = kImage, .classes = 0, .arguments = {}, .seed = 0});
   });
 }
 
@@ -62,7 +63,7 @@ TEST(OnnxModel, TruncatedFile) {
   for (const size_t keep : {size_t{0}, size_t{3}, bytes.size() / 2, bytes.size() - 1}) {
     const std::string e = error_of([&] {
       build_network(OnnxModel::parse(bytes.substr(0, keep), "cut.onnx"),
-                    NetworkInputs{.sample = kImage});
+                    NetworkInputs{.sample = kImage, .classes = 0, .arguments = {}, .seed = 0});
     });
     EXPECT_THAT(e, HasSubstr("cut.onnx")) << keep;
     EXPECT_THAT(e, ::testing::Not(HasSubstr("\n"))) << keep;
@@ -177,14 +178,130 @@ TEST(OnnxModel, SizesFromTheGraphAreCheckedBeforeAllocating) {
                               "[33554432, 33554432] would hold 1125899906842624 values")));
 }
 
+// The network of `m` on `x` in evaluation.
+std::vector<double> run(const onnx::ModelProto& m, const Tensor& x) {
+  const Network n =
+      build_network(OnnxModel::parse(m.SerializeAsString(), "run.onnx"),
+                    NetworkInputs{.sample = Shape(std::vector<int64_t>(x.shape().dims().begin() + 1,
+                                                                       x.shape().dims().end())),
+                                  .classes = 0,
+                                  .arguments = {},
+                                  .seed = 0});
+  n.module->eval();
+  return (*n.module)(Variable(x)).value().to_vector();
+}
+
+onnx::AttributeProto* attribute(onnx::NodeProto* n, const std::string& name) {
+  for (onnx::AttributeProto& a : *n->mutable_attribute())
+    if (a.name() == name) return &a;
+  onnx::AttributeProto* a = n->add_attribute();
+  a->set_name(name);
+  return a;
+}
+
+TEST(OnnxModel, GemmScalesTheProductNotTheBias) {
+  // The last Gemm's alpha = 2, beta = 3: alpha * x W^T + beta * b, as ONNX defines it.
+  onnx::ModelProto m = valid_model();
+  const Tensor x = Tensor::full({2, 1, 28, 28}, 0.1);
+  const std::vector<double> plain = run(m, x);
+  onnx::NodeProto* gemm = nullptr;
+  for (onnx::NodeProto& n : *m.mutable_graph()->mutable_node())
+    if (n.op_type() == "Gemm") gemm = &n;
+  ASSERT_NE(gemm, nullptr);
+  std::vector<double> bias;
+  for (const onnx::TensorProto& t : m.graph().initializer())
+    if (t.name() == gemm->input(2)) {
+      const float* v = reinterpret_cast<const float*>(t.raw_data().data());
+      bias.assign(v, v + t.dims(0));
+    }
+  ASSERT_EQ(bias.size(), 10u);
+  attribute(gemm, "alpha")->set_type(onnx::AttributeProto::FLOAT);
+  attribute(gemm, "alpha")->set_f(2);
+  attribute(gemm, "beta")->set_type(onnx::AttributeProto::FLOAT);
+  attribute(gemm, "beta")->set_f(3);
+  const std::vector<double> scaled = run(m, x);
+  ASSERT_EQ(scaled.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    const double b = bias[i % 10], product = plain[i] - b;
+    EXPECT_NEAR(scaled[i], 2 * product + 3 * b, 1e-5) << i;
+  }
+}
+
+TEST(OnnxModel, AttributesAnOpsetMadeInputsAreRefused) {
+  // Squeeze's axes became an input in opset 13: as an attribute there it would be ignored.
+  onnx::ModelProto m = valid_model();
+  onnx::NodeProto* relu = find_node(m, "Relu");
+  relu->set_op_type("Squeeze");
+  onnx::AttributeProto* axes = attribute(relu, "axes");
+  axes->set_type(onnx::AttributeProto::INTS);
+  axes->add_ints(0);
+  EXPECT_THAT(error_building(m), HasSubstr("(Squeeze, opset 17): attribute 'axes' is not an "
+                                           "attribute from opset 13 on: it became an input"));
+}
+
+TEST(OnnxModel, AGraphOfOneBatchSizeIsRefusedWhenBuilt) {
+  // Flatten written as Reshape to [1, 784], as an export without dynamic_axes bakes it.
+  onnx::ModelProto m = valid_model();
+  onnx::NodeProto* flatten = find_node(m, "Flatten");
+  flatten->set_op_type("Reshape");
+  flatten->clear_attribute();
+  onnx::TensorProto* shape = m.mutable_graph()->add_initializer();
+  shape->set_name("fixed");
+  shape->set_data_type(onnx::TensorProto::INT64);
+  shape->add_dims(2);
+  shape->add_int64_data(1);
+  shape->add_int64_data(784);
+  flatten->add_input("fixed");
+  EXPECT_THAT(error_building(m),
+              AllOf(HasSubstr("bad.onnx: node '"), HasSubstr("(Reshape, opset 17): cannot reshape"),
+                    HasSubstr("[2, 1, 28, 28] into [1, 784]")));
+}
+
+TEST(OnnxModel, IntegerArithmeticThatOverflowsIsRefused) {
+  // input + (2^62 * 4) cast to float: the product overflows 64 bits.
+  onnx::ModelProto m = valid_model();
+  onnx::GraphProto* g = m.mutable_graph();
+  for (const auto& [name, value] :
+       {std::pair{"big", int64_t{1} << 62}, std::pair{"four", int64_t{4}}}) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_int64_data(value);
+  }
+  onnx::NodeProto* mul = g->add_node();
+  mul->set_op_type("Mul");
+  mul->set_name("times");
+  mul->add_input("big");
+  mul->add_input("four");
+  mul->add_output("product");
+  onnx::NodeProto* cast = g->add_node();
+  cast->set_op_type("Cast");
+  cast->set_name("cast");
+  cast->add_input("product");
+  cast->add_output("as_float");
+  attribute(cast, "to")->set_type(onnx::AttributeProto::INT);
+  attribute(cast, "to")->set_i(onnx::TensorProto::FLOAT);
+  onnx::NodeProto* add = g->add_node();
+  add->set_op_type("Add");
+  add->set_name("plus");
+  add->add_input(g->output(0).name());
+  add->add_input("as_float");
+  add->add_output("sum");
+  g->mutable_output(0)->set_name("sum");
+  EXPECT_THAT(error_building(m),
+              HasSubstr("node 'times' (Mul, opset 17): integer arithmetic overflows 64 bits"));
+}
+
 TEST(OnnxModel, SampleShapeNotTheGraphs) {
   const onnx::ModelProto m = valid_model();
-  EXPECT_THAT(error_of([&] {
-                build_network(OnnxModel::parse(m.SerializeAsString(), "net.onnx"),
-                              NetworkInputs{.sample = Shape({784})});
-              }),
-              HasSubstr("net.onnx: the graph's input 'input' is [batch, 1, 28, 28]; the data's "
-                        "samples are [784]"));
+  EXPECT_THAT(
+      error_of([&] {
+        build_network(
+            OnnxModel::parse(m.SerializeAsString(), "net.onnx"),
+            NetworkInputs{.sample = Shape({784}), .classes = 0, .arguments = {}, .seed = 0});
+      }),
+      HasSubstr("net.onnx: the graph's input 'input' is [batch, 1, 28, 28]; the data's "
+                "samples are [784]"));
 }
 
 TEST(OnnxModel, GruRunsBothFormulasOfTheCandidate) {
@@ -192,7 +309,8 @@ TEST(OnnxModel, GruRunsBothFormulasOfTheCandidate) {
   // ONNX's default 0: both run, and the reset applied before the product gives another
   // output (ONNX's node tests check its values).
   RngStream rng(1, RngPurpose::init);
-  const Network net = build_network(ModelFile::parse(R"([[layers]]
+  const Network net = build_network(
+      ModelFile::parse(R"([[layers]]
 type = "flatten"
 start = 2
 [[layers]]
@@ -203,13 +321,14 @@ output = "last_state"
 type = "linear"
 units = "$classes"
 )",
-                                                     "gru model"),
-                                    NetworkInputs{.sample = kImage, .classes = 10}, rng);
+                       "gru model"),
+      NetworkInputs{.sample = kImage, .classes = 10, .arguments = {}, .seed = 0}, rng);
   onnx::ModelProto m;
   ASSERT_TRUE(m.ParseFromString(onnx_bytes(*net.module, kImage)));
   auto output = [&](const onnx::ModelProto& model) {
-    const Network n = build_network(OnnxModel::parse(model.SerializeAsString(), "gru.onnx"),
-                                    NetworkInputs{.sample = kImage});
+    const Network n =
+        build_network(OnnxModel::parse(model.SerializeAsString(), "gru.onnx"),
+                      NetworkInputs{.sample = kImage, .classes = 0, .arguments = {}, .seed = 0});
     return (*n.module)(Variable(Tensor::full({2, 1, 28, 28}, 0.3))).value().to_vector();
   };
   const std::vector<double> pytorch = output(m);

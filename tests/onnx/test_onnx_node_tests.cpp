@@ -68,9 +68,6 @@ const std::vector<Refusal> kRefusals = {
     {"test_maxpool_with_argmax_2d_precomputed_strides", "", "storage_order = 1",
      "Tide's pooling is row-major"},
     {"test_erf", "", "Erf only inside GELU", "Tide runs Erf only as part of GELU"},
-    {"test_constant_pad", "", "constant 0 only", "Tide pads with zeros only"},
-    {"test_edge_pad", "", "must be floating point, got integers", "Tide pads floats only"},
-    {"test_reflect_pad", "", "must be floating point, got integers", "Tide pads floats only"},
     {"test_maxpool_2d_uint8", "", "must be floating point, got integers", "Tide pools floats only"},
     {"test_maxpool_with_argmax_2d_precomputed_*", "z", "Tide does not compute it",
      "Tide's MaxPool gives no indices"},
@@ -117,7 +114,6 @@ const std::map<std::string_view, std::string_view> kSkipped = {
 const std::map<std::string_view, std::string_view> kNoPassingTest = {
     {"GlobalAveragePool", "its node tests are opset 1; Tide reads opsets 7 to 17"},
     {"Erf", "Tide runs Erf only inside GELU; the node test has a bare Erf"},
-    {"Pad", "the node tests pad integers or with a constant other than 0"},
 };
 
 // At least this many runs (a node test with one output kept) pass.
@@ -259,19 +255,26 @@ const Refusal* expected_refusal(const std::string& test, const std::string& outp
   return nullptr;
 }
 
-// Why build_network's probe (one forward of a batch of 1) may refuse the graph: its first
-// dimension is not a batch. Checked: the graph on the first sample alone does not give the
-// first sample of its output (it throws, or gives another shape or other values).
+// Why build_network's probes (forwards of batches of 1 and 2) may refuse the graph: its first
+// dimension is not a batch. Checked both ways: the graph on the first sample alone does not
+// give the first sample of the expected output, or on the input twice over (concatenated
+// along the first dimension) it does not give the expected output twice over. Each check
+// throwing counts as a difference.
 bool batch_dependent(Module& net, const Tensor& input, const Tensor& want) {
-  if (input.ndim() == 0 || input.shape()[0] < 1 || want.ndim() == 0) return true;
-  const Tensor first = slice(Variable(input), 0, 0, 1).value();
-  try {
-    const Tensor got = net.forward(Variable(first)).value();
-    const Tensor wanted = slice(Variable(want), 0, 0, 1).value();
-    return !mismatch(got, wanted, TensorProto::FLOAT).empty();
-  } catch (const Error&) {
+  if (input.ndim() == 0 || input.shape()[0] < 1 || want.ndim() == 0 || want.shape()[0] < 1)
     return true;
-  }
+  auto differs = [&](const Tensor& in, const Tensor& expected) {
+    try {
+      return !mismatch(net.forward(Variable(in)).value(), expected, TensorProto::FLOAT).empty();
+    } catch (const Error&) {
+      return true;
+    }
+  };
+  const Tensor first = slice(Variable(input), 0, 0, 1).value();
+  const Tensor first_wanted = slice(Variable(want), 0, 0, 1).value();
+  const Tensor twice = concat({Variable(input), Variable(input)}, 0).value();
+  const Tensor twice_wanted = concat({Variable(want), Variable(want)}, 0).value();
+  return differs(first, first_wanted) || differs(twice, twice_wanted);
 }
 
 // Parses, builds and runs the rewritten model of node test `dir` with output `kept`.

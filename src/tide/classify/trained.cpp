@@ -193,8 +193,11 @@ TrainedModel load_onnx_model(const std::string& path) {
                "{}: the graph's input '{}' has a dimension of no fixed size besides the "
                "batch; Tide needs every other one",
                path, onnx.input_name());
-  InputSpec inputs{.dataset = "arrays", .data_dir = "", .sample = Shape(dims)};
-  const Network net = build_network(onnx, NetworkInputs{.sample = inputs.sample, .seed = 0});
+  InputSpec inputs;
+  inputs.dataset = "arrays";
+  inputs.sample = Shape(dims);
+  const Network net = build_network(
+      onnx, NetworkInputs{.sample = inputs.sample, .classes = 0, .arguments = {}, .seed = 0});
   TIDE_CHECK(net.output_shape.ndim() == 1,
              "{}: the graph gives {} per sample; tide predict takes a vector of scores", path,
              net.output_shape.str());

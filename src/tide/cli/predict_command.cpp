@@ -107,7 +107,9 @@ void add_evaluate_command(CLI::App& app) {
 
 void add_export_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "export", "Write a trained network as an ONNX model (opset 17, any batch size)");
+      "export",
+      "Write a trained network as an ONNX model (opset 17, any batch size; an imported graph as "
+      "it came, with the trained values)");
   auto model = std::make_shared<std::string>(), out = std::make_shared<std::string>(),
        format = std::make_shared<std::string>("onnx");
   cmd->add_option("model", *model,

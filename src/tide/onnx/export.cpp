@@ -13,6 +13,7 @@
 #include "tide/nn/norm_layers.hpp"
 #include "tide/nn/recurrent.hpp"
 #include "tide/onnx/onnx_network.hpp"
+#include "tide/onnx/ops.hpp"
 
 namespace tide {
 namespace {
@@ -119,9 +120,31 @@ class Exporter {
   std::string emit(Module& m, const std::string& prefix, const std::string& x, Shape& in);
 
  private:
-  std::string emit_attention(MultiheadAttention& m, const std::string& prefix, const std::string& x,
-                             const Shape& in);
-  std::string emit_recurrent(Recurrent& m, const std::string& prefix, const std::string& x);
+  // Where a module is written: its state-dict prefix ("" or "layer0."), the name its nodes
+  // take ("/layer0"), its own parameters' and buffers' full names by local name, and the
+  // shape of its input (batch first).
+  struct Site {
+    std::string prefix, where;
+    std::map<std::string, std::string> own;
+    Shape in;
+    // The full name of the module's own `local` tensor, or "" when it has none.
+    std::string param(const std::string& local) const {
+      const auto it = own.find(local);
+      return it == own.end() ? std::string() : it->second;
+    }
+  };
+  std::string emit_module(Module& m, const Site& s, const std::string& x);
+  std::string emit_sequential(Sequential& m, const Site& s, const std::string& x);
+  std::string emit_branches(Module& m, const Site& s, const std::string& x);
+  std::string emit_conv(Conv2d& m, const Site& s, const std::string& x);
+  std::string emit_pool(const Pool2dOptions& o, bool max, const Site& s, const std::string& x);
+  std::string emit_adaptive_pool(AdaptiveAvgPool2d& m, const Site& s, const std::string& x);
+  std::string emit_norm(Module& m, const Site& s, const std::string& x);
+  std::string emit_reshaping(Module& m, const Site& s, const std::string& x);
+  std::string emit_activation(Activation& m, const Site& s, const std::string& x);
+  std::string emit_transformer(TransformerEncoderLayer& m, const Site& s, const std::string& x);
+  std::string emit_attention(MultiheadAttention& m, const Site& s, const std::string& x);
+  std::string emit_recurrent(Recurrent& m, const Site& s, const std::string& x);
 
   onnx::GraphProto* g_;
   int64_t count_ = 0;
@@ -161,191 +184,208 @@ std::vector<int64_t> pads_of(std::array<int64_t, 2> p) {
 }
 
 std::string Exporter::emit(Module& m, const std::string& prefix, const std::string& x, Shape& in) {
-  const std::string where = where_of(prefix);
-  const std::map<std::string, std::string> own = own_names(m, prefix);
-  auto param = [&](const std::string& local) {
-    const auto it = own.find(local);
-    return it == own.end() ? std::string() : it->second;
-  };
+  const Site site{
+      .prefix = prefix, .where = where_of(prefix), .own = own_names(m, prefix), .in = in};
   const Shape out = output_shape(m, in);
-  std::string y;
-  if (auto* s = dynamic_cast<Sequential*>(&m)) {
-    y = x;
-    for (const Sequential::Stage& stage : s->plan()) {
-      if (stage.count == 0) {  // a parameter added to the input: "+positions"
-        y = op("Add", where, {y, prefix + stage.op.substr(1)});
-        continue;
-      }
-      for (size_t i = stage.first; i < stage.first + stage.count; ++i) {
-        const auto& [name, child] = s->children()[i];
-        y = emit(*child, prefix + name + ".", y, in);
-      }
-    }
-  } else if (auto* c = dynamic_cast<Concat*>(&m)) {
-    std::vector<std::string> parts;
-    for (const auto& [name, child] : c->children()) {
-      Shape branch = in;
-      parts.push_back(emit(*child, prefix + name + ".", x, branch));
-    }
-    y = axis_op("Concat", where, parts, c->dim());
-  } else if (dynamic_cast<Sum*>(&m) != nullptr) {
-    for (const auto& [name, child] : m.children()) {
-      Shape branch = in;
-      const std::string b = emit(*child, prefix + name + ".", x, branch);
-      y = y.empty() ? b : op("Add", where, {y, b});
-    }
-  } else if (dynamic_cast<Identity*>(&m) != nullptr) {
-    y = op("Identity", where, {x});
-  } else if (dynamic_cast<Linear*>(&m) != nullptr) {
-    y = linear(where, x, in.ndim(), param("weight"), param("bias"));
-  } else if (auto* c = dynamic_cast<Conv2d*>(&m)) {
-    const Conv2dOptions& o = c->options();
-    std::string input = x;
-    std::vector<int64_t> pads = pads_of(o.padding);
-    if (o.padding_mode != PaddingMode::zeros) {
-      static const std::map<PaddingMode, std::string> modes = {{PaddingMode::reflect, "reflect"},
-                                                               {PaddingMode::replicate, "edge"}};
-      const auto mode = modes.find(o.padding_mode);
-      TIDE_CHECK(mode != modes.end(),
-                 "{}: ONNX's Pad (opset {}) has no circular mode; this Conv2d cannot be exported",
-                 where, kOnnxExportOpset);
-      const int64_t ph = o.padding[0], pw = o.padding[1];
-      NodeProto* p = node("Pad", where, {x, ints({0, 0, ph, pw, 0, 0, ph, pw})});
-      set(p, "mode", mode->second);
-      input = p->output(0);
-      pads = {0, 0, 0, 0};
-    }
-    std::vector<std::string> inputs = {input, param("weight")};
-    if (!param("bias").empty()) inputs.push_back(param("bias"));
-    NodeProto* n = node("Conv", where, inputs);
-    const Shape& w = c->weight().shape();
-    set(n, "kernel_shape", std::vector<int64_t>{w[2], w[3]});
-    set(n, "strides", std::vector<int64_t>{o.stride[0], o.stride[1]});
-    set(n, "dilations", std::vector<int64_t>{o.dilation[0], o.dilation[1]});
-    set(n, "pads", pads);
-    set(n, "group", o.groups);
-    y = n->output(0);
-  } else if (dynamic_cast<MaxPool2d*>(&m) != nullptr || dynamic_cast<AvgPool2d*>(&m) != nullptr) {
-    auto* mp = dynamic_cast<MaxPool2d*>(&m);
-    const Pool2dOptions& o = mp ? mp->options() : dynamic_cast<AvgPool2d*>(&m)->options();
-    NodeProto* n = node(mp ? "MaxPool" : "AveragePool", where, {x});
-    set(n, "kernel_shape", std::vector<int64_t>{o.kernel[0], o.kernel[1]});
-    const std::array<int64_t, 2> stride = o.stride[0] == 0 ? o.kernel : o.stride;
-    set(n, "strides", std::vector<int64_t>{stride[0], stride[1]});
-    set(n, "pads", pads_of(o.padding));
-    set(n, "ceil_mode", int64_t{o.ceil_mode});
-    if (mp)
-      set(n, "dilations", std::vector<int64_t>{o.dilation[0], o.dilation[1]});
-    else
-      set(n, "count_include_pad", int64_t{o.count_include_pad});
-    y = n->output(0);
-  } else if (auto* a = dynamic_cast<AdaptiveAvgPool2d*>(&m)) {
-    const auto [oh, ow] = a->output_size();
-    if (oh == 1 && ow == 1) {
-      y = op("GlobalAveragePool", where, {x});
-    } else {
-      TIDE_CHECK(in[2] % oh == 0 && in[3] % ow == 0,
-                 "{}: adaptive average pooling of {} into [{}, {}] has windows of different "
-                 "sizes, which ONNX's AveragePool cannot express",
-                 where, in.str(), oh, ow);
-      NodeProto* n = node("AveragePool", where, {x});
-      set(n, "kernel_shape", std::vector<int64_t>{in[2] / oh, in[3] / ow});
-      set(n, "strides", std::vector<int64_t>{in[2] / oh, in[3] / ow});
-      y = n->output(0);
-    }
-  } else if (auto* b = dynamic_cast<BatchNorm*>(&m)) {
-    TIDE_CHECK(!param("weight").empty(), "{}: a batch norm without affine parameters", where);
-    NodeProto* n =
-        node("BatchNormalization", where,
-             {x, param("weight"), param("bias"), param("running_mean"), param("running_var")});
-    set(n, "epsilon", b->eps());
-    set(n, "momentum", 1.0 - b->momentum());  // ONNX's share of the running value
-    y = n->output(0);
-  } else if (auto* l = dynamic_cast<LayerNorm*>(&m)) {
-    TIDE_CHECK(!param("weight").empty(), "{}: a layer norm without affine parameters", where);
-    std::vector<std::string> inputs = {x, param("weight")};
-    if (!param("bias").empty()) inputs.push_back(param("bias"));
-    NodeProto* n = node("LayerNormalization", where, inputs);
-    set(n, "axis", int64_t{-l->normalized_shape().ndim()});
-    set(n, "epsilon", l->eps());
-    y = n->output(0);
-  } else if (auto* d = dynamic_cast<Dropout*>(&m)) {
-    // ONNX's Dropout without training_mode passes its input through, as Tide's in evaluation.
-    y = op("Dropout", where, {x, scalar(d->p())});
-  } else if (dynamic_cast<Embedding*>(&m) != nullptr) {
-    NodeProto* cast = node("Cast", where, {x});
-    set(cast, "to", int64_t{onnx::TensorProto::INT64});
-    y = axis_op("Gather", where, {param("weight"), cast->output(0)}, 0);
-  } else if (auto* mean = dynamic_cast<Mean*>(&m)) {
-    NodeProto* n = node("ReduceMean", where, {x});
-    set(n, "axes", std::vector<int64_t>{mean->dim()});
-    set(n, "keepdims", int64_t{0});
-    y = n->output(0);
-  } else if (auto* p = dynamic_cast<Permute*>(&m)) {
-    y = transpose(where, x, std::vector<int64_t>(p->dims().begin(), p->dims().end()));
-  } else if (auto* f = dynamic_cast<Flatten*>(&m)) {
-    const int start = f->start_dim() < 0 ? f->start_dim() + in.ndim() : f->start_dim();
-    if (start == 1) {
-      y = axis_op("Flatten", where, {x}, 1);
-    } else {
-      std::vector<int64_t> shape = {0};
-      for (int i = 1; i < start; ++i) shape.push_back(in[i]);
-      shape.push_back(-1);
-      y = reshape(where, x, shape);
-    }
-  } else if (auto* act = dynamic_cast<Activation*>(&m)) {
-    const std::string name = act->describe();
-    if (name == "ReLU")
-      y = op("Relu", where, {x});
-    else if (name == "Sigmoid")
-      y = op("Sigmoid", where, {x});
-    else if (name == "Tanh")
-      y = op("Tanh", where, {x});
-    else if (name == "GELU")
-      y = gelu(where, x);
-    else
-      TIDE_FAIL("{}: the activation {} has no ONNX export", where, name);
-  } else if (auto* r = dynamic_cast<Recurrent*>(&m)) {
-    y = emit_recurrent(*r, prefix, x);
-  } else if (auto* att = dynamic_cast<MultiheadAttention*>(&m)) {
-    y = emit_attention(*att, prefix, x, in);
-  } else if (auto* t = dynamic_cast<TransformerEncoderLayer*>(&m)) {
-    // Dropout passes through in evaluation, so the layer is its norms, attention and MLP.
-    const TransformerOptions& o = t->options();
-    const std::map<std::string, Module*> parts = children_of(m);
-    auto sub = [&](const std::string& name, const std::string& v) {
-      Shape s = in;
-      return emit(*parts.at(name), prefix + name + ".", v, s);
-    };
-    auto feed_forward = [&](const std::string& v) {
-      Shape s = in;
-      const std::string h = emit(*parts.at("linear1"), prefix + "linear1.", v, s);
-      return emit(*parts.at("linear2"), prefix + "linear2.",
-                  o.gelu ? gelu(where, h) : op("Relu", where, {h}), s);
-    };
-    if (o.norm_first) {
-      const std::string r = op("Add", where, {x, sub("self_attn", sub("norm1", x))});
-      y = op("Add", where, {r, feed_forward(sub("norm2", r))});
-    } else {
-      const std::string r = sub("norm1", op("Add", where, {x, sub("self_attn", x)}));
-      y = sub("norm2", op("Add", where, {r, feed_forward(r)}));
-    }
-  } else if (dynamic_cast<OnnxNetwork*>(&m) != nullptr) {
-    TIDE_FAIL("{}: an imported ONNX graph inside another network cannot be exported", where);
-  } else {
-    TIDE_FAIL("{}: {} has no ONNX export", where, m.describe());
-  }
+  const std::string y = emit_module(m, site, x);
   in = out;
   return y;
 }
 
+std::string Exporter::emit_module(Module& m, const Site& s, const std::string& x) {
+  if (auto* q = dynamic_cast<Sequential*>(&m)) return emit_sequential(*q, s, x);
+  if (dynamic_cast<Concat*>(&m) || dynamic_cast<Sum*>(&m)) return emit_branches(m, s, x);
+  if (dynamic_cast<Identity*>(&m)) return op("Identity", s.where, {x});
+  if (dynamic_cast<Linear*>(&m))
+    return linear(s.where, x, s.in.ndim(), s.param("weight"), s.param("bias"));
+  if (auto* c = dynamic_cast<Conv2d*>(&m)) return emit_conv(*c, s, x);
+  if (auto* p = dynamic_cast<MaxPool2d*>(&m)) return emit_pool(p->options(), true, s, x);
+  if (auto* p = dynamic_cast<AvgPool2d*>(&m)) return emit_pool(p->options(), false, s, x);
+  if (auto* a = dynamic_cast<AdaptiveAvgPool2d*>(&m)) return emit_adaptive_pool(*a, s, x);
+  if (dynamic_cast<BatchNorm*>(&m) || dynamic_cast<LayerNorm*>(&m)) return emit_norm(m, s, x);
+  if (auto* d = dynamic_cast<Dropout*>(&m))  // without training_mode: passes its input through
+    return op("Dropout", s.where, {x, scalar(d->p())});
+  if (dynamic_cast<Embedding*>(&m)) {
+    NodeProto* cast = node("Cast", s.where, {x});
+    set(cast, "to", int64_t{onnx::TensorProto::INT64});
+    return axis_op("Gather", s.where, {s.param("weight"), cast->output(0)}, 0);
+  }
+  if (dynamic_cast<Mean*>(&m) || dynamic_cast<Permute*>(&m) || dynamic_cast<Flatten*>(&m))
+    return emit_reshaping(m, s, x);
+  if (auto* a = dynamic_cast<Activation*>(&m)) return emit_activation(*a, s, x);
+  if (auto* r = dynamic_cast<Recurrent*>(&m)) return emit_recurrent(*r, s, x);
+  if (auto* a = dynamic_cast<MultiheadAttention*>(&m)) return emit_attention(*a, s, x);
+  if (auto* t = dynamic_cast<TransformerEncoderLayer*>(&m)) return emit_transformer(*t, s, x);
+  if (dynamic_cast<OnnxNetwork*>(&m))
+    TIDE_FAIL("{}: an imported ONNX graph inside another network cannot be exported", s.where);
+  TIDE_FAIL("{}: {} has no ONNX export", s.where, m.describe());
+}
+
+std::string Exporter::emit_sequential(Sequential& m, const Site& s, const std::string& x) {
+  std::string y = x;
+  Shape in = s.in;
+  for (const Sequential::Stage& stage : m.plan()) {
+    if (stage.count == 0) {  // a parameter added to the input: "+positions"
+      y = op("Add", s.where, {y, s.prefix + stage.op.substr(1)});
+      continue;
+    }
+    for (size_t i = stage.first; i < stage.first + stage.count; ++i) {
+      const auto& [name, child] = m.children()[i];
+      y = emit(*child, s.prefix + name + ".", y, in);
+    }
+  }
+  return y;
+}
+
+// Concat or Sum: every branch on the same input, joined.
+std::string Exporter::emit_branches(Module& m, const Site& s, const std::string& x) {
+  std::vector<std::string> parts;
+  for (const auto& [name, child] : m.children()) {
+    Shape branch = s.in;
+    parts.push_back(emit(*child, s.prefix + name + ".", x, branch));
+  }
+  if (auto* c = dynamic_cast<Concat*>(&m)) return axis_op("Concat", s.where, parts, c->dim());
+  std::string y = parts[0];
+  for (size_t i = 1; i < parts.size(); ++i) y = op("Add", s.where, {y, parts[i]});
+  return y;
+}
+
+std::string Exporter::emit_conv(Conv2d& m, const Site& s, const std::string& x) {
+  const Conv2dOptions& o = m.options();
+  std::string input = x;
+  std::vector<int64_t> pads = pads_of(o.padding);
+  if (o.padding_mode != PaddingMode::zeros) {
+    static const std::map<PaddingMode, std::string> modes = {{PaddingMode::reflect, "reflect"},
+                                                             {PaddingMode::replicate, "edge"}};
+    const auto mode = modes.find(o.padding_mode);
+    TIDE_CHECK(mode != modes.end(),
+               "{}: ONNX's Pad (opset {}) has no circular mode; this Conv2d cannot be exported",
+               s.where, kOnnxExportOpset);
+    const int64_t ph = o.padding[0], pw = o.padding[1];
+    NodeProto* p = node("Pad", s.where, {x, ints({0, 0, ph, pw, 0, 0, ph, pw})});
+    set(p, "mode", mode->second);
+    input = p->output(0);
+    pads = {0, 0, 0, 0};
+  }
+  std::vector<std::string> inputs = {input, s.param("weight")};
+  if (!s.param("bias").empty()) inputs.push_back(s.param("bias"));
+  NodeProto* n = node("Conv", s.where, inputs);
+  const Shape& w = m.weight().shape();
+  set(n, "kernel_shape", std::vector<int64_t>{w[2], w[3]});
+  set(n, "strides", std::vector<int64_t>{o.stride[0], o.stride[1]});
+  set(n, "dilations", std::vector<int64_t>{o.dilation[0], o.dilation[1]});
+  set(n, "pads", pads);
+  set(n, "group", o.groups);
+  return n->output(0);
+}
+
+std::string Exporter::emit_pool(const Pool2dOptions& o, bool max, const Site& s,
+                                const std::string& x) {
+  NodeProto* n = node(max ? "MaxPool" : "AveragePool", s.where, {x});
+  set(n, "kernel_shape", std::vector<int64_t>{o.kernel[0], o.kernel[1]});
+  const std::array<int64_t, 2> stride = o.stride[0] == 0 ? o.kernel : o.stride;
+  set(n, "strides", std::vector<int64_t>{stride[0], stride[1]});
+  set(n, "pads", pads_of(o.padding));
+  set(n, "ceil_mode", int64_t{o.ceil_mode});
+  if (max)
+    set(n, "dilations", std::vector<int64_t>{o.dilation[0], o.dilation[1]});
+  else
+    set(n, "count_include_pad", int64_t{o.count_include_pad});
+  return n->output(0);
+}
+
+std::string Exporter::emit_adaptive_pool(AdaptiveAvgPool2d& m, const Site& s,
+                                         const std::string& x) {
+  const auto [oh, ow] = m.output_size();
+  if (oh == 1 && ow == 1) return op("GlobalAveragePool", s.where, {x});
+  TIDE_CHECK(s.in[2] % oh == 0 && s.in[3] % ow == 0,
+             "{}: adaptive average pooling of {} into [{}, {}] has windows of different sizes, "
+             "which ONNX's AveragePool cannot express",
+             s.where, s.in.str(), oh, ow);
+  NodeProto* n = node("AveragePool", s.where, {x});
+  set(n, "kernel_shape", std::vector<int64_t>{s.in[2] / oh, s.in[3] / ow});
+  set(n, "strides", std::vector<int64_t>{s.in[2] / oh, s.in[3] / ow});
+  return n->output(0);
+}
+
+std::string Exporter::emit_norm(Module& m, const Site& s, const std::string& x) {
+  TIDE_CHECK(!s.param("weight").empty(), "{}: a normalisation without affine parameters", s.where);
+  if (auto* b = dynamic_cast<BatchNorm*>(&m)) {
+    NodeProto* n = node(
+        "BatchNormalization", s.where,
+        {x, s.param("weight"), s.param("bias"), s.param("running_mean"), s.param("running_var")});
+    set(n, "epsilon", b->eps());
+    set(n, "momentum", 1.0 - b->momentum());  // ONNX's share of the running value
+    return n->output(0);
+  }
+  const auto& l = dynamic_cast<LayerNorm&>(m);
+  std::vector<std::string> inputs = {x, s.param("weight")};
+  if (!s.param("bias").empty()) inputs.push_back(s.param("bias"));
+  NodeProto* n = node("LayerNormalization", s.where, inputs);
+  set(n, "axis", int64_t{-l.normalized_shape().ndim()});
+  set(n, "epsilon", l.eps());
+  return n->output(0);
+}
+
+// Mean over a dimension, Permute and Flatten.
+std::string Exporter::emit_reshaping(Module& m, const Site& s, const std::string& x) {
+  if (auto* mean = dynamic_cast<Mean*>(&m)) {
+    NodeProto* n = node("ReduceMean", s.where, {x});
+    set(n, "axes", std::vector<int64_t>{mean->dim()});
+    set(n, "keepdims", int64_t{0});
+    return n->output(0);
+  }
+  if (auto* p = dynamic_cast<Permute*>(&m))
+    return transpose(s.where, x, std::vector<int64_t>(p->dims().begin(), p->dims().end()));
+  const auto& f = dynamic_cast<Flatten&>(m);
+  const int start = f.start_dim() < 0 ? f.start_dim() + s.in.ndim() : f.start_dim();
+  if (start == 0) return reshape(s.where, x, {-1});
+  if (start == 1) return axis_op("Flatten", s.where, {x}, 1);
+  std::vector<int64_t> shape = {0};  // the batch as it comes
+  for (int i = 1; i < start; ++i) shape.push_back(s.in[i]);
+  shape.push_back(-1);
+  return reshape(s.where, x, shape);
+}
+
+std::string Exporter::emit_activation(Activation& m, const Site& s, const std::string& x) {
+  const std::string name = m.describe();
+  if (name == "ReLU") return op("Relu", s.where, {x});
+  if (name == "Sigmoid") return op("Sigmoid", s.where, {x});
+  if (name == "Tanh") return op("Tanh", s.where, {x});
+  if (name == "GELU") return gelu(s.where, x);
+  TIDE_FAIL("{}: the activation {} has no ONNX export", s.where, name);
+}
+
+// Dropout passes through in evaluation, so the layer is its norms, attention and MLP.
+std::string Exporter::emit_transformer(TransformerEncoderLayer& m, const Site& s,
+                                       const std::string& x) {
+  const TransformerOptions& o = m.options();
+  const std::map<std::string, Module*> parts = children_of(m);
+  auto sub = [&](const std::string& name, const std::string& v) {
+    Shape in = s.in;
+    return emit(*parts.at(name), s.prefix + name + ".", v, in);
+  };
+  auto feed_forward = [&](const std::string& v) {
+    Shape in = s.in;
+    const std::string h = emit(*parts.at("linear1"), s.prefix + "linear1.", v, in);
+    return emit(*parts.at("linear2"), s.prefix + "linear2.",
+                o.gelu ? gelu(s.where, h) : op("Relu", s.where, {h}), in);
+  };
+  if (o.norm_first) {
+    const std::string r = op("Add", s.where, {x, sub("self_attn", sub("norm1", x))});
+    return op("Add", s.where, {r, feed_forward(sub("norm2", r))});
+  }
+  const std::string r = sub("norm1", op("Add", s.where, {x, sub("self_attn", x)}));
+  return sub("norm2", op("Add", s.where, {r, feed_forward(r)}));
+}
+
 // Self-attention as torch.onnx writes it: three projections split into heads, scaled dot
 // products, softmax, the heads merged and projected.
-std::string Exporter::emit_attention(MultiheadAttention& m, const std::string& prefix,
-                                     const std::string& x, const Shape& in) {
-  const std::string where = where_of(prefix);
+std::string Exporter::emit_attention(MultiheadAttention& m, const Site& s, const std::string& x) {
+  const std::string& where = s.where;
+  const Shape& in = s.in;
   const int64_t e = m.embed_dim(), h = m.num_heads(), d = e / h;
-  const std::map<std::string, std::string> own = own_names(m, prefix);
+  const std::map<std::string, std::string>& own = s.own;
   auto rows = [&](const std::string& t, int64_t k) {
     return op("Slice", where, {t, ints({k * e}), ints({(k + 1) * e}), ints({0})});
   };
@@ -364,31 +404,29 @@ std::string Exporter::emit_attention(MultiheadAttention& m, const std::string& p
          {op("MatMul", where, {q, kt}), scalar(1.0 / std::sqrt(static_cast<double>(d)))});
   const std::string attended = op("MatMul", where, {axis_op("Softmax", where, {scores}, -1), v});
   const std::string merged = reshape(where, transpose(where, attended, {0, 2, 1, 3}), {0, 0, e});
-  Shape s = in;
-  return emit(*children_of(m).at("out_proj"), prefix + "out_proj.", merged, s);
+  Shape shape = in;
+  return emit(*children_of(m).at("out_proj"), s.prefix + "out_proj.", merged, shape);
 }
 
 // Each layer (both directions) as ONNX's LSTM, GRU or RNN over (T, N, I): the weights are
 // Tide's (PyTorch's) initializers, their gates reordered by nodes into ONNX's order.
-std::string Exporter::emit_recurrent(Recurrent& m, const std::string& prefix,
-                                     const std::string& x) {
-  const std::string where = where_of(prefix);
+std::string Exporter::emit_recurrent(Recurrent& m, const Site& s, const std::string& x) {
+  const std::string& where = s.where;
   const RecurrentOptions& o = m.options();
   const int64_t hsize = o.hidden_size, dirs = o.bidirectional ? 2 : 1;
   const bool lstm = o.kind == RecurrentKind::lstm, gru = o.kind == RecurrentKind::gru;
-  const int64_t gates = lstm ? 4 : gru ? 3 : 1;
-  // ONNX's gates i, o, f, c (LSTM) and z, r, h (GRU) as PyTorch's blocks.
-  const std::vector<int64_t> order = lstm  ? std::vector<int64_t>{0, 3, 1, 2}
-                                     : gru ? std::vector<int64_t>{1, 0, 2}
-                                           : std::vector<int64_t>{0};
-  const std::map<std::string, std::string> own = own_names(m, prefix);
+  const std::vector<int>& tide_to_onnx = onnx_gates(o.kind);
+  const int64_t gates = static_cast<int64_t>(tide_to_onnx.size());
+  std::vector<int64_t> order(gates);  // ONNX's block k is Tide's gate order[k]
+  for (int64_t k = 0; k < gates; ++k) order[tide_to_onnx[k]] = k;
+  const std::map<std::string, std::string>& own = s.own;
   auto reordered = [&](const std::string& t) {
     if (gates == 1) return t;
-    NodeProto* s = node("Split", where, {t, ints(std::vector<int64_t>(gates, hsize))},
-                        static_cast<int>(gates));
-    set(s, "axis", int64_t{0});
+    NodeProto* split = node("Split", where, {t, ints(std::vector<int64_t>(gates, hsize))},
+                            static_cast<int>(gates));
+    set(split, "axis", int64_t{0});
     std::vector<std::string> blocks;
-    for (const int64_t k : order) blocks.push_back(s->output(static_cast<int>(k)));
+    for (const int64_t k : order) blocks.push_back(split->output(static_cast<int>(k)));
     return axis_op("Concat", where, blocks, 0);
   };
   auto stacked = [&](const std::vector<std::string>& per_direction) {
@@ -434,16 +472,24 @@ void set_type(onnx::ValueInfoProto* v, const std::string& name, const Shape& sam
   for (int i = 0; i < sample.ndim(); ++i) t->mutable_shape()->add_dim()->set_dim_value(sample[i]);
 }
 
-// An imported graph: its own nodes, with the trained values of its initializers.
+// An imported graph: its own nodes, with the trained values of its initializers in their
+// own element types (Tide trains float16 and bfloat16 ones in f32 and does not round them
+// back: such a graph is refused).
 onnx::ModelProto export_imported(OnnxNetwork& net) {
   onnx::ModelProto m = net.model().proto().model;
   const TensorMap state = net.state_dict();
   for (onnx::TensorProto& t : *m.mutable_graph()->mutable_initializer()) {
     const auto it = state.find(t.name());
     if (it == state.end()) continue;  // a constant
+    const int32_t type = t.data_type();
+    TIDE_CHECK(type == onnx::TensorProto::FLOAT || type == onnx::TensorProto::DOUBLE,
+               "{}: initializer '{}' is {}; Tide writes float and double initializers back",
+               net.model().source(), t.name(),
+               onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(type)));
     const std::string name = t.name();
     t.Clear();
-    tensor_to_proto(it->second, name, &t);
+    tensor_to_proto(it->second.to(type == onnx::TensorProto::DOUBLE ? DType::f64 : DType::f32),
+                    name, &t);
   }
   return m;
 }

@@ -75,6 +75,8 @@ class NodeContext {
   const onnx::AttributeProto* attribute(std::string_view name) const;
   // Refuses an attribute's value other than `allowed`, naming both.
   void only(std::string_view name, int64_t value, int64_t allowed, std::string_view why) const;
+  // Refuses attribute `name` from opset `opset` on, where ONNX made it `now` (an input).
+  void removed_at(std::string_view name, int64_t opset, std::string_view now) const;
 
   // The node's inputs, counting absent optional ones (empty names).
   int inputs() const { return node_.input_size(); }

@@ -63,10 +63,12 @@ bool is_onnx_path(const std::string& path);
 Network build_network(const OnnxModel& model, const NetworkInputs& inputs);
 
 // Writes `module` (any network Tide builds: a model file's, a built-in one, an imported ONNX
-// graph) as an ONNX model of opset kOnnxExportOpset whose input is named "input" with
-// shape (batch, sample...), the batch dimension symbolic, and whose output is "output". The
-// parameters and buffers are the module's current values, under the state dict's names.
-// Throws naming the layer for a module ONNX cannot express.
+// graph) as an ONNX model. A built network is written in opset kOnnxExportOpset with one
+// input "input" of shape (batch, sample...), the batch dimension symbolic, and one output
+// "output", its parameters and buffers the module's current values under the state dict's
+// names. An imported graph is written as it came (its opset, names and shapes), its
+// initializers holding the trained values. Throws naming the layer for a module ONNX cannot
+// express.
 void write_onnx(Module& module, const Shape& sample, const std::string& path);
 // The same model as bytes.
 std::string onnx_bytes(Module& module, const Shape& sample);

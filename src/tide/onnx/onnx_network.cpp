@@ -80,6 +80,27 @@ GeluMatches match_gelu(const std::vector<const NodeProto*>& order,
   return m;
 }
 
+// The row of the node `c` builds, checked against it: its op, opset and attributes.
+const OpKind& checked_kind(const NodeContext& c) {
+  const NodeProto& n = c.node();
+  const OpKind* kind = find_op_kind(n.op_type());
+  if (kind == nullptr) {
+    std::vector<std::string_view> known;
+    for (const OpKind& k : op_kinds()) known.push_back(k.type);
+    std::ranges::sort(known);
+    c.fail("Tide does not run the op {}; it runs {}", n.op_type(), fmt::join(known, ", "));
+  }
+  if (c.opset() < kind->since)
+    c.fail("Tide reads {} from opset {} on, where it means what it means today", n.op_type(),
+           kind->since);
+  for (const onnx::AttributeProto& a : n.attribute())
+    if (std::ranges::count(kind->attributes, a.name()) == 0)
+      c.fail("attribute '{}' is not one Tide reads for {} (it reads {})", a.name(), n.op_type(),
+             kind->attributes.empty() ? std::string("none")
+                                      : fmt::format("{}", fmt::join(kind->attributes, ", ")));
+  return *kind;
+}
+
 }  // namespace
 
 OnnxNetwork::OnnxNetwork(OnnxModel model, uint64_t seed) : model_(std::move(model)) {
@@ -145,11 +166,8 @@ OnnxNetwork::OnnxNetwork(OnnxModel model, uint64_t seed) : model_(std::move(mode
   for (const NodeProto* n : p.order) {
     if (n->op_type() != "Constant") continue;
     const NodeContext c(*n, where(n), p.opset, buffers, constants, nullptr);
-    for (const onnx::AttributeProto& a : n->attribute())
-      if (std::ranges::count(find_op_kind("Constant")->attributes, a.name()) == 0)
-        c.fail("attribute '{}' is not one Tide reads", a.name());
     RunState none;
-    const Value v = find_op_kind("Constant")->build(c)({}, none)[0];
+    const Value v = checked_kind(c).build(c)({}, none)[0];
     if (n->output_size() < 1 || n->output(0).empty()) continue;
     constants[n->output(0)] = v.is_int() ? v.ints : v.var.value();
     statics_.emplace_back(id_of(n->output(0)), v);
@@ -178,26 +196,11 @@ OnnxNetwork::OnnxNetwork(OnnxModel model, uint64_t seed) : model_(std::move(mode
       steps_.push_back(std::move(s));
       continue;
     }
-    const OpKind* kind = find_op_kind(n->op_type());
-    if (kind == nullptr) {
-      std::vector<std::string_view> known;
-      for (const OpKind& k : op_kinds()) known.push_back(k.type);
-      std::ranges::sort(known);
-      TIDE_FAIL("{}: Tide does not run the op {}; it runs {}", s.where, n->op_type(),
-                fmt::join(known, ", "));
-    }
     const NodeContext c(*n, s.where, p.opset, buffers, constants, [this, seed] {
       dropouts_.push_back(std::make_unique<DropoutStreams>(seed, dropouts_.size()));
       return dropouts_.back().get();
     });
-    if (p.opset < kind->since)
-      c.fail("Tide reads {} from opset {} on, where it means what it means today", n->op_type(),
-             kind->since);
-    for (const onnx::AttributeProto& a : n->attribute())
-      if (std::ranges::count(kind->attributes, a.name()) == 0)
-        c.fail("attribute '{}' is not one Tide reads for {} (it reads {})", a.name(), n->op_type(),
-               kind->attributes.empty() ? std::string("none")
-                                        : fmt::format("{}", fmt::join(kind->attributes, ", ")));
+    const OpKind* kind = &checked_kind(c);
     for (int k = kind->outputs < 0 ? n->output_size() : kind->outputs; k < n->output_size(); ++k) {
       const std::string& out = n->output(k);
       if (out.empty()) continue;
@@ -289,18 +292,43 @@ Network build_network(const OnnxModel& model, const NetworkInputs& inputs) {
              model.source(), model.input_name(), shown(dims), inputs.sample.str(),
              fmt::join(sample, ", "));
   auto net = std::make_shared<OnnxNetwork>(model, inputs.seed);
-  std::vector<int64_t> one = {1};
-  one.insert(one.end(), sample.begin(), sample.end());
-  Shape out;
-  {
+  // Batches of 1 and 2 (zeros, in evaluation): the output's shape per sample, and that the
+  // first dimension is the batch (a graph exported with a fixed batch size is refused here, not
+  // at its first training step).
+  auto probe = [&](int64_t batch) {
+    std::vector<int64_t> dims = {batch};
+    dims.insert(dims.end(), sample.begin(), sample.end());
+    const Shape shape(dims);
+    TIDE_CHECK(shape.numel() <= (int64_t{1} << 30),
+               "{}: a sample of {} holds more than 2^30 values", model.source(),
+               inputs.sample.str());
     NoGradGuard no_grad;
     net->eval();
-    out = net->forward(Variable(Tensor::zeros(Shape(one)))).shape();
+    const Shape out = net->forward(Variable(Tensor::zeros(shape))).shape();
     net->train();
+    TIDE_CHECK(out.ndim() >= 1 && out[0] == batch,
+               "{}: for a batch of {} the graph gives {}; its first dimension must be the batch{}",
+               model.source(), batch, out.str(),
+               batch == 1 ? ""
+                          : " (was it exported without dynamic_axes={'input': {0: 'batch'}, ...}, "
+                            "for one batch size only?)");
+    return out;
+  };
+  const Shape out = probe(1);
+  Shape two;
+  try {
+    two = probe(2);
+  } catch (const Error& e) {
+    TIDE_FAIL(
+        "{} (for a batch of 2: a graph exported without dynamic_axes={{'input': {{0: "
+        "'batch'}}}} takes only the batch size it was exported with)",
+        e.what());
   }
-  TIDE_CHECK(out.ndim() >= 1 && out[0] == 1,
-             "{}: for a batch of 1 the graph gives {}; its first dimension must be the batch",
-             model.source(), out.str());
+  TIDE_CHECK(std::equal(out.dims().begin() + 1, out.dims().end(), two.dims().begin() + 1,
+                        two.dims().end()),
+             "{}: a batch of 1 gives {} and a batch of 2 gives {}: the samples must not change "
+             "each other's shape",
+             model.source(), out.str(), two.str());
   std::vector<int64_t> per_sample(out.dims().begin() + 1, out.dims().end());
 
   // The summary: each node with a floating-point output, its output shape and the parameters
