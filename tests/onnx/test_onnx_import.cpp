@@ -38,8 +38,15 @@ void PrintTo(const Case& c, std::ostream* os) {
   *os << c.name;
 }
 
-const Case kCases[] = {{"mlp"}, {"cnn"},    {"inception"},           {"lstm"},
-                       {"gru"}, {"resnet"}, {"transformer_opset13"}, {"transformer_opset17"}};
+const Case kCases[] = {{"mlp"},
+                       {"cnn"},
+                       {"inception"},
+                       {"lstm"},
+                       {"gru"},
+                       {"resnet"},
+                       {"deep_recurrent"},
+                       {"transformer_opset13"},
+                       {"transformer_opset17"}};
 
 std::string fixture_path(const std::string& name, const char* ext) {
   return fmt::format("{}/onnx_torch/{}.{}", TIDE_BINARY_DIR, name, ext);

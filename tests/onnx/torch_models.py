@@ -6,7 +6,9 @@ Usage:  /usr/bin/python3 tests/onnx/torch_models.py OUTPUT_DIR   (Debian's PyTor
 
 The networks are those of models/mlp.toml, cnn.toml, inception.toml (the inception-style
 model file), lstm.toml, gru.toml, transformer.toml and examples/models/resnet.toml (the
-residual one), with their sizes, 10 classes and Fashion-MNIST's (N, 1, 28, 28) input; a
+residual one), with their sizes, and deep_recurrent (two bidirectional LSTM layers, a
+bidirectional GRU and a ReLU RNN, beyond the shipped files); 10 classes and Fashion-MNIST's
+(N, 1, 28, 28) input; a
 convolution with padding "same" has the explicit padding k // 2 (torch.onnx cannot export
 "same"). For each NAME, OUTPUT_DIR holds:
 
@@ -114,6 +116,24 @@ class Recurrent(nn.Module):
         return self.head(h[-1])
 
 
+class DeepRecurrent(nn.Module):
+    """No shipped file: what an ONNX graph may hold beyond them. Two bidirectional LSTM layers,
+    a bidirectional GRU and a ReLU RNN, each reading the whole sequence of the one before."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 16, num_layers=2, bidirectional=True, batch_first=True)
+        self.gru = nn.GRU(32, 12, bidirectional=True, batch_first=True)
+        self.rnn = nn.RNN(24, 8, nonlinearity="relu", batch_first=True)
+        self.head = nn.Linear(8, CLASSES)
+
+    def forward(self, x):
+        out, _ = self.lstm(rows(x))
+        out, _ = self.gru(out)
+        _, h = self.rnn(out)
+        return self.head(h[-1])
+
+
 class Transformer(nn.Module):
     """transformer.toml: a linear embedding, learned positions, two post-norm encoder layers,
     the mean over tokens, a linear head."""
@@ -171,6 +191,7 @@ NETWORKS = [
     ("lstm", lambda: Recurrent(nn.LSTM), 16),
     ("gru", lambda: Recurrent(nn.GRU), 14),
     ("resnet", ResNet, 17),
+    ("deep_recurrent", DeepRecurrent, 15),
     ("transformer_opset13", lambda: Transformer(0.0), 13),
     ("transformer_opset17", lambda: Transformer(0.0), 17),
 ]
