@@ -14,11 +14,13 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -34,6 +36,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "onnx.pb.h"
 #include "support/memory.hpp"
 #include "support/testing.hpp"
 #include "tide/classify/datasets.hpp"
@@ -46,6 +49,7 @@
 #include "tide/data/mnist.hpp"
 #include "tide/data/timeseries.hpp"
 #include "tide/models/model_file.hpp"
+#include "tide/onnx/graph.hpp"
 #include "tide/onnx/onnx.hpp"
 #include "tide/session/checkpoint.hpp"
 #include "tide/session/config.hpp"
@@ -664,6 +668,69 @@ TEST(Fuzz, SafetensorsArrays) {
         }});
 }
 
+// A mutant of an ONNX model's graph: one to four changes of an attribute's value, a node's op
+// type (to another op Tide runs) or input, an integer initializer's element, or the opset.
+std::string onnx_graph_mutant(const onnx::ModelProto& seed, std::mt19937_64& rng) {
+  onnx::ModelProto m = seed;
+  onnx::GraphProto* g = m.mutable_graph();
+  auto below = [&](size_t n) { return static_cast<size_t>(rng() % std::max<size_t>(n, 1)); };
+  auto interesting = [&] {
+    const int64_t v = static_cast<int64_t>(kInteresting[below(std::size(kInteresting))]);
+    return rng() % 2 ? v : -v;
+  };
+  std::vector<std::string> values = {"input", ""};
+  for (const onnx::TensorProto& t : g->initializer()) values.push_back(t.name());
+  for (const onnx::NodeProto& n : g->node())
+    for (const std::string& o : n.output()) values.push_back(o);
+  std::vector<std::string_view> ops;
+  for (const OpKind& k : op_kinds()) ops.push_back(k.type);
+  static const char* kTexts[] = {"",        "SAME_UPPER",    "SAME_LOWER", "VALID",   "NOTSET",
+                                 "reverse", "bidirectional", "Relu",       "reflect", "edge",
+                                 "x"};
+  for (size_t changes = 1 + below(4); changes > 0; --changes) {
+    onnx::NodeProto* n = g->mutable_node(static_cast<int>(below(g->node_size())));
+    switch (below(6)) {
+      case 0:
+      case 1: {  // an attribute's value
+        if (n->attribute_size() == 0) break;
+        onnx::AttributeProto* a =
+            n->mutable_attribute(static_cast<int>(below(n->attribute_size())));
+        if (a->type() == onnx::AttributeProto::INT) a->set_i(interesting());
+        if (a->type() == onnx::AttributeProto::FLOAT)
+          a->set_f(std::array<float, 5>{0.f, -1.f, 1e30f, NAN, INFINITY}[below(5)]);
+        if (a->type() == onnx::AttributeProto::INTS && a->ints_size() > 0)
+          a->set_ints(static_cast<int>(below(a->ints_size())), interesting());
+        if (a->type() == onnx::AttributeProto::INTS && rng() % 4 == 0) a->add_ints(interesting());
+        if (a->type() == onnx::AttributeProto::STRING) a->set_s(kTexts[below(std::size(kTexts))]);
+        break;
+      }
+      case 2:  // another op
+        n->set_op_type(std::string(ops[below(ops.size())]));
+        break;
+      case 3:  // another input, or one more
+        if (n->input_size() > 0 && rng() % 4 != 0)
+          n->set_input(static_cast<int>(below(n->input_size())), values[below(values.size())]);
+        else
+          n->add_input(values[below(values.size())]);
+        break;
+      case 4: {  // an integer initializer's element
+        std::vector<onnx::TensorProto*> ints;
+        for (onnx::TensorProto& t : *g->mutable_initializer())
+          if (t.data_type() == onnx::TensorProto::INT64 && t.raw_data().size() >= 8)
+            ints.push_back(&t);
+        if (ints.empty()) break;
+        onnx::TensorProto* t = ints[below(ints.size())];
+        const int64_t v = interesting();
+        std::memcpy(t->mutable_raw_data()->data() + 8 * below(t->raw_data().size() / 8), &v, 8);
+        break;
+      }
+      default:
+        m.mutable_opset_import(0)->set_version(static_cast<int64_t>(7 + below(11)));
+    }
+  }
+  return m.SerializeAsString();
+}
+
 // An ONNX model (Tide's export of a small network of convolution, batch norm, pooling,
 // reshapes, attention, layer norm and an LSTM), parsed, built (which runs it once on a batch
 // of 1) and run on a batch of 2.
@@ -700,15 +767,25 @@ units = "$classes"
 )",
                                      "fuzz model"),
                     NetworkInputs{.sample = sample, .classes = 3, .arguments = {}, .seed = 0}, rng);
-  fuzz({.name = "onnx",
-        .seed = onnx_bytes(*net.module, sample),
+  const std::string seed = onnx_bytes(*net.module, sample);
+  const auto read = [&](std::string& b) {
+    const Network n =
+        build_network(OnnxModel::parse(b, "fuzz.onnx"),
+                      NetworkInputs{.sample = sample, .classes = 0, .arguments = {}, .seed = 0});
+    (*n.module)(Variable(Tensor::full({2, 1, 8, 8}, 0.5)));
+  };
+  // Bytes mutated: mostly protobuf that no longer parses, and sizes in the tensors' data.
+  fuzz({.name = "onnx", .seed = seed, .mutants = 1000, .read = read});
+  // The messages mutated (a mutant of the bytes is replaced by one of the graph): attribute
+  // values, op types, a node's inputs, integer initializers and the opset, so that every op's
+  // build and run meet values a file can hold.
+  onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(seed));
+  fuzz({.name = "onnx graph",
+        .seed = seed,
         .mutants = 1000,
-        .read = [&](std::string& b) {
-          const Network n = build_network(
-              OnnxModel::parse(b, "fuzz.onnx"),
-              NetworkInputs{.sample = sample, .classes = 0, .arguments = {}, .seed = 0});
-          (*n.module)(Variable(Tensor::full({2, 1, 8, 8}, 0.5)));
-        }});
+        .read = read,
+        .post = [&](std::string& b, std::mt19937_64& rng) { b = onnx_graph_mutant(proto, rng); }});
 }
 
 // A checkpoint directory: the JSON mutated (half the mutants), or the tensors file mutated
