@@ -675,8 +675,8 @@ std::string onnx_graph_mutant(const onnx::ModelProto& seed, std::mt19937_64& rng
   onnx::GraphProto* g = m.mutable_graph();
   auto below = [&](size_t n) { return static_cast<size_t>(rng() % std::max<size_t>(n, 1)); };
   auto interesting = [&] {
-    const int64_t v = static_cast<int64_t>(kInteresting[below(std::size(kInteresting))]);
-    return rng() % 2 ? v : -v;
+    const uint64_t v = kInteresting[below(std::size(kInteresting))];
+    return static_cast<int64_t>(rng() % 2 ? v : 0 - v);  // negated as unsigned: no overflow
   };
   std::vector<std::string> values = {"input", ""};
   for (const onnx::TensorProto& t : g->initializer()) values.push_back(t.name());

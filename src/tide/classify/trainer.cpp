@@ -35,6 +35,9 @@ class ClassifierTask : public TrainingTask {
     for (const auto& [name, value] : arguments_) {
       std::vector<std::string> declared;
       for (const auto& [n, v] : file.arguments()) declared.push_back(n);
+      if (file.is_onnx())
+        fail_option({name}, "{0} sets an argument of a model file; an ONNX graph ({}) has none",
+                    file.source());
       if (!file.arguments().contains(name))
         fail_option(
             {name}, "{0} sets the argument {} of a model file; {} declares {}", name, file.source(),

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "tide/autograd/ops.hpp"
+#include "tide/onnx/patterns.hpp"
 
 namespace tide {
 namespace {
@@ -15,69 +16,6 @@ using onnx::NodeProto;
 
 bool is_float(const Tensor& t) {
   return t.dtype() != DType::i64;
-}
-
-// GELU as torch.onnx.export writes it: x * 0.5 * (1 + erf(x / sqrt 2)), five nodes. Each match
-// becomes one gelu op: its first four nodes are skipped and the last runs gelu(x).
-struct GeluMatches {
-  std::set<const NodeProto*> skipped;
-  std::map<const NodeProto*, std::string> gelu_of;  // last node -> x
-};
-
-GeluMatches match_gelu(const std::vector<const NodeProto*>& order,
-                       const std::map<std::string, Tensor>& constants,
-                       const std::set<std::string>& graph_outputs) {
-  std::map<std::string, const NodeProto*> producer;
-  std::map<std::string, std::vector<const NodeProto*>> readers;
-  for (const NodeProto* n : order) {
-    for (const std::string& o : n->output()) producer[o] = n;
-    for (const std::string& i : n->input()) readers[i].push_back(n);
-  }
-  auto scalar = [&](const std::string& name, double value) {
-    const auto it = constants.find(name);
-    return it != constants.end() && it->second.numel() == 1 && is_float(it->second) &&
-           std::fabs(it->second.item() - value) < 1e-4 * std::fabs(value);
-  };
-  // The one reader of `value`, a node of type `op`, if that is all that reads it.
-  auto only_reader = [&](const std::string& value, std::string_view op) -> const NodeProto* {
-    const auto it = readers.find(value);
-    if (graph_outputs.contains(value) || it == readers.end() || it->second.size() != 1)
-      return nullptr;
-    const NodeProto* n = it->second[0];
-    const int arity = op == "Erf" ? 1 : 2;
-    return n->op_type() == op && n->input_size() == arity && n->output_size() >= 1 ? n : nullptr;
-  };
-  // The input of binary node n that is not `one`, or "" when neither is.
-  auto other = [](const NodeProto* n, const std::string& one) -> std::string {
-    if (n->input(0) == one) return n->input(1);
-    if (n->input(1) == one) return n->input(0);
-    return "";
-  };
-  GeluMatches m;
-  for (const NodeProto* erf : order) {
-    if (erf->op_type() != "Erf" || erf->input_size() != 1) continue;
-    const auto p = producer.find(erf->input(0));
-    if (p == producer.end()) continue;
-    const NodeProto* scale = p->second;
-    const bool div = scale->op_type() == "Div" && scale->input_size() == 2 &&
-                     scalar(scale->input(1), std::sqrt(2.0));
-    const bool mul = scale->op_type() == "Mul" && scale->input_size() == 2 &&
-                     scalar(scale->input(1), std::sqrt(0.5));
-    if (!div && !mul) continue;
-    const std::string x = scale->input(0);
-    if (only_reader(scale->output(0), "Erf") != erf) continue;
-    const NodeProto* plus = only_reader(erf->output(0), "Add");
-    if (plus == nullptr || !scalar(other(plus, erf->output(0)), 1.0)) continue;
-    const NodeProto* m1 = only_reader(plus->output(0), "Mul");
-    if (m1 == nullptr) continue;
-    const NodeProto* m2 = only_reader(m1->output(0), "Mul");
-    if (m2 == nullptr) continue;
-    const std::string a = other(m1, plus->output(0)), b = other(m2, m1->output(0));
-    if (!((a == x && scalar(b, 0.5)) || (scalar(a, 0.5) && b == x))) continue;
-    m.skipped.insert({scale, erf, plus, m1});
-    m.gelu_of[m2] = x;
-  }
-  return m;
 }
 
 // The row of the node `c` builds, checked against it: its op, opset and attributes.
@@ -175,24 +113,25 @@ OnnxNetwork::OnnxNetwork(OnnxModel model, uint64_t seed) : model_(std::move(mode
   }
 
   std::set<std::string> graph_outputs = {g.output(0).name()};
-  const GeluMatches gelus = match_gelu(p.order, constants, graph_outputs);
+  std::set<std::string> initializer_names;
+  for (const onnx::TensorProto& t : g.initializer()) initializer_names.insert(t.name());
+  const Fusions fusions = find_fusions(p.order, constants, initializer_names, graph_outputs);
   std::map<std::string, const NodeProto*> read_by;  // a reader of each value, for messages
   for (const NodeProto* n : p.order)
     for (const std::string& i : n->input()) read_by.emplace(i, n);
 
   for (const NodeProto* n : p.order) {
-    if (constant_nodes.contains(n) || gelus.skipped.contains(n)) continue;
+    if (constant_nodes.contains(n) || fusions.skipped.contains(n)) continue;
     Step s;
     s.where = where(n);
     s.name = n->name().empty() ? fmt::format("#{}", index[n]) : n->name();
     s.op = n->op_type();
-    if (const auto it = gelus.gelu_of.find(n); it != gelus.gelu_of.end()) {
-      s.op = "GELU";
-      s.in = {id_of(it->second)};
+    if (const auto it = fusions.at.find(n); it != fusions.at.end()) {
+      s.op = it->second.op;
+      for (const std::string& i : it->second.inputs) s.in.push_back(id_of(i));
+      s.reads = it->second.inputs;
       s.out = {id_of(n->output(0))};
-      s.run = [](const std::vector<Value>& in, RunState&) {
-        return std::vector<Value>{float_value(gelu(in[0].var))};
-      };
+      s.run = it->second.run;
       steps_.push_back(std::move(s));
       continue;
     }
@@ -212,6 +151,7 @@ OnnxNetwork::OnnxNetwork(OnnxModel model, uint64_t seed) : model_(std::move(mode
     }
     s.run = kind->build(c);
     for (const std::string& i : n->input()) s.in.push_back(i.empty() ? -1 : id_of(i));
+    s.reads.assign(n->input().begin(), n->input().end());
     const int computed =
         kind->outputs < 0 ? n->output_size() : std::min(kind->outputs, n->output_size());
     for (int k = 0; k < computed; ++k)
@@ -335,10 +275,6 @@ Network build_network(const OnnxModel& model, const NetworkInputs& inputs) {
   // it reads first.
   std::map<std::string, int64_t> sizes;
   for (const auto& [name, v] : net->named_parameters()) sizes[name] = v.numel();
-  const onnx::GraphProto& g = model.proto().model.graph();
-  std::map<std::string, std::vector<std::string>> reads;
-  for (const onnx::NodeProto& n : g.node())
-    reads[n.name()] = std::vector<std::string>(n.input().begin(), n.input().end());
   std::set<std::string> counted;
   std::vector<std::array<std::string, 4>> rows;
   size_t width[3] = {4, 2, 12};
@@ -346,9 +282,8 @@ Network build_network(const OnnxModel& model, const NetworkInputs& inputs) {
     const OnnxNetwork::Step& s = net->steps()[k];
     if (!net->output_shapes()[k]) continue;  // integer values: shapes, indices
     int64_t params = 0;
-    if (const auto r = reads.find(s.name); r != reads.end())
-      for (const std::string& i : r->second)
-        if (sizes.contains(i) && counted.insert(i).second) params += sizes[i];
+    for (const std::string& i : s.reads)
+      if (sizes.contains(i) && counted.insert(i).second) params += sizes[i];
     std::vector<int64_t> d = net->output_shapes()[k]->dims();
     if (!d.empty()) d.erase(d.begin());
     rows.push_back({s.name, s.op, Shape(d).str(), params ? std::to_string(params) : ""});

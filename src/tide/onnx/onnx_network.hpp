@@ -21,11 +21,12 @@ class OnnxNetwork : public Module {
   void begin_step(int64_t step) override;
   const OnnxModel& model() const { return model_; }
 
-  // One node as it runs: its function, the values it reads and writes (-1: absent), and the
-  // values no later node reads, dropped after it.
+  // One node (or a fused run of them) as it runs: its function, the values it reads and
+  // writes (-1: absent) and their names, and the values no later node reads, dropped after it.
   struct Step {
     NodeFn run;
     std::vector<int> in, out;
+    std::vector<std::string> reads;
     std::vector<int> release;
     std::string where;  // "model.onnx: node '/fc/Gemm' (Gemm, opset 13)"
     std::string name, op;
