@@ -70,7 +70,7 @@ Tensor Tensor::from(Shape shape, std::span<const T> values) {
   TIDE_CHECK(static_cast<int64_t>(values.size()) == shape.numel(),
              "{} values given for a tensor of shape {}", values.size(), shape.str());
   Tensor t = empty(std::move(shape), dtype_of<T>());
-  std::memcpy(t.raw_data(), values.data(), t.nbytes());
+  if (t.nbytes() > 0) std::memcpy(t.raw_data(), values.data(), t.nbytes());  // none: no pointer
   return t;
 }
 template Tensor Tensor::from<float>(Shape, std::span<const float>);
