@@ -134,7 +134,8 @@ class Exporter {
     }
   };
   std::string emit_module(Module& m, const Site& s, const std::string& x);
-  std::string emit_sequential(Sequential& m, const Site& s, const std::string& x);
+  // Sets `in` to the sequence's output shape.
+  std::string emit_sequential(Sequential& m, const Site& s, const std::string& x, Shape& in);
   std::string emit_branches(Module& m, const Site& s, const std::string& x);
   std::string emit_conv(Conv2d& m, const Site& s, const std::string& x);
   std::string emit_pool(const Pool2dOptions& o, bool max, const Site& s, const std::string& x);
@@ -186,6 +187,8 @@ std::vector<int64_t> pads_of(std::array<int64_t, 2> p) {
 std::string Exporter::emit(Module& m, const std::string& prefix, const std::string& x, Shape& in) {
   const Site site{
       .prefix = prefix, .where = where_of(prefix), .own = own_names(m, prefix), .in = in};
+  // A sequence's children give its shape as they are written; any other module runs once.
+  if (auto* q = dynamic_cast<Sequential*>(&m)) return emit_sequential(*q, site, x, in);
   const Shape out = output_shape(m, in);
   const std::string y = emit_module(m, site, x);
   in = out;
@@ -193,7 +196,6 @@ std::string Exporter::emit(Module& m, const std::string& prefix, const std::stri
 }
 
 std::string Exporter::emit_module(Module& m, const Site& s, const std::string& x) {
-  if (auto* q = dynamic_cast<Sequential*>(&m)) return emit_sequential(*q, s, x);
   if (dynamic_cast<Concat*>(&m) || dynamic_cast<Sum*>(&m)) return emit_branches(m, s, x);
   if (dynamic_cast<Identity*>(&m)) return op("Identity", s.where, {x});
   if (dynamic_cast<Linear*>(&m))
@@ -221,9 +223,9 @@ std::string Exporter::emit_module(Module& m, const Site& s, const std::string& x
   TIDE_FAIL("{}: {} has no ONNX export", s.where, m.describe());
 }
 
-std::string Exporter::emit_sequential(Sequential& m, const Site& s, const std::string& x) {
+std::string Exporter::emit_sequential(Sequential& m, const Site& s, const std::string& x,
+                                      Shape& in) {
   std::string y = x;
-  Shape in = s.in;
   for (const Sequential::Stage& stage : m.plan()) {
     if (stage.count == 0) {  // a parameter added to the input: "+positions"
       y = op("Add", s.where, {y, s.prefix + stage.op.substr(1)});

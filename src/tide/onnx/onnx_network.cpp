@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "tide/autograd/ops.hpp"
+#include "tide/onnx/ops.hpp"
 #include "tide/onnx/patterns.hpp"
 
 namespace tide {
@@ -96,7 +97,7 @@ OnnxNetwork::OnnxNetwork(OnnxModel model, uint64_t seed) : model_(std::move(mode
       statics_.emplace_back(id, float_value(register_parameter(t.name(), value)));
     } else {
       constants[t.name()] = value;
-      statics_.emplace_back(id, is_float(value) ? float_value(Variable(value)) : int_value(value));
+      statics_.emplace_back(id, constant_value(value));
     }
   }
   // Constant nodes are values before the graph runs.

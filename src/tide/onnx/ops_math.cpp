@@ -15,18 +15,12 @@ namespace {
 using Unary = Variable (*)(const Variable&);
 
 OpKind unary(std::string_view type, Unary f, int64_t since = 6) {
-  return {.type = type,
-          .since = since,
-          .attributes = {},
-          .buffer_inputs = {},
-          .setting_inputs = {},
-          .outputs = 1,
-          .build = [f](const NodeContext& c) -> NodeFn {
-            c.inputs_between(1, 1);
-            return [f](const std::vector<Value>& in, RunState&) {
-              return std::vector<Value>{float_value(f(floats(in[0], 0)))};
-            };
-          }};
+  return op_kind(type, since, {}, [f](const NodeContext& c) -> NodeFn {
+    c.inputs_between(1, 1);
+    return [f](const std::vector<Value>& in, RunState&) {
+      return std::vector<Value>{float_value(f(floats(in[0], 0)))};
+    };
+  });
 }
 
 Variable reciprocal(const Variable& x) {
@@ -44,23 +38,16 @@ void overflow(bool overflowed) {
 
 template <typename FloatOp, typename IntOp>
 OpKind binary(std::string_view type, FloatOp float_op, IntOp int_op) {
-  return {.type = type,
-          .since = 7,
-          .attributes = {},
-          .buffer_inputs = {},
-          .setting_inputs = {},
-          .outputs = 1,
-          .build = [float_op, int_op](const NodeContext& c) -> NodeFn {
-            c.inputs_between(2, 2);
-            return [float_op, int_op](const std::vector<Value>& in, RunState&) {
-              check_size(broadcast_shapes(in[0].shape(), in[1].shape()), "output");
-              if (in[0].is_int() && in[1].is_int())
-                return std::vector<Value>{int_value(int_binary(in[0].ints, in[1].ints, int_op))};
-              TIDE_CHECK(!in[0].is_int() && !in[1].is_int(),
-                         "its inputs mix integers and floating point");
-              return std::vector<Value>{float_value(float_op(in[0].var, in[1].var))};
-            };
-          }};
+  return op_kind(type, 7, {}, [float_op, int_op](const NodeContext& c) -> NodeFn {
+    c.inputs_between(2, 2);
+    return [float_op, int_op](const std::vector<Value>& in, RunState&) {
+      check_size(broadcast_shapes(in[0].shape(), in[1].shape()), "output");
+      if (in[0].is_int() && in[1].is_int())
+        return std::vector<Value>{int_value(int_binary(in[0].ints, in[1].ints, int_op))};
+      TIDE_CHECK(!in[0].is_int() && !in[1].is_int(), "its inputs mix integers and floating point");
+      return std::vector<Value>{float_value(float_op(in[0].var, in[1].var))};
+    };
+  });
 }
 
 NodeFn build_sum(const NodeContext& c) {

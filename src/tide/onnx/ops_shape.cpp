@@ -153,16 +153,13 @@ NodeFn build_concat(const NodeContext& c) {
       return std::vector<Value>{int_value(int_vector(all))};
     }
     std::vector<Variable> xs;
-    double values = 0;
-    for (size_t i = 0; i < in.size(); ++i) {
-      xs.push_back(floats(in[i], static_cast<int>(i)));
-      values += static_cast<double>(xs.back().numel());
-    }
-    TIDE_CHECK(values <= 1073741824.0,
-               "its output would hold {:.3g} values; Tide makes at most 2^30 (4 GiB) from a "
-               "graph's sizes",
-               values);
-    return std::vector<Value>{float_value(concat(xs, axis_of(axis, xs[0].shape().ndim())))};
+    for (size_t i = 0; i < in.size(); ++i) xs.push_back(floats(in[i], static_cast<int>(i)));
+    const int a = axis_of(axis, xs[0].shape().ndim());
+    std::vector<int64_t> out = xs[0].shape().dims();  // the other sizes concat checks
+    for (size_t i = 1; i < xs.size(); ++i)
+      if (xs[i].shape().ndim() > a) out[a] += xs[i].shape()[a];
+    check_size(Shape(out), "output");
+    return std::vector<Value>{float_value(concat(xs, a))};
   };
 }
 
