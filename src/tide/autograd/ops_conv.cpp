@@ -1,5 +1,6 @@
 #include "tide/autograd/ops_conv.hpp"
 
+#include "tide/autograd/autocast.hpp"
 #include "tide/autograd/dispatch.hpp"
 #include "tide/autograd/ops_activation.hpp"
 #include "tide/autograd/ops_pool.hpp"
@@ -42,6 +43,8 @@ ConvGeometry conv_geometry(const Variable& x, const Variable& weight, const Vari
   g.pad_h = o.padding[0], g.pad_w = o.padding[1];
   g.dilation_h = o.dilation[0], g.dilation_w = o.dilation[1];
   g.groups = o.groups;
+  // The backward passes run in the geometry's precision too: they keep a copy of it.
+  if (xv.dtype() == DType::f32) g.compute = precision_of(CastOp::conv2d);
   TIDE_CHECK(g.groups > 0 && g.c_in % g.groups == 0 && g.c_out % g.groups == 0 &&
                  wv.dim(1) * g.groups == g.c_in,
              "conv2d: input {} and weight {} do not match with {} groups", xv.str(), wv.str(),

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "tide/autograd/autocast.hpp"
 #include "tide/autograd/tensor_math.hpp"
 #include "tide/kernels/copy.hpp"
 #include "tide/kernels/rnn.hpp"
@@ -29,7 +30,11 @@ Variable lstm_sequence(const Variable& x, const Variable& h0, const Variable& c0
                        const Variable& b_hh) {
   TIDE_CHECK(x.value().ndim() == 3 && x.dtype() == DType::f32,
              "lstm_sequence: expected f32 input (N, T, I), got {}", x.value().str());
-  RnnGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
+  RnnGeometry g{.batch = x.dim(0),
+                .steps = x.dim(1),
+                .input = x.dim(2),
+                .hidden = w_hh.dim(1),
+                .compute = precision_of(CastOp::lstm)};
   const int64_t h = g.hidden;
   TIDE_CHECK(w_ih.shape() == Shape({4 * h, g.input}) && w_hh.shape() == Shape({4 * h, h}) &&
                  h0.shape() == Shape({g.batch, h}) && c0.shape() == Shape({g.batch, h}),
@@ -91,8 +96,12 @@ Variable one_state_sequence(OneState kind, const Variable& x, const Variable& h0
                             const Variable& b_hh) {
   TIDE_CHECK(x.value().ndim() == 3 && x.dtype() == DType::f32,
              "{}: expected f32 input (N, T, I), got {}", name_of(kind), x.value().str());
-  RnnGeometry g{.batch = x.dim(0), .steps = x.dim(1), .input = x.dim(2), .hidden = w_hh.dim(1)};
   const bool gru = kind == OneState::gru, relu = kind == OneState::rnn_relu;
+  RnnGeometry g{.batch = x.dim(0),
+                .steps = x.dim(1),
+                .input = x.dim(2),
+                .hidden = w_hh.dim(1),
+                .compute = precision_of(gru ? CastOp::gru : CastOp::rnn)};
   const int64_t h = g.hidden, gh = (gru ? 3 : 1) * h;
   TIDE_CHECK(w_ih.shape() == Shape({gh, g.input}) && w_hh.shape() == Shape({gh, h}) &&
                  h0.shape() == Shape({g.batch, h}),

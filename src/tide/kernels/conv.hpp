@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "tide/core/precision.hpp"
 #include "tide/kernels/pool.hpp"
 
 namespace tide {
@@ -13,6 +14,7 @@ struct ConvGeometry {
   int64_t c_out = 1, kh = 1, kw = 1;      // weight (C_out, C_in / groups, KH, KW)
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
+  Precision compute = Precision::f32;  // bf16: the products read bf16, accumulate f32
   // 0 when the dilated kernel does not fit (not the division's rounding of a negative span).
   int64_t out_h() const { return out_size(h, pad_h, dilation_h * (kh - 1) + 1, stride_h); }
   int64_t out_w() const { return out_size(w, pad_w, dilation_w * (kw - 1) + 1, stride_w); }

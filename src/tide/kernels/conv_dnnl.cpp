@@ -1,12 +1,14 @@
 // Convolution through oneDNN. Its primitives are created with format_tag::any, so oneDNN
 // picks blocked layouts (nChw16c and the like) that run several times faster than plain
 // NCHW; tensors are reordered from and to NCHW at the edges. Everything is built once per
-// geometry and kept.
+// geometry and kept. Under Precision::bf16 the passes read bf16 (the reorders at the edges
+// round x, w and dy) and write f32.
 #include <optional>
 #include <tuple>
 #include <unordered_map>
 
 #include "tide/core/error.hpp"
+#include "tide/core/options.hpp"
 #include "tide/kernels/conv.hpp"
 #include "tide/kernels/dnnl_context.hpp"
 #include "tide/kernels/pool.hpp"
@@ -20,9 +22,12 @@ using dims = dnnl::memory::dims;
 
 // The descriptions every pass shares: plain user layouts, `any` layouts for the primitive,
 // and the geometry in oneDNN's terms.
+// The `_any` layouts are what a pass reads (x, w, and dy in backward: bf16 under
+// Precision::bf16) and the `_out` layouts what it writes (y, dx, dw: always f32).
 struct ConvDescs {
   dnnl::memory::desc src, weights, bias, dst;        // the plain user layouts
   dnnl::memory::desc src_any, weights_any, dst_any;  // oneDNN chooses these
+  dnnl::memory::desc src_out, weights_out, dst_out;
   dims strides, dilates, pad_l, pad_r;
 };
 
@@ -42,9 +47,13 @@ ConvDescs describe(const ConvGeometry& g) {
   d.dst = dnnl::memory::desc(dst, dt::f32, tag::nchw);
   d.bias = dnnl::memory::desc({g.c_out}, dt::f32, tag::x);
   d.weights = dnnl::memory::desc(weights, dt::f32, g.groups == 1 ? tag::oihw : tag::goihw);
-  d.src_any = dnnl::memory::desc(src, dt::f32, tag::any);
-  d.dst_any = dnnl::memory::desc(dst, dt::f32, tag::any);
-  d.weights_any = dnnl::memory::desc(weights, dt::f32, tag::any);
+  const dt in = g.compute == Precision::bf16 ? dt::bf16 : dt::f32;
+  d.src_any = dnnl::memory::desc(src, in, tag::any);
+  d.dst_any = dnnl::memory::desc(dst, in, tag::any);
+  d.weights_any = dnnl::memory::desc(weights, in, tag::any);
+  d.src_out = dnnl::memory::desc(src, dt::f32, tag::any);
+  d.dst_out = dnnl::memory::desc(dst, dt::f32, tag::any);
+  d.weights_out = dnnl::memory::desc(weights, dt::f32, tag::any);
   d.strides = {g.stride_h, g.stride_w};
   d.dilates = {g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts dilation from 0
   d.pad_l = {g.pad_h, g.pad_w};
@@ -60,7 +69,7 @@ constexpr auto kAlgo = dnnl::algorithm::convolution_direct;
 dnnl::convolution_forward::primitive_desc forward_desc(const ConvDescs& d, bool has_bias) {
   return {
       {dnnl::prop_kind::forward_training, kAlgo, d.src_any, d.weights_any,
-       has_bias ? d.bias : dnnl::memory::desc(), d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r},
+       has_bias ? d.bias : dnnl::memory::desc(), d.dst_out, d.strides, d.dilates, d.pad_l, d.pad_r},
       dnnl_engine()};
 }
 
@@ -82,11 +91,12 @@ struct DataPrimitives {
 
 auto key_of(const ConvGeometry& g) {
   return std::tuple(g.n, g.c_in, g.h, g.w, g.c_out, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h,
-                    g.pad_w, g.dilation_h, g.dilation_w, g.groups);
+                    g.pad_w, g.dilation_h, g.dilation_w, g.groups, g.compute);
 }
 
 std::string what(const ConvGeometry& g) {
-  return fmt::format("convolution for this geometry ({}x{} kernel on {}x{})", g.kh, g.kw, g.h, g.w);
+  return fmt::format("{} convolution for this geometry ({}x{} kernel on {}x{})", name_of(g.compute),
+                     g.kh, g.kw, g.h, g.w);
 }
 
 const WeightPrimitives& weight_primitives(const ConvGeometry& g, bool has_bias) {
@@ -97,7 +107,7 @@ const WeightPrimitives& weight_primitives(const ConvGeometry& g, bool has_bias) 
         p.d = describe(g);
         p.forward = forward_desc(p.d, has_bias);
         p.backward_weights = dnnl::convolution_backward_weights::primitive_desc(
-            {kAlgo, p.d.src_any, p.d.weights_any, has_bias ? p.d.bias : dnnl::memory::desc(),
+            {kAlgo, p.d.src_any, p.d.weights_out, has_bias ? p.d.bias : dnnl::memory::desc(),
              p.d.dst_any, p.d.strides, p.d.dilates, p.d.pad_l, p.d.pad_r},
             dnnl_engine(), p.forward);
         p.forward_prim = dnnl::convolution_forward(p.forward);
@@ -114,7 +124,7 @@ const DataPrimitives& data_primitives(const ConvGeometry& g) {
         DataPrimitives p;
         p.d = describe(g);
         p.backward_data = dnnl::convolution_backward_data::primitive_desc(
-            {kAlgo, p.d.src_any, p.d.weights_any, p.d.dst_any, p.d.strides, p.d.dilates, p.d.pad_l,
+            {kAlgo, p.d.src_out, p.d.weights_any, p.d.dst_any, p.d.strides, p.d.dilates, p.d.pad_l,
              p.d.pad_r},
             dnnl_engine(), forward_desc(p.d, false));
         p.backward_data_prim = dnnl::convolution_backward_data(p.backward_data);
@@ -180,7 +190,7 @@ BlockPrimitives build_block(const ConvGeometry& g, const PoolGeometry& pg, bool 
   attr.set_post_ops(relu);
   const auto bias = has_bias ? p.d.bias : dnnl::memory::desc();
   p.conv = dnnl::convolution_forward::primitive_desc(
-      {dnnl::prop_kind::forward_training, kAlgo, p.d.src_any, p.d.weights_any, bias, p.d.dst_any,
+      {dnnl::prop_kind::forward_training, kAlgo, p.d.src_any, p.d.weights_any, bias, p.d.dst_out,
        p.d.strides, p.d.dilates, p.d.pad_l, p.d.pad_r},
       attr, engine);
   const dnnl::memory::desc activ = p.conv.dst_desc();  // the convolution's layout throughout

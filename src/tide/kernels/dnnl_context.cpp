@@ -1,4 +1,5 @@
 #include "tide/kernels/dnnl_context.hpp"
+#include "tide/kernels/cpu.hpp"
 
 #include <malloc.h>
 
@@ -76,6 +77,36 @@ void reorder_into(const dnnl::memory& from, const dnnl::memory& to) {
     }
   }
   r.execute(dnnl_stream(), const_cast<dnnl::memory&>(from), const_cast<dnnl::memory&>(to));
+}
+
+std::string cpu_isa_name() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "other";
+  }
+}
+
+bool bf16_native() {
+  // oneDNN's ISA values are bit sets, each holding the sets it extends.
+  const auto bits = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (bits & bf16) == bf16;
 }
 
 }  // namespace tide

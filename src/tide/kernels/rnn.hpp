@@ -5,10 +5,15 @@
 #include <cstdint>
 #include <memory>
 
+#include "tide/core/precision.hpp"
+
 namespace tide {
 
 struct RnnGeometry {
   int64_t batch = 1, steps = 1, input = 1, hidden = 1;
+  // bf16 (LSTM and vanilla RNN): the products read bf16 sequences, states and weights and
+  // accumulate f32; the LSTM's cell state and all gradients stay f32.
+  Precision compute = Precision::f32;
 };
 
 // What a forward pass leaves for its backward pass (oneDNN's workspace and prepared weights).

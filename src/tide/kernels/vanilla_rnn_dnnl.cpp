@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tide/core/options.hpp"
 #include "tide/kernels/rnn_dnnl.hpp"
 
 namespace tide {
@@ -27,22 +28,24 @@ VanillaPrimitives build(const RnnGeometry& g, bool relu) {
   auto& engine = dnnl_engine();
   using fwd_t = dnnl::vanilla_rnn_forward;
   using bwd_t = dnnl::vanilla_rnn_backward;
-  fwd_t::primitive_desc f(fwd_t::desc(dnnl::prop_kind::forward_training, act, dir, l.x, l.state,
-                                      l.w_ih_any, l.w_hh_any, l.bias, l.y, l.state),
+  fwd_t::primitive_desc f(fwd_t::desc(dnnl::prop_kind::forward_training, act, dir, l.x_in, l.h_in,
+                                      l.w_ih_any, l.w_hh_any, l.bias, l.y_in, l.h_in),
                           engine);
-  bwd_t::primitive_desc b(
-      bwd_t::desc(dnnl::prop_kind::backward, act, dir, l.x, l.state, l.w_ih_any, l.w_hh_any, l.bias,
-                  l.y, l.state, l.x, l.state, l.w_ih_any, l.w_hh_any, l.bias, l.y, l.state),
-      engine, f);
+  bwd_t::primitive_desc b(bwd_t::desc(dnnl::prop_kind::backward, act, dir, l.x_in, l.h_in,
+                                      l.w_ih_any, l.w_hh_any, l.bias, l.y_in, l.h_in, l.x, l.state,
+                                      l.w_ih_out, l.w_hh_out, l.bias, l.y, l.state),
+                          engine, f);
   return VanillaPrimitives(l, f, b);
 }
 
 const VanillaPrimitives& primitives(const RnnGeometry& g, bool relu) {
   return cached_primitives(
-      std::tuple(g.batch, g.steps, g.input, g.hidden, relu), [&] { return build(g, relu); },
+      std::tuple(g.batch, g.steps, g.input, g.hidden, relu, g.compute),
+      [&] { return build(g, relu); },
       [&] {
-        return fmt::format("{} RNN for batch {}, {} steps, input {}, hidden {}",
-                           relu ? "ReLU" : "tanh", g.batch, g.steps, g.input, g.hidden);
+        return fmt::format("{} {} RNN for batch {}, {} steps, input {}, hidden {}",
+                           name_of(g.compute), relu ? "ReLU" : "tanh", g.batch, g.steps, g.input,
+                           g.hidden);
       });
 }
 
@@ -51,14 +54,18 @@ template <class PrimitiveDesc>
 std::unordered_map<int, dnnl::memory> pass_args(const VanillaPrimitives& p, const PrimitiveDesc& pd,
                                                 const float* x, const float* h0, const float* w_ih,
                                                 const float* w_hh, const VanillaWorkspace& ws,
-                                                const float* y, const float* h_t) {
-  return {{DNNL_ARG_SRC_LAYER, user_memory(p.x, x)},
-          {DNNL_ARG_SRC_ITER, user_memory(p.state, h0)},
+                                                const float* y, const float* h_t,
+                                                RnnOutputs* outputs) {
+  auto out = [&](const dnnl::memory::desc& user, const float* q, const dnnl::memory::desc& in) {
+    return outputs ? outputs->add(user, const_cast<float*>(q), in) : read_as(user, q, in);
+  };
+  return {{DNNL_ARG_SRC_LAYER, read_as(p.x, x, p.x_in)},
+          {DNNL_ARG_SRC_ITER, read_as(p.state, h0, p.h_in)},
           {DNNL_ARG_WEIGHTS_LAYER, reorder_to(user_memory(p.w_ih, w_ih), pd.weights_layer_desc())},
           {DNNL_ARG_WEIGHTS_ITER, reorder_to(user_memory(p.w_hh, w_hh), pd.weights_iter_desc())},
           {DNNL_ARG_BIAS, user_memory(p.bias, ws.bias.data())},
-          {DNNL_ARG_DST_LAYER, user_memory(p.y, y)},
-          {DNNL_ARG_DST_ITER, user_memory(p.state, h_t)},
+          {DNNL_ARG_DST_LAYER, out(p.y, y, p.y_in)},
+          {DNNL_ARG_DST_ITER, out(p.state, h_t, p.h_in)},
           {DNNL_ARG_WORKSPACE, ws.memory}};
 }
 
@@ -74,7 +81,10 @@ std::shared_ptr<RnnWorkspace> vanilla_rnn_forward(float* y, float* h_t, const fl
   for (int64_t j = 0; j < g.hidden; ++j) bias[j] = b_ih[j] + b_hh[j];
   auto ws = std::make_shared<VanillaWorkspace>(
       dnnl::memory(p.forward.workspace_desc(), dnnl_engine()), std::move(bias));
-  p.forward_prim.execute(dnnl_stream(), pass_args(p, p.forward, x, h0, w_ih, w_hh, *ws, y, h_t));
+  RnnOutputs outputs;
+  p.forward_prim.execute(dnnl_stream(),
+                         pass_args(p, p.forward, x, h0, w_ih, w_hh, *ws, y, h_t, &outputs));
+  outputs.finish();
   dnnl_stream().wait();
   return ws;
 }
@@ -86,8 +96,8 @@ void vanilla_rnn_backward(float* dx, float* dh0, float* dw_ih, float* dw_hh, flo
                           const RnnGeometry& g) {
   const VanillaPrimitives& p = primitives(g, relu);
   const auto& pd = p.backward;
-  auto args =
-      pass_args(p, pd, x, h0, w_ih, w_hh, static_cast<const VanillaWorkspace&>(workspace), y, h_t);
+  auto args = pass_args(p, pd, x, h0, w_ih, w_hh, static_cast<const VanillaWorkspace&>(workspace),
+                        y, h_t, nullptr);
   args.insert({{DNNL_ARG_DIFF_DST_LAYER, user_memory(p.y, dy)},
                {DNNL_ARG_DIFF_DST_ITER, user_memory(p.state, dh_t)},
                {DNNL_ARG_DIFF_SRC_LAYER, user_memory(p.x, dx)},
