@@ -128,8 +128,15 @@ TEST_F(Predict, PredictionsOfTheTestSplitAgreeWithEvaluateAndItsConfusionMatrix)
   ASSERT_EQ(one.status, 0) << one.out;
   const auto first = csv_rows(one.out);
   ASSERT_EQ(first.size(), 2u) << one.out;
-  EXPECT_EQ(std::vector<std::string>(first[1].begin() + 1, first[1].end()),
-            std::vector<std::string>(rows[1].begin() + 1, rows[1].end()));
+  ASSERT_EQ(first[1].size(), rows[1].size()) << one.out;
+  // The same class and label; the probabilities to f32 rounding, not digit for digit: on
+  // AVX2 oneDNN convolves a batch of one with another kernel than the batches of the
+  // whole split (3.61368e-05 against 3.61369e-05 on an AMD EPYC).
+  EXPECT_EQ(first[1][1], rows[1][1]);
+  EXPECT_EQ(first[1][2], rows[1][2]);
+  for (size_t c = 3; c < rows[1].size(); ++c)
+    EXPECT_NEAR(std::stod(first[1][c]), std::stod(rows[1][c]), 3e-5 * std::stod(rows[1][c]) + 1e-9)
+        << "column " << c;
 
   // PyTorch's own convolutions (oneDNN off), given the run's weights, agree.
   const auto torch = testing::run_command("/usr/bin/python3 " + std::string(TIDE_SOURCE_DIR) +
@@ -151,8 +158,9 @@ TEST_F(Predict, BadInputIsOneClearLine) {
   std::ofstream(*dir_ / "notes.txt") << "hello\n";
   expect_error("predict" + model + (*dir_ / "notes.txt").string(),
                "notes.txt: not an input tide predict reads");
-  expect_error("predict --model " + dir_->string() + " x.png",
-               "not a run directory of tide train (it needs model.toml or model.onnx, and model.json)");
+  expect_error(
+      "predict --model " + dir_->string() + " x.png",
+      "not a run directory of tide train (it needs model.toml or model.onnx, and model.json)");
   testing::write_bytes((*dir_ / "vector.idx").string(), testing::idx_bytes({5}, {1, 2, 3, 4, 5}));
   expect_error("predict" + model + (*dir_ / "vector.idx").string(),
                "IDX images are (N, H, W) or (N, C, H, W) bytes; this file has 1 dimensions");

@@ -1,8 +1,11 @@
-// Collectives, teams and the stall watchdog on real ranks: ctest runs this under mpirun with
-// 1, 2 and 3 ranks. Every test makes the same collectives on every rank, so a failure on one
-// rank cannot leave another waiting.
+// Collectives (the bf16 allreduce of gradient compression too), teams and the stall
+// watchdog on real ranks: ctest runs this under mpirun with 1, 2 and 3 ranks. Every test
+// makes the same collectives on every rank, so a failure on one rank cannot leave another
+// waiting.
 #include <chrono>
+#include <cmath>
 #include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -52,6 +55,49 @@ TEST(Communicator, AllreduceSumsEverySizeAndType) {
   check_allreduce<float>(DType::f32);
   check_allreduce<double>(DType::f64);
   check_allreduce<int64_t>(DType::i64);
+}
+
+// bf16 rounding to nearest, ties to even, by arithmetic rather than by bits: bf16 keeps 8
+// significant bits, so x is rounded to a multiple of 2^(e - 8) where x = m 2^e, |m| in [0.5, 1).
+float bf16_rounding(float x) {
+  if (x == 0) return x;
+  int e = 0;
+  std::frexp(x, &e);
+  const double ulp = std::ldexp(1.0, e - 8);
+  return static_cast<float>(std::nearbyint(static_cast<double>(x) / ulp) * ulp);
+}
+
+// Element i of rank r: most not representable in bf16, every seventh a tie (1 + 2^-8 times
+// r + 1 lies halfway between two bf16 values), signs mixed.
+float bf16_input(int r, int64_t i) {
+  if (i % 7 == 0) return static_cast<float>((r + 1) * (1 + std::ldexp(1.0, -8)));
+  const float sign = i % 2 ? -1.0f : 1.0f;
+  return sign * (static_cast<float>(r + 1) * 0.3137f + 0.001f * static_cast<float>(i % 101));
+}
+
+// Every rank ends with the f32 sum, in rank order, of the bf16 roundings of every rank's
+// values, rounded to bf16: bit for bit, at every size (7 M elements: several slices a rank).
+TEST(Communicator, Bf16AllreduceIsTheRoundedSumOfRoundedValues) {
+  const int W = world().size(), r = world().rank();
+  for (int64_t n : kSizes) {
+    std::vector<float> data(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) data[static_cast<size_t>(i)] = bf16_input(r, i);
+    world().allreduce_bf16(data.data(), n, "bf16 test");
+    int64_t bad = 0, far = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      float sum = 0, exact = 0, magnitude = 0;
+      for (int q = 0; q < W; ++q) {
+        sum += bf16_rounding(bf16_input(q, i));
+        exact += bf16_input(q, i);
+        magnitude += std::abs(bf16_input(q, i));
+      }
+      const float got = data[static_cast<size_t>(i)];
+      bad += got != bf16_rounding(sum);
+      far += std::abs(got - exact) > std::ldexp(1.0f, -7) * magnitude;
+    }
+    EXPECT_EQ(bad, 0) << "bf16 allreduce of " << n << " on " << W << " ranks";
+    EXPECT_EQ(far, 0) << "further from the f32 sum than two bf16 roundings";
+  }
 }
 
 TEST(Communicator, AllreduceMaxAndMin) {

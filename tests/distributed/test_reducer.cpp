@@ -1,6 +1,8 @@
 // The Reducer on real ranks (ctest runs this under mpirun with 1, 2 and 3 ranks): after
 // backward and finish(), every gradient is the sum over the ranks (the mean when backward
 // is seeded with 1 / ranks), in buckets laid out the same way on every rank.
+#include <cmath>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -46,7 +48,10 @@ void backward(const Variable& loss, double seed) {
   loss.backward(Tensor::full(loss.shape(), seed));
 }
 
-void expect_gradient(const Variable& p, size_t k, double scale, const std::vector<double>& weight) {
+// `tolerance`: relative; 1e-5 for f32 sums, 2^-7 for gradients sent as bf16 (two roundings
+// to 8 significant bits: each rank's value, and the sum).
+void expect_gradient(const Variable& p, size_t k, double scale, const std::vector<double>& weight,
+                     double tolerance = 1e-5) {
   const int W = world().size();
   const std::vector<double> g = p.grad().to_vector();
   ASSERT_EQ(static_cast<int64_t>(g.size()), p.numel());
@@ -55,7 +60,7 @@ void expect_gradient(const Variable& p, size_t k, double scale, const std::vecto
     double expected = 0;
     for (int q = 0; q < W; ++q) expected += weight[k] * coefficient(q, k, i);
     expected *= scale;
-    bad += std::abs(g[static_cast<size_t>(i)] - expected) > 1e-5 * std::abs(expected) + 1e-6;
+    bad += std::abs(g[static_cast<size_t>(i)] - expected) > tolerance * std::abs(expected) + 1e-6;
   }
   EXPECT_EQ(bad, 0) << "parameter " << k << " (" << p.numel() << " elements)";
 }
@@ -81,6 +86,25 @@ TEST(Reducer, AveragesGradientsOverTheRanks) {
       for (size_t k = 0; k < params.size(); ++k)
         expect_gradient(params[k], k, 1.0 / W, std::vector<double>(6, 1.0));
     }
+  }
+}
+
+TEST(Reducer, Bf16CompressionAveragesToBf16Accuracy) {
+  const int W = world().size(), r = world().rank();
+  std::vector<Variable> params = make_parameters();
+  for (const bool overlap : {true, false}) {
+    Reducer reducer(params, world(),
+                    ReducerOptions{.bucket_bytes = 400'000,
+                                   .first_bucket_bytes = 64,
+                                   .overlap = overlap,
+                                   .compression = GradCompression::bf16});
+    EXPECT_EQ(reducer.compression(), GradCompression::bf16);
+    for (Variable& p : params) p.zero_grad();
+    reducer.prepare(0);
+    backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 1.0 / W);
+    reducer.finish();
+    for (size_t k = 0; k < params.size(); ++k)
+      expect_gradient(params[k], k, 1.0 / W, std::vector<double>(6, 1.0), std::ldexp(1.0, -7));
   }
 }
 
@@ -197,6 +221,11 @@ TEST(Reducer, RejectsMisuse) {
   EXPECT_THAT(testing::error_of(
                   [&] { Reducer(std::vector<Variable>{Variable(Tensor::zeros({2}))}, world()); }),
               ::testing::HasSubstr("not a leaf that requires a gradient"));
+  EXPECT_THAT(testing::error_of([&] {
+                Reducer(std::vector<Variable>{Variable(Tensor::zeros({2}, DType::f64), true)},
+                        world(), ReducerOptions{.compression = GradCompression::bf16});
+              }),
+              ::testing::HasSubstr("bf16 gradient compression needs f32 parameters, got f64"));
 }
 
 }  // namespace

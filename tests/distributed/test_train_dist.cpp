@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using Result = testing::CommandResult;
 
@@ -158,6 +159,32 @@ TEST(DataParallel, ExperimentConfigurationsRunAsTeams) {
   };
   EXPECT_EQ(curves(solo), curves(teams));
   EXPECT_THAT(curves(teams), HasSubstr("\nbatch-64,64,"));
+}
+
+// One epoch of Fashion-MNIST on 2 ranks with gradients sent as bf16 ends within half a
+// point of the same job sending f32, and not in the same place (the rounding happened).
+TEST(DataParallel, Bf16GradientsOnTwoRanksEndWithinHalfAPointOfF32) {
+  auto epoch = [](const std::string& dir, const std::string& extra) {
+    const Result r = shell(
+        fmt::format("{} -np 2 {} train --model mlp --epochs 1 --batch-size 64 --threads 1 --seed 3 "
+                    "--log-every 200 --run-dir {} {}",
+                    kMpirun, kTide, dir, extra));
+    EXPECT_EQ(r.status, 0) << r.out;
+    std::ifstream in(dir + "/summary.json");
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    const size_t at = text.find("\"test_accuracy\": ");
+    EXPECT_NE(at, std::string::npos) << text;
+    return std::pair{r.out, at == std::string::npos ? 0.0 : std::stod(text.substr(at + 17))};
+  };
+  const std::string f32 = run_dir("grads_f32"), bf16 = run_dir("grads_bf16");
+  const auto [out_f32, accuracy_f32] = epoch(f32, "");
+  const auto [out_bf16, accuracy_bf16] = epoch(bf16, "--grad-compression bf16");
+  EXPECT_THAT(out_bf16, HasSubstr(", sent as bf16"));
+  EXPECT_THAT(out_f32, Not(HasSubstr("sent as bf16")));
+  EXPECT_NEAR(accuracy_bf16, accuracy_f32, 0.005);
+  EXPECT_GT(max_relative_difference(f32, bf16), 1e-4) << "bf16 gradients changed nothing";
+  RecordProperty("f32_accuracy", fmt::format("{:.4f}", accuracy_f32));
+  RecordProperty("bf16_accuracy", fmt::format("{:.4f}", accuracy_bf16));
 }
 
 TEST(DataParallel, ARankWithAnotherModelIsAnErrorNotAHang) {

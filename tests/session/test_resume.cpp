@@ -1,8 +1,9 @@
 // Exact resume as a user meets it: `tide train` stopped by SIGTERM, or a 2-rank job killed
-// with SIGKILL at a random step, then run again with the same command, ends with a final
-// checkpoint identical byte for byte to that of a run never stopped; a corrupt newest
-// checkpoint is reported by name and the one before it is used; resuming from an older one
-// starts a timeline that rotation and `--resume auto` follow.
+// with SIGKILL at a random step (in f32, and in bf16 with bf16 gradients), then run again
+// with the same command, ends with a final checkpoint identical byte for byte to that of a
+// run never stopped; a corrupt newest checkpoint is reported by name and the one before it
+// is used; resuming from an older one starts a timeline that rotation and `--resume auto`
+// follow.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -37,11 +38,11 @@ std::string read_bytes(const std::string& path) {
   return s.str();
 }
 
-std::string train(const std::string& dir, int64_t steps) {
+std::string train(const std::string& dir, int64_t steps, const std::string& extra = "") {
   return fmt::format(
       "{} train --model mlp --max-steps {} --log-every 10 --threads 1 --seed 4 "
-      "--lr 0.02 --checkpoint-every-steps 20 --run-dir {}",
-      kTide, steps, dir);
+      "--lr 0.02 --checkpoint-every-steps 20 --run-dir {} {}",
+      kTide, steps, dir, extra);
 }
 
 std::string final_tensors(const std::string& dir, int64_t steps) {
@@ -71,10 +72,11 @@ TEST(Resume, SigtermWritesACheckpointAndTheSameCommandFinishesIdentically) {
       << "the final tensors differ";
 }
 
-TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
-  const std::string whole = fresh_dir("kill_whole"), cut = fresh_dir("kill_cut");
-  auto with_dir = [](const std::string& dir) {
-    return fmt::format("{} -np 2 {}", kMpirun, train(dir, 160));
+// `extra`: more flags of both runs.
+void expect_kill_and_resume_identical(const std::string& name, const std::string& extra) {
+  const std::string whole = fresh_dir(name + "_whole"), cut = fresh_dir(name + "_cut");
+  auto with_dir = [&extra](const std::string& dir) {
+    return fmt::format("{} -np 2 {}", kMpirun, train(dir, 160, extra));
   };
   ASSERT_EQ(testing::run_command(with_dir(whole)).status, 0);
   // SIGKILL the whole job (mpirun and both ranks, one process group) a random while after
@@ -92,6 +94,16 @@ TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
   EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
   EXPECT_TRUE(read_bytes(final_tensors(cut, 160)) == read_bytes(final_tensors(whole, 160)))
       << "the final tensors differ; killed " << delay_ms << " ms after the checkpoint of step 20";
+}
+
+TEST(Resume, TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
+  expect_kill_and_resume_identical("kill", "");
+}
+
+// bf16 changes the products, not the state: the f32 parameters and optimizer state that a
+// checkpoint holds are all a bf16 run has, on the wire too.
+TEST(Resume, Bf16TwoRanksKilledAtARandomStepResumeToIdenticalBytes) {
+  expect_kill_and_resume_identical("kill_bf16", "--precision bf16 --grad-compression bf16");
 }
 
 TEST(Resume, AFailedCheckpointWriteSaysSoAndLeavesThePreviousIntact) {

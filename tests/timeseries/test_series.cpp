@@ -3,6 +3,7 @@
 // ingest, train the autoencoder on 2 ranks, cluster on 2 ranks and recover the hidden
 // classes; a server restart in the middle of training changes nothing
 // in the trained model; bad input gives one clear line.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -89,6 +90,28 @@ TEST_F(Series, FourClassesOnTwoRanksClusterByShape) {
   // The database and the CSV agree on series 5's cluster.
   const std::string row5 = server_->psql("SELECT cluster FROM series_clusters WHERE series_id = 5");
   EXPECT_THAT(csv, HasSubstr("\n5," + row5.substr(0, row5.size() - 1) + ","));
+}
+
+// The autoencoder in bf16 (its LSTM and linear products, and the gradients on the wire)
+// trains to within 5 % of the f32 run's loss.
+TEST_F(Series, Bf16TrainsToWithinFivePercentOfTheF32Loss) {
+  auto train_loss = [](const std::string& run, const std::string& extra) {
+    const auto t = run_command(train(run, extra));
+    EXPECT_EQ(t.status, 0) << t.out;
+    const std::string summary = read_file((dir_ / run / "summary.json").string());
+    const size_t at = summary.find("\"train_loss\": ");
+    EXPECT_NE(at, std::string::npos) << summary;
+    return std::pair{t.out, at == std::string::npos ? 0.0 : std::stod(summary.substr(at + 14))};
+  };
+  const auto [out_bf16, bf16] = train_loss("loss_bf16", "--precision bf16 --grad-compression bf16");
+  if (out_bf16.find("no native bf16 products") != std::string::npos)
+    GTEST_SKIP() << "this processor has no native bf16";
+  const auto [out_f32, f32] = train_loss("loss_f32", "");
+  EXPECT_THAT(out_bf16, HasSubstr("bf16 products, f32 weights"));
+  EXPECT_GT(f32, 0);
+  EXPECT_LT(std::abs(bf16 - f32), 0.05 * f32) << "bf16 " << bf16 << ", f32 " << f32;
+  RecordProperty("f32_train_loss", fmt::format("{:.5f}", f32));
+  RecordProperty("bf16_train_loss", fmt::format("{:.5f}", bf16));
 }
 
 TEST_F(Series, ServerRestartDuringTrainingChangesNothing) {

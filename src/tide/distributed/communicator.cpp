@@ -166,6 +166,58 @@ void Communicator::allreduce(double* data, int64_t n, ReduceOp op, const std::st
   allreduce_raw(data, n, op, what);
 }
 
+namespace {
+
+// f32 to bf16, rounded to nearest even; a NaN stays a (quiet) NaN.
+uint16_t to_bf16(float x) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &x, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float from_bf16(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float x = 0;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+// Elements per all-to-all and allgather round: each rank's slice stays far below INT_MAX.
+constexpr int64_t kBf16Round = int64_t{1} << 26;
+
+}  // namespace
+
+void Communicator::allreduce_bf16(float* data, int64_t n, const std::string& what) const {
+  if (!handle_ || n == 0) return;
+  Waiting wait(*watch_, what);
+  const auto ranks = static_cast<int64_t>(size_);
+  std::vector<uint16_t> mine, theirs;
+  std::vector<float> sum;
+  for (int64_t begin = 0; begin < n; begin += kBf16Round) {
+    const int64_t count = std::min(kBf16Round, n - begin);
+    const int64_t slice = (count + ranks - 1) / ranks;  // the last slices are padded with 0
+    mine.assign(static_cast<size_t>(slice * ranks), 0);
+    theirs.resize(mine.size());
+    for (int64_t i = 0; i < count; ++i) mine[static_cast<size_t>(i)] = to_bf16(data[begin + i]);
+    TIDE_MPI(MPI_Alltoall(mine.data(), static_cast<int>(slice), MPI_UINT16_T, theirs.data(),
+                          static_cast<int>(slice), MPI_UINT16_T, handle_->comm),
+             what);
+    // theirs holds slice `rank_` of every rank, rank by rank: summed in rank order.
+    sum.assign(static_cast<size_t>(slice), 0.0f);
+    for (int64_t r = 0; r < ranks; ++r)
+      for (int64_t i = 0; i < slice; ++i)
+        sum[static_cast<size_t>(i)] += from_bf16(theirs[static_cast<size_t>(r * slice + i)]);
+    for (int64_t i = 0; i < slice; ++i)
+      theirs[static_cast<size_t>(i)] = to_bf16(sum[static_cast<size_t>(i)]);
+    TIDE_MPI(MPI_Allgather(theirs.data(), static_cast<int>(slice), MPI_UINT16_T, mine.data(),
+                           static_cast<int>(slice), MPI_UINT16_T, handle_->comm),
+             what);
+    for (int64_t i = 0; i < count; ++i) data[begin + i] = from_bf16(mine[static_cast<size_t>(i)]);
+  }
+}
+
 void Communicator::allreduce(Tensor& t, ReduceOp op, const std::string& what) const {
   switch (t.dtype()) {
     case DType::f32:

@@ -66,6 +66,11 @@ class Communicator {
                  const std::string& what = "allreduce") const;
   void allreduce(float* data, int64_t n, ReduceOp op, const std::string& what) const;
   void allreduce(double* data, int64_t n, ReduceOp op, const std::string& what) const;
+  // The sum over the ranks with half the bytes on the wire (gradient compression): each rank
+  // rounds its values to bf16; rank r sums slice r of every rank's values in f32 (an
+  // all-to-all), rounds that sum to bf16 and every rank gathers all slices (an allgather).
+  // Every rank ends with the same values: the f32 sum of the bf16 roundings, rounded to bf16.
+  void allreduce_bf16(float* data, int64_t n, const std::string& what) const;
   // Root's tensor (shape and dtype already equal on every rank) copied to every rank.
   void broadcast(Tensor& t, int root = 0, const std::string& what = "broadcast") const;
   // Every rank's tensor (same shape on each), stacked along a new first dimension.

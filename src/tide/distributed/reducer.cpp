@@ -13,7 +13,10 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 Reducer::Reducer(std::vector<Variable> parameters, Communicator comm, ReducerOptions options)
-    : parameters_(std::move(parameters)), comm_(std::move(comm)), overlap_(options.overlap) {
+    : parameters_(std::move(parameters)),
+      comm_(std::move(comm)),
+      overlap_(options.overlap),
+      compression_(options.compression) {
   TIDE_CHECK(options.bucket_bytes > 0 && options.first_bucket_bytes > 0,
              "reducer: bucket sizes must be positive, got {} and {} bytes", options.bucket_bytes,
              options.first_bucket_bytes);
@@ -21,6 +24,8 @@ Reducer::Reducer(std::vector<Variable> parameters, Communicator comm, ReducerOpt
   if (n > 0) dtype_ = parameters_[0].dtype();
   TIDE_CHECK(dtype_ == DType::f32 || dtype_ == DType::f64,
              "reducer: parameters must be f32 or f64, got {}", dtype_name(dtype_));
+  TIDE_CHECK(compression_ == GradCompression::none || dtype_ == DType::f32,
+             "reducer: bf16 gradient compression needs f32 parameters, got {}", dtype_name(dtype_));
   bucket_of_.assign(static_cast<size_t>(n), 0);
   offset_.assign(static_cast<size_t>(n), 0);
   param_done_.assign(static_cast<size_t>(n), false);
@@ -115,7 +120,10 @@ void Reducer::reduce_bucket(int b) {
       fmt::format("the gradient allreduce of step {}, bucket {} of {} ({:.1f} MB)", step_ + 1,
                   b + 1, buckets_.size(), static_cast<double>(buffer.nbytes()) / 1e6);
   const auto start = Clock::now();
-  comm_.allreduce(buffer, ReduceOp::sum, what);
+  if (compression_ == GradCompression::bf16)
+    comm_.allreduce_bf16(buffer.data<float>(), buffer.numel(), what + " in bf16");
+  else
+    comm_.allreduce(buffer, ReduceOp::sum, what);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::lock_guard lock(mutex_);
   allreduce_s_ += seconds;

@@ -17,10 +17,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -29,12 +31,20 @@
 
 namespace tide {
 
+// What goes on the wire when gradients are summed: f32 as they are, or bf16 (half the bytes,
+// summed in f32; Communicator::allreduce_bf16), as Horovod's fp16 compression.
+enum class GradCompression : uint8_t { none, bf16 };
+constexpr std::array<std::string_view, 2> choice_names(GradCompression) {
+  return {"none", "bf16"};
+}
+
 struct ReducerOptions {
   int64_t bucket_bytes = 25 << 20;       // about 25 MB, as PyTorch's DDP
   int64_t first_bucket_bytes = 1 << 20;  // the first bucket is small, so it starts early
   // Reduce buckets during backward on the Reducer's thread; false: all in finish(), on the
   // calling thread, after backward (and no small first bucket).
   bool overlap = true;
+  GradCompression compression = GradCompression::none;  // bf16: f32 parameters only
 };
 
 // One bucket: the parameters in it (indices into the parameter list, in the order they sit
@@ -72,6 +82,7 @@ class Reducer {
   void finish();
 
   const std::vector<BucketLayout>& layout() const { return layout_; }
+  GradCompression compression() const { return compression_; }
   const ReducerTimes& last_times() const { return times_; }
 
  private:
@@ -92,6 +103,7 @@ class Reducer {
   std::vector<bool> param_done_;  // by parameter, this reduction
   DType dtype_ = DType::f32;
   bool overlap_ = true;
+  GradCompression compression_ = GradCompression::none;
 
   std::mutex mutex_;
   std::condition_variable changed_;

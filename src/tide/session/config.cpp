@@ -144,6 +144,9 @@ std::vector<Option> run_options(TrainConfig& c) {
       option("log_every", "log-every", c.log_every, "Steps between metrics rows", above(0)),
       // Each batch ahead is held in memory.
       option("prefetch", "prefetch", c.prefetch, "Batches prepared ahead", closed(0, 1024)),
+      option("precision", "precision", c.precision,
+             "f32, or bf16: matrix products, convolutions and recurrences in bf16 with f32 "
+             "accumulation and f32 weights (f32 where the processor has no native bf16)"),
       option("stall_timeout", "stall-timeout", c.stall_timeout,
              "Seconds a rank may wait in one collective before it reports what it waits on",
              above(0)),
@@ -155,6 +158,8 @@ std::vector<Option> run_options(TrainConfig& c) {
       option("overlap", "overlap", c.overlap,
              "Average gradients while backward runs (auto: on unless compute threads take every "
              "core)"),
+      option("grad_compression", "grad-compression", c.grad_compression,
+             "Gradients on the wire: none (f32), or bf16 (half the bytes, summed in f32)"),
       option("checkpoint_every_secs", "checkpoint-every-secs", c.checkpoint_every_secs,
              "Write a checkpoint every this many seconds", at_least(0).zero_means("not by time")),
       option("checkpoint_every_steps", "checkpoint-every-steps", c.checkpoint_every_steps,

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "tide/core/options.hpp"
+#include "tide/core/precision.hpp"
 #include "tide/data/augment.hpp"
+#include "tide/distributed/reducer.hpp"
 #include "tide/optim/factory.hpp"
 #include "tide/optim/schedule.hpp"
 
@@ -102,6 +104,9 @@ struct TrainConfig {
   std::string run_dir;      // empty: runs/<model>-<dataset>-<time>
   int64_t log_every = 100;  // steps between rows of metrics.csv
   int prefetch = 2;         // batches prepared ahead by the loader thread
+  // bf16: the products of autograd/autocast.cpp's table compute in bf16 (parameters,
+  // optimizer state and checkpoints stay f32); f32 where the processor lacks native bf16.
+  Precision precision = Precision::f32;
 
   // Data parallelism (under mpirun; see docs/ARCHITECTURE.md). batch_size is per rank; the
   // global batch of one step is batch_size * ranks * accumulate.
@@ -115,6 +120,7 @@ struct TrainConfig {
   double bucket_mb = 25;       // gradient bucket size of the Reducer
   double first_bucket_mb = 1;  // its first, small bucket
   Overlap overlap = Overlap::automatic;
+  GradCompression grad_compression = GradCompression::none;  // what the Reducer sends
 
   // The monitored session: checkpoints in <run-dir>/checkpoints, resume, guards.
   double checkpoint_every_secs = 600;  // 0: not by time

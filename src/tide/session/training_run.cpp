@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "tide/autograd/autocast.hpp"
 #include "tide/core/hash.hpp"
 #include "tide/core/log.hpp"
 #include "tide/distributed/data_parallel.hpp"
@@ -80,7 +81,8 @@ ReducerOptions reducer_options(const TrainConfig& c) {
   return ReducerOptions{
       .bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
       .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-      .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core)};
+      .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core),
+      .compression = c.grad_compression};
 }
 
 }  // namespace
@@ -229,19 +231,21 @@ void start_files(const RunParts& p, const RunSpec& spec) {
   log_info("{}", p.task.describe(p.total));
   log_info(
       "global batch {} = {} per rank x {} rank{} x {} micro-batch{}; lr {}{}; {} thread{} "
-      "per rank",
+      "per rank; {}",
       p.global_batch, c.batch_size, ranks, ranks > 1 ? "s" : "", c.accumulate,
       c.accumulate > 1 ? "es" : "", p.lr,
       c.lr_scaling == LrScaling::none
           ? ""
           : fmt::format(" ({} scaling of {})", name_of(c.lr_scaling), c.lr),
-      num_threads(), num_threads() > 1 ? "s" : "");
+      num_threads(), num_threads() > 1 ? "s" : "",
+      runnable_precision(c.precision) == Precision::bf16 ? "bf16 products, f32 weights" : "f32");
   if (const Reducer* reducer = p.parallel->reducer())
-    log_info("gradients averaged in {} bucket{}, {}", reducer->layout().size(),
+    log_info("gradients averaged in {} bucket{}, {}{}", reducer->layout().size(),
              reducer->layout().size() > 1 ? "s" : "",
              p.parallel->overlaps()
                  ? "during backward"
-                 : "after backward (--overlap off, or auto with no core to spare)");
+                 : "after backward (--overlap off, or auto with no core to spare)",
+             reducer->compression() == GradCompression::bf16 ? ", sent as bf16" : "");
   if (!p.start.from.empty())
     log_info("resuming from {}: step {}, epoch {}, batch {} of the epoch", p.start.from,
              p.start.state.step, p.start.state.epoch + 1, p.start.state.batch);
@@ -390,6 +394,11 @@ RunResult TrainingRun::train(TrainingTask& task, const RunSpec& spec) {
                   [&task](int64_t epoch, int64_t first) { task.start_epoch(epoch, first); });
   add_standard_hooks(session, p, spec);
   task.add_hooks(session);
+  std::string why;
+  const Precision precision = runnable_precision(config_.precision, &why);
+  if (p.writer && !why.empty()) log_warn("{}", why);
+  // Forward, backward and the evaluation hooks run on this thread, all inside the scope.
+  const Autocast autocast(precision);
   const auto started = Clock::now();
   session.run([&p](Session& s) { return compute_step(p, s.state().step); },
               [&p](Session& s, StepResult& r) { apply_step(p, s.state().step, r); });
