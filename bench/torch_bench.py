@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The PyTorch side of bench/run: times one training step (forward, backward, SGD with
 momentum 0.9, lr 0.01) of a reference workload from BENCH.md and prints one JSON line:
-  {"workload": "mlp-64", "median_ms": 3.4, "steps": 30, "threads": 1, "blas": "/usr/lib/..."}
+  {"workload": "mlp-64", "median_ms": 3.4, "steps": 30, "threads": 1, "precision": "f32", ...}
+With --precision bf16 the forward pass and the loss run under CPU autocast to bfloat16;
+backward and the optimizer step stay outside it, and the weights stay float32.
 With --ranks N > 1 it starts N processes on this machine that train the workload with
 DistributedDataParallel over gloo (loopback), each with the workload's batch and --threads,
 and reports rank 0's median step: weak scaling against --ranks 1.
@@ -95,7 +97,8 @@ WORKLOADS = {
 }
 
 
-def median_step_ms(w: Workload, warmup: int, steps: int, ddp: bool = False) -> float:
+def median_step_ms(w: Workload, warmup: int, steps: int, ddp: bool = False,
+                   precision: str = "f32") -> float:
     torch.manual_seed(0)
     model = w.model()
     model.train()
@@ -104,11 +107,16 @@ def median_step_ms(w: Workload, warmup: int, steps: int, ddp: bool = False) -> f
     loss_fn = w.loss()
     x, y = w.data()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    # bf16: autocast covers forward and loss only, as PyTorch recommends; the parameters
+    # (master weights) and their gradients stay float32.
+    bf16 = precision == "bf16"
     times = []
     for _ in range(warmup + steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(model(x), y)
+        loss.backward()
         opt.step()
         times.append(time.perf_counter() - t0)
     return statistics.median(times[warmup:]) * 1e3
@@ -127,7 +135,8 @@ def ddp_worker(rank: int, ranks: int, port: int, a, results) -> None:
     torch.set_num_threads(a.threads)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=ranks)
-    ms = median_step_ms(WORKLOADS[a.workload], a.warmup, a.steps, ddp=True)
+    ms = median_step_ms(WORKLOADS[a.workload], a.warmup, a.steps, ddp=True,
+                        precision=a.precision)
     if rank == 0:
         results.put(ms)
     dist.destroy_process_group()
@@ -153,6 +162,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ranks", type=int, default=1,
                    help="processes training with DistributedDataParallel (gloo)")
+    p.add_argument("--precision", choices=("f32", "bf16"), default="f32",
+                   help="bf16: forward and loss under CPU autocast to bfloat16")
     a = p.parse_args()
     if a.steps < 1 or a.warmup < 0 or a.threads < 1 or a.ranks < 1:
         p.error("need --steps >= 1, --warmup >= 0, --threads >= 1, --ranks >= 1")
@@ -160,10 +171,10 @@ def main():
     if a.ranks > 1:
         ms = ddp_median_step_ms(a)
     else:
-        ms = median_step_ms(WORKLOADS[a.workload], a.warmup, a.steps)
+        ms = median_step_ms(WORKLOADS[a.workload], a.warmup, a.steps, precision=a.precision)
     print(json.dumps({"workload": a.workload, "median_ms": round(ms, 4), "steps": a.steps,
                       "threads": torch.get_num_threads(), "ranks": a.ranks,
-                      "blas": blas_library()}))
+                      "precision": a.precision, "blas": blas_library()}))
 
 
 if __name__ == "__main__":

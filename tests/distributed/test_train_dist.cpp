@@ -170,8 +170,7 @@ TEST(DataParallel, Bf16GradientsOnTwoRanksEndWithinHalfAPointOfF32) {
                     "--log-every 200 --run-dir {} {}",
                     kMpirun, kTide, dir, extra));
     EXPECT_EQ(r.status, 0) << r.out;
-    std::ifstream in(dir + "/summary.json");
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    const std::string text = testing::read_bytes(dir + "/summary.json");
     const size_t at = text.find("\"test_accuracy\": ");
     EXPECT_NE(at, std::string::npos) << text;
     return std::pair{r.out, at == std::string::npos ? 0.0 : std::stod(text.substr(at + 17))};

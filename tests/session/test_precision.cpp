@@ -7,8 +7,6 @@
 // test_resume.cpp.
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -33,13 +31,6 @@ std::string fresh_dir(const std::string& name) {
   return d.string();
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 struct Outcome {
   double test_accuracy, train_loss;
 };
@@ -54,7 +45,7 @@ Outcome one_epoch(const std::string& model, const std::string& precision) {
       kTide, model, precision, dir));
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr(precision == "bf16" ? "bf16 products, f32 weights" : "; f32\n"));
-  const auto j = nlohmann::json::parse(read_bytes(dir + "/summary.json"));
+  const auto j = nlohmann::json::parse(testing::read_bytes(dir + "/summary.json"));
   return {j.at("test_accuracy").get<double>(), j.at("train_loss").get<double>()};
 }
 
@@ -101,7 +92,7 @@ TEST(Precision, WithoutNativeBf16OneLineAndTheF32Run) {
         "--threads 1 --seed 2 --precision {} --run-dir {}",
         kTide, precision, dir));
     EXPECT_EQ(r.status, 0) << r.out;
-    return std::pair{r.out, read_bytes(dir + "/model.safetensors")};
+    return std::pair{r.out, testing::read_bytes(dir + "/model.safetensors")};
   };
   const auto [out_bf16, model_bf16] = capped("bf16");
   const auto [out_f32, model_f32] = capped("f32");

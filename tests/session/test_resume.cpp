@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -29,13 +28,6 @@ std::string fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("tide_resume_" + name);
   fs::remove_all(d);
   return d.string();
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 std::string train(const std::string& dir, int64_t steps, const std::string& extra = "") {
@@ -68,7 +60,8 @@ TEST(Resume, SigtermWritesACheckpointAndTheSameCommandFinishesIdentically) {
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
   // Compared as a whole: gtest's diff of two unequal 3 MB strings would take minutes.
-  EXPECT_TRUE(read_bytes(final_tensors(cut, 400)) == read_bytes(final_tensors(whole, 400)))
+  EXPECT_TRUE(testing::read_bytes(final_tensors(cut, 400)) ==
+              testing::read_bytes(final_tensors(whole, 400)))
       << "the final tensors differ";
 }
 
@@ -92,7 +85,8 @@ void expect_kill_and_resume_identical(const std::string& name, const std::string
   const auto resumed = testing::run_command(with_dir(cut));
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
-  EXPECT_TRUE(read_bytes(final_tensors(cut, 160)) == read_bytes(final_tensors(whole, 160)))
+  EXPECT_TRUE(testing::read_bytes(final_tensors(cut, 160)) ==
+              testing::read_bytes(final_tensors(whole, 160)))
       << "the final tensors differ; killed " << delay_ms << " ms after the checkpoint of step 20";
 }
 
@@ -160,7 +154,7 @@ TEST(Resume, AnOlderCheckpointStartsATimelineThatAutoResumeFollows) {
                     kTide, steps, dir, extra));
   };
   ASSERT_EQ(run(6, "").status, 0);
-  const std::string original_6 = read_bytes(final_tensors(dir, 6));
+  const std::string original_6 = testing::read_bytes(final_tensors(dir, 6));
   std::ofstream(dir + "/checkpoints/step-99999999.json") << "garbage";
   const auto older =
       run(4, "--keep-checkpoints 1 --resume " + dir + "/checkpoints/step-00000002.json");
@@ -177,7 +171,8 @@ TEST(Resume, AnOlderCheckpointStartsATimelineThatAutoResumeFollows) {
   const auto resumed = run(6, "--keep-checkpoints 1");
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from " + dir + "/checkpoints/step-00000004.json"));
-  EXPECT_TRUE(read_bytes(final_tensors(dir, 6)) == original_6) << "the final tensors differ";
+  EXPECT_TRUE(testing::read_bytes(final_tensors(dir, 6)) == original_6)
+      << "the final tensors differ";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,12 @@ inline std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims,
     for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(d >> s));
   b.insert(b.end(), payload.begin(), payload.end());
   return b;
+}
+
+// The whole of the file at `path`, byte for byte; empty when it cannot be read.
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Writes `bytes` to `path` as they are.

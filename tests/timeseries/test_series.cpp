@@ -1,12 +1,12 @@
 // The time-series case study as a user runs it, against a PostgreSQL server started on
 // loopback: generate 4 classes (random phase, amplitude, trend and noise; one frequency),
 // ingest, train the autoencoder on 2 ranks, cluster on 2 ranks and recover the hidden
-// classes; a server restart in the middle of training changes nothing
-// in the trained model; bad input gives one clear line.
+// classes; in bf16 the autoencoder trains to within 5 % of the f32 loss; a server restart
+// in the middle of training changes nothing in the trained model; bad input gives one
+// clear line.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -25,13 +25,6 @@ using testing::run_command;
 
 const std::string kTide = std::string(TIDE_BINARY_DIR) + "/tide";
 const std::string kMpirun = std::string(TIDE_SOURCE_DIR) + "/scripts/mpirun-local";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class Series : public ::testing::Test {
  protected:
@@ -83,7 +76,7 @@ TEST_F(Series, FourClassesOnTwoRanksClusterByShape) {
   EXPECT_GE(std::stod(c.out.substr(at + 20)), 0.8) << c.out;
   EXPECT_THAT(c.out, HasSubstr("k-means: 800 series, k = 4"));
   EXPECT_THAT(c.out, HasSubstr("silhouette"));
-  const std::string csv = read_file((dir_ / "clusters" / "clusters.csv").string());
+  const std::string csv = testing::read_bytes((dir_ / "clusters" / "clusters.csv").string());
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 801);
   EXPECT_EQ(server_->psql("SELECT count(*), count(DISTINCT cluster) FROM series_clusters"),
             "800|4\n");
@@ -98,7 +91,7 @@ TEST_F(Series, Bf16TrainsToWithinFivePercentOfTheF32Loss) {
   auto train_loss = [](const std::string& run, const std::string& extra) {
     const auto t = run_command(train(run, extra));
     EXPECT_EQ(t.status, 0) << t.out;
-    const std::string summary = read_file((dir_ / run / "summary.json").string());
+    const std::string summary = testing::read_bytes((dir_ / run / "summary.json").string());
     const size_t at = summary.find("\"train_loss\": ");
     EXPECT_NE(at, std::string::npos) << summary;
     return std::pair{t.out, at == std::string::npos ? 0.0 : std::stod(summary.substr(at + 14))};
@@ -129,8 +122,8 @@ TEST_F(Series, ServerRestartDuringTrainingChangesNothing) {
   const auto r = run_command("timeout 300 bash " + cut + ".sh");
   EXPECT_THAT(r.out, HasSubstr("status 0"));
   EXPECT_THAT(r.out, HasSubstr("reconnected to table \"series\""));
-  EXPECT_TRUE(read_file(cut + "/model.safetensors") ==
-              read_file((dir_ / "calm" / "model.safetensors").string()))
+  EXPECT_TRUE(testing::read_bytes(cut + "/model.safetensors") ==
+              testing::read_bytes((dir_ / "calm" / "model.safetensors").string()))
       << "the restart changed which windows were trained on:\n"
       << run_command(fmt::format("diff {}/calm/metrics.csv {}/metrics.csv", dir_.string(), cut)).out
       << r.out;
@@ -142,7 +135,7 @@ TEST_F(Series, TimeToSolutionPerBatchSizeAndRankCount) {
       "--threads 1 --batch-sizes 32,64 --target-loss 0.1 --out {}/tts",
       kMpirun, kTide, server_->url(), dir_.string()));
   ASSERT_EQ(r.status, 0) << r.out;
-  const std::string csv = read_file((dir_ / "tts" / "time_to_solution.csv").string());
+  const std::string csv = testing::read_bytes((dir_ / "tts" / "time_to_solution.csv").string());
   std::istringstream lines(csv);
   std::string line;
   std::getline(lines, line);
