@@ -23,6 +23,14 @@ namespace {
 
 using bench::Workload;
 
+// The median as Python's statistics.median takes it (torch_bench.py, and libtorch_bench):
+// the mean of the two middle values of an even count.
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 double median_step_ms(Workload& w, int warmup, int steps) {
   Sgd opt(w.model->parameters(), SgdOptions{.lr = 0.01, .momentum = 0.9});
   std::vector<double> times;
@@ -35,8 +43,7 @@ double median_step_ms(Workload& w, int warmup, int steps) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (i >= warmup) times.push_back(ms);
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return median(times);
 }
 
 // The median time of one n x n x n product C = A B of Tide's gemm in `precision`: the
@@ -57,8 +64,7 @@ double median_gemm_ms(int64_t n, Precision precision, int warmup, int steps) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (i >= warmup) times.push_back(ms);
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return median(times);
 }
 
 }  // namespace

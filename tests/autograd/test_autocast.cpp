@@ -91,8 +91,14 @@ TEST_P(AutocastTest, MatchesTorchAutocast) {
   // The same op in f32 is measurably further from PyTorch's bf16 than bf16 rounding allows
   // of an f32 computation: it did not run in bf16.
   std::vector<Variable> f32_inputs;
-  for (const Variable& v : inputs) f32_inputs.emplace_back(v.value(), false);
-  EXPECT_GT(relative_error(c.fn(f32_inputs).value(), out.value()), 1e-4) << c.name;
+  for (const Variable& v : inputs) f32_inputs.emplace_back(v.value(), true);
+  out_f32 = c.fn(f32_inputs);
+  EXPECT_GT(relative_error(out_f32.value(), out.value()), 1e-4) << c.name;
+  // And backward too: its gradients are bf16's, not those of an f32 backward.
+  out_f32.backward(fx.at("grad_output"));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    EXPECT_GT(relative_error(f32_inputs[i].grad(), inputs[i].grad()), 1e-4)
+        << c.name << " gradient of input " << i << " as in f32";
 }
 
 INSTANTIATE_TEST_SUITE_P(Bf16, AutocastTest, ::testing::ValuesIn(cases()),

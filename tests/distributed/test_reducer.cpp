@@ -1,6 +1,7 @@
 // The Reducer on real ranks (ctest runs this under mpirun with 1, 2 and 3 ranks): after
 // backward and finish(), every gradient is the sum over the ranks (the mean when backward
 // is seeded with 1 / ranks), in buckets laid out the same way on every rank.
+#include <bit>
 #include <cmath>
 
 #include <gmock/gmock.h>
@@ -103,8 +104,15 @@ TEST(Reducer, Bf16CompressionAveragesToBf16Accuracy) {
     reducer.prepare(0);
     backward(loss_of(params, {0, 1, 2, 3, 4, 5}, r), 1.0 / W);
     reducer.finish();
-    for (size_t k = 0; k < params.size(); ++k)
+    for (size_t k = 0; k < params.size(); ++k) {
       expect_gradient(params[k], k, 1.0 / W, std::vector<double>(6, 1.0), std::ldexp(1.0, -7));
+      // What came over the wire is bf16: the low 16 bits of every f32 are zero.
+      const Tensor g = params[k].grad();
+      int64_t wide = 0;
+      for (int64_t i = 0; i < g.numel(); ++i)
+        wide += (std::bit_cast<uint32_t>(g.data<float>()[i]) & 0xffffu) != 0;
+      EXPECT_EQ(wide, 0) << "parameter " << k << ": not bf16 values";
+    }
   }
 }
 

@@ -85,6 +85,7 @@ void expect_kill_and_resume_identical(const std::string& name, const std::string
   const auto resumed = testing::run_command(with_dir(cut));
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_THAT(resumed.out, HasSubstr("resuming from"));
+  EXPECT_FALSE(testing::read_bytes(final_tensors(whole, 160)).empty());
   EXPECT_TRUE(testing::read_bytes(final_tensors(cut, 160)) ==
               testing::read_bytes(final_tensors(whole, 160)))
       << "the final tensors differ; killed " << delay_ms << " ms after the checkpoint of step 20";

@@ -1,6 +1,7 @@
 // Precision: the number type a product reads its operands in. f32 is the reference; bf16
-// is mixed precision (bfloat16 operands, f32 accumulation and f32 results), decided op by
-// op in autograd/autocast.hpp.
+// is mixed precision (bfloat16 operands, f32 accumulation, f32 results; the LSTM and RNN
+// write their sequence and states as bf16, widened to f32), decided op by op in
+// autograd/autocast.hpp.
 #pragma once
 
 #include <array>

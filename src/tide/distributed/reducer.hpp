@@ -17,26 +17,18 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "tide/autograd/variable.hpp"
 #include "tide/distributed/communicator.hpp"
+#include "tide/distributed/compression.hpp"
 
 namespace tide {
-
-// What goes on the wire when gradients are summed: f32 as they are, or bf16 (half the bytes,
-// summed in f32; Communicator::allreduce_bf16), as Horovod's fp16 compression.
-enum class GradCompression : uint8_t { none, bf16 };
-constexpr std::array<std::string_view, 2> choice_names(GradCompression) {
-  return {"none", "bf16"};
-}
 
 struct ReducerOptions {
   int64_t bucket_bytes = 25 << 20;       // about 25 MB, as PyTorch's DDP

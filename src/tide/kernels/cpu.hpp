@@ -7,8 +7,8 @@ namespace tide {
 
 // oneDNN's name for the instruction set its kernels use here: "avx512_core_bf16", ...
 std::string cpu_isa_name();
-// True when bf16 products run natively (AVX512_BF16 or AMX). Without them oneDNN still
-// accepts bf16 but emulates it, at less than the f32 rate.
+// True when bf16 products run natively (AVX512_BF16 or AMX). Without them oneDNN 2.6
+// emulates bf16 on AVX-512 (slower than f32) and has no bf16 products at all on AVX2.
 bool bf16_native();
 
 }  // namespace tide

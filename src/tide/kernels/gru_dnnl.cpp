@@ -24,6 +24,9 @@ class DnnlRnnWorkspace : public RnnWorkspace {
 };
 
 GruPrimitives build(const RnnGeometry& g) {
+  // The autocast table keeps GRU in f32 (oneDNN 2.6 has only its reference GRU in bf16);
+  // the primitives below and their cache key are f32 only.
+  TIDE_CHECK(g.compute == Precision::f32, "the GRU kernel computes in f32 only, not bf16");
   const RnnLayouts l(g, 3, 4);
   const auto dir = dnnl::rnn_direction::unidirectional_left2right;
   auto& engine = dnnl_engine();
