@@ -4,6 +4,8 @@
 // waiting.
 #include <chrono>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "support/testing.hpp"
 #include "tide/distributed/communicator.hpp"
 #include "tide/distributed/replicate.hpp"
+#include "tide/distributed/stall_watchdog.hpp"
 
 namespace tide {
 namespace {
@@ -67,8 +70,8 @@ float bf16_rounding(float x) {
   return static_cast<float>(std::nearbyint(static_cast<double>(x) / ulp) * ulp);
 }
 
-// Element i of rank r: most not representable in bf16, every seventh a tie (1 + 2^-8 times
-// r + 1 lies halfway between two bf16 values), signs mixed.
+// Element i of rank r: most not representable in bf16, every seventh (1 + 2^-8) (r + 1): a
+// tie, halfway between two bf16 values, where r + 1 is a power of two; signs mixed.
 float bf16_input(int r, int64_t i) {
   if (i % 7 == 0) return static_cast<float>((r + 1) * (1 + std::ldexp(1.0, -8)));
   const float sign = i % 2 ? -1.0f : 1.0f;
@@ -76,10 +79,13 @@ float bf16_input(int r, int64_t i) {
 }
 
 // Every rank ends with the f32 sum, in rank order, of the bf16 roundings of every rank's
-// values, rounded to bf16: bit for bit, at every size (7 M elements: several slices a rank).
+// values, rounded to bf16: bit for bit, at every size; 2^24 + 1001 elements take two rounds
+// of all-to-all and allgather.
 TEST(Communicator, Bf16AllreduceIsTheRoundedSumOfRoundedValues) {
   const int W = world().size(), r = world().rank();
-  for (int64_t n : kSizes) {
+  std::vector<int64_t> sizes(std::begin(kSizes), std::end(kSizes));
+  sizes.push_back((int64_t{1} << 24) + 1001);
+  for (int64_t n : sizes) {
     std::vector<float> data(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) data[static_cast<size_t>(i)] = bf16_input(r, i);
     world().allreduce_bf16(data.data(), n, "bf16 test");
@@ -98,6 +104,21 @@ TEST(Communicator, Bf16AllreduceIsTheRoundedSumOfRoundedValues) {
     EXPECT_EQ(bad, 0) << "bf16 allreduce of " << n << " on " << W << " ranks";
     EXPECT_EQ(far, 0) << "further from the f32 sum than two bf16 roundings";
   }
+}
+
+// Infinities, NaN and a sum that overflows f32 come out as an f32 allreduce would give them.
+TEST(Communicator, Bf16AllreduceKeepsInfinitiesAndNan) {
+  const int W = world().size(), r = world().rank();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> v = {r == 0 ? inf : 1.0f, r == W - 1 ? std::nanf("") : 1.0f, -inf, 3e38f};
+  world().allreduce_bf16(v.data(), static_cast<int64_t>(v.size()), "bf16 test");
+  EXPECT_EQ(v[0], inf);
+  EXPECT_TRUE(std::isnan(v[1]));
+  EXPECT_EQ(v[2], -inf);
+  if (W > 1)
+    EXPECT_EQ(v[3], inf) << "two ranks of 3e38 overflow f32";
+  else
+    EXPECT_NEAR(v[3], 3e38f, 3e38f * 0.004f);
 }
 
 TEST(Communicator, AllreduceMaxAndMin) {

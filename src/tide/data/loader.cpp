@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tide/core/error.hpp"
+#include "tide/data/prefetcher.hpp"
 
 namespace tide {
 namespace {
@@ -19,14 +20,17 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
                        std::shared_ptr<const Sampler> sampler, LoaderOptions options)
-    : dataset_(std::move(dataset)), sampler_(std::move(sampler)), options_(options) {
+    : dataset_(std::move(dataset)),
+      sampler_(std::move(sampler)),
+      options_(options),
+      prefetcher_(std::make_unique<Prefetcher<Batch>>()) {
   TIDE_CHECK(options_.batch_size > 0, "batch size must be positive, got {}", options_.batch_size);
   TIDE_CHECK(options_.prefetch >= 0, "prefetch must be >= 0, got {}", options_.prefetch);
   bounds_ = sampler_->batch_bounds(options_.batch_size, options_.drop_last);
 }
 
 DataLoader::~DataLoader() {
-  prefetcher_.stop();
+  prefetcher_->stop();
 }
 
 int64_t DataLoader::batches_per_epoch() const {
@@ -41,7 +45,7 @@ Batch DataLoader::build(int64_t batch_index) const {
 }
 
 void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
-  prefetcher_.stop();  // before order_ changes under it
+  prefetcher_->stop();  // before order_ changes under it
   const int64_t total = batches_per_epoch();
   TIDE_CHECK(first_batch >= 0 && first_batch <= total,
              "cannot start epoch {} at batch {}: it has {} batches", epoch, first_batch, total);
@@ -51,9 +55,9 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   next_ = first_batch;
   end_ = total;
   if (options_.prefetch > 0 && next_ < end_)
-    prefetcher_.start(options_.prefetch, [this, first = next_, end = end_] {
+    prefetcher_->start(options_.prefetch, [this, first = next_, end = end_] {
       for (int64_t i = first; i < end; ++i)
-        if (!prefetcher_.push(build(i))) return;
+        if (!prefetcher_->push(build(i))) return;
     });
 }
 
@@ -61,7 +65,7 @@ std::optional<Batch> DataLoader::next() {
   if (next_ >= end_) return std::nullopt;
   if (options_.prefetch == 0) return build(next_++);
   try {
-    Batch b = prefetcher_.pop();
+    Batch b = prefetcher_->pop();
     ++next_;
     return b;
   } catch (...) {

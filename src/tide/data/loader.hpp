@@ -6,10 +6,12 @@
 #include <optional>
 
 #include "tide/data/dataset.hpp"
-#include "tide/data/prefetcher.hpp"
 #include "tide/data/sampler.hpp"
 
 namespace tide {
+
+template <typename T>
+class Prefetcher;  // prefetcher.hpp: the thread stays out of the loader's users
 
 struct LoaderOptions {
   int64_t batch_size = 64;
@@ -46,8 +48,9 @@ class DataLoader {
   LoaderOptions options_;
   std::vector<int64_t> bounds_;  // where each batch starts in order_, then its end
   std::vector<int64_t> order_;
-  int64_t next_ = 0, end_ = 0;    // batches of the current epoch still to hand out
-  Prefetcher<Batch> prefetcher_;  // last: stopped before the members it reads go
+  int64_t next_ = 0, end_ = 0;  // batches of the current epoch still to hand out
+  // Last: stopped before the members it reads go.
+  std::unique_ptr<Prefetcher<Batch>> prefetcher_;
 };
 
 }  // namespace tide

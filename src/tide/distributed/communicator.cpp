@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tide/core/log.hpp"
+#include "tide/distributed/stall_watchdog.hpp"
 
 namespace tide {
 namespace {
@@ -99,7 +100,12 @@ struct Communicator::Handle {
   }
 };
 
+Communicator::Communicator() : watch_(std::make_shared<StallWatch>()) {}
 Communicator::~Communicator() = default;
+
+int64_t Communicator::collectives() const {
+  return watch_->count();
+}
 
 bool Communicator::launched_by_mpi() {
   // OpenMPI's mpirun, PMIx (OpenMPI and srun), and PMI-1/2 launchers (MPICH's hydra, srun).
@@ -184,13 +190,18 @@ float from_bf16(uint16_t h) {
   return x;
 }
 
-// Elements per all-to-all and allgather round: each rank's slice stays far below INT_MAX.
-constexpr int64_t kBf16Round = int64_t{1} << 26;
+// Elements per all-to-all and allgather round (64 MB of f32): each rank's slice stays far
+// below INT_MAX, and the buffers of a round far below the gradients' size.
+constexpr int64_t kBf16Round = int64_t{1} << 24;
 
 }  // namespace
 
 void Communicator::allreduce_bf16(float* data, int64_t n, const std::string& what) const {
-  if (!handle_ || n == 0) return;
+  if (!handle_) {  // a world of one: its values, rounded as the sum of many would be
+    for (int64_t i = 0; i < n; ++i) data[i] = from_bf16(to_bf16(data[i]));
+    return;
+  }
+  if (n == 0) return;
   Waiting wait(*watch_, what);
   const auto ranks = static_cast<int64_t>(size_);
   std::vector<uint16_t> mine, theirs;

@@ -9,13 +9,9 @@
 // uses the communicator only between steps.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tide/tensor/tensor.hpp"
@@ -24,23 +20,7 @@ namespace tide {
 
 enum class ReduceOp { sum, max, min };
 
-// What a rank is waiting on in a collective, for the stall watchdog to report.
-class StallWatch {
- public:
-  void begin(std::string what);
-  void end();
-  // The current wait and how long it has lasted; empty when not waiting.
-  std::pair<std::string, double> current() const;
-  // Collectives begun so far.
-  int64_t count() const;
-
- private:
-  mutable std::mutex mutex_;
-  int64_t count_ = 0;
-  std::string what_;
-  std::chrono::steady_clock::time_point since_;
-  bool waiting_ = false;
-};
+class StallWatch;  // stall_watchdog.hpp
 
 class Communicator {
  public:
@@ -69,7 +49,8 @@ class Communicator {
   // The sum over the ranks with half the bytes on the wire (gradient compression): each rank
   // rounds its values to bf16; rank r sums slice r of every rank's values in f32 (an
   // all-to-all), rounds that sum to bf16 and every rank gathers all slices (an allgather).
-  // Every rank ends with the same values: the f32 sum of the bf16 roundings, rounded to bf16.
+  // Every rank ends with the same values: the f32 sum of the bf16 roundings, rounded to bf16
+  // (a world of one too: its values rounded to bf16).
   void allreduce_bf16(float* data, int64_t n, const std::string& what) const;
   // Root's tensor (shape and dtype already equal on every rank) copied to every rank.
   void broadcast(Tensor& t, int root = 0, const std::string& what = "broadcast") const;
@@ -87,7 +68,7 @@ class Communicator {
   const std::shared_ptr<StallWatch>& stall_watch() const { return watch_; }
   // The collectives this rank has entered on this communicator and its copies (the
   // Reducer's included): what a test counts per step.
-  int64_t collectives() const { return watch_->count(); }
+  int64_t collectives() const;
 
   Communicator(const Communicator&) = default;
   Communicator& operator=(const Communicator&) = default;
@@ -95,30 +76,13 @@ class Communicator {
 
  private:
   struct Handle;  // the MPI_Comm, freed with the last copy
-  Communicator() = default;
+  Communicator();
   template <class T>
   void allreduce_raw(T* data, int64_t n, ReduceOp op, const std::string& what) const;
 
   std::shared_ptr<Handle> handle_;  // null in a world of one
   int rank_ = 0, size_ = 1, local_size_ = 1;
-  std::shared_ptr<StallWatch> watch_ = std::make_shared<StallWatch>();
-};
-
-// A thread that logs, once per wait, when this rank has waited longer than `timeout_s` in a
-// collective of `comm`, naming what it waits on (step and bucket for the Reducer).
-class StallWatchdog {
- public:
-  StallWatchdog(const Communicator& comm, double timeout_s);
-  ~StallWatchdog();
-  StallWatchdog(const StallWatchdog&) = delete;
-  StallWatchdog& operator=(const StallWatchdog&) = delete;
-
- private:
   std::shared_ptr<StallWatch> watch_;
-  int rank_;
-  double timeout_s_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
 };
 
 }  // namespace tide

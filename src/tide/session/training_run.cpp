@@ -12,6 +12,7 @@
 #include "tide/core/log.hpp"
 #include "tide/distributed/data_parallel.hpp"
 #include "tide/distributed/replicate.hpp"
+#include "tide/distributed/stall_watchdog.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/optim/factory.hpp"
 #include "tide/optim/regularize.hpp"
@@ -202,6 +203,9 @@ void build_training(RunParts& p) {
 // computed (not where files go, how many threads run or how far ahead data is read).
 std::string agreement_text(const RunParts& p, const RunSpec& spec) {
   TrainConfig shared = p.c;
+  // The precision that runs here: a rank without native bf16 among ranks with it would
+  // otherwise compute in f32 beside them unnoticed.
+  shared.precision = runnable_precision(p.c.precision);
   shared.run_dir.clear();
   shared.data_dir.clear();
   shared.threads = 0;

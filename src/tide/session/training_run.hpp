@@ -31,6 +31,8 @@
 
 namespace tide {
 
+class StallWatchdog;  // distributed/stall_watchdog.hpp
+
 // One micro-batch's forward pass, as the task computed it in training mode.
 struct MicroBatch {
   Variable loss;         // a scalar: the mean over the micro-batch's examples
