@@ -19,6 +19,7 @@
 #include "tide/data/loader.hpp"
 #include "tide/data/mnist.hpp"
 #include "tide/distributed/communicator.hpp"
+#include "tide/distributed/data_parallel.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/models/model_file.hpp"
 #include "tide/nn/attention.hpp"

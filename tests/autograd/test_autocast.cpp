@@ -9,6 +9,7 @@
 // 0.2 % off), and its reference convolution (mkldnn off) does too. tests/kernels/test_bf16
 // holds Tide's products to the exact ones at f32 accumulation error.
 #include <functional>
+#include <ostream>
 
 #include <gtest/gtest.h>
 
@@ -27,6 +28,10 @@ struct AutocastCase {
   double tol;  // of max |expected|, for the output and every gradient
   std::function<Variable(const std::vector<Variable>&)> fn;
 };
+// How GoogleTest names a case in its listing (else it prints the struct's bytes).
+void PrintTo(const AutocastCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 std::vector<AutocastCase> cases() {
   using V = std::vector<Variable>;

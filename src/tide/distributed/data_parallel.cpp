@@ -1,5 +1,8 @@
 #include "tide/distributed/data_parallel.hpp"
 
+#include "tide/core/error.hpp"
+#include "tide/distributed/reducer.hpp"
+
 namespace tide {
 
 DataParallel::DataParallel(std::vector<Variable> parameters, const Communicator& comm,
@@ -9,8 +12,10 @@ DataParallel::DataParallel(std::vector<Variable> parameters, const Communicator&
       overlap_(options.overlap) {
   TIDE_CHECK(micro_batches >= 1, "data parallel: {} micro-batches a step; at least 1 is needed",
              micro_batches);
-  if (comm.size() > 1) reducer_.emplace(std::move(parameters), comm, options);
+  if (comm.size() > 1) reducer_ = std::make_unique<Reducer>(std::move(parameters), comm, options);
 }
+
+DataParallel::~DataParallel() = default;
 
 void DataParallel::backward(const Variable& loss, int64_t step) {
   TIDE_CHECK(done_ < micro_batches_,

@@ -10,19 +10,24 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <vector>
 
 #include "tide/autograd/variable.hpp"
 #include "tide/distributed/communicator.hpp"
-#include "tide/distributed/reducer.hpp"
+#include "tide/distributed/reducer_options.hpp"
 
 namespace tide {
+
+class Reducer;  // reducer.hpp: its thread stays out of DataParallel's users
 
 class DataParallel {
  public:
   DataParallel(std::vector<Variable> parameters, const Communicator& comm, int64_t micro_batches,
                ReducerOptions options = {});
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
 
   // Backward of `loss` (a scalar), the next micro-batch of step `step`.
   void backward(const Variable& loss, int64_t step);
@@ -30,11 +35,11 @@ class DataParallel {
   void finish();
 
   // The Reducer of a run on 2+ ranks, for its layout and timings; null on one rank.
-  const Reducer* reducer() const { return reducer_ ? &*reducer_ : nullptr; }
-  bool overlaps() const { return reducer_.has_value() && overlap_; }
+  const Reducer* reducer() const { return reducer_.get(); }
+  bool overlaps() const { return reducer_ && overlap_; }
 
  private:
-  std::optional<Reducer> reducer_;
+  std::unique_ptr<Reducer> reducer_;
   int64_t micro_batches_, done_ = 0;
   double seed_;
   bool overlap_;

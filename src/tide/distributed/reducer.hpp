@@ -26,18 +26,9 @@
 
 #include "tide/autograd/variable.hpp"
 #include "tide/distributed/communicator.hpp"
-#include "tide/distributed/compression.hpp"
+#include "tide/distributed/reducer_options.hpp"
 
 namespace tide {
-
-struct ReducerOptions {
-  int64_t bucket_bytes = 25 << 20;       // about 25 MB, as PyTorch's DDP
-  int64_t first_bucket_bytes = 1 << 20;  // the first bucket is small, so it starts early
-  // Reduce buckets during backward on the Reducer's thread; false: all in finish(), on the
-  // calling thread, after backward (and no small first bucket).
-  bool overlap = true;
-  GradCompression compression = GradCompression::none;  // bf16: f32 parameters only
-};
 
 // One bucket: the parameters in it (indices into the parameter list, in the order they sit
 // in the bucket) and its size.

@@ -10,7 +10,7 @@
 #include "tide/core/options.hpp"
 #include "tide/core/precision.hpp"
 #include "tide/data/augment.hpp"
-#include "tide/distributed/compression.hpp"
+#include "tide/distributed/reducer_options.hpp"
 #include "tide/optim/factory.hpp"
 #include "tide/optim/schedule.hpp"
 

@@ -11,6 +11,7 @@
 #include "tide/core/hash.hpp"
 #include "tide/core/log.hpp"
 #include "tide/distributed/data_parallel.hpp"
+#include "tide/distributed/reducer.hpp"
 #include "tide/distributed/replicate.hpp"
 #include "tide/distributed/stall_watchdog.hpp"
 #include "tide/kernels/parallel.hpp"
