@@ -1,8 +1,10 @@
 // The training configuration: learning-rate scaling with the global batch, the checks on the
 // data-parallel options, and the TOML it writes.
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -140,7 +142,8 @@ TEST(Config, NanInfinityAndOutOfRangeValuesAreRefusedByName) {
            {[&](TrainConfig& c) { c.hidden = int64_t{1} << 40; },
             "hidden must be a positive integer of at most 1048576"},
            {[&](TrainConfig& c) { c.threads = 2000000000; },
-            "threads must be in [0, 4096] (0: one per core)"},
+            "threads must be in [0, 4096] (0: SLURM_CPUS_PER_TASK, else the node's cores shared "
+            "among its ranks)"},
            {[&](TrainConfig& c) { c.prefetch = 2000000000; }, "prefetch must be in [0, 1024]"},
            {[&](TrainConfig& c) {
               c.team_flag = "lr";
@@ -172,6 +175,29 @@ TEST(Config, StepCountsThatDoNotFitAreRefused) {
               HasSubstr("warmup_epochs 1e+300 of 1000 steps"));
   c.warmup_epochs = 0.5;
   EXPECT_EQ(schedule_options(c, 1000).warmup_steps, 500);
+}
+
+// --threads 0 under Slurm takes the CPUs of each task (srun -c N sets SLURM_CPUS_PER_TASK);
+// a value that is not a positive count falls back to the node's cores shared among its ranks
+// (a world of one here: 0, one thread per core). An explicit --threads wins.
+TEST(Config, ThreadsComeFromSlurmCpusPerTask) {
+  const char* outer = std::getenv("SLURM_CPUS_PER_TASK");
+  const std::string saved = outer != nullptr ? outer : "";
+  unsetenv("SLURM_CPUS_PER_TASK");
+  EXPECT_EQ(default_threads(0), 0);
+  EXPECT_EQ(default_threads(5), 5);
+  setenv("SLURM_CPUS_PER_TASK", "3", 1);
+  EXPECT_EQ(default_threads(0), 3);
+  EXPECT_EQ(default_threads(2), 2);
+  for (const char* bad : {"0", "-2", "3x", "", " 3", "99999999999"}) {
+    setenv("SLURM_CPUS_PER_TASK", bad, 1);
+    EXPECT_EQ(default_threads(0), 0) << "SLURM_CPUS_PER_TASK='" << bad << "'";
+  }
+  if (outer != nullptr) {
+    setenv("SLURM_CPUS_PER_TASK", saved.c_str(), 1);
+  } else {
+    unsetenv("SLURM_CPUS_PER_TASK");
+  }
 }
 
 TEST(Config, GlobalBatchIsCheckedForOverflow) {

@@ -157,7 +157,10 @@ void add_series_cluster_command(CLI::App* ts) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Output directory (default: runs/clusters-<time>)");
   cmd->add_flag("!--no-db", o->write_db, "Do not write <table>_clusters");
-  cmd->add_option("--threads", o->threads, "Threads (0: one per core)")->capture_default_str();
+  cmd->add_option(
+         "--threads", o->threads,
+         "Threads per rank (0: SLURM_CPUS_PER_TASK, else the node's cores shared among its ranks)")
+      ->capture_default_str();
   cmd->callback([o] {
     const SeriesClusterSummary s = cluster_series(*o, Communicator::world());
     if (Communicator::world().rank() != 0) return;

@@ -138,7 +138,8 @@ std::vector<Option> run_options(TrainConfig& c) {
              above(0).at_most(kMaxBatch)),
       option("seed", "seed", c.seed, "Seed of every random stream"),
       option("threads", "threads", c.threads, "Threads",
-             at_least(0).at_most(4096).zero_means("one per core")),
+             at_least(0).at_most(4096).zero_means(
+                 "SLURM_CPUS_PER_TASK, else the node's cores shared among its ranks")),
       option("run_dir", "run-dir", c.run_dir,
              "Output directory (default: runs/<model>-<dataset>-<time>)"),
       option("log_every", "log-every", c.log_every, "Steps between metrics rows", above(0)),

@@ -100,7 +100,7 @@ struct TrainConfig {
   ScheduleOptions schedule;           // --lr-schedule, --warmup-steps, --min-lr
   double warmup_epochs = 0;           // warm-up in epochs (sets the schedule's warm-up steps)
   uint64_t seed = 0;
-  int threads = 0;          // 0: one per core
+  int threads = 0;          // 0: default_threads() decides
   std::string run_dir;      // empty: runs/<model>-<dataset>-<time>
   int64_t log_every = 100;  // steps between rows of metrics.csv
   int prefetch = 2;         // batches prepared ahead by the loader thread

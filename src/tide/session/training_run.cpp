@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -26,8 +29,23 @@
 
 namespace tide {
 
-int default_threads(const TrainConfig& c) {
-  if (c.threads > 0) return c.threads;
+namespace {
+
+// SLURM_CPUS_PER_TASK (srun and sbatch -c N) as a count, or 0 where it is unset or not one.
+int slurm_cpus_per_task() {
+  const char* text = std::getenv("SLURM_CPUS_PER_TASK");
+  if (text == nullptr) return 0;
+  int cpus = 0;
+  const char* end = text + std::strlen(text);
+  const auto [last, error] = std::from_chars(text, end, cpus);
+  return error == std::errc{} && last == end && cpus > 0 ? cpus : 0;
+}
+
+}  // namespace
+
+int default_threads(int threads) {
+  if (threads > 0) return threads;
+  if (const int slurm = slurm_cpus_per_task(); slurm > 0) return slurm;
   const int local = Communicator::world().local_size();
   if (local <= 1) return 0;  // one per core
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
@@ -381,7 +399,7 @@ TrainingRun::TrainingRun(TrainConfig config, const Communicator& comm)
     : config_(std::move(config)), comm_(comm) {
   validate_optimizer_and_run(config_);
   TIDE_CHECK(!config_.run_dir.empty(), "a training run needs a run directory");
-  set_num_threads(default_threads(config_));
+  set_num_threads(default_threads(config_.threads));
   if (comm_.size() > 1) watchdog_ = std::make_unique<StallWatchdog>(comm_, config_.stall_timeout);
 }
 

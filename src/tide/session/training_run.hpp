@@ -125,8 +125,9 @@ class TrainingRun {
   std::unique_ptr<StallWatchdog> watchdog_;
 };
 
-// Threads per rank when --threads is 0: the node's cores shared among its ranks.
-int default_threads(const TrainConfig& c);
+// Threads per rank for --threads N: N where it is positive; else the CPUs Slurm gives each task
+// (SLURM_CPUS_PER_TASK, from srun or sbatch -c); else the node's cores shared among its ranks.
+int default_threads(int threads);
 // --epochs of `per_epoch` steps, or fewer by --max-steps.
 int64_t total_steps(const TrainConfig& c, int64_t per_epoch);
 // The schedule's options with --warmup-epochs turned into warm-up steps.

@@ -18,6 +18,7 @@
 #include "tide/kernels/parallel.hpp"
 #include "tide/report/files.hpp"
 #include "tide/session/checkpoint.hpp"
+#include "tide/session/training_run.hpp"
 #include "tide/tensor/safetensors.hpp"
 #include "tide/timeseries/source.hpp"
 
@@ -224,7 +225,7 @@ std::vector<SeriesCluster> write_tables(const std::string& dir, const SeriesTabl
 
 SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communicator& comm) {
   check_cluster_options(o);
-  if (o.threads > 0) set_num_threads(o.threads);
+  set_num_threads(default_threads(o.threads));
   const TrainedModel trained = load_trained_model(o.model);
   RngStream rng(0, RngPurpose::init);
   LstmAutoencoder model(trained.options, rng);
