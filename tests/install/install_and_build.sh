@@ -3,7 +3,8 @@
 #  - examples/ built as a project of its own with find_package(Tide) and run;
 #  - a program that includes only tide/tide.hpp, built with `pkg-config --cflags --libs tide`
 #    and run; the umbrella header takes in no MPI, threads or mutexes;
-#  - the installed `tide` program trains two steps.
+#  - the installed `tide` program trains two steps;
+#  - `module load tide` (the modulefile under share/modulefiles) puts it on PATH.
 # Usage: install_and_build.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
@@ -79,4 +80,16 @@ echo "== the installed program"
 "$prefix/bin/tide" train --model mlp --max-steps 2 --threads 1 --run-dir "$work/run" \
   > "$work/train.log" 2>&1 || { cat "$work/train.log"; exit 1; }
 [[ -f $work/run/model.safetensors ]] || { echo "the installed tide wrote no model"; exit 1; }
+echo "== module load tide"
+(
+  unset PKG_CONFIG_PATH
+  # shellcheck disable=SC1091
+  source /usr/share/modules/init/bash
+  module use "$prefix/share/modulefiles"
+  module load tide
+  [[ $(command -v tide) == "$prefix/bin/tide" ]] || { echo "module load tide: tide is $(command -v tide)"; exit 1; }
+  pkg-config --exists tide || { echo "module load tide: pkg-config finds no tide"; exit 1; }
+  [[ -x $TIDE_ROOT/scripts/pg-local && -f $TIDE_ROOT/examples/slurm/timeseries.sbatch ]] ||
+    { echo "module load tide: no scripts/pg-local or examples/slurm under TIDE_ROOT=$TIDE_ROOT"; exit 1; }
+)
 echo "install test passed"
