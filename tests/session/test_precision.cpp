@@ -25,8 +25,10 @@ using ::testing::Not;
 const std::string kTide = std::string(TIDE_BINARY_DIR) + "/tide";
 const std::string kFallback = "bf16: this processor has no native bf16 products";
 
+// A directory of the running test's own: ctest runs two of this program's tests at once.
 std::string fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("tide_precision_" + name);
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const fs::path d = fs::temp_directory_path() / ("tide_precision_" + test + "_" + name);
   fs::remove_all(d);
   return d.string();
 }

@@ -183,6 +183,9 @@ struct RunParts {
   bool writer = false;
   int64_t per_epoch = 0, total = 0, global_batch = 0;
   double lr = 0;
+  // The precision that runs here (f32 where bf16 was asked and is not native: `why` says so).
+  Precision precision = Precision::f32;
+  std::string precision_why;
   ScheduleOptions schedule_options;
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<LrSchedule> schedule;
@@ -201,6 +204,7 @@ struct RunParts {
 // Steps, rate, optimizer, schedule and data parallelism of the task's data and model.
 void build_training(RunParts& p) {
   const TrainConfig& c = p.c;
+  p.precision = runnable_precision(c.precision, &p.precision_why);
   const int64_t batches = p.task.batches_per_epoch();
   // A step is `accumulate` micro-batches; an epoch's last micro-batches that do not fill a
   // step are left out.
@@ -224,7 +228,7 @@ std::string agreement_text(const RunParts& p, const RunSpec& spec) {
   TrainConfig shared = p.c;
   // The precision that runs here: a rank without native bf16 among ranks with it would
   // otherwise compute in f32 beside them unnoticed.
-  shared.precision = runnable_precision(p.c.precision);
+  shared.precision = p.precision;
   shared.run_dir.clear();
   shared.data_dir.clear();
   shared.threads = 0;
@@ -261,7 +265,7 @@ void start_files(const RunParts& p, const RunSpec& spec) {
           ? ""
           : fmt::format(" ({} scaling of {})", name_of(c.lr_scaling), c.lr),
       num_threads(), num_threads() > 1 ? "s" : "",
-      runnable_precision(c.precision) == Precision::bf16 ? "bf16 products, f32 weights" : "f32");
+      p.precision == Precision::bf16 ? "bf16 products, f32 weights" : "f32");
   if (const Reducer* reducer = p.parallel->reducer())
     log_info("gradients averaged in {} bucket{}, {}{}", reducer->layout().size(),
              reducer->layout().size() > 1 ? "s" : "",
@@ -417,11 +421,9 @@ RunResult TrainingRun::train(TrainingTask& task, const RunSpec& spec) {
                   [&task](int64_t epoch, int64_t first) { task.start_epoch(epoch, first); });
   add_standard_hooks(session, p, spec);
   task.add_hooks(session);
-  std::string why;
-  const Precision precision = runnable_precision(config_.precision, &why);
-  if (p.writer && !why.empty()) log_warn("{}", why);
+  if (p.writer && !p.precision_why.empty()) log_warn("{}", p.precision_why);
   // Forward, backward and the evaluation hooks run on this thread, all inside the scope.
-  const Autocast autocast(precision);
+  const Autocast autocast(p.precision);
   const auto started = Clock::now();
   session.run([&p](Session& s) { return compute_step(p, s.state().step); },
               [&p](Session& s, StepResult& r) { apply_step(p, s.state().step, r); });
