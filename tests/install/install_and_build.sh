@@ -4,7 +4,8 @@
 #  - a program that includes only tide/tide.hpp, built with `pkg-config --cflags --libs tide`
 #    and run; the umbrella header takes in no MPI, threads or mutexes;
 #  - the installed `tide` program trains two steps;
-#  - `module load tide` (the modulefile under share/modulefiles) puts it on PATH.
+#  - `module load tide` (the modulefile under share/modulefiles), with the prefix moved
+#    elsewhere, puts it on PATH.
 # Usage: install_and_build.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
@@ -80,7 +81,9 @@ echo "== the installed program"
 "$prefix/bin/tide" train --model mlp --max-steps 2 --threads 1 --run-dir "$work/run" \
   > "$work/train.log" 2>&1 || { cat "$work/train.log"; exit 1; }
 [[ -f $work/run/model.safetensors ]] || { echo "the installed tide wrote no model"; exit 1; }
-echo "== module load tide"
+echo "== module load tide, the prefix moved"
+mv "$prefix" "$prefix-moved"
+prefix=$prefix-moved
 (
   unset PKG_CONFIG_PATH
   # shellcheck disable=SC1091

@@ -1,15 +1,18 @@
 // The training configuration: learning-rate scaling with the global batch, the checks on the
 // data-parallel options, and the TOML it writes.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "support/testing.hpp"
+#include "tide/kernels/parallel.hpp"
 #include "tide/session/config.hpp"
 #include "tide/session/training_run.hpp"
 
@@ -181,20 +184,23 @@ TEST(Config, StepCountsThatDoNotFitAreRefused) {
 // a value that is not a positive count falls back to the node's cores shared among its ranks
 // (a world of one here: 0, one thread per core). An explicit --threads wins.
 TEST(Config, ThreadsComeFromSlurmCpusPerTask) {
-  const char* outer = std::getenv("SLURM_CPUS_PER_TASK");
-  const std::string saved = outer != nullptr ? outer : "";
+  std::optional<std::string> outer;
+  if (const char* v = std::getenv("SLURM_CPUS_PER_TASK")) outer = v;
   unsetenv("SLURM_CPUS_PER_TASK");
   EXPECT_EQ(default_threads(0), 0);
   EXPECT_EQ(default_threads(5), 5);
-  setenv("SLURM_CPUS_PER_TASK", "3", 1);
-  EXPECT_EQ(default_threads(0), 3);
+  setenv("SLURM_CPUS_PER_TASK", "1", 1);
+  EXPECT_EQ(default_threads(0), 1);
   EXPECT_EQ(default_threads(2), 2);
+  // Never more than the CPUs this process may run on.
+  setenv("SLURM_CPUS_PER_TASK", "100000", 1);
+  EXPECT_EQ(default_threads(0), std::min(num_procs(), 4096));
   for (const char* bad : {"0", "-2", "3x", "", " 3", "99999999999"}) {
     setenv("SLURM_CPUS_PER_TASK", bad, 1);
     EXPECT_EQ(default_threads(0), 0) << "SLURM_CPUS_PER_TASK='" << bad << "'";
   }
-  if (outer != nullptr) {
-    setenv("SLURM_CPUS_PER_TASK", saved.c_str(), 1);
+  if (outer) {
+    setenv("SLURM_CPUS_PER_TASK", outer->c_str(), 1);
   } else {
     unsetenv("SLURM_CPUS_PER_TASK");
   }

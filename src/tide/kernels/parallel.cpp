@@ -12,4 +12,8 @@ int num_threads() {
   return omp_get_max_threads();
 }
 
+int num_procs() {
+  return omp_get_num_procs();
+}
+
 }  // namespace tide

@@ -8,6 +8,8 @@ namespace tide {
 // Sets the number of threads kernels use; n <= 0 means one per available core.
 void set_num_threads(int n);
 int num_threads();
+// The processors this process may run on (its CPU set, as bound by a launcher).
+int num_procs();
 
 // Loops shorter than this run on one thread: below it, waking the team costs more than the
 // work (a few microseconds against ~1 ns per element).

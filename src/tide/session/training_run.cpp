@@ -45,7 +45,10 @@ int slurm_cpus_per_task() {
 
 int default_threads(int threads) {
   if (threads > 0) return threads;
-  if (const int slurm = slurm_cpus_per_task(); slurm > 0) return slurm;
+  // Slurm's CPUs of a task, but not more than this process may run on (a value inherited
+  // from sbatch -c by ranks that mpirun started, and share, is no task's own).
+  if (const int slurm = slurm_cpus_per_task(); slurm > 0)
+    return std::min({slurm, num_procs(), 4096});
   const int local = Communicator::world().local_size();
   if (local <= 1) return 0;  // one per core
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);

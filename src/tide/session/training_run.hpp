@@ -126,7 +126,8 @@ class TrainingRun {
 };
 
 // Threads per rank for --threads N: N where it is positive; else the CPUs Slurm gives each task
-// (SLURM_CPUS_PER_TASK, from srun or sbatch -c); else the node's cores shared among its ranks.
+// (SLURM_CPUS_PER_TASK, from srun or sbatch -c; at most the CPUs this process may run on);
+// else the node's cores shared among its ranks.
 int default_threads(int threads);
 // --epochs of `per_epoch` steps, or fewer by --max-steps.
 int64_t total_steps(const TrainConfig& c, int64_t per_epoch);
