@@ -34,3 +34,6 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LAPACKE REQUIRED IMPORTED_TARGET lapacke)
 # PostgreSQL's C++ client (Debian libpqxx-dev): the time-series store of `tide timeseries`.
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+# and libpq itself, which libpqxx wraps: PQconninfoParse reads connection strings for
+# `tide timeseries federate`
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)

@@ -16,6 +16,7 @@
 #include "support/postgres_server.hpp"
 #include "support/silent_server.hpp"
 #include "support/testing.hpp"
+#include "support/windows.hpp"
 #include "tide/data/postgres_source.hpp"
 #include "tide/data/timeseries.hpp"
 #include "tide/data/window_stream.hpp"
@@ -27,7 +28,11 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using tide::testing::error_of;
+using tide::testing::expected_windows;
 using tide::testing::PostgresServer;
+using tide::testing::read_all;
+using tide::testing::read_epoch;
+using tide::testing::Seen;
 
 class Postgres : public ::testing::Test {
  protected:
@@ -65,16 +70,6 @@ class Postgres : public ::testing::Test {
   fs::path dir_;
 };
 PostgresServer* Postgres::server_ = nullptr;
-
-// Every series of `source`, read through one cursor.
-std::vector<SeriesRecord> read_all(TimeSeriesSource& source) {
-  const SourceSummary s = source.summary();
-  std::vector<SeriesRecord> all;
-  std::unique_ptr<SeriesCursor> c = source.open(0, s.series);
-  SeriesRecord r;
-  while (c->next(r)) all.push_back(r);
-  return all;
-}
 
 TEST_F(Postgres, IngestKeepsEveryValueAndLabel) {
   const auto series = load("series", {.series = 30, .length = 50, .classes = 3, .seed = 1});
@@ -224,46 +219,6 @@ TEST_F(Postgres, ShardsCoverEverySeriesWithBalancedWindows) {
   EXPECT_EQ(tail[0].windows + tail[1].windows, 31 + 33 + 35 + 37 + 39);
 }
 
-// Every window of the range, normalised, in (series, offset) order.
-std::map<std::pair<int64_t, int64_t>, std::vector<float>> expected_windows(
-    const std::vector<SeriesRecord>& series, const WindowSpec& spec) {
-  std::map<std::pair<int64_t, int64_t>, std::vector<float>> out;
-  for (SeriesRecord r : series) {
-    normalize_series(r.values);
-    for (int64_t o = 0; o + spec.length <= static_cast<int64_t>(r.values.size()); o += spec.step())
-      out[{r.ordinal, o}] =
-          std::vector<float>(r.values.begin() + o, r.values.begin() + o + spec.length);
-  }
-  return out;
-}
-
-using Seen = std::map<std::pair<int64_t, int64_t>, int>;
-
-// Reads one epoch, checking each window's values; returns how often each was seen.
-Seen read_epoch(WindowStream& stream, int64_t epoch,
-                const std::map<std::pair<int64_t, int64_t>, std::vector<float>>& expected,
-                std::vector<std::pair<int64_t, int64_t>>* order = nullptr,
-                const std::function<void(int64_t)>& after_batch = nullptr, int64_t first = 0) {
-  Seen seen;
-  stream.start_epoch(epoch, first);
-  int64_t b = first;
-  while (std::optional<WindowBatch> batch = stream.next()) {
-    const int64_t n = batch->inputs.shape()[0], T = batch->inputs.shape()[1];
-    EXPECT_EQ(static_cast<int64_t>(batch->series.size()), n);
-    for (int64_t i = 0; i < n; ++i) {
-      const std::pair key{batch->series[static_cast<size_t>(i)],
-                          batch->offsets[static_cast<size_t>(i)]};
-      ++seen[key];
-      if (order) order->push_back(key);
-      const float* x = batch->inputs.data<float>() + i * T;
-      EXPECT_EQ(std::vector<float>(x, x + T), expected.at(key));
-    }
-    if (after_batch) after_batch(b);
-    ++b;
-  }
-  return seen;
-}
-
 TEST_F(Postgres, WindowStreamShufflesResumesAndCoversEachWindowOnce) {
   load("w", {.series = 40, .length = 64, .classes = 4, .seed = 3});
   auto source = std::make_unique<PostgresSource>(server_->url(), "w", 2000);  // ~2 rows a FETCH
@@ -341,6 +296,7 @@ TEST_F(Postgres, StreamGivesUpAfterRetrySeconds) {
       return PostgresSource(url, "g").open(0, 8);
     }
     std::unique_ptr<TimeSeriesSource> clone() const override { return nullptr; }
+    void write_clusters(const std::vector<SeriesCluster>&) override {}
   };
   auto gone = std::make_unique<Gone>();
   gone->url = url;

@@ -129,6 +129,57 @@ TEST_F(Series, ServerRestartDuringTrainingChangesNothing) {
       << r.out;
 }
 
+// The same series loaded into a store sharded over three servers train the same model, byte
+// for byte, as from the one table; status counts them per shard; cluster writes each series'
+// cluster to the shard that holds it.
+TEST_F(Series, AStoreShardedOverThreeServersTrainsTheSameModel) {
+  const PostgresServer second, third;
+  const std::string dbs =
+      fmt::format("--db '{}' --db '{}' --db '{}'", server_->url(), second.url(), third.url());
+  const auto i =
+      run_command(fmt::format("{} timeseries ingest {} --sharded --table sharded --csv {}/s.csv",
+                              kTide, dbs, dir_.string()));
+  ASSERT_EQ(i.status, 0) << i.out;
+  EXPECT_THAT(i.out, HasSubstr("800 series (51200 rows, with labels) loaded into table "
+                               "\"sharded\" of 3 shards"));
+  const auto st = run_command(
+      fmt::format("{} timeseries status {} --table sharded --window 8 --stride 2", kTide, dbs));
+  ASSERT_EQ(st.status, 0) << st.out;
+  EXPECT_THAT(st.out, ::testing::ContainsRegex("store +800 +23200 +51200"));
+  EXPECT_THAT(st.out, ::testing::ContainsRegex("2 of 3 +26[0-9] +"));  // a third of 800
+
+  const std::string flags = "--max-steps 400";
+  const auto one = run_command(train("one-table", flags));
+  ASSERT_EQ(one.status, 0) << one.out;
+  std::string sharded = train("sharded", flags + " --table sharded");
+  sharded.replace(sharded.find("--db '" + server_->url() + "'"),
+                  ("--db '" + server_->url() + "'").size(), dbs);
+  const auto t = run_command(sharded);
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_THAT(t.out, HasSubstr("a store of 3 shards"));
+  EXPECT_TRUE(testing::read_bytes((dir_ / "sharded" / "model.safetensors").string()) ==
+              testing::read_bytes((dir_ / "one-table" / "model.safetensors").string()))
+      << "the sharded store trained another model:\n"
+      << run_command(
+             fmt::format("diff {0}/one-table/metrics.csv {0}/sharded/metrics.csv", dir_.string()))
+             .out;
+
+  const auto c = run_command(fmt::format(
+      "{} -np 2 {} timeseries cluster {} --table sharded --checkpoint {}/sharded --k 4 --out "
+      "{}/sharded-clusters",
+      kMpirun, kTide, dbs, dir_.string(), dir_.string()));
+  ASSERT_EQ(c.status, 0) << c.out;
+  int64_t clustered = 0;
+  for (const PostgresServer* s :
+       std::initializer_list<const PostgresServer*>{server_, &second, &third}) {
+    const std::string held = s->psql("SELECT count(*) FROM sharded");
+    EXPECT_EQ(s->psql("SELECT count(*) FROM sharded_clusters JOIN sharded USING (series_id)"),
+              held);
+    clustered += std::stoll(s->psql("SELECT count(*) FROM sharded_clusters"));
+  }
+  EXPECT_EQ(clustered, 800);
+}
+
 TEST_F(Series, TimeToSolutionPerBatchSizeAndRankCount) {
   const auto r = run_command(fmt::format(
       "{} -np 2 {} experiment time-to-solution --db '{}' --window 8 --stride 2 --latent 16 "

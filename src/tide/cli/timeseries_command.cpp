@@ -1,5 +1,7 @@
-#include <fmt/format.h>
+#include <optional>
+#include <set>
 
+#include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "tide/cli/commands.hpp"
@@ -17,7 +19,9 @@ void add_series_data_options(CLI::App* cmd, SeriesData& d) {
   cmd->add_option("--db", d.db,
                   "PostgreSQL connection string (\"host=... port=... dbname=... user=...\" or a "
                   "postgresql:// URI); repeat it to give rank r the (r mod n)-th, each holding "
-                  "the same table")
+                  "the same table, or the shards of a store loaded with ingest --sharded (every "
+                  "shard, in any order; a shard given n times is read by rank r from its "
+                  "(r mod n)-th)")
       ->required();
   cmd->add_option("--table", d.table, "The table of series")->capture_default_str();
   cmd->add_option("--window", d.window,
@@ -37,19 +41,114 @@ void add_ingest_command(CLI::App* ts) {
       "ingest",
       "Load long-format CSV (series_id,t,value[,label]) into a PostgreSQL table with COPY, "
       "one row per series (created with its indexes if needed; nothing added on an error)");
-  auto db = std::make_shared<std::string>();
+  auto db = std::make_shared<std::vector<std::string>>();
   auto csv = std::make_shared<std::string>();
   auto table = std::make_shared<std::string>("series");
-  cmd->add_option("--db", *db, "PostgreSQL connection string")->required();
+  auto sharded = std::make_shared<bool>(false);
+  cmd->add_option("--db", *db,
+                  "PostgreSQL connection string; with --sharded, repeat it once per shard")
+      ->required();
   cmd->add_option("--csv", *csv, "The CSV file; a series' rows together, in increasing t")
       ->required();
   cmd->add_option("--table", *table, "The table")->capture_default_str();
-  cmd->callback([db, csv, table] {
+  cmd->add_flag("--sharded", *sharded,
+                "Split the series over the --db servers, one consecutive range of series each "
+                "balanced by points, committed on all or none (two-phase commit)");
+  cmd->callback([db, csv, table, sharded] {
     if (Communicator::world().rank() != 0) return;  // under mpirun, one loader
-    const IngestResult r = ingest_series_csv(*db, *table, *csv);
-    fmt::print("{} series ({} rows{}) loaded into table \"{}\" in {:.2f} s: {:.0f} rows/s\n",
-               r.series, r.rows, r.labelled ? ", with labels" : "", *table, r.seconds,
+    TIDE_CHECK(*sharded || db->size() == 1,
+               "ingest: {} --db given; give one, or --sharded to split the series over them",
+               db->size());
+    const IngestResult r = *sharded ? ingest_series_csv_sharded(*db, *table, *csv)
+                                    : ingest_series_csv(db->front(), *table, *csv);
+    fmt::print("{} series ({} rows{}) loaded into table \"{}\"{} in {:.2f} s: {:.0f} rows/s\n",
+               r.series, r.rows, r.labelled ? ", with labels" : "", *table,
+               *sharded ? fmt::format(" of {} shards", db->size()) : "", r.seconds,
                static_cast<double>(r.rows) / std::max(r.seconds, 1e-9));
+  });
+}
+
+// `status`: what each --db's table holds, a row per table (a shard of a store, or a table of
+// its own), and the store's totals.
+void add_status_command(CLI::App* ts) {
+  CLI::App* cmd = ts->add_subcommand(
+      "status",
+      "Series, windows, points and bytes of the table of each --db (each shard of a "
+      "sharded store), and the whole store's");
+  auto d = std::make_shared<SeriesData>();
+  cmd->add_option("--db", d->db, "PostgreSQL connection string; repeat it for every shard")
+      ->required();
+  cmd->add_option("--table", d->table, "The table of series")->capture_default_str();
+  cmd->add_option("--window", d->window, "Points per window (0: the series' length)")
+      ->capture_default_str();
+  cmd->add_option("--stride", d->stride, "Points between windows' starts (0: the window)")
+      ->capture_default_str();
+  cmd->callback([d] {
+    if (Communicator::world().rank() != 0) return;
+    fmt::print("{:<12} {:>10} {:>12} {:>14} {:>10}  {}\n", "shard", "series", "windows", "points",
+               "MB", "table");
+    SourceSummary total;
+    int64_t total_windows = 0, total_bytes = 0;
+    std::set<int> shards_seen;
+    std::optional<StoreShard> store;
+    for (const std::string& db : d->db) {
+      PostgresSource source(db, d->table);
+      const std::optional<StoreShard> shard = source.store_shard();
+      const SourceSummary s = source.summary();
+      const int64_t length = d->window > 0 ? d->window : s.max_length;
+      int64_t windows = 0;
+      if (s.series > 0 && (d->window > 0 || s.min_length == s.max_length))
+        for (const SeriesRange& r : source.runs({.length = length, .stride = d->stride}))
+          windows += r.windows;
+      const int64_t bytes = source.bytes();
+      fmt::print("{:<12} {:>10} {:>12} {:>14} {:>10.1f}  {}\n",
+                 shard ? fmt::format("{} of {}", shard->shard + 1, shard->shards) : "table",
+                 s.series, windows, s.points, static_cast<double>(bytes) / 1e6, source.describe());
+      if (shard) {
+        TIDE_CHECK(!store || store->store == shard->store,
+                   "{} is a shard of store {}, the --db before it of store {}", source.describe(),
+                   shard->store, store->store);
+        store = shard;
+        if (!shards_seen.insert(shard->shard).second) continue;  // a replica of a shard
+      }
+      total.series += s.series;
+      total.points += s.points;
+      total_windows += windows;
+      total_bytes += bytes;
+    }
+    if (store)
+      fmt::print("{:<12} {:>10} {:>12} {:>14} {:>10.1f}  store {}: {} of its {} shards given\n",
+                 "store", total.series, total_windows, total.points,
+                 static_cast<double>(total_bytes) / 1e6, store->store, shards_seen.size(),
+                 store->shards);
+  });
+}
+
+// `federate`: one database that queries the whole sharded store (federate_store).
+void add_federate_command(CLI::App* ts) {
+  CLI::App* cmd = ts->add_subcommand(
+      "federate",
+      "Make a coordinator database see a sharded store as one table (postgres_fdw "
+      "foreign tables of the shards under a table partitioned by shard)");
+  auto coordinator = std::make_shared<std::string>();
+  auto db = std::make_shared<std::vector<std::string>>();
+  auto table = std::make_shared<std::string>("series");
+  cmd->add_option("--coordinator", *coordinator,
+                  "PostgreSQL connection string of the database to query the store from")
+      ->required();
+  cmd->add_option("--db", *db,
+                  "Connection string of a shard, as the coordinator reaches it; "
+                  "repeat it for every shard")
+      ->required();
+  cmd->add_option("--table", *table, "The store's table; the coordinator's has the same name")
+      ->capture_default_str();
+  cmd->callback([coordinator, db, table] {
+    if (Communicator::world().rank() != 0) return;
+    federate_store(*coordinator, *db, *table);
+    fmt::print(
+        "table \"{}\" of {} now reads the {} shards, e.g. SELECT label, count(*) FROM "
+        "\"{}\" GROUP BY label\n",
+        *table, redact_connection(*coordinator), db->size(), *table);
   });
 }
 
@@ -224,6 +323,8 @@ void add_timeseries_command(CLI::App& app) {
                o->classes, *out);
   });
   add_ingest_command(ts);
+  add_status_command(ts);
+  add_federate_command(ts);
   add_series_train_command(ts);
   add_series_cluster_command(ts);
 }

@@ -5,10 +5,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
+#include <random>
 #include <set>
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
 #include "tide/data/timeseries.hpp"
@@ -186,6 +190,67 @@ void append_array(std::string& out, const std::vector<float>& values) {
   out += '}';
 }
 
+// Creates `table` and its indexes if needed (in `txn`), checks its columns and takes the
+// loader's lock (SHARE ROW EXCLUSIVE: one loader at a time, readers go on); the quoted name.
+std::string open_for_loading(pqxx::transaction_base& txn, const std::string& table,
+                             const std::string& connection) {
+  const std::string name = txn.quote_name(table);
+  txn.exec(fmt::format(
+      "CREATE TABLE IF NOT EXISTS {0} (ordinal bigint PRIMARY KEY, series_id bigint NOT NULL "
+      "UNIQUE, label integer, t0 double precision NOT NULL, length integer NOT NULL CHECK "
+      "(length > 0), samples real[] NOT NULL); ALTER TABLE {0} ALTER COLUMN samples SET "
+      "STORAGE EXTERNAL",
+      name));
+  check_table(txn, table, connection);
+  txn.exec(fmt::format("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", name));
+  return name;
+}
+
+int64_t next_ordinal(pqxx::transaction_base& txn, const std::string& quoted_table) {
+  return txn.exec(fmt::format("SELECT coalesce(max(ordinal) + 1, 0) FROM {}", quoted_table))[0][0]
+      .as<int64_t>();
+}
+
+// The store row of a sharded table (`<table>_store`), if it has one.
+std::optional<StoreShard> store_shard_of(pqxx::transaction_base& txn, const std::string& table) {
+  const std::string store = txn.quote_name(table + "_store");
+  if (!txn.exec_params("SELECT to_regclass($1) IS NOT NULL", store)[0][0].as<bool>())
+    return std::nullopt;
+  const pqxx::result r = txn.exec(fmt::format("SELECT store, shard, shards FROM {}", store));
+  if (r.empty()) return std::nullopt;
+  TIDE_CHECK(r.size() == 1, "table \"{}_store\" has {} rows, expected one", table, r.size());
+  return StoreShard{
+      .store = r[0][0].as<std::string>(), .shard = r[0][1].as<int>(), .shards = r[0][2].as<int>()};
+}
+
+// COPY of series rows into a table; the label column only when the file has one (it stays
+// NULL otherwise).
+class SeriesCopy {
+ public:
+  SeriesCopy(pqxx::transaction_base& txn, const std::string& quoted_table, bool labelled)
+      : labelled_(labelled),
+        copy_(txn, quoted_table,  // libpqxx 6 does not quote the name
+              labelled
+                  ? std::vector<std::string>{"ordinal", "series_id", "label", "t0", "length",
+                                             "samples"}
+                  : std::vector<std::string>{"ordinal", "series_id", "t0", "length", "samples"}) {}
+
+  void add(int64_t ordinal, const CsvSeries& s, std::string& samples) {
+    samples.clear();
+    append_array(samples, s.values);
+    const auto length = static_cast<int64_t>(s.values.size());
+    if (labelled_)
+      copy_ << std::make_tuple(ordinal, s.series_id, s.label, s.t0, length, samples);
+    else
+      copy_ << std::make_tuple(ordinal, s.series_id, s.t0, length, samples);
+  }
+  void complete() { copy_.complete(); }
+
+ private:
+  bool labelled_;
+  pqxx::stream_to copy_;
+};
+
 }  // namespace
 
 namespace {
@@ -282,37 +347,18 @@ IngestResult ingest_series_csv(const std::string& connection, const std::string&
   IngestResult result;
   guarded(what, [&] {
     pqxx::work txn(*conn);
-    const std::string name = txn.quote_name(table);
-    txn.exec(fmt::format(
-        "CREATE TABLE IF NOT EXISTS {0} (ordinal bigint PRIMARY KEY, series_id bigint NOT NULL "
-        "UNIQUE, label integer, t0 double precision NOT NULL, length integer NOT NULL CHECK "
-        "(length > 0), samples real[] NOT NULL); ALTER TABLE {0} ALTER COLUMN samples SET "
-        "STORAGE EXTERNAL",
-        name));
-    check_table(txn, table, connection);
-    txn.exec(fmt::format("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", name));  // one loader
-    int64_t ordinal =
-        txn.exec(fmt::format("SELECT coalesce(max(ordinal) + 1, 0) FROM {}", name))[0][0]
-            .as<int64_t>();
+    const std::string name = open_for_loading(txn, table, connection);
+    TIDE_CHECK(!store_shard_of(txn, table).has_value(),
+               "{} is a shard of a sharded store: load it with `tide timeseries ingest --sharded` "
+               "and a --db for every shard",
+               what);
+    int64_t ordinal = next_ordinal(txn, name);
     CsvSeries s;
     std::string samples;
     {
-      // The label column only when the file has one: it stays NULL otherwise.
-      const bool labelled = reader.labelled();
-      const std::vector<std::string> columns =
-          labelled
-              ? std::vector<std::string>{"ordinal", "series_id", "label", "t0", "length", "samples"}
-              : std::vector<std::string>{"ordinal", "series_id", "t0", "length", "samples"};
-      pqxx::stream_to copy(txn, name, columns);  // libpqxx 6 does not quote the name
+      SeriesCopy copy(txn, name, reader.labelled());
       while (reader.next(s)) {
-        samples.clear();
-        append_array(samples, s.values);
-        const auto length = static_cast<int64_t>(s.values.size());
-        if (labelled)
-          copy << std::make_tuple(ordinal, s.series_id, s.label, s.t0, length, samples);
-        else
-          copy << std::make_tuple(ordinal, s.series_id, s.t0, length, samples);
-        ++ordinal;
+        copy.add(ordinal++, s, samples);
         ++result.series;
       }
       try {
@@ -330,6 +376,312 @@ IngestResult ingest_series_csv(const std::string& connection, const std::string&
   result.labelled = reader.labelled();
   result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return result;
+}
+
+namespace {
+
+// `bytes` random bytes as hex: a new store's id, and the name of one load's transactions.
+std::string random_hex(int bytes) {
+  std::random_device device;
+  std::string out;
+  for (int i = 0; i < bytes; ++i) out += fmt::format("{:02x}", device() & 0xff);
+  return out;
+}
+
+// The ids as the text of a bigint[] parameter.
+std::string bigint_array(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) out += fmt::format("{}{}", i > 0 ? "," : "", ids[i]);
+  return out + "}";
+}
+
+// One shard's part of a sharded load: its connection and open transaction block.
+struct ShardLoad {
+  std::string what;  // the table and server, for messages
+  std::unique_ptr<pqxx::connection> connection;
+  std::unique_ptr<pqxx::nontransaction> txn;  // BEGIN and PREPARE TRANSACTION by hand
+  std::string name;                           // the quoted table
+  std::optional<StoreShard> shard;            // the store row already there
+  std::string gid;                            // the prepared transaction, once prepared
+};
+
+// Opens shard `s`'s transaction: the table (created if needed) locked for loading, after a
+// check that the server can prepare transactions.
+void begin_shard_load(ShardLoad& load, const std::string& connection, const std::string& table) {
+  guarded(load.what, [&] {
+    load.txn = std::make_unique<pqxx::nontransaction>(*load.connection);
+    const int prepared = load.txn->exec("SHOW max_prepared_transactions")[0][0].as<int>();
+    TIDE_CHECK(prepared >= 1,
+               "{}: max_prepared_transactions is 0, and a sharded load commits on every server "
+               "together by two-phase commit: set max_prepared_transactions to 8 or more in "
+               "postgresql.conf and restart the server",
+               load.what);
+    load.txn->exec("BEGIN");
+    load.name = open_for_loading(*load.txn, table, connection);
+    load.shard = store_shard_of(*load.txn, table);
+  });
+}
+
+// Every shard's store row must name the same store, in this place and of this many shards;
+// or none has one and every table is empty (a new store). The store's id.
+std::string check_store(const std::vector<ShardLoad>& loads) {
+  const int shards = static_cast<int>(loads.size());
+  const std::optional<StoreShard>& first = loads[0].shard;
+  for (int s = 0; s < shards; ++s) {
+    const ShardLoad& load = loads[static_cast<size_t>(s)];
+    if (!first) {
+      TIDE_CHECK(!load.shard,
+                 "{} is shard {} of a store but {} is no shard: give the store's --db "
+                 "in its order, or a new table",
+                 load.what, load.shard ? load.shard->shard + 1 : 0, loads[0].what);
+      const bool empty =
+          load.txn->exec(fmt::format("SELECT NOT EXISTS (SELECT 1 FROM {})", load.name))[0][0]
+              .as<bool>();
+      TIDE_CHECK(empty,
+                 "{} already holds series of its own, not of a sharded store: give another "
+                 "--table for the sharded store",
+                 load.what);
+      continue;
+    }
+    TIDE_CHECK(load.shard && load.shard->store == first->store,
+               "{} is not a shard of the store of {} (store {}): give every shard's --db, in "
+               "the order of the first load",
+               load.what, loads[0].what, first->store);
+    TIDE_CHECK(load.shard->shard == s && load.shard->shards == shards,
+               "{} is shard {} of {} of store {}, but it was given as --db {} of {}: give every "
+               "shard's --db, in the order of the first load",
+               load.what, load.shard->shard + 1, load.shard->shards, first->store, s + 1, shards);
+  }
+  return first ? first->store : random_hex(8);
+}
+
+}  // namespace
+
+IngestResult ingest_series_csv_sharded(const std::vector<std::string>& connections,
+                                       const std::string& table, const std::string& csv_path,
+                                       double connect_timeout) {
+  TIDE_CHECK(!table.empty(), "--table must not be empty");
+  TIDE_CHECK(!connections.empty(), "a sharded load needs the --db of every shard");
+  const size_t shards = connections.size();
+  const auto started = Clock::now();
+  // A first reading of the file, checked as the load checks it: its ids and points, so that
+  // the split is known and every server checked before a row is sent.
+  std::vector<int64_t> ids;
+  int64_t file_points = 0;
+  {
+    SeriesCsvReader reader(csv_path);
+    CsvSeries s;
+    while (reader.next(s)) {
+      ids.push_back(s.series_id);
+      file_points += static_cast<int64_t>(s.values.size());
+    }
+  }
+  TIDE_CHECK(!ids.empty(), "{}: no rows, expected series_id,t,value[,label]", csv_path);
+
+  std::vector<ShardLoad> loads(shards);
+  // Every server first: one that is down stops the load before any transaction begins.
+  for (size_t s = 0; s < shards; ++s) {
+    loads[s].what = fmt::format("shard {} of {}, {}", s + 1, shards, where(table, connections[s]));
+    loads[s].connection = connect(connections[s], connect_timeout);
+  }
+  IngestResult result;
+  try {
+    // Each shard's table locked in the order given, so that two loads cannot deadlock.
+    for (size_t s = 0; s < shards; ++s) begin_shard_load(loads[s], connections[s], table);
+    const std::string store = guarded(loads[0].what, [&] { return check_store(loads); });
+    int64_t ordinal = 0;
+    const std::string id_array = bigint_array(ids);
+    for (ShardLoad& load : loads) {
+      guarded(load.what, [&] {
+        if (!load.shard) {
+          load.txn->exec(fmt::format(
+              "CREATE TABLE IF NOT EXISTS {0} (store text NOT NULL, shard integer NOT NULL, "
+              "shards integer NOT NULL); INSERT INTO {0} VALUES ({1}, {2}, {3})",
+              load.txn->quote_name(table + "_store"), load.txn->quote(store), &load - loads.data(),
+              shards));
+        }
+        ordinal = std::max(ordinal, next_ordinal(*load.txn, load.name));
+        const pqxx::result clash = load.txn->exec_params(
+            fmt::format("SELECT series_id FROM {} WHERE series_id = ANY($1::bigint[]) LIMIT 1",
+                        load.name),
+            id_array);
+        TIDE_CHECK(clash.empty(),
+                   "{}: series_id {} of the file is already in {}; nothing was added", csv_path,
+                   clash.empty() ? 0 : clash[0][0].as<int64_t>(), load.what);
+      });
+    }
+    // The rows: shard s takes the series whose points before them are in its s-th share.
+    SeriesCsvReader reader(csv_path);
+    CsvSeries s;
+    std::string samples;
+    std::unique_ptr<SeriesCopy> copy;
+    size_t current = shards;
+    int64_t points_before = 0;
+    const auto finish = [&] {
+      if (copy) guarded(loads[current].what, [&] { copy->complete(); });
+      copy.reset();
+    };
+    while (reader.next(s)) {
+      const auto target = static_cast<size_t>(std::min<__int128>(
+          static_cast<__int128>(points_before) * static_cast<__int128>(shards) / file_points,
+          static_cast<__int128>(shards - 1)));
+      if (target != current) {
+        finish();
+        current = target;
+        guarded(loads[current].what, [&] {
+          copy = std::make_unique<SeriesCopy>(*loads[current].txn, loads[current].name,
+                                              reader.labelled());
+        });
+      }
+      guarded(loads[current].what, [&] { copy->add(ordinal++, s, samples); });
+      points_before += static_cast<int64_t>(s.values.size());
+      ++result.series;
+    }
+    finish();
+    result.rows = reader.rows();
+    result.labelled = reader.labelled();
+    TIDE_CHECK(result.series == static_cast<int64_t>(ids.size()),
+               "{} changed while it was loaded ({} series, then {})", csv_path, ids.size(),
+               result.series);
+    // Phase one: every shard ready to commit, or none commits.
+    const std::string load_id = random_hex(6);
+    for (size_t i = 0; i < shards; ++i) {
+      guarded(loads[i].what, [&] {
+        loads[i].txn->exec(fmt::format("ANALYZE {}", loads[i].name));
+        const std::string gid = fmt::format("tide-ingest-{}-{}-{}", store, load_id, i);
+        loads[i].txn->exec("PREPARE TRANSACTION " + loads[i].txn->quote(gid));
+        loads[i].gid = gid;
+      });
+    }
+  } catch (...) {
+    // Nothing is committed: every shard rolls back, prepared or not. A shard whose connection
+    // is gone has rolled back already (the server ends an open transaction with it).
+    for (ShardLoad& load : loads) {
+      try {
+        if (!load.txn) continue;
+        if (!load.gid.empty())
+          load.txn->exec("ROLLBACK PREPARED " + load.txn->quote(load.gid));
+        else
+          load.txn->exec("ROLLBACK");
+      } catch (const std::exception&) {
+      }
+    }
+    throw;
+  }
+  // Phase two: each shard commits what it prepared.
+  std::vector<std::string> open;
+  for (ShardLoad& load : loads) {
+    try {
+      load.txn->exec("COMMIT PREPARED " + load.txn->quote(load.gid));
+    } catch (const std::exception& e) {
+      open.push_back(fmt::format("{} ({}): COMMIT PREPARED '{}' there completes it", load.what,
+                                 one_line(e.what()), load.gid));
+    }
+  }
+  TIDE_CHECK(open.empty(), "{}: every shard prepared the load, but {} did not commit: {}", csv_path,
+             open.size(), fmt::join(open, "; "));
+  result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return result;
+}
+
+namespace {
+
+constexpr const char* kFederatedComment = "a sharded store of tide, federated";
+
+// A connection string's parts, as libpq reads it: (keyword, value) for each one given.
+std::vector<std::pair<std::string, std::string>> conninfo_parts(const std::string& connection) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(connection.c_str(), &error);
+  if (options == nullptr) {
+    const std::string why = error != nullptr ? one_line(error) : "out of memory";
+    PQfreemem(error);
+    TIDE_FAIL("the connection string {} does not parse: {}", redact_connection(connection), why);
+  }
+  std::vector<std::pair<std::string, std::string>> parts;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o)
+    if (o->val != nullptr && *o->val != '\0') parts.emplace_back(o->keyword, o->val);
+  PQconninfoFree(options);
+  return parts;
+}
+
+}  // namespace
+
+void federate_store(const std::string& coordinator, const std::vector<std::string>& shards,
+                    const std::string& table, double connect_timeout) {
+  TIDE_CHECK(!table.empty(), "--table must not be empty");
+  TIDE_CHECK(!shards.empty(), "federate needs the --db of every shard");
+  // Each shard: its place in the store, and a view of its series with its shard number.
+  std::optional<StoreShard> store;
+  std::vector<int> place(shards.size());
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const std::unique_ptr<pqxx::connection> conn = connect(shards[s], connect_timeout);
+    const std::string what = where(table, shards[s]);
+    guarded(what, [&] {
+      pqxx::work txn(*conn);
+      check_table(txn, table, shards[s]);
+      const std::optional<StoreShard> shard = store_shard_of(txn, table);
+      TIDE_CHECK(shard.has_value(), "{} is not a shard of a sharded store", what);
+      TIDE_CHECK(!store || store->store == shard->store, "{} is a shard of store {}, not of {}",
+                 what, shard->store, store->store);
+      store = shard;
+      place[s] = shard->shard;
+      txn.exec(fmt::format("CREATE OR REPLACE VIEW {} AS SELECT {}::integer AS shard, {} FROM {}",
+                           txn.quote_name(table + "_federated"), shard->shard, kColumns,
+                           txn.quote_name(table)));
+      txn.commit();
+    });
+  }
+  std::vector<int> sorted = place;
+  std::sort(sorted.begin(), sorted.end());
+  bool each_once = static_cast<int>(sorted.size()) == store->shards;
+  for (size_t s = 0; each_once && s < sorted.size(); ++s)
+    each_once = sorted[s] == static_cast<int>(s);
+  TIDE_CHECK(each_once, "store {} has {} shards: give the --db of each exactly once", store->store,
+             store->shards);
+
+  const std::unique_ptr<pqxx::connection> conn = connect(coordinator, connect_timeout);
+  const std::string what = where(table, coordinator);
+  guarded(what, [&] {
+    pqxx::work txn(*conn);
+    const std::string name = txn.quote_name(table);
+    const pqxx::result existing = txn.exec_params(
+        "SELECT c.relkind, obj_description(c.oid, 'pg_class') FROM pg_class c WHERE c.oid = "
+        "to_regclass($1)",
+        name);
+    if (!existing.empty()) {
+      TIDE_CHECK(existing[0][1].c_str() == std::string(kFederatedComment),
+                 "{} already exists and is not a federated store: give the coordinator another "
+                 "database, or federate under another --table",
+                 what);
+      txn.exec(fmt::format("DROP TABLE {} CASCADE", name));
+    }
+    txn.exec("CREATE EXTENSION IF NOT EXISTS postgres_fdw");
+    txn.exec(fmt::format(
+        "CREATE TABLE {} (shard integer NOT NULL, ordinal bigint NOT NULL, series_id bigint NOT "
+        "NULL, label integer, t0 double precision NOT NULL, length integer NOT NULL, samples "
+        "real[] NOT NULL) PARTITION BY LIST (shard)",
+        name));
+    txn.exec(fmt::format("COMMENT ON TABLE {} IS {}", name, txn.quote(kFederatedComment)));
+    for (size_t s = 0; s < shards.size(); ++s) {
+      const std::string server = txn.quote_name(fmt::format("tide_{}_shard{}", table, place[s]));
+      std::string server_options, mapping_options;
+      for (const auto& [key, value] : conninfo_parts(shards[s])) {
+        std::string& to = key == "user" || key == "password" ? mapping_options : server_options;
+        to += fmt::format("{}{} {}", to.empty() ? "" : ", ", key, txn.quote(value));
+      }
+      txn.exec(fmt::format("DROP SERVER IF EXISTS {} CASCADE", server));
+      txn.exec(fmt::format("CREATE SERVER {} FOREIGN DATA WRAPPER postgres_fdw{}", server,
+                           server_options.empty() ? "" : " OPTIONS (" + server_options + ")"));
+      txn.exec(fmt::format("CREATE USER MAPPING FOR CURRENT_USER SERVER {}{}", server,
+                           mapping_options.empty() ? "" : " OPTIONS (" + mapping_options + ")"));
+      txn.exec(fmt::format(
+          "CREATE FOREIGN TABLE {} PARTITION OF {} FOR VALUES IN ({}) SERVER {} OPTIONS "
+          "(table_name {})",
+          txn.quote_name(fmt::format("{}_shard{}", table, place[s])), name, place[s], server,
+          txn.quote(table + "_federated")));
+    }
+    txn.commit();
+  });
 }
 
 PostgresSource::PostgresSource(std::string connection, std::string table, double fetch_bytes,
@@ -367,41 +719,91 @@ SourceSummary PostgresSource::summary() {
 
 std::vector<SeriesRange> PostgresSource::shards(int parts, const WindowSpec& windows, int64_t begin,
                                                 int64_t end) {
+  std::vector<SeriesRange> ranges(static_cast<size_t>(std::max(parts, 0)));
+  for (const auto& [part, range] : split(parts, windows, begin, end, 0, -1))
+    ranges[static_cast<size_t>(part)] = range;
+  close_empty_parts(ranges, begin, end);
+  return ranges;
+}
+
+namespace {
+
+// The windows of each series row as SQL, of ($1, $2) = (length, step), for the rows of
+// [$3, $4).
+constexpr const char* kWindowsSql =
+    "SELECT ordinal, CASE WHEN length >= $1 THEN (length - $1) / $2 + 1 ELSE 0 END::bigint AS n "
+    "FROM {} WHERE ordinal >= $3 AND ordinal < $4";
+
+void check_split(int parts, const WindowSpec& windows) {
   TIDE_CHECK(parts >= 1, "shards: {} parts", parts);
   TIDE_CHECK(windows.length >= 1 && windows.step() >= 1, "the window must be at least 1 point");
-  std::vector<SeriesRange> ranges(static_cast<size_t>(parts));  // series 0: no row for it
-  int64_t last = -1;
+}
+
+}  // namespace
+
+std::vector<std::pair<int, SeriesRange>> PostgresSource::split(int parts, const WindowSpec& windows,
+                                                               int64_t begin, int64_t end,
+                                                               int64_t before, int64_t total) {
+  check_split(parts, windows);
+  std::vector<std::pair<int, SeriesRange>> pieces;
   read_only(connection_string_, connect_timeout_, describe(), [&](pqxx::read_transaction& txn) {
+    // A series is in part floor(windows before it x parts / total), as one table would say.
     const pqxx::result rows = txn.exec_params(
-        fmt::format(
-            "WITH w AS (SELECT ordinal, CASE WHEN length >= $1 THEN (length - $1) / $2 + 1 ELSE "
-            "0 END::bigint AS n FROM {} WHERE ordinal >= $4 AND ordinal < $5), c AS (SELECT n, "
-            "ordinal, (sum(n) OVER (ORDER BY "
-            "ordinal) - n) AS before, sum(n) OVER () AS total FROM w) SELECT CASE WHEN total = "
-            "0 THEN 0 ELSE div(before * $3, total)::bigint END AS part, min(ordinal), "
-            "max(ordinal), count(*), sum(n)::bigint FROM c GROUP BY 1 ORDER BY 1",
-            txn.quote_name(table_)),
-        windows.length, windows.step(), parts, begin, end);
+        fmt::format("WITH w AS ({}), c AS (SELECT n, ordinal, $5::bigint + (sum(n) OVER (ORDER "
+                    "BY ordinal) - n) AS before, CASE WHEN $6::bigint < 0 THEN sum(n) OVER () "
+                    "ELSE $6::bigint END AS total FROM w) SELECT CASE WHEN total = 0 THEN 0 ELSE "
+                    "div(before * $7, total)::bigint END AS part, min(ordinal), max(ordinal), "
+                    "count(*), sum(n)::bigint FROM c GROUP BY 1 ORDER BY 1",
+                    fmt::format(kWindowsSql, txn.quote_name(table_))),
+        windows.length, windows.step(), begin, end, before, total, parts);
     for (const pqxx::row& r : rows) {
       const auto p = r[0].as<int64_t>();
       TIDE_CHECK(p >= 0 && p < parts, "shards: part {} of {}", p, parts);
-      SeriesRange& range = ranges[static_cast<size_t>(p)];
-      range = SeriesRange{.begin = r[1].as<int64_t>(),
-                          .end = r[2].as<int64_t>() + 1,
-                          .series = r[3].as<int64_t>(),
-                          .windows = r[4].as<int64_t>()};
-      last = range.end;
+      pieces.emplace_back(static_cast<int>(p), SeriesRange{.begin = r[1].as<int64_t>(),
+                                                           .end = r[2].as<int64_t>() + 1,
+                                                           .series = r[3].as<int64_t>(),
+                                                           .windows = r[4].as<int64_t>()});
     }
   });
-  // Parts with no series are empty ranges where the next part starts.
-  int64_t next_begin = last >= 0 ? last : std::min(begin, end);
-  for (int p = parts - 1; p >= 0; --p) {
-    SeriesRange& range = ranges[static_cast<size_t>(p)];
-    if (range.series == 0) range = SeriesRange{.begin = next_begin, .end = next_begin};
-    range.end = next_begin;
-    next_begin = range.begin;
-  }
-  return ranges;
+  return pieces;
+}
+
+std::vector<SeriesRange> PostgresSource::runs(const WindowSpec& windows, int64_t begin,
+                                              int64_t end) {
+  check_split(1, windows);
+  std::vector<SeriesRange> runs;
+  read_only(connection_string_, connect_timeout_, describe(), [&](pqxx::read_transaction& txn) {
+    // Gaps and islands: within a run, ordinal - row number is constant.
+    const pqxx::result rows = txn.exec_params(
+        fmt::format("WITH w AS ({}) SELECT min(ordinal), max(ordinal) + 1, count(*), "
+                    "sum(n)::bigint FROM (SELECT ordinal, n, ordinal - row_number() OVER (ORDER "
+                    "BY ordinal) AS g FROM w) x GROUP BY g ORDER BY 1",
+                    fmt::format(kWindowsSql, txn.quote_name(table_))),
+        windows.length, windows.step(), begin, end);
+    for (const pqxx::row& r : rows)
+      runs.push_back(SeriesRange{.begin = r[0].as<int64_t>(),
+                                 .end = r[1].as<int64_t>(),
+                                 .series = r[2].as<int64_t>(),
+                                 .windows = r[3].as<int64_t>()});
+  });
+  return runs;
+}
+
+int64_t PostgresSource::bytes() {
+  int64_t size = 0;
+  read_only(connection_string_, connect_timeout_, describe(), [&](pqxx::read_transaction& txn) {
+    size = txn.exec_params("SELECT pg_total_relation_size(to_regclass($1))",
+                           txn.quote_name(table_))[0][0]
+               .as<int64_t>();
+  });
+  return size;
+}
+
+std::optional<StoreShard> PostgresSource::store_shard() {
+  std::optional<StoreShard> shard;
+  read_only(connection_string_, connect_timeout_, describe(),
+            [&](pqxx::read_transaction& txn) { shard = store_shard_of(txn, table_); });
+  return shard;
 }
 
 std::unique_ptr<SeriesCursor> PostgresSource::open(int64_t begin, int64_t end) {
@@ -418,18 +820,24 @@ void PostgresSource::write_clusters(const std::vector<SeriesCluster>& clusters) 
   const std::unique_ptr<pqxx::connection> conn = connect(connection_string_, connect_timeout_);
   guarded(describe(), [&] {
     pqxx::work txn(*conn);
-    const std::string name = table_ + "_clusters";
+    const std::string name = txn.quote_name(table_ + "_clusters");
     txn.exec(fmt::format(
         "CREATE TABLE IF NOT EXISTS {0} (series_id bigint PRIMARY KEY, cluster integer NOT "
-        "NULL, distance real NOT NULL); TRUNCATE {0}",
-        txn.quote_name(name)));
+        "NULL, distance real NOT NULL); TRUNCATE {0}; CREATE TEMPORARY TABLE tide_clusters "
+        "(LIKE {0}) ON COMMIT DROP",
+        name));
     {
-      pqxx::stream_to copy(txn, txn.quote_name(name),
+      pqxx::stream_to copy(txn, "tide_clusters",
                            std::vector<std::string>{"series_id", "cluster", "distance"});
       for (const SeriesCluster& c : clusters)
         copy << std::make_tuple(c.series_id, c.cluster, c.distance);
       copy.complete();
     }
+    // Only this table's series: a shard keeps the clusters of the series it holds.
+    txn.exec(
+        fmt::format("INSERT INTO {} SELECT c.* FROM tide_clusters c WHERE EXISTS (SELECT 1 "
+                    "FROM {} s WHERE s.series_id = c.series_id)",
+                    name, txn.quote_name(table_)));
     txn.commit();
   });
 }

@@ -15,7 +15,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tide/data/series_source.hpp"
@@ -49,11 +51,37 @@ struct IngestResult {
 IngestResult ingest_series_csv(const std::string& connection, const std::string& table,
                                const std::string& csv_path, double connect_timeout = 10);
 
-struct SeriesCluster {
-  int64_t series_id = 0;
-  int64_t cluster = 0;
-  double distance = 0;  // to the cluster's centre
+// A table that is one shard of a sharded store says so in `<table>_store (store, shard,
+// shards)`: the store's id (the same on every shard), its place and the number of shards.
+struct StoreShard {
+  std::string store;
+  int shard = 0;
+  int shards = 1;
 };
+
+// Loads a long-format CSV file into a store sharded over `connections` (shard s on the s-th
+// server): the file's series, numbered after those already in the store, are split into one
+// consecutive range of numbers per shard, balanced by points. Ranges keep the order of one
+// table, so a training run reads the same windows in the same order as from one server, and
+// a rank's share of them is one range scan on one server (two where it straddles shards).
+// All or nothing across the servers: each shard's load is a transaction made ready with
+// PREPARE TRANSACTION, and committed (COMMIT PREPARED) only once every shard is prepared;
+// any failure before that rolls every shard back. The servers need max_prepared_transactions
+// of at least 1. A store is made by its first load; later loads must give the same servers in
+// the same order.
+IngestResult ingest_series_csv_sharded(const std::vector<std::string>& connections,
+                                       const std::string& table, const std::string& csv_path,
+                                       double connect_timeout = 10);
+
+// Makes the database of `coordinator` see a sharded store as one table: postgres_fdw
+// servers for the shards, and `table` there a parent partitioned by shard, whose partitions
+// are foreign tables of the shards' series (through a view `<table>_federated` made on each
+// shard, which adds its shard number), so that one query, e.g.
+// SELECT label, count(*) FROM series GROUP BY label, runs across them. Done again, it is
+// made anew. The coordinator must not hold a table `table` of its own. User and password of
+// each shard's connection string go into the user mapping, the rest into the server.
+void federate_store(const std::string& coordinator, const std::vector<std::string>& shards,
+                    const std::string& table, double connect_timeout = 10);
 
 class PostgresSource : public TimeSeriesSource {
  public:
@@ -72,8 +100,24 @@ class PostgresSource : public TimeSeriesSource {
   std::unique_ptr<SeriesCursor> open(int64_t begin, int64_t end) override;
   std::unique_ptr<TimeSeriesSource> clone() const override;
 
-  // Replaces the contents of `<table>_clusters` (created if needed) in one transaction.
-  void write_clusters(const std::vector<SeriesCluster>& clusters);
+  // Replaces the contents of `<table>_clusters` (created if needed) in one transaction with
+  // the clusters of the series this table holds.
+  void write_clusters(const std::vector<SeriesCluster>& clusters) override;
+
+  // The table's size on disk with its indexes and out-of-line values (pg_total_relation_size).
+  int64_t bytes();
+  // Where the table stands in a sharded store; nullopt for a table of its own.
+  std::optional<StoreShard> store_shard();
+  // The consecutive runs of ordinals the table holds within [begin, end), in order, with
+  // their series and windows: one run for a table of its own, one per load for a shard.
+  std::vector<SeriesRange> runs(const WindowSpec& windows, int64_t begin = 0,
+                                int64_t end = INT64_MAX);
+  // The split of shards() for the series of [begin, end) held here, when `before` windows of
+  // the whole split come before `begin` and it has `total` windows: for each part that
+  // series of this table fall into, that part's series here. Parts in increasing order.
+  std::vector<std::pair<int, SeriesRange>> split(int parts, const WindowSpec& windows,
+                                                 int64_t begin, int64_t end, int64_t before,
+                                                 int64_t total);
 
  private:
   std::string connection_string_, table_;  // each call makes its own connection

@@ -1,8 +1,9 @@
 // TimeSeriesSource: where `tide timeseries` reads series from. A store holds numbered
 // series (ordinal 0, 1, 2, ... in the order they were loaded); readers ask for ranges of
 // ordinals, so a rank's shard is one range and a reader that lost its connection resumes
-// after the last series it received. PostgresSource (postgres_source.hpp) is the one store
-// so far; the interface is what another would implement.
+// after the last series it received. PostgresSource (postgres_source.hpp) is one table and
+// ShardedSource (sharded_source.hpp) a store sharded over several; another store would
+// implement the same interface.
 #pragma once
 
 #include <cstdint>
@@ -42,11 +43,23 @@ struct SeriesRange {
   int64_t windows = 0;
 };
 
+// Makes the parts of a split that hold no series empty ranges where the next part starts,
+// and each part end where the next begins, so that the parts cover [begin, end) in order
+// (the last ends after the last series, or at begin when there is none).
+void close_empty_parts(std::vector<SeriesRange>& parts, int64_t begin, int64_t end);
+
 struct SourceSummary {
   int64_t series = 0;
   int64_t points = 0;
   int64_t min_length = 0, max_length = 0;
   int64_t labelled = 0;  // series with a label
+};
+
+// A series' cluster, as `tide timeseries cluster` writes it back to the store.
+struct SeriesCluster {
+  int64_t series_id = 0;
+  int64_t cluster = 0;
+  double distance = 0;  // to the cluster's centre
 };
 
 // Thrown by a source when its connection is lost or cannot be made; WindowStream retries
@@ -78,6 +91,8 @@ class TimeSeriesSource {
   virtual std::unique_ptr<SeriesCursor> open(int64_t begin, int64_t end) = 0;
   // A fresh source on the same store (its own connection), for another thread.
   virtual std::unique_ptr<TimeSeriesSource> clone() const = 0;
+  // Replaces the clusters the store holds for its series with these.
+  virtual void write_clusters(const std::vector<SeriesCluster>& clusters) = 0;
 };
 
 }  // namespace tide

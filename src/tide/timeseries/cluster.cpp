@@ -95,7 +95,9 @@ void check_cluster_options(const SeriesClusterOptions& o) {
   TIDE_CHECK(o.kmeans.tolerance >= 0 && std::isfinite(o.kmeans.tolerance),
              "--tolerance must be a finite number >= 0, got {}", o.kmeans.tolerance);
   TIDE_CHECK(o.threads >= 0 && o.threads <= 4096,
-             "--threads must be in [0, 4096] (0: one per core), got {}", o.threads);
+             "--threads must be in [0, 4096] (0: SLURM_CPUS_PER_TASK, else the node's cores shared "
+             "among its ranks), got {}",
+             o.threads);
   TIDE_CHECK(o.silhouette_sample >= 2, "--silhouette-sample must be at least 2, got {}",
              o.silhouette_sample);
 }
@@ -235,7 +237,7 @@ SeriesClusterSummary cluster_series(const SeriesClusterOptions& o, const Communi
   SeriesData data = o.data;
   if (data.window == 0) data.window = trained.windows.length;
   if (data.stride == 0) data.stride = trained.windows.stride;
-  const std::unique_ptr<PostgresSource> source = open_source(data, comm);
+  const std::unique_ptr<TimeSeriesSource> source = open_source(data, comm);
   const SourceSummary summary = source->summary();
   const WindowSpec spec = resolve_windows(data, summary, source->describe());
   const std::vector<SeriesRange> shards = source->shards(comm.size(), spec);

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "tide/data/postgres_source.hpp"
+#include "tide/data/sharded_source.hpp"
+
 namespace tide {
 
-std::unique_ptr<PostgresSource> open_source(const SeriesData& d, const Communicator& comm) {
+std::unique_ptr<TimeSeriesSource> open_source(const SeriesData& d, const Communicator& comm) {
   TIDE_CHECK(!d.db.empty(),
              "--db is required: a PostgreSQL connection string such as \"host=db1 "
              "dbname=series user=tide\"");
@@ -19,9 +23,36 @@ std::unique_ptr<PostgresSource> open_source(const SeriesData& d, const Communica
              d.window, d.stride);
   // A connection that is not made within --retry-seconds (10 s at most) is given up, so a
   // server that accepts and never answers ends the run in about that time.
-  return std::make_unique<PostgresSource>(d.db[static_cast<size_t>(comm.rank()) % d.db.size()],
-                                          d.table, d.fetch_mb * 1e6,
-                                          std::min(d.retry_seconds, 10.0));
+  const double timeout = std::min(d.retry_seconds, 10.0);
+  const auto source = [&](const std::string& db) {
+    return std::make_unique<PostgresSource>(db, d.table, d.fetch_mb * 1e6, timeout);
+  };
+  const size_t rank = static_cast<size_t>(comm.rank());
+  std::unique_ptr<PostgresSource> mine = source(d.db[rank % d.db.size()]);
+  const std::optional<StoreShard> shard = mine->store_shard();
+  if (!shard) return mine;
+
+  // A shard: find every shard among the --db, and take one of each.
+  std::vector<std::vector<std::unique_ptr<PostgresSource>>> holders(
+      static_cast<size_t>(shard->shards));
+  for (const std::string& db : d.db) {
+    std::unique_ptr<PostgresSource> s = source(db);
+    const std::optional<StoreShard> of = s->store_shard();
+    TIDE_CHECK(of && of->store == shard->store && of->shards == shard->shards,
+               "{} is not a shard of store {} ({} shards), as {} is: every --db must hold a shard "
+               "of the same store",
+               s->describe(), shard->store, shard->shards, mine->describe());
+    holders[static_cast<size_t>(of->shard)].push_back(std::move(s));
+  }
+  std::vector<std::unique_ptr<PostgresSource>> shards;
+  for (size_t s = 0; s < holders.size(); ++s) {
+    TIDE_CHECK(!holders[s].empty(),
+               "store {} has {} shards and no --db holds shard {}: give a "
+               "--db for every shard",
+               shard->store, shard->shards, s + 1);
+    shards.push_back(std::move(holders[s][rank % holders[s].size()]));
+  }
+  return std::make_unique<ShardedSource>(std::move(shards));
 }
 
 WindowSpec resolve_windows(const SeriesData& d, const SourceSummary& s, const std::string& where) {

@@ -261,7 +261,7 @@ class SeriesTask : public TrainingTask {
   const TrainConfig& c_;
   const SeriesTrainOptions& o_;
   const Communicator& comm_;
-  std::unique_ptr<PostgresSource> source_;
+  std::unique_ptr<TimeSeriesSource> source_;
   SourceSummary summary_;
   WindowSpec spec_;
   int64_t held_out_ = 0, per_epoch_ = 0;

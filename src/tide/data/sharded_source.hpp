@@ -1,0 +1,44 @@
+// ShardedSource: one store of series over several PostgreSQL servers, each holding a shard
+// (a table with a `<table>_store` row; ingest_series_csv_sharded makes them). A shard holds
+// consecutive runs of the store's ordinals, one per load, so the store reads as one table:
+// shards() splits the whole store as one table of the same series would, and a cursor over
+// a range reads each run from the server that holds it, in order.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tide/data/postgres_source.hpp"
+
+namespace tide {
+
+class ShardedSource : public TimeSeriesSource {
+ public:
+  // `shards[s]` is shard s of one store: checked against their store rows.
+  explicit ShardedSource(std::vector<std::unique_ptr<PostgresSource>> shards);
+
+  std::string describe() const override;
+  SourceSummary summary() override;
+  std::vector<SeriesRange> shards(int parts, const WindowSpec& windows, int64_t begin = 0,
+                                  int64_t end = INT64_MAX) override;
+  std::unique_ptr<SeriesCursor> open(int64_t begin, int64_t end) override;
+  std::unique_ptr<TimeSeriesSource> clone() const override;
+  // Each shard keeps the clusters of its own series (a transaction each).
+  void write_clusters(const std::vector<SeriesCluster>& clusters) override;
+
+  // Per shard: its series, windows of `windows` and points, for `tide timeseries status`.
+  std::vector<std::pair<SourceSummary, SeriesRange>> per_shard(const WindowSpec& windows);
+
+ private:
+  struct Run {
+    size_t shard;
+    SeriesRange range;
+  };
+  // The runs of every shard within [begin, end), in the store's order.
+  std::vector<Run> runs(const WindowSpec& windows, int64_t begin, int64_t end);
+
+  std::vector<std::unique_ptr<PostgresSource>> shards_;
+};
+
+}  // namespace tide
