@@ -1,39 +1,39 @@
-// tide_stream_bench: every rank reads its shard of a table of series once through
-// WindowStream (server-side cursor, prefetch thread, normalisation, windows, shuffle
-// buffer), as `tide timeseries train` does, without training; prints one JSON line per
-// rank with its windows, seconds and windows per second. Run by bench/timeseries_io under
-// scripts/mpirun-local.
+// tide_stream_bench: every rank reads its shard of a table of series, or of a store sharded
+// over several servers (--db repeated), once through WindowStream (server-side cursor,
+// prefetch thread, normalisation, windows, shuffle buffer), as `tide timeseries train` does,
+// without training; prints one JSON line per rank with its windows, seconds and windows
+// per second. Run by bench/timeseries_io under scripts/mpirun-local.
 #include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "tide/data/postgres_source.hpp"
+#include "tide/timeseries/source.hpp"
 #include "tide/data/window_stream.hpp"
 #include "tide/distributed/communicator.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app("Streams every window of a table of series once per rank and times it");
-  std::string db, table = "series";
+  tide::SeriesData data;
   tide::WindowStreamOptions o;
   o.shuffle_buffer = 4096;
-  double fetch_mb = 16;
-  app.add_option("--db", db, "PostgreSQL connection string")->required();
-  app.add_option("--table", table)->capture_default_str();
+  app.add_option("--db", data.db, "PostgreSQL connection string (repeated: the shards)")
+      ->required();
+  app.add_option("--table", data.table)->capture_default_str();
   app.add_option("--window", o.windows.length)->required();
   app.add_option("--stride", o.windows.stride)->capture_default_str();
   app.add_option("--batch-size", o.batch_size)->capture_default_str();
   app.add_option("--shuffle-buffer", o.shuffle_buffer)->capture_default_str();
-  app.add_option("--fetch-mb", fetch_mb)->capture_default_str();
+  app.add_option("--fetch-mb", data.fetch_mb)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     const tide::Communicator& world = tide::Communicator::world();
-    tide::PostgresSource source(db, table, fetch_mb * 1e6);
-    const std::vector<tide::SeriesRange> shards = source.shards(world.size(), o.windows);
+    const std::unique_ptr<tide::TimeSeriesSource> source = tide::open_source(data, world);
+    const std::vector<tide::SeriesRange> shards = source->shards(world.size(), o.windows);
     const tide::SeriesRange mine = shards[static_cast<size_t>(world.rank())];
     o.stream_id = static_cast<uint64_t>(world.rank());
-    tide::WindowStream stream(source.clone(), mine, o);
+    tide::WindowStream stream(source->clone(), mine, o);
     world.barrier("the start");
     const auto start = std::chrono::steady_clock::now();
     stream.start_epoch(0);

@@ -18,7 +18,8 @@ namespace tide {
 
 // Where the series are and how they are cut.
 struct SeriesData {
-  // Connection strings; rank r uses db[r % db.size()] (each must hold the same table).
+  // Connection strings: copies of one table (rank r uses db[r % db.size()]) or the shards of a
+  // sharded store (open_source tells which).
   std::vector<std::string> db;
   std::string table = "series";
   int64_t window = 0;          // points per window; 0: the series' length (then all must have it)
