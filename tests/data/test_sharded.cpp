@@ -139,7 +139,7 @@ TEST_F(Sharded, ALoadSplitsByPointsAndReadsAsOneTable) {
   EXPECT_EQ(next, 90);
   for (const int64_t p : shard_points) EXPECT_NEAR(p, points / 3.0, 64.0) << "points per shard";
 
-  const auto sharded = store("s");
+  auto sharded = store("s");
   PostgresSource one(servers_[0]->url(), "one");
   const SourceSummary a = sharded->summary(), b = one.summary();
   EXPECT_EQ(a.series, b.series);
@@ -150,9 +150,11 @@ TEST_F(Sharded, ALoadSplitsByPointsAndReadsAsOneTable) {
   expect_same_series(read_all(*sharded), read_all(one));
   expect_same_split(*sharded, one, spec);
 
-  // A second load appends a range to each shard; the store still reads as the one table.
+  // A second load appends a range to each shard; the store (a new source: one finds where the
+  // runs are once) still reads as the one table.
   ingest_series_csv_sharded(urls(), "s", second);
   ingest_series_csv(servers_[0]->url(), "one", second);
+  sharded = store("s");
   PostgresSource middle(servers_[1]->url(), "s");
   EXPECT_EQ(middle.runs(every).size(), 2u);
   expect_same_series(read_all(*sharded), read_all(one));
@@ -193,7 +195,15 @@ TEST_F(Sharded, AFailedLoadAddsNothingAnywhere) {
   const std::string clash = csv("clash.csv", 10, 29, 5);
   EXPECT_THAT(error_of([&] { ingest_series_csv_sharded(urls(), "f", clash); }),
               HasSubstr("series_id 29 of the file is already in shard 3 of 3"));
-  // A bad line far into the file, after the first shards' rows were sent.
+  // Shard 2 refuses a row in the middle of its COPY (a constraint of its own), after shard 1's
+  // rows were sent: both roll back.
+  servers_[1]->psql("ALTER TABLE f ADD CONSTRAINT not_215 CHECK (series_id <> 215)");
+  const std::string middle = csv("middle.csv", 30, 200, 13);  // ids 200-229; 215 on shard 2
+  const std::string refused = error_of([&] { ingest_series_csv_sharded(urls(), "f", middle); });
+  EXPECT_THAT(refused, HasSubstr("shard 2 of 3"));
+  EXPECT_THAT(refused, HasSubstr("not_215"));
+  servers_[1]->psql("ALTER TABLE f DROP CONSTRAINT not_215");
+  // A bad line far into the file: the first reading finds it, before any server is written.
   std::string bad_text = "series_id,t,value\n";
   for (int i = 0; i < 30; ++i)
     for (int t = 0; t < 20; ++t) bad_text += fmt::format("{},{},{}\n", 100 + i, t, t);
@@ -213,8 +223,8 @@ TEST_F(Sharded, AFailedLoadAddsNothingAnywhere) {
               HasSubstr("is shard 1 of 3 of store"));
   EXPECT_THAT(error_of([&] { ingest_series_csv(urls()[0], "f", csv("e.csv", 5, 990, 8)); }),
               HasSubstr("is a shard of a sharded store"));
-  // The last shard cannot prepare (its 8 prepared transactions are taken) once the others
-  // have: they roll back what they prepared.
+  // The last shard cannot prepare (its 8 prepared transactions, as scripts/pg-local allows,
+  // are taken) once the others have: they roll back what they prepared.
   const auto on_last = [&](const std::string& first, const std::string& second) {
     const auto r = tide::testing::run_command(
         fmt::format("psql -X -q \"{}\" -c \"{}\" -c \"{}\"", servers_[2]->url(), first, second));

@@ -152,8 +152,9 @@ TEST_F(Series, AStoreShardedOverThreeServersTrainsTheSameModel) {
   const auto one = run_command(train("one-table", flags));
   ASSERT_EQ(one.status, 0) << one.out;
   std::string sharded = train("sharded", flags + " --table sharded");
-  sharded.replace(sharded.find("--db '" + server_->url() + "'"),
-                  ("--db '" + server_->url() + "'").size(), dbs);
+  const std::string one_db = "--db '" + server_->url() + "'";
+  ASSERT_NE(sharded.find(one_db), std::string::npos) << sharded;
+  sharded.replace(sharded.find(one_db), one_db.size(), dbs);
   const auto t = run_command(sharded);
   ASSERT_EQ(t.status, 0) << t.out;
   EXPECT_THAT(t.out, HasSubstr("a store of 3 shards"));

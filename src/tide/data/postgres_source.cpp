@@ -195,12 +195,14 @@ void append_array(std::string& out, const std::vector<float>& values) {
 std::string open_for_loading(pqxx::transaction_base& txn, const std::string& table,
                              const std::string& connection) {
   const std::string name = txn.quote_name(table);
-  txn.exec(fmt::format(
-      "CREATE TABLE IF NOT EXISTS {0} (ordinal bigint PRIMARY KEY, series_id bigint NOT NULL "
-      "UNIQUE, label integer, t0 double precision NOT NULL, length integer NOT NULL CHECK "
-      "(length > 0), samples real[] NOT NULL); ALTER TABLE {0} ALTER COLUMN samples SET "
-      "STORAGE EXTERNAL",
-      name));
+  // Created here, with its storage set (ALTER TABLE locks out readers: only for a new table).
+  if (!txn.exec_params("SELECT to_regclass($1) IS NOT NULL", name)[0][0].as<bool>())
+    txn.exec(fmt::format(
+        "CREATE TABLE IF NOT EXISTS {0} (ordinal bigint PRIMARY KEY, series_id bigint NOT NULL "
+        "UNIQUE, label integer, t0 double precision NOT NULL, length integer NOT NULL CHECK "
+        "(length > 0), samples real[] NOT NULL); ALTER TABLE {0} ALTER COLUMN samples SET "
+        "STORAGE EXTERNAL",
+        name));
   check_table(txn, table, connection);
   txn.exec(fmt::format("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", name));
   return name;
@@ -214,8 +216,14 @@ int64_t next_ordinal(pqxx::transaction_base& txn, const std::string& quoted_tabl
 // The store row of a sharded table (`<table>_store`), if it has one.
 std::optional<StoreShard> store_shard_of(pqxx::transaction_base& txn, const std::string& table) {
   const std::string store = txn.quote_name(table + "_store");
-  if (!txn.exec_params("SELECT to_regclass($1) IS NOT NULL", store)[0][0].as<bool>())
-    return std::nullopt;
+  // A table of that name with other columns is the user's, and no store row.
+  const int columns = txn.exec_params(
+                             "SELECT count(*) FROM pg_attribute WHERE attrelid = "
+                             "to_regclass($1) AND attname IN ('store', 'shard', 'shards') "
+                             "AND NOT attisdropped",
+                             store)[0][0]
+                          .as<int>();
+  if (columns != 3) return std::nullopt;
   const pqxx::result r = txn.exec(fmt::format("SELECT store, shard, shards FROM {}", store));
   if (r.empty()) return std::nullopt;
   TIDE_CHECK(r.size() == 1, "table \"{}_store\" has {} rows, expected one", table, r.size());
@@ -407,7 +415,10 @@ struct ShardLoad {
 
 // Opens shard `s`'s transaction: the table (created if needed) locked for loading, after a
 // check that the server can prepare transactions.
-void begin_shard_load(ShardLoad& load, const std::string& connection, const std::string& table) {
+// Opens shard `s`'s transaction, after a check that the server can prepare transactions.
+// Nothing is locked yet: the order of the --db is checked first, so that two loads given the
+// servers in different orders cannot wait on each other across servers.
+void begin_shard_load(ShardLoad& load, const std::string& table) {
   guarded(load.what, [&] {
     load.txn = std::make_unique<pqxx::nontransaction>(*load.connection);
     const int prepared = load.txn->exec("SHOW max_prepared_transactions")[0][0].as<int>();
@@ -417,14 +428,33 @@ void begin_shard_load(ShardLoad& load, const std::string& connection, const std:
                "postgresql.conf and restart the server",
                load.what);
     load.txn->exec("BEGIN");
-    load.name = open_for_loading(*load.txn, table, connection);
+    // A lock held by another load, or by a prepared transaction a failed load left, is
+    // waited for 30 s, then named.
+    load.txn->exec("SET LOCAL lock_timeout = '30s'");
+    load.shard = store_shard_of(*load.txn, table);
+  });
+}
+
+// The table locked for loading (created if needed), and its store row read again under it.
+void lock_shard_load(ShardLoad& load, const std::string& connection, const std::string& table) {
+  guarded(load.what, [&] {
+    try {
+      load.name = open_for_loading(*load.txn, table, connection);
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() != "55P03") throw;  // lock_not_available
+      TIDE_FAIL(
+          "{}: the table stayed locked for 30 s: another load holds it, or a load that "
+          "failed left a prepared transaction (SELECT gid FROM pg_prepared_xacts WHERE "
+          "gid LIKE 'tide-ingest-%'; docs/timeseries.md says which to commit or roll back)",
+          load.what);
+    }
     load.shard = store_shard_of(*load.txn, table);
   });
 }
 
 // Every shard's store row must name the same store, in this place and of this many shards;
-// or none has one and every table is empty (a new store). The store's id.
-std::string check_store(const std::vector<ShardLoad>& loads) {
+// or none has one and (once `locked`) every table is empty: a new store. The store's id.
+std::string check_store(const std::vector<ShardLoad>& loads, bool locked) {
   const int shards = static_cast<int>(loads.size());
   const std::optional<StoreShard>& first = loads[0].shard;
   for (int s = 0; s < shards; ++s) {
@@ -434,6 +464,7 @@ std::string check_store(const std::vector<ShardLoad>& loads) {
                  "{} is shard {} of a store but {} is no shard: give the store's --db "
                  "in its order, or a new table",
                  load.what, load.shard ? load.shard->shard + 1 : 0, loads[0].what);
+      if (!locked) continue;  // the tables' contents once they are locked
       const bool empty =
           load.txn->exec(fmt::format("SELECT NOT EXISTS (SELECT 1 FROM {})", load.name))[0][0]
               .as<bool>();
@@ -486,9 +517,11 @@ IngestResult ingest_series_csv_sharded(const std::vector<std::string>& connectio
   }
   IngestResult result;
   try {
-    // Each shard's table locked in the order given, so that two loads cannot deadlock.
-    for (size_t s = 0; s < shards; ++s) begin_shard_load(loads[s], connections[s], table);
-    const std::string store = guarded(loads[0].what, [&] { return check_store(loads); });
+    // The store rows first, checked, then each shard's table locked in the store's order.
+    for (ShardLoad& load : loads) begin_shard_load(load, table);
+    guarded(loads[0].what, [&] { check_store(loads, false); });
+    for (size_t s = 0; s < shards; ++s) lock_shard_load(loads[s], connections[s], table);
+    const std::string store = guarded(loads[0].what, [&] { return check_store(loads, true); });
     int64_t ordinal = 0;
     const std::string id_array = bigint_array(ids);
     for (ShardLoad& load : loads) {
@@ -548,22 +581,43 @@ IngestResult ingest_series_csv_sharded(const std::vector<std::string>& connectio
     for (size_t i = 0; i < shards; ++i) {
       guarded(loads[i].what, [&] {
         loads[i].txn->exec(fmt::format("ANALYZE {}", loads[i].name));
-        const std::string gid = fmt::format("tide-ingest-{}-{}-{}", store, load_id, i);
-        loads[i].txn->exec("PREPARE TRANSACTION " + loads[i].txn->quote(gid));
-        loads[i].gid = gid;
+        // Named before it is sent: a PREPARE whose answer is lost may have happened.
+        loads[i].gid = fmt::format("tide-ingest-{}-{}-{}", store, load_id, i + 1);
+        loads[i].txn->exec("PREPARE TRANSACTION " + loads[i].txn->quote(loads[i].gid));
       });
     }
   } catch (...) {
-    // Nothing is committed: every shard rolls back, prepared or not. A shard whose connection
-    // is gone has rolled back already (the server ends an open transaction with it).
-    for (ShardLoad& load : loads) {
+    // Nothing is committed: every shard rolls back. An open transaction ends with its
+    // connection; a prepared one outlives it (and a server restart), so it is rolled back by
+    // name, on a new connection where the old one is gone. What cannot be is named.
+    std::vector<std::string> left;
+    for (size_t i = 0; i < shards; ++i) {
+      ShardLoad& load = loads[i];
+      load.txn.reset();
+      if (load.gid.empty()) {
+        load.connection.reset();  // the server rolls the open transaction back
+        continue;
+      }
       try {
-        if (!load.txn) continue;
-        if (!load.gid.empty())
-          load.txn->exec("ROLLBACK PREPARED " + load.txn->quote(load.gid));
-        else
-          load.txn->exec("ROLLBACK");
+        if (!load.connection || !load.connection->is_open())
+          load.connection = connect(connections[i], connect_timeout);
+        pqxx::nontransaction txn(*load.connection);
+        txn.exec("ROLLBACK PREPARED " + txn.quote(load.gid));
+      } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() != "42704")  // undefined_object: it never was prepared
+          left.push_back(fmt::format("'{}' on {}", load.gid, load.what));
       } catch (const std::exception&) {
+        left.push_back(fmt::format("'{}' on {}", load.gid, load.what));
+      }
+    }
+    if (!left.empty()) {
+      try {
+        throw;
+      } catch (const std::exception& e) {
+        TIDE_FAIL(
+            "{}; and the prepared transaction{} {} could not be rolled back: run ROLLBACK "
+            "PREPARED there, or the table stays locked",
+            e.what(), left.size() > 1 ? "s" : "", fmt::join(left, ", "));
       }
     }
     throw;
@@ -610,14 +664,12 @@ void federate_store(const std::string& coordinator, const std::vector<std::strin
                     const std::string& table, double connect_timeout) {
   TIDE_CHECK(!table.empty(), "--table must not be empty");
   TIDE_CHECK(!shards.empty(), "federate needs the --db of every shard");
-  // Each shard: its place in the store, and a view of its series with its shard number.
+  // Each shard's place in the store, checked before anything is made.
   std::optional<StoreShard> store;
   std::vector<int> place(shards.size());
   for (size_t s = 0; s < shards.size(); ++s) {
-    const std::unique_ptr<pqxx::connection> conn = connect(shards[s], connect_timeout);
     const std::string what = where(table, shards[s]);
-    guarded(what, [&] {
-      pqxx::work txn(*conn);
+    read_only(shards[s], connect_timeout, what, [&](pqxx::read_transaction& txn) {
       check_table(txn, table, shards[s]);
       const std::optional<StoreShard> shard = store_shard_of(txn, table);
       TIDE_CHECK(shard.has_value(), "{} is not a shard of a sharded store", what);
@@ -625,10 +677,6 @@ void federate_store(const std::string& coordinator, const std::vector<std::strin
                  what, shard->store, store->store);
       store = shard;
       place[s] = shard->shard;
-      txn.exec(fmt::format("CREATE OR REPLACE VIEW {} AS SELECT {}::integer AS shard, {} FROM {}",
-                           txn.quote_name(table + "_federated"), shard->shard, kColumns,
-                           txn.quote_name(table)));
-      txn.commit();
     });
   }
   std::vector<int> sorted = place;
@@ -655,6 +703,17 @@ void federate_store(const std::string& coordinator, const std::vector<std::strin
                  what);
       txn.exec(fmt::format("DROP TABLE {} CASCADE", name));
     }
+    // On each shard, a view of its series with its shard number.
+    for (size_t s = 0; s < shards.size(); ++s) {
+      const std::unique_ptr<pqxx::connection> shard = connect(shards[s], connect_timeout);
+      guarded(where(table, shards[s]), [&] {
+        pqxx::work view(*shard);
+        view.exec(fmt::format(
+            "CREATE OR REPLACE VIEW {} AS SELECT {}::integer AS shard, {} FROM {}",
+            view.quote_name(table + "_federated"), place[s], kColumns, view.quote_name(table)));
+        view.commit();
+      });
+    }
     txn.exec("CREATE EXTENSION IF NOT EXISTS postgres_fdw");
     txn.exec(fmt::format(
         "CREATE TABLE {} (shard integer NOT NULL, ordinal bigint NOT NULL, series_id bigint NOT "
@@ -666,7 +725,9 @@ void federate_store(const std::string& coordinator, const std::vector<std::strin
       const std::string server = txn.quote_name(fmt::format("tide_{}_shard{}", table, place[s]));
       std::string server_options, mapping_options;
       for (const auto& [key, value] : conninfo_parts(shards[s])) {
-        std::string& to = key == "user" || key == "password" ? mapping_options : server_options;
+        // Credentials go into the user mapping (postgres_fdw takes them nowhere else).
+        const bool credential = key == "user" || key == "password" || key == "sslpassword";
+        std::string& to = credential ? mapping_options : server_options;
         to += fmt::format("{}{} {}", to.empty() ? "" : ", ", key, txn.quote(value));
       }
       txn.exec(fmt::format("DROP SERVER IF EXISTS {} CASCADE", server));

@@ -63,7 +63,7 @@ struct StoreShard {
 // server): the file's series, numbered after those already in the store, are split into one
 // consecutive range of numbers per shard, balanced by points. Ranges keep the order of one
 // table, so a training run reads the same windows in the same order as from one server, and
-// a rank's share of them is one range scan on one server (two where it straddles shards).
+// each part of a rank's share is one range scan on the server that holds it.
 // All or nothing across the servers: each shard's load is a transaction made ready with
 // PREPARE TRANSACTION, and committed (COMMIT PREPARED) only once every shard is prepared;
 // any failure before that rolls every shard back. The servers need max_prepared_transactions

@@ -112,34 +112,33 @@ std::vector<SeriesRange> ShardedSource::shards(int parts, const WindowSpec& wind
 }
 
 std::unique_ptr<SeriesCursor> ShardedSource::open(int64_t begin, int64_t end) {
+  // Where the runs are is asked of every shard once; a cursor reopened after a lost
+  // connection then needs only the shards of its range.
+  if (!runs_known_) {
+    all_runs_ = runs(WindowSpec{.length = 1, .stride = 1}, 0, INT64_MAX);
+    runs_known_ = true;
+  }
   std::vector<ShardedCursor::Piece> pieces;
-  for (const Run& r : runs(WindowSpec{.length = 1, .stride = 1}, begin, end))
-    pieces.push_back({shards_[r.shard].get(), r.range.begin, r.range.end});
+  for (const Run& r : all_runs_)
+    if (r.range.end > begin && r.range.begin < end)
+      pieces.push_back(
+          {shards_[r.shard].get(), std::max(begin, r.range.begin), std::min(end, r.range.end)});
   return std::make_unique<ShardedCursor>(std::move(pieces));
 }
 
 std::unique_ptr<TimeSeriesSource> ShardedSource::clone() const {
   std::vector<std::unique_ptr<PostgresSource>> copies;
   for (const auto& shard : shards_) copies.push_back(std::make_unique<PostgresSource>(*shard));
-  return std::make_unique<ShardedSource>(std::move(copies));
+  auto copy = std::make_unique<ShardedSource>(std::move(copies));
+  copy->all_runs_ = all_runs_;
+  copy->runs_known_ = runs_known_;
+  return copy;
 }
 
 void ShardedSource::write_clusters(const std::vector<SeriesCluster>& clusters) {
+  // One transaction a shard: a failure part way leaves the shards before it with the new
+  // clusters and the rest with the old.
   for (const auto& shard : shards_) shard->write_clusters(clusters);
-}
-
-std::vector<std::pair<SourceSummary, SeriesRange>> ShardedSource::per_shard(
-    const WindowSpec& windows) {
-  std::vector<std::pair<SourceSummary, SeriesRange>> out;
-  for (const auto& shard : shards_) {
-    SeriesRange held;
-    for (const SeriesRange& r : shard->runs(windows)) {
-      held.series += r.series;
-      held.windows += r.windows;
-    }
-    out.emplace_back(shard->summary(), held);
-  }
-  return out;
 }
 
 }  // namespace tide

@@ -2,7 +2,9 @@
 // (a table with a `<table>_store` row; ingest_series_csv_sharded makes them). A shard holds
 // consecutive runs of the store's ordinals, one per load, so the store reads as one table:
 // shards() splits the whole store as one table of the same series would, and a cursor over
-// a range reads each run from the server that holds it, in order.
+// a range reads each run from the server that holds it, in order. Where the runs are is read
+// at the first open() and kept (a stream reopening after a lost connection then needs only
+// its own shards): a store loaded into since needs a new source.
 #pragma once
 
 #include <memory>
@@ -27,9 +29,6 @@ class ShardedSource : public TimeSeriesSource {
   // Each shard keeps the clusters of its own series (a transaction each).
   void write_clusters(const std::vector<SeriesCluster>& clusters) override;
 
-  // Per shard: its series, windows of `windows` and points, for `tide timeseries status`.
-  std::vector<std::pair<SourceSummary, SeriesRange>> per_shard(const WindowSpec& windows);
-
  private:
   struct Run {
     size_t shard;
@@ -39,6 +38,8 @@ class ShardedSource : public TimeSeriesSource {
   std::vector<Run> runs(const WindowSpec& windows, int64_t begin, int64_t end);
 
   std::vector<std::unique_ptr<PostgresSource>> shards_;
+  std::vector<Run> all_runs_;  // the whole store's, once a cursor asked (open)
+  bool runs_known_ = false;
 };
 
 }  // namespace tide
