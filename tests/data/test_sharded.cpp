@@ -259,6 +259,36 @@ TEST_F(Sharded, AShardRestartedMidEpochLosesAndRepeatsNothing) {
   EXPECT_EQ(order, calm);
 }
 
+// --locality shard: every rank reads one server only, its group of ranks splitting that
+// shard's series; together they read every window of the range once.
+TEST_F(Sharded, EachRankCanReadOneShardOnly) {
+  ingest_series_csv_sharded(urls(), "l", csv("l.csv", 60, 1, 14));
+  ingest_series_csv_sharded(urls(), "l", csv("l2.csv", 30, 500, 15));  // two runs a shard
+  const auto sharded = store("l");
+  const WindowSpec spec{.length = 12, .stride = 6};
+  const auto expected = expected_windows(read_all(*sharded), spec);
+  size_t in_range = 0;  // the windows of series 0 to 79: a validation tail is left out
+  for (const auto& [key, values] : expected) in_range += key.first < 80 ? 1 : 0;
+  for (const int ranks : {3, 5}) {
+    const auto shares = sharded->local_shares(ranks, spec, 0, 80);
+    ASSERT_EQ(shares.size(), static_cast<size_t>(ranks));
+    tide::testing::Seen all;
+    for (int r = 0; r < ranks; ++r) {
+      const auto& [shard, range] = shares[static_cast<size_t>(r)];
+      EXPECT_EQ(shard, static_cast<size_t>(r * 3 / ranks)) << ranks << " ranks, rank " << r;
+      WindowStream stream(sharded->shard(shard), range, {.windows = spec, .batch_size = 4});
+      for (const auto& [key, n] : read_epoch(stream, 0, expected)) {
+        EXPECT_LT(key.first, 80);
+        all[key] += n;
+      }
+    }
+    EXPECT_EQ(all.size(), in_range) << ranks << " ranks";
+    for (const auto& [key, n] : all) EXPECT_EQ(n, 1) << key.first << "," << key.second;
+  }
+  EXPECT_THAT(error_of([&] { sharded->local_shares(2, spec); }),
+              HasSubstr("needs a rank per shard at least: 2 ranks, 3 shards"));
+}
+
 TEST_F(Sharded, ClustersGoToTheShardHoldingTheSeries) {
   ingest_series_csv_sharded(urls(), "c", csv("c.csv", 45, 1, 10));
   const auto sharded = store("c");

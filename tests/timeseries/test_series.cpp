@@ -165,6 +165,20 @@ TEST_F(Series, AStoreShardedOverThreeServersTrainsTheSameModel) {
              fmt::format("diff {0}/one-table/metrics.csv {0}/sharded/metrics.csv", dir_.string()))
              .out;
 
+  // Each of 3 ranks reading the shard beside it only (--locality shard): every window of
+  // its shard once an epoch (the stream checks the count), a rank per shard.
+  std::string local = sharded;
+  local.replace(local.find("-np 2"), 5, "-np 3");
+  local.replace(local.find("--max-steps 400"), 15, "--max-steps 60 --locality shard");
+  local.replace(local.find("/sharded "), 9, "/local ");
+  const auto l = run_command(local);
+  ASSERT_EQ(l.status, 0) << local << "\n" << l.out;
+  for (int r = 0; r < 3; ++r)
+    EXPECT_THAT(l.out, HasSubstr(fmt::format("rank {} reads shard {} only", r, r + 1)));
+  const auto refused = run_command(train("local-one", "--locality shard"));
+  EXPECT_NE(refused.status, 0);
+  EXPECT_THAT(refused.out, HasSubstr("--locality shard reads a sharded store"));
+
   const auto c = run_command(fmt::format(
       "{} -np 2 {} timeseries cluster {} --table sharded --checkpoint {}/sharded --k 4 --out "
       "{}/sharded-clusters",

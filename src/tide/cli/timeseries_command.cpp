@@ -182,6 +182,12 @@ void add_series_train_options(CLI::App* cmd, TrainConfig& config, SeriesTrainOpt
   cmd->add_option("--shuffle-buffer", o.shuffle_buffer,
                   "Windows a rank shuffles among as they stream in (0: in table order)")
       ->capture_default_str();
+  cmd->add_option("--locality", o.locality,
+                  "Of a sharded store, what a rank reads: store (its share of the whole store, "
+                  "as from one table) or shard (only shard floor(rank x shards / ranks), for "
+                  "ranks placed beside their database node)")
+      ->check(CLI::IsMember({"store", "shard"}))
+      ->capture_default_str();
   cmd->add_option("--validation", o.validation,
                   "Fraction of the series (the last ones) held out for the validation loss")
       ->capture_default_str();

@@ -135,6 +135,36 @@ std::unique_ptr<TimeSeriesSource> ShardedSource::clone() const {
   return copy;
 }
 
+std::unique_ptr<PostgresSource> ShardedSource::shard(size_t s) const {
+  TIDE_CHECK(s < shards_.size(), "shard {} of {}", s + 1, shards_.size());
+  return std::make_unique<PostgresSource>(*shards_[s]);
+}
+
+std::vector<std::pair<size_t, SeriesRange>> ShardedSource::local_shares(int ranks,
+                                                                        const WindowSpec& windows,
+                                                                        int64_t begin,
+                                                                        int64_t end) {
+  const auto count = static_cast<int64_t>(shards_.size());
+  TIDE_CHECK(ranks >= count,
+             "reading each shard from its own ranks needs a rank per shard at least: {} ranks, "
+             "{} shards",
+             ranks, count);
+  std::vector<std::pair<size_t, SeriesRange>> shares(static_cast<size_t>(ranks));
+  int first = 0;
+  for (int64_t s = 0; s < count; ++s) {
+    // Ranks r with floor(r x count / ranks) = s: consecutive, at least one.
+    int last = first;
+    while (last < ranks && static_cast<int64_t>(last) * count / ranks == s) ++last;
+    const std::vector<SeriesRange> parts =
+        shards_[static_cast<size_t>(s)]->shards(last - first, windows, begin, end);
+    for (int r = first; r < last; ++r)
+      shares[static_cast<size_t>(r)] = {static_cast<size_t>(s),
+                                        parts[static_cast<size_t>(r - first)]};
+    first = last;
+  }
+  return shares;
+}
+
 void ShardedSource::write_clusters(const std::vector<SeriesCluster>& clusters) {
   // One transaction a shard: a failure part way leaves the shards before it with the new
   // clusters and the rest with the old.

@@ -29,6 +29,17 @@ class ShardedSource : public TimeSeriesSource {
   // Each shard keeps the clusters of its own series (a transaction each).
   void write_clusters(const std::vector<SeriesCluster>& clusters) override;
 
+  size_t shard_count() const { return shards_.size(); }
+  // Shard s alone (its own connection): a source of the series that server holds.
+  std::unique_ptr<PostgresSource> shard(size_t s) const;
+  // Shares of [begin, end) for `ranks` ranks that each read one server only: rank r reads
+  // shard floor(r x shards / ranks), whose series in the range its group of ranks splits
+  // among them, balanced by windows (ranges of that shard's own table). Needs a rank per
+  // shard at least. For each rank, its shard and range.
+  std::vector<std::pair<size_t, SeriesRange>> local_shares(int ranks, const WindowSpec& windows,
+                                                           int64_t begin = 0,
+                                                           int64_t end = INT64_MAX);
+
  private:
   struct Run {
     size_t shard;

@@ -33,6 +33,10 @@ struct SeriesTrainOptions {
   AutoencoderOptions model;
   int64_t shuffle_buffer = 4096;  // windows
   double validation = 0.1;        // the last fraction of series, held out for the evaluation
+  // Which series a rank reads, of a sharded store. "store": the store's split, as one table's
+  // (the same model as from one server). "shard": rank r reads only shard
+  // floor(r x shards / ranks), for ranks placed beside their database node.
+  std::string locality = "store";
   // Stop once the mean training loss over --log-every steps (all ranks) is at or below this;
   // 0: off. The time it took is the run's time to solution.
   double target_loss = 0;

@@ -12,6 +12,7 @@
 #include "tide/autograd/ops.hpp"
 #include "tide/core/log.hpp"
 #include "tide/data/postgres_source.hpp"
+#include "tide/data/sharded_source.hpp"
 #include "tide/data/window_stream.hpp"
 #include "tide/report/files.hpp"
 #include "tide/session/hooks.hpp"
@@ -94,9 +95,11 @@ class EpochLogHook : public Hook {
 std::string series_toml(const SeriesTrainOptions& o, const WindowSpec& spec) {
   return fmt::format(
       "model = \"lstm-ae\"\ntable = {}\nwindow = {}\nstride = {}\nhidden = {}\nlatent = {}\n"
-      "layers = {}\ncode = {}\nshuffle-buffer = {}\nvalidation = {}\ntarget-loss = {}\n",
+      "layers = {}\ncode = {}\nshuffle-buffer = {}\nvalidation = {}\ntarget-loss = {}\n"
+      "locality = {}\n",
       toml_string(o.data.table), spec.length, spec.step(), o.model.hidden, o.model.latent,
-      o.model.layers, toml_string(o.model.code), o.shuffle_buffer, o.validation, o.target_loss);
+      o.model.layers, toml_string(o.model.code), o.shuffle_buffer, o.validation, o.target_loss,
+      toml_string(o.locality));
 }
 
 nlohmann::ordered_json model_json(const AutoencoderOptions& m, const WindowSpec& spec,
@@ -122,6 +125,8 @@ void check_series_options(const TrainConfig& c, const SeriesTrainOptions& o) {
   TIDE_CHECK(o.validation >= 0 && o.validation < 1, "--validation must be in [0, 1), got {}",
              o.validation);
   TIDE_CHECK(o.shuffle_buffer >= 0, "--shuffle-buffer must be >= 0, got {}", o.shuffle_buffer);
+  TIDE_CHECK(o.locality == "store" || o.locality == "shard",
+             "--locality must be store or shard, got '{}'", o.locality);
   TIDE_CHECK(o.target_loss >= 0, "--target-loss must be >= 0, got {}", o.target_loss);
   TIDE_CHECK(c.accumulate == 1, "--accumulate is not an option of timeseries train");
   // Far above any real model; keeps the LSTMs' parameter counts inside 64 bits.
@@ -221,10 +226,33 @@ class SeriesTask : public TrainingTask {
   void open_streams() {
     const int ranks = comm_.size();
     const int64_t split = summary_.series - held_out_;  // ordinals are 0..N-1
-    const std::vector<SeriesRange> shards = source_->shards(ranks, spec_, 0, split);
-    std::vector<SeriesRange> held;
-    if (held_out_ > 0) held = source_->shards(ranks, spec_, split);
+    // Each rank's share: of the whole store, or (--locality shard) of one shard's series.
+    auto* sharded = dynamic_cast<ShardedSource*>(source_.get());
+    TIDE_CHECK(o_.locality == "store" || sharded != nullptr,
+               "--locality shard reads a sharded store, and {} is one table", source_->describe());
+    const bool local = o_.locality == "shard";
+    const auto split_of = [&](int64_t begin, int64_t end) {
+      std::vector<std::pair<size_t, SeriesRange>> out;
+      if (local) return sharded->local_shares(ranks, spec_, begin, end);
+      for (const SeriesRange& r : source_->shards(ranks, spec_, begin, end))
+        out.emplace_back(SIZE_MAX, r);
+      return out;
+    };
+    const std::vector<std::pair<size_t, SeriesRange>> shares = split_of(0, split);
+    std::vector<std::pair<size_t, SeriesRange>> held;
+    if (held_out_ > 0) held = split_of(split, INT64_MAX);
+    std::vector<SeriesRange> shards;
+    for (const auto& share : shares) shards.push_back(share.second);
     check_same_on_ranks(describe_layout(summary_, shards), comm_);
+    const auto source_of = [&](size_t shard) -> std::unique_ptr<TimeSeriesSource> {
+      if (shard == SIZE_MAX) return source_->clone();
+      return sharded->shard(shard);
+    };
+    if (local && comm_.rank() == 0)
+      for (int r = 0; r < ranks; ++r)
+        log_info("rank {} reads shard {} only: series {} to {}, {} windows", r,
+                 shares[static_cast<size_t>(r)].first + 1, shards[static_cast<size_t>(r)].begin,
+                 shards[static_cast<size_t>(r)].end - 1, shards[static_cast<size_t>(r)].windows);
     int64_t fewest = 0;
     per_epoch_ = INT64_MAX;
     for (int r = 0; r < ranks; ++r) {
@@ -241,7 +269,7 @@ class SeriesTask : public TrainingTask {
                spec_.length, c_.batch_size);
     const int prefetch = std::max(c_.prefetch, 1);
     const auto rank = static_cast<size_t>(comm_.rank());
-    train_.emplace(source_->clone(), shards[rank],
+    train_.emplace(source_of(shares[rank].first), shards[rank],
                    WindowStreamOptions{.windows = spec_,
                                        .batch_size = c_.batch_size,
                                        .batches = per_epoch_,
@@ -251,7 +279,7 @@ class SeriesTask : public TrainingTask {
                                        .prefetch = prefetch,
                                        .retry_seconds = o_.data.retry_seconds});
     if (held_out_ > 0)
-      validation_.emplace(source_->clone(), held[rank],
+      validation_.emplace(source_of(held[rank].first), held[rank].second,
                           WindowStreamOptions{.windows = spec_,
                                               .batch_size = std::max<int64_t>(c_.batch_size, 256),
                                               .prefetch = prefetch,
