@@ -365,6 +365,7 @@ TEST_F(ConfigFile, TimeseriesTrainConfigTomlRepeatsItsFlags) {
       {"shuffle-buffer", {"--shuffle-buffer", "100"}},
       {"validation", {"--validation", "0.2"}},
       {"target-loss", {"--target-loss", "0.01"}},
+      {"locality", {"--locality", "shard"}},
       {"optimizer", {"--optimizer", "rmsprop"}},  // adam is this command's default
   };
   const std::string defaults = written(parse_series_train({}));
