@@ -9,9 +9,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "tide/timeseries/source.hpp"
 #include "tide/data/window_stream.hpp"
 #include "tide/distributed/communicator.hpp"
+#include "tide/timeseries/source.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app("Streams every window of a table of series once per rank and times it");
