@@ -31,17 +31,19 @@ std::unique_ptr<TimeSeriesSource> open_source(const SeriesData& d, const Communi
   std::unique_ptr<PostgresSource> mine = source(d.db[rank % d.db.size()]);
   const std::optional<StoreShard> shard = mine->store_shard();
   if (!shard) return mine;
+  const std::string mine_described = mine->describe();
 
   // A shard: find every shard among the --db, and take one of each.
   std::vector<std::vector<std::unique_ptr<PostgresSource>>> holders(
       static_cast<size_t>(shard->shards));
-  for (const std::string& db : d.db) {
-    std::unique_ptr<PostgresSource> s = source(db);
+  for (size_t i = 0; i < d.db.size(); ++i) {
+    // This rank's own --db is open already.
+    std::unique_ptr<PostgresSource> s = i == rank % d.db.size() ? std::move(mine) : source(d.db[i]);
     const std::optional<StoreShard> of = s->store_shard();
     TIDE_CHECK(of && of->store == shard->store && of->shards == shard->shards,
                "{} is not a shard of store {} ({} shards), as {} is: every --db must hold a shard "
                "of the same store",
-               s->describe(), shard->store, shard->shards, mine->describe());
+               s->describe(), shard->store, shard->shards, mine_described);
     holders[static_cast<size_t>(of->shard)].push_back(std::move(s));
   }
   std::vector<std::unique_ptr<PostgresSource>> shards;

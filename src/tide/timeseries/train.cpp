@@ -232,8 +232,8 @@ class SeriesTask : public TrainingTask {
                "--locality shard reads a sharded store, and {} is one table", source_->describe());
     const bool local = o_.locality == "shard";
     const auto split_of = [&](int64_t begin, int64_t end) {
-      std::vector<std::pair<size_t, SeriesRange>> out;
       if (local) return sharded->local_shares(ranks, spec_, begin, end);
+      std::vector<std::pair<size_t, SeriesRange>> out;  // SIZE_MAX: the whole store
       for (const SeriesRange& r : source_->shards(ranks, spec_, begin, end))
         out.emplace_back(SIZE_MAX, r);
       return out;
