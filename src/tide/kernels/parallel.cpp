@@ -1,5 +1,7 @@
 #include "tide/kernels/parallel.hpp"
 
+#include <algorithm>
+
 #include <omp.h>
 
 namespace tide {
@@ -14,6 +16,12 @@ int num_threads() {
 
 int num_procs() {
   return omp_get_num_procs();
+}
+
+void on_every_thread(const std::function<void()>& fn) {
+  const int team = std::max(omp_get_max_threads(), omp_get_num_procs());
+#pragma omp parallel num_threads(team)
+  fn();
 }
 
 }  // namespace tide

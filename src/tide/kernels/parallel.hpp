@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace tide {
 
@@ -10,6 +11,10 @@ void set_num_threads(int n);
 int num_threads();
 // The processors this process may run on (its CPU set, as bound by a launcher).
 int num_procs();
+// Runs `fn` once on each thread that kernels run on: this one and OpenMP's (at least as many
+// as there are processors). Threads OpenMP starts later are started by this one and inherit
+// what `fn` set on it, such as its signal mask.
+void on_every_thread(const std::function<void()>& fn);
 
 // Loops shorter than this run on one thread: below it, waking the team costs more than the
 // work (a few microseconds against ~1 ns per element).

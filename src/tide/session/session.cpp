@@ -1,9 +1,14 @@
 #include "tide/session/session.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <chrono>
 #include <csignal>
 
 #include <fmt/format.h>
+
+#include "tide/kernels/parallel.hpp"
 
 namespace tide {
 namespace {
@@ -12,6 +17,23 @@ std::atomic<int> g_signal{0};
 
 extern "C" void on_termination_signal(int signal) {
   g_signal.store(signal);
+}
+
+sigset_t termination_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+// The compute threads block the termination signals, so one sent meanwhile waits, pending
+// on the process or on the thread it was raised on: takes it.
+int poll_signal() {
+  const sigset_t set = termination_set();
+  const timespec now{0, 0};
+  for (int s; (s = sigtimedwait(&set, nullptr, &now)) > 0;) g_signal.store(s);
+  return g_signal.load();
 }
 
 double now_s() {
@@ -44,17 +66,30 @@ double Session::elapsed() const {
   return now_s() - start_s_;
 }
 
+// No handler runs on a compute thread: oneDNN 2.6's generated f32 GEMM kernels point the
+// stack pointer into the heap while they run (oneDNN issue 4845, fixed in 3.11), and a
+// handler's frame would be written there, over a tensor or malloc's bookkeeping. So this
+// thread and OpenMP's block the signals, which wait until poll_signal() takes them at a step
+// boundary. The handler is for threads that were started earlier and left them open (MPI's,
+// a reducer's); none of those runs GEMMs.
 void Session::catch_termination_signals() {
   static const bool installed = [] {
-    std::signal(SIGTERM, on_termination_signal);
-    std::signal(SIGINT, on_termination_signal);
+    struct sigaction action {};
+    action.sa_handler = on_termination_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    const sigset_t set = termination_set();
+    on_every_thread([&set] { pthread_sigmask(SIG_BLOCK, &set, nullptr); });
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // this thread, whatever OpenMP's team was
     return true;
   }();
   (void)installed;
 }
 
 int Session::termination_signal() {
-  return g_signal.load();
+  return poll_signal();
 }
 
 namespace {
@@ -71,7 +106,7 @@ void Session::stop_for_signal(int signal, bool here) {
 }
 
 void Session::agree_on_step(StepResult& mine) {
-  const int signal = g_signal.load();
+  const int signal = poll_signal();
   const int ranks = comm_.size();
   step_results_.assign(static_cast<size_t>(ranks), mine);
   if (ranks == 1) {
@@ -105,7 +140,7 @@ void Session::agree_on_step(StepResult& mine) {
 }
 
 void Session::agree_on_signal() {
-  const int signal = g_signal.load();
+  const int signal = poll_signal();
   if (comm_.size() == 1) return;
   Tensor flag = Tensor::from<int64_t>({1}, {signal});
   comm_.allreduce(flag, ReduceOp::max, "the signal check at the end of the run");
@@ -140,7 +175,7 @@ void Session::run(const Compute& compute, const Apply& apply) {
     if (epoch_done)
       for (auto& h : hooks_) h->end_epoch(*this);
     // One rank has no one to agree with: a signal stops it after this step.
-    if (comm_.size() == 1 && g_signal.load() != 0 && !stop_requested())
+    if (comm_.size() == 1 && poll_signal() != 0 && !stop_requested())
       stop_for_signal(g_signal.load(), true);
     if (epoch_done && !stop_requested()) start_epoch_(state_.epoch, 0);
   }

@@ -113,9 +113,11 @@ class Session {
   // Seconds since run() began.
   double elapsed() const;
 
-  // SIGTERM and SIGINT set a flag that run() turns into a stop at the next step boundary
-  // (a scheduler preempting the job). Installed by the first Session; the signal number
-  // is kept for the exit status.
+  // SIGTERM and SIGINT become a stop at the next step boundary (a scheduler preempting the
+  // job); the signal number is kept for the exit status. Call it on the thread that runs
+  // the loop, before starting threads of your own that run kernels: it blocks the signals
+  // on this thread and on OpenMP's (threads started from them inherit that), and the loop
+  // takes a signal sent to the process or raised on this thread when it reaches a boundary.
   static void catch_termination_signals();
   static int termination_signal();
 
