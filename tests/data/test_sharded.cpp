@@ -174,7 +174,9 @@ TEST_F(Sharded, ALoadSplitsByPointsAndReadsAsOneTable) {
       read_epoch(from_one, 0, expected, &order_one);
       EXPECT_EQ(order_shards, order_one) << parts << " parts, part " << p;
       for (const auto& [key, n] : seen) EXPECT_EQ(n, 1);
-      if (parts == 1) EXPECT_EQ(seen.size(), expected.size());
+      if (parts == 1) {
+        EXPECT_EQ(seen.size(), expected.size());
+      }
     }
   }
 }

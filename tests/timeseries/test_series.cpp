@@ -222,6 +222,60 @@ TEST_F(Series, TimeToSolutionPerBatchSizeAndRankCount) {
   EXPECT_THAT(r.out, HasSubstr("| 2 | 64 | 128 |"));
 }
 
+// The scaling model end to end on 2 ranks: the check's runs on 1 and 2 ranks are timed
+// and predicted (the error is reported, not asserted: it is a measurement), and both shipped
+// networks get a prediction per node count and a plot.
+TEST_F(Series, TheScalingModelIsCheckedHereAndPredictsTheNetworks) {
+  const auto r = run_command(fmt::format(
+      "{} -np 2 {} experiment scaling --db '{}' --window 8 --stride 2 --latent 16 --steps 20 "
+      "--batch-sizes 32 --target-batches 32,64 --target-loss 0.1 --max-nodes 4 --out {}/sc",
+      kMpirun, kTide, server_->url(), dir_.string()));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const fs::path out = dir_ / "sc";
+  auto rows = [&](const char* file) {
+    std::istringstream lines(testing::read_bytes((out / file).string()));
+    std::vector<std::vector<std::string>> all;
+    for (std::string line; std::getline(lines, line);) {
+      std::vector<std::string> fields;
+      std::stringstream f(line);
+      for (std::string v; std::getline(f, v, ',');) fields.push_back(v);
+      all.push_back(fields);
+    }
+    return all;
+  };
+  const auto check = rows("check.csv");
+  ASSERT_EQ(check.size(), 3u);  // the header, 1 and 2 ranks
+  for (size_t i = 1; i < check.size(); ++i) {
+    EXPECT_EQ(check[i][0], std::to_string(i));
+    EXPECT_GT(std::stod(check[i][3]), 0);  // measured
+    EXPECT_GT(std::stod(check[i][4]), 0);  // predicted
+  }
+  // The 2-rank run reduced its gradients and held the control collective; 1 rank did not.
+  EXPECT_EQ(std::stod(check[1][8]), 0);
+  EXPECT_GT(std::stod(check[2][8]) + std::stod(check[2][9]), 0);
+  const auto scaling = rows("scaling.csv");
+  ASSERT_EQ(scaling.size(), 1u + 2 * 3);  // two networks x 1, 2, 4 nodes
+  for (size_t i = 1; i < scaling.size(); ++i) {
+    const int nodes = std::stoi(scaling[i][1]);
+    EXPECT_EQ(std::stoi(scaling[i][3]), 32 * nodes);          // the global batch
+    if (nodes == 1) EXPECT_EQ(std::stod(scaling[i][5]), 0);   // nothing to reduce
+    if (nodes > 1) EXPECT_LT(std::stod(scaling[i][6]), 1.0);  // efficiency below 1
+  }
+  const auto allreduce = rows("allreduce.csv");
+  ASSERT_GT(allreduce.size(), 5u);
+  EXPECT_LT(std::stod(allreduce[1][2]), std::stod(allreduce.back()[2]));  // 4 B < 16 MiB
+  const std::string md = testing::read_bytes((out / "summary.md").string());
+  EXPECT_THAT(md, HasSubstr("Largest error"));
+  EXPECT_THAT(md, HasSubstr("## gemini-torus"));
+  EXPECT_THAT(md, HasSubstr("## infiniband-100g"));
+  EXPECT_TRUE(fs::exists(out / "scaling-gemini-torus.png"));
+  EXPECT_TRUE(fs::exists(out / "scaling-infiniband-100g.png"));
+  const auto bad = run_command(fmt::format("{} experiment scaling --db '{}' --network {}/none.toml",
+                                           kTide, server_->url(), dir_.string()));
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_THAT(bad.out, HasSubstr("none.toml: no such file, nor a shipped network"));
+}
+
 TEST_F(Series, BadInputIsOneClearLine) {
   const auto expect_error = [](const std::string& command, const std::string& message) {
     const auto r = run_command(command);

@@ -153,6 +153,70 @@ void add_time_to_solution_command(CLI::App* exp) {
   }));
 }
 
+void add_scaling_command(CLI::App* exp) {
+  CLI::App* cmd = exp->add_subcommand(
+      "scaling",
+      "The scaling model of the LSTM autoencoder: its step and allreduce measured here, "
+      "checked against runs on 1, 2, ... ranks, and step time, efficiency and time to "
+      "solution predicted for 1 to --max-nodes nodes of each --network");
+  auto tc = std::make_shared<TrainConfig>();
+  series_train_defaults(*tc);
+  tc->log_every = 10;
+  tc->summary_every_steps = 0;
+  tc->checkpoint_every_secs = 0;
+  auto to = std::make_shared<SeriesTrainOptions>();
+  to->target_loss = 0.05;
+  add_series_train_options(cmd, *tc, *to);
+  auto sc = std::make_shared<ScalingOptions>();
+  sc->batch_sizes = {16, 32, 64, 128, 256};
+  sc->target_batches = {16, 32, 64, 128, 256, 512, 1024};
+  sc->networks = {"gemini-torus", "infiniband-100g"};
+  cmd->add_option("--batch-sizes", sc->batch_sizes, "Batch sizes per rank (per node)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--target-batches", sc->target_batches,
+                  "Global batches trained to --target-loss on one rank, to fit the steps a "
+                  "global batch needs")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--ranks", sc->check_ranks,
+                  "Rank counts of the runs that check the model (default: 1, 2, 4, ... up to "
+                  "the job's ranks)")
+      ->delimiter(',');
+  cmd->add_option("--network", sc->networks,
+                  "Network description files (TOML), or shipped ones by name")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--max-nodes", sc->max_nodes, "Predict for 1, 2, 4, ... up to this many nodes")
+      ->capture_default_str();
+  cmd->add_option("--steps", sc->steps, "Steps of each timed run (the first five are warm-up)")
+      ->capture_default_str();
+  cmd->add_option("--node-threads", sc->node_threads,
+                  "Threads of a node's one rank in the predictions (0: this machine's "
+                  "processors)")
+      ->capture_default_str();
+  cmd->add_option("--check-threads", sc->check_threads,
+                  "Threads of each rank in the check's runs (one: OpenMP teams sharing the "
+                  "cores with the data threads and the database vary most from run to run)")
+      ->capture_default_str();
+  auto out = std::make_shared<std::string>();
+  cmd->add_option("--out", *out,
+                  "Output directory: runs/, calibration.csv, allreduce.csv, check.csv, "
+                  "steps_to_target.csv, scaling.csv, summary.md and scaling-<network>.png "
+                  "(default: runs/experiment-scaling-<time>)");
+  cmd->callback(naming_flags(cmd, [tc, to, sc, out] {
+    const Communicator& world = Communicator::world();
+    ScalingOptions o = *sc;
+    if (o.check_ranks.empty()) {
+      for (int r = 1; r < world.size(); r *= 2) o.check_ranks.push_back(r);
+      o.check_ranks.push_back(world.size());
+    }
+    const std::string dir = out->empty() ? default_out_dir("scaling") : *out;
+    const std::string summary = scaling_experiment(*tc, *to, o, dir, world);
+    if (world.rank() == 0) fmt::print("{}\nwritten to {}\n", summary, dir);
+  }));
+}
+
 }  // namespace
 
 void add_experiment_command(CLI::App& app) {
@@ -162,6 +226,7 @@ void add_experiment_command(CLI::App& app) {
   add_batch_size_command(exp);
   add_regularization_command(exp);
   add_time_to_solution_command(exp);
+  add_scaling_command(exp);
 }
 
 }  // namespace tide::cli

@@ -14,13 +14,6 @@ namespace {
 
 // Blocks smaller than this go straight to malloc, which already caches them well.
 constexpr size_t kPoolMinBytes = 4096;
-// Under AddressSanitizer every block goes to malloc and back, so that a use after free or a
-// double free of a large tensor is caught rather than hidden by a block the pool reuses.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPoolOn = false;
-#else
-constexpr bool kPoolOn = true;
-#endif
 // Cached bytes beyond this are returned to the system.
 constexpr size_t kPoolMaxCachedBytes = size_t{4} << 30;
 
@@ -67,7 +60,7 @@ Pool& pool() {
 
 void* allocate_bytes(size_t bytes) {
   const size_t rounded = std::max(round_up(bytes), kAlignment);
-  if (kPoolOn && rounded >= kPoolMinBytes)
+  if (rounded >= kPoolMinBytes)
     if (void* p = pool().take(rounded)) return p;
   void* p = std::aligned_alloc(kAlignment, rounded);
   TIDE_CHECK(p != nullptr, "out of memory allocating {} bytes", bytes);
@@ -77,7 +70,7 @@ void* allocate_bytes(size_t bytes) {
 void free_bytes(void* ptr, size_t bytes) {
   if (ptr == nullptr) return;
   const size_t rounded = std::max(round_up(bytes), kAlignment);
-  if (kPoolOn && rounded >= kPoolMinBytes && pool().give(ptr, rounded)) return;
+  if (rounded >= kPoolMinBytes && pool().give(ptr, rounded)) return;
   std::free(ptr);
 }
 

@@ -3,9 +3,11 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "tide/core/log.hpp"
 #include "tide/distributed/stall_watchdog.hpp"
@@ -302,6 +304,18 @@ void Communicator::barrier(const std::string& what) const {
   if (!handle_) return;
   Waiting wait(*watch_, what);
   TIDE_MPI(MPI_Barrier(handle_->comm), what);
+}
+
+void Communicator::quiet_barrier(const std::string& what) const {
+  if (!handle_) return;
+  Waiting wait(*watch_, what);
+  MPI_Request request = MPI_REQUEST_NULL;
+  TIDE_MPI(MPI_Ibarrier(handle_->comm, &request), what);
+  for (int done = 0;;) {
+    TIDE_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Communicator Communicator::split(int color) const {

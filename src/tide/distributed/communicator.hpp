@@ -60,6 +60,9 @@ class Communicator {
   std::vector<std::string> allgather(const std::string& s,
                                      const std::string& what = "allgather") const;
   void barrier(const std::string& what = "barrier") const;
+  // A barrier that sleeps while it waits (MPI's spins): for ranks that sit out while others
+  // are timed on the same cores.
+  void quiet_barrier(const std::string& what = "barrier") const;
   // Splits into groups: ranks with the same color form one communicator, ordered by rank.
   Communicator split(int color) const;
 

@@ -12,6 +12,24 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
+std::vector<BucketLayout> bucket_layout(const std::vector<int64_t>& elements, int64_t element_bytes,
+                                        const ReducerOptions& options) {
+  std::vector<BucketLayout> layout;
+  for (int i = static_cast<int>(elements.size()) - 1; i >= 0; --i) {
+    // Reverse order: backward completes the last ones first. The small first bucket starts
+    // communication early; without overlap it would only add a call.
+    const int64_t e = elements[static_cast<size_t>(i)];
+    const int64_t cap =
+        layout.size() == 1 && options.overlap ? options.first_bucket_bytes : options.bucket_bytes;
+    if (layout.empty() ||
+        (!layout.back().parameters.empty() && (layout.back().elements + e) * element_bytes > cap))
+      layout.emplace_back();
+    layout.back().parameters.push_back(i);
+    layout.back().elements += e;
+  }
+  return layout;
+}
+
 Reducer::Reducer(std::vector<Variable> parameters, Communicator comm, ReducerOptions options)
     : parameters_(std::move(parameters)),
       comm_(std::move(comm)),
@@ -29,28 +47,24 @@ Reducer::Reducer(std::vector<Variable> parameters, Communicator comm, ReducerOpt
   bucket_of_.assign(static_cast<size_t>(n), 0);
   offset_.assign(static_cast<size_t>(n), 0);
   param_done_.assign(static_cast<size_t>(n), false);
-  const int64_t element_bytes = static_cast<int64_t>(dtype_size(dtype_));
-  for (int i = n - 1; i >= 0; --i) {  // reverse order: backward completes the last ones first
+  std::vector<int64_t> elements(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
     const Variable& p = parameters_[static_cast<size_t>(i)];
     TIDE_CHECK(p.dtype() == dtype_, "reducer: parameter {} is {}, the others {}", i,
                dtype_name(p.dtype()), dtype_name(dtype_));
     TIDE_CHECK(p.requires_grad() && p.is_leaf(),
                "reducer: parameter {} ({}) is not a leaf that requires a gradient", i,
                p.value().str());
-    // A new bucket when the current one would outgrow its cap (a larger parameter fills
-    // one alone).
-    // The small first bucket starts communication early; without overlap it would only add
-    // a call.
-    const int64_t cap =
-        layout_.size() == 1 && options.overlap ? options.first_bucket_bytes : options.bucket_bytes;
-    if (layout_.empty() || (!layout_.back().parameters.empty() &&
-                            (layout_.back().elements + p.numel()) * element_bytes > cap))
-      layout_.emplace_back();
-    BucketLayout& b = layout_.back();
-    bucket_of_[static_cast<size_t>(i)] = static_cast<int>(layout_.size()) - 1;
-    offset_[static_cast<size_t>(i)] = b.elements;
-    b.parameters.push_back(i);
-    b.elements += p.numel();
+    elements[static_cast<size_t>(i)] = p.numel();
+  }
+  layout_ = bucket_layout(elements, static_cast<int64_t>(dtype_size(dtype_)), options);
+  for (size_t b = 0; b < layout_.size(); ++b) {
+    int64_t offset = 0;
+    for (const int i : layout_[b].parameters) {
+      bucket_of_[static_cast<size_t>(i)] = static_cast<int>(b);
+      offset_[static_cast<size_t>(i)] = offset;
+      offset += elements[static_cast<size_t>(i)];
+    }
   }
   buckets_.resize(layout_.size());
   for (int i = 0; i < n; ++i)

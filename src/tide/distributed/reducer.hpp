@@ -37,6 +37,13 @@ struct BucketLayout {
   int64_t elements = 0;
 };
 
+// The buckets of parameters of `elements` each (in the model's order), `element_bytes`
+// wide: in reverse order, a new bucket when the current one would outgrow its cap (the
+// first's is options.first_bucket_bytes with overlap, else bucket_bytes; a larger parameter
+// fills one alone). The Reducer's layout, and the scaling model's.
+std::vector<BucketLayout> bucket_layout(const std::vector<int64_t>& elements, int64_t element_bytes,
+                                        const ReducerOptions& options);
+
 // Timings of the last reduction.
 struct ReducerTimes {
   double allreduce_s = 0;  // inside allreduce, on either thread

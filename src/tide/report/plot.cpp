@@ -94,16 +94,19 @@ void plot_runs(const PlotOptions& o) {
 
 void draw_curves(const std::vector<Series>& all, const std::string& title,
                  const std::string& xlabel, const std::string& ylabel, const std::string& out,
-                 bool log_y) {
+                 bool log_y, bool log_x) {
   // A logarithmic axis needs positive values: all-zero losses (an exact fit) stay linear.
   for (const Series& c : all)
-    for (const auto& [x, y] : c.points) log_y = log_y && y > 0;
+    for (const auto& [x, y] : c.points) {
+      log_y = log_y && y > 0;
+      log_x = log_x && x > 0;
+    }
   // The data inline, one block per curve (gnuplot's '-' files), so nothing is left behind.
   std::string script = fmt::format(
       "set terminal pngcairo size 960,600 noenhanced\nset output {}\nset title {}\n"
-      "set xlabel {}\nset ylabel {}\nset key outside right\nset grid\n{}plot ",
+      "set xlabel {}\nset ylabel {}\nset key outside right\nset grid\n{}{}plot ",
       gnuplot_string(out), gnuplot_string(title), gnuplot_string(xlabel), gnuplot_string(ylabel),
-      log_y ? "set logscale y\n" : "");
+      log_y ? "set logscale y\n" : "", log_x ? "set logscale x 2\n" : "");
   for (size_t i = 0; i < all.size(); ++i) {
     const std::string& style = all[i].style;
     TIDE_CHECK(style == "linespoints" || style == "lines" || style == "points",

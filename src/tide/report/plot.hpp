@@ -31,10 +31,11 @@ Series read_series(const std::string& run_dir, const PlotOptions& options);
 // has no rows of the split, or gnuplot is missing or fails.
 void plot_runs(const PlotOptions& options);
 
-// Draws `curves` (one line with points each, labelled) into the 960x600 PNG `out`.
+// Draws `curves` (one line with points each, labelled) into the 960x600 PNG `out`; log_x
+// draws x in powers of two (node counts).
 void draw_curves(const std::vector<Series>& curves, const std::string& title,
                  const std::string& xlabel, const std::string& ylabel, const std::string& out,
-                 bool log_y = false);
+                 bool log_y = false, bool log_x = false);
 
 // Draws a table of numbers as a heat map with each cell's value written in it (a confusion
 // matrix: true classes down, predicted across) into the PNG `out`.

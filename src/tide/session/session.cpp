@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 
@@ -157,13 +158,19 @@ void Session::run(const Compute& compute, const Apply& apply) {
   start_s_ = now_s();
   for (auto& h : hooks_) h->begin(*this);
   if (!stop_requested()) start_epoch_(state_.epoch, state_.batch);
+  double boundary = now_s();
   while (!stop_requested()) {
     for (auto& h : hooks_) h->before_step(*this);
     if (stop_requested()) break;
     StepResult result = compute(*this);
+    const double computed = now_s();
     agree_on_step(result);
     if (stop_requested()) break;  // a signal: this step is not applied
+    const double agreed = now_s();
     apply(*this, result);
+    const double applied = now_s();
+    result.timing.control = agreed - computed;
+    result.timing.apply = applied - agreed;
     ++state_.step;
     state_.batch += batches_per_step_;
     const bool epoch_done = state_.batch >= steps_per_epoch_ * batches_per_step_;
@@ -178,9 +185,29 @@ void Session::run(const Compute& compute, const Apply& apply) {
     if (comm_.size() == 1 && poll_signal() != 0 && !stop_requested())
       stop_for_signal(g_signal.load(), true);
     if (epoch_done && !stop_requested()) start_epoch_(state_.epoch, 0);
+    const double next = now_s();
+    result.timing.step = next - boundary;
+    boundary = next;
+    if (timings_.size() < kMaxTimings) timings_.push_back(result.timing);
   }
   agree_on_signal();
   for (auto& h : hooks_) h->end(*this);
+}
+
+StepTiming median_timing(const std::vector<StepTiming>& timings, size_t skip) {
+  StepTiming m;
+  if (skip >= timings.size()) return m;
+  std::vector<double> v(timings.size() - skip);
+  auto median = [&](double StepTiming::*field) {
+    for (size_t i = skip; i < timings.size(); ++i) v[i - skip] = timings[i].*field;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  for (double StepTiming::*field :
+       {&StepTiming::forward, &StepTiming::backward, &StepTiming::reduce, &StepTiming::control,
+        &StepTiming::apply, &StepTiming::step})
+    m.*field = median(field);
+  return m;
 }
 
 void StepSums::add(const std::vector<StepResult>& ranks) {

@@ -29,6 +29,20 @@ namespace tide {
 class Session;
 
 // What one step reports to the hooks.
+// Where one step's time went on this rank, in seconds.
+struct StepTiming {
+  double forward = 0;   // the forward passes, reading the batches included
+  double backward = 0;  // backward, with the allreduces that overlapped it
+  double reduce = 0;    // the allreduces left after backward (DataParallel::finish)
+  double control = 0;   // the control collective
+  double apply = 0;     // clipping and the optimizer
+  double step = 0;      // boundary to boundary: the above and the hooks
+};
+
+// The median of each field over `timings` from index `skip` on (the first steps warm caches
+// and build primitives); zeros when none are left.
+StepTiming median_timing(const std::vector<StepTiming>& timings, size_t skip);
+
 struct StepResult {
   double loss = 0;       // mean over the step's examples on this rank
   int64_t examples = 0;  // on this rank
@@ -37,6 +51,7 @@ struct StepResult {
   // collective it says whether the update was skipped (non-finite on any rank).
   bool skipped = false;
   double grad_norm = -1;  // of the averaged gradients, when the step computed it
+  StepTiming timing;      // forward, backward and reduce from the step; the rest from run()
 };
 
 // Loss, accuracy and example counts of every rank over a window of steps, summed in rank
@@ -101,6 +116,9 @@ class Session {
   // Hands an evaluation to every hook's after_evaluation, in order, and keeps it.
   void report_evaluation(const EpochRecord& record);
   const std::vector<EpochRecord>& evaluations() const { return evaluations_; }
+  // Every applied step's timing on this rank, in order (the first kMaxTimings).
+  const std::vector<StepTiming>& timings() const { return timings_; }
+  static constexpr size_t kMaxTimings = 100000;
 
   // Ends the loop after the current step; the first reason given is kept.
   void request_stop(const std::string& reason);
@@ -138,6 +156,7 @@ class Session {
   double start_s_ = 0;
   std::vector<StepResult> step_results_;
   std::vector<EpochRecord> evaluations_;
+  std::vector<StepTiming> timings_;
 };
 
 }  // namespace tide

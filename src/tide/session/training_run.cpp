@@ -334,16 +334,26 @@ StepResult compute_step(RunParts& p, int64_t step) {
   p.model.begin_step(step);
   StepResult r;
   const int64_t k = p.c.accumulate;
+  auto seconds_since = [](Clock::time_point& t) {
+    const Clock::time_point now = Clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  };
+  Clock::time_point t = Clock::now();
   for (int64_t micro = 0; micro < k; ++micro) {
     const MicroBatch m = p.task.forward();
     const double loss = m.loss.value().item();
+    r.timing.forward += seconds_since(t);
     if (!std::isfinite(loss)) r.skipped = true;
     p.parallel->backward(m.loss, step);
+    r.timing.backward += seconds_since(t);
     r.examples += m.examples;
     r.correct += m.correct;
     r.loss += loss / static_cast<double>(k);
   }
   p.parallel->finish();
+  r.timing.reduce = seconds_since(t);
   return r;
 }
 
@@ -383,6 +393,8 @@ RunResult result_of(const RunParts& p, const Session& session, double wall_s) {
   r.stop_reason = session.stop_reason();
   r.stopped_by_signal = Session::termination_signal();
   r.checkpoint = p.checkpoints->last_path();
+  const std::vector<StepTiming>& t = session.timings();
+  r.timing = median_timing(t, std::min<size_t>(5, t.size() / 2));
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include "tide/models/autoencoder.hpp"
 #include "tide/session/config.hpp"
 #include "tide/session/evaluation.hpp"
+#include "tide/session/session.hpp"
 
 namespace tide {
 
@@ -57,6 +58,8 @@ struct SeriesTrainSummary {
   int64_t reconnects = 0;       // of this rank's streams
   std::string stop_reason, checkpoint;
   std::vector<EpochRecord> history;
+  StepTiming timing;                        // this rank's median step
+  std::vector<int64_t> parameter_elements;  // of each parameter, in the model's order
 };
 
 // config.toml of a run of train_series_autoencoder: the flags of `tide timeseries train`
@@ -96,6 +99,26 @@ std::vector<TimeToSolution> time_to_solution(const TrainConfig& config,
 // time_to_solution.csv, summary.md (the table) and time_to_solution.png in `out`.
 void write_time_to_solution_report(const std::string& out, double target_loss,
                                    const std::vector<TimeToSolution>& results);
+
+// `tide experiment scaling`: the scaling model of distributed/scaling_model.hpp fed with
+// this machine's measurements of the autoencoder's step and allreduce, checked against runs
+// here, and its predictions for the networks of the description files.
+struct ScalingOptions {
+  std::vector<int64_t> batch_sizes;   // per rank (those of time-to-solution)
+  std::vector<int> check_ranks;       // rank counts of the runs that check the model
+  std::vector<std::string> networks;  // description files
+  int max_nodes = 128;
+  int64_t steps = 200;                  // of each timed run
+  std::vector<int64_t> target_batches;  // global batches trained to the target loss
+  int node_threads = 0;                 // a node's one rank; 0: this machine's processors
+  int check_threads = 1;                // each rank of the check's runs
+};
+// Runs the measurements on the ranks of `comm` (the ranks that sit out sleep) and writes
+// into `out`: calibration.csv, allreduce.csv, check.csv, steps_to_target.csv, scaling.csv,
+// summary.md and scaling-<network>.png. Returns summary.md's text on every rank.
+std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptions& options,
+                               const ScalingOptions& scaling, const std::string& out,
+                               const Communicator& comm);
 
 // A series' vector from its windows' codes: their mean, or their mean and standard deviation.
 enum class SeriesPool { mean, mean_std };

@@ -329,7 +329,9 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
                        .reconnects = task.reconnects(),
                        .stop_reason = r.stop_reason,
                        .checkpoint = r.checkpoint,
-                       .history = r.history};
+                       .history = r.history,
+                       .timing = r.timing};
+  for (const Variable& v : task.model().parameters()) s.parameter_elements.push_back(v.numel());
   if (const TargetLossHook* target = task.target()) {
     s.target_s = target->seconds();
     s.target_step = target->step();
