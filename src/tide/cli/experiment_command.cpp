@@ -111,11 +111,10 @@ void add_regularization_command(CLI::App* exp) {
   }));
 }
 
-void add_time_to_solution_command(CLI::App* exp) {
-  CLI::App* tts = exp->add_subcommand(
-      "time-to-solution",
-      "The LSTM autoencoder of `tide timeseries train` at several batch sizes (and rank counts "
-      "under mpirun): wall time to a target training loss, as a table and a plot");
+// The base run of the time-series experiments: the options of `tide timeseries train`,
+// logged every 10 steps, without summaries or timed checkpoints, to a training loss of 0.05.
+std::pair<std::shared_ptr<TrainConfig>, std::shared_ptr<SeriesTrainOptions>>
+series_experiment_options(CLI::App* cmd) {
   auto tc = std::make_shared<TrainConfig>();
   series_train_defaults(*tc);
   tc->log_every = 10;
@@ -123,7 +122,24 @@ void add_time_to_solution_command(CLI::App* exp) {
   tc->checkpoint_every_secs = 0;
   auto to = std::make_shared<SeriesTrainOptions>();
   to->target_loss = 0.05;
-  add_series_train_options(tts, *tc, *to);
+  add_series_train_options(cmd, *tc, *to);
+  return {tc, to};
+}
+
+// 1, 2, 4, ... below `n`, then `n`: the default rank counts of an experiment.
+std::vector<int> doubling_up_to(int n) {
+  std::vector<int> counts;
+  for (int r = 1; r < n; r *= 2) counts.push_back(r);
+  counts.push_back(n);
+  return counts;
+}
+
+void add_time_to_solution_command(CLI::App* exp) {
+  CLI::App* tts = exp->add_subcommand(
+      "time-to-solution",
+      "The LSTM autoencoder of `tide timeseries train` at several batch sizes (and rank counts "
+      "under mpirun): wall time to a target training loss, as a table and a plot");
+  auto [tc, to] = series_experiment_options(tts);
   auto batches = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{16, 32, 64, 128, 256});
   tts->add_option("--batch-sizes", *batches, "Batch sizes per rank, one run each")
       ->delimiter(',')
@@ -140,11 +156,8 @@ void add_time_to_solution_command(CLI::App* exp) {
                   "solution-<time>)");
   tts->callback(naming_flags(tts, [tc, to, batches, rank_counts, tts_out] {
     const Communicator& world = Communicator::world();
-    std::vector<int> counts = *rank_counts;
-    if (counts.empty()) {
-      for (int r = 1; r < world.size(); r *= 2) counts.push_back(r);
-      counts.push_back(world.size());
-    }
+    const std::vector<int> counts =
+        rank_counts->empty() ? doubling_up_to(world.size()) : *rank_counts;
     const std::string out = tts_out->empty() ? default_out_dir("time-to-solution") : *tts_out;
     const std::vector<TimeToSolution> results =
         time_to_solution(*tc, *to, *batches, counts, out, world);
@@ -159,14 +172,7 @@ void add_scaling_command(CLI::App* exp) {
       "The scaling model of the LSTM autoencoder: its step and allreduce measured here, "
       "checked against runs on 1, 2, ... ranks, and step time, efficiency and time to "
       "solution predicted for 1 to --max-nodes nodes of each --network");
-  auto tc = std::make_shared<TrainConfig>();
-  series_train_defaults(*tc);
-  tc->log_every = 10;
-  tc->summary_every_steps = 0;
-  tc->checkpoint_every_secs = 0;
-  auto to = std::make_shared<SeriesTrainOptions>();
-  to->target_loss = 0.05;
-  add_series_train_options(cmd, *tc, *to);
+  auto [tc, to] = series_experiment_options(cmd);
   auto sc = std::make_shared<ScalingOptions>();
   sc->batch_sizes = {16, 32, 64, 128, 256};
   sc->target_batches = {16, 32, 64, 128, 256, 512, 1024};
@@ -207,10 +213,7 @@ void add_scaling_command(CLI::App* exp) {
   cmd->callback(naming_flags(cmd, [tc, to, sc, out] {
     const Communicator& world = Communicator::world();
     ScalingOptions o = *sc;
-    if (o.check_ranks.empty()) {
-      for (int r = 1; r < world.size(); r *= 2) o.check_ranks.push_back(r);
-      o.check_ranks.push_back(world.size());
-    }
+    if (o.check_ranks.empty()) o.check_ranks = doubling_up_to(world.size());
     const std::string dir = out->empty() ? default_out_dir("scaling") : *out;
     const std::string summary = scaling_experiment(*tc, *to, o, dir, world);
     if (world.rank() == 0) fmt::print("{}\nwritten to {}\n", summary, dir);
