@@ -1,6 +1,7 @@
 #include "tide/distributed/scaling_model.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 
@@ -67,6 +68,13 @@ Network load_network(const std::string& name_or_path) {
   Network n;
   n.name = t["name"].value_or(std::string());
   TIDE_CHECK(!n.name.empty(), "{}: 'name' is missing", path);
+  TIDE_CHECK(std::all_of(n.name.begin(), n.name.end(),
+                         [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                  c == '_' || c == '.';
+                         }),
+             "{}: 'name' {} names output files: letters, digits, '-', '_' and '.' only", path,
+             n.name);
   n.description = t["description"].value_or(std::string());
   n.topology = t["topology"].value_or(std::string());
   n.latency_s = positive(t, path, "latency_us") * 1e-6;
@@ -120,6 +128,8 @@ StepCompute step_compute(double forward, double backward, double apply, double o
                 .backward = backward,
                 .apply = apply,
                 .other = other,
+                .bucket_bytes = {},
+                .ready_at = {},
                 .overlap = options.overlap};
   int64_t total = 0;
   for (const int64_t e : elements) total += e;

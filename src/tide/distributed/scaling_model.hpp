@@ -40,9 +40,9 @@ const std::vector<std::pair<std::string_view, std::string_view>>& shipped_networ
 // recursive doubling (log2 p exchanges of the whole message) and Rabenseifner's
 // reduce-scatter then allgather (2 log2 p messages, 2 (p-1)/p of the bytes each way), as MPI
 // libraries choose by size. A count that is not a power of two first folds the extra nodes
-// in (one exchange of the whole message). No contention is modelled: each node's traffic
-// gets the bandwidth of the file, which is optimistic where partners are far apart on a
-// torus.
+// in and at the end sends them the result (two messages of the whole). No contention is modelled:
+// each node's traffic gets the bandwidth of the file, which is optimistic where partners are far
+// apart on a torus.
 double allreduce_seconds(const Network& net, double bytes, int nodes);
 // Every node's `bytes_per_node` to every node (recursive doubling): the control collective.
 double allgather_seconds(const Network& net, double bytes_per_node, int nodes);

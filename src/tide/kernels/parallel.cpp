@@ -18,10 +18,18 @@ int num_procs() {
   return omp_get_num_procs();
 }
 
-void on_every_thread(const std::function<void()>& fn) {
+int on_every_thread(const std::function<void()>& fn) {
   const int team = std::max(omp_get_max_threads(), omp_get_num_procs());
-#pragma omp parallel num_threads(team)
-  fn();
+  const int dynamic = omp_get_dynamic();
+  omp_set_dynamic(0);
+  int ran = 0;
+#pragma omp parallel num_threads(team) reduction(+ : ran)
+  {
+    fn();
+    ran = 1;
+  }
+  omp_set_dynamic(dynamic);
+  return ran;
 }
 
 }  // namespace tide

@@ -1,5 +1,7 @@
 #include "tide/report/plot.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -153,7 +155,15 @@ void draw_heatmap(const std::vector<std::vector<double>>& cells,
 }
 
 void run_gnuplot(const std::string& script, const std::string& out) {
+  // A child inherits the signal mask: gnuplot starts with SIGTERM and SIGINT open, even from
+  // a thread that blocks them for a training loop (Session::catch_termination_signals).
+  sigset_t termination, before;
+  sigemptyset(&termination);
+  sigaddset(&termination, SIGTERM);
+  sigaddset(&termination, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &termination, &before);
   FILE* gnuplot = popen("gnuplot 2>&1", "w");
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   TIDE_CHECK(gnuplot != nullptr, "cannot start gnuplot: {}", std::strerror(errno));
   std::fwrite(script.data(), 1, script.size(), gnuplot);
   const int status = pclose(gnuplot);

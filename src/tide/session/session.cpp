@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "tide/core/log.hpp"
 #include "tide/kernels/parallel.hpp"
 
 namespace tide {
@@ -81,16 +82,20 @@ void Session::catch_termination_signals() {
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGINT, &action, nullptr);
-    const sigset_t set = termination_set();
-    on_every_thread([&set] { pthread_sigmask(SIG_BLOCK, &set, nullptr); });
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // this thread, whatever OpenMP's team was
     return true;
   }();
   (void)installed;
+  // On every call: a later run may loop on another thread, with a team of its own.
+  const sigset_t set = termination_set();
+  const int blocked = on_every_thread([&set] { pthread_sigmask(SIG_BLOCK, &set, nullptr); });
+  if (blocked < num_threads())
+    log_warn("the termination signals are blocked on {} of {} compute threads", blocked,
+             num_threads());
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // this thread, whatever OpenMP's team was
 }
 
 int Session::termination_signal() {
-  return poll_signal();
+  return g_signal.load();
 }
 
 namespace {

@@ -28,7 +28,6 @@ namespace tide {
 
 class Session;
 
-// What one step reports to the hooks.
 // Where one step's time went on this rank, in seconds.
 struct StepTiming {
   double forward = 0;   // the forward passes, reading the batches included
@@ -43,6 +42,7 @@ struct StepTiming {
 // and build primitives); zeros when none are left.
 StepTiming median_timing(const std::vector<StepTiming>& timings, size_t skip);
 
+// What one step reports to the hooks.
 struct StepResult {
   double loss = 0;       // mean over the step's examples on this rank
   int64_t examples = 0;  // on this rank
@@ -51,7 +51,9 @@ struct StepResult {
   // collective it says whether the update was skipped (non-finite on any rank).
   bool skipped = false;
   double grad_norm = -1;  // of the averaged gradients, when the step computed it
-  StepTiming timing;      // forward, backward and reduce from the step; the rest from run()
+  // Forward, backward and reduce from the step; run() adds control and apply before the
+  // hooks' after_step, and the whole step after them (Session::timings()).
+  StepTiming timing;
 };
 
 // Loss, accuracy and example counts of every rank over a window of steps, summed in rank
@@ -136,6 +138,7 @@ class Session {
   // the loop, before starting threads of your own that run kernels: it blocks the signals
   // on this thread and on OpenMP's (threads started from them inherit that), and the loop
   // takes a signal sent to the process or raised on this thread when it reaches a boundary.
+  // termination_signal() is the signal the loop took (0: none).
   static void catch_termination_signals();
   static int termination_signal();
 

@@ -61,7 +61,7 @@ struct RunResult {
   int stopped_by_signal = 0;         // SIGTERM or SIGINT when a signal stopped it, else 0
   std::string checkpoint;            // the last checkpoint written (its JSON)
   std::vector<EpochRecord> history;  // every evaluation of this run, in order
-  StepTiming timing;  // the median step on this rank (the first five left out: warm-up)
+  StepTiming timing;  // the median step on this rank (the first min(5, steps / 2) left out)
 };
 
 // What an application supplies to a TrainingRun.

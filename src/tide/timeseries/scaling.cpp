@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -50,7 +51,9 @@ Json to_json(const Timed& t) {
 Timed timed_of(const Json& j) {
   Timed t{.ranks = j.at("ranks").get<int>(),
           .threads = j.at("threads").get<int>(),
-          .batch = j.at("batch").get<int64_t>()};
+          .batch = j.at("batch").get<int64_t>(),
+          .timing = {},
+          .elements = {}};
   t.timing = StepTiming{.forward = j.at("forward").get<double>(),
                         .backward = j.at("backward").get<double>(),
                         .reduce = j.at("reduce").get<double>(),
@@ -61,16 +64,34 @@ Timed timed_of(const Json& j) {
   return t;
 }
 
+// Runs `body` on the ranks of `comm` with `member`, split into teams by `color`, while the
+// others sleep; returns every rank's JSON (null for those that sat out), on every rank. A
+// signal that stopped a run on any rank stops the experiment on all, as its runs would
+// otherwise end at their first step.
+std::vector<Json> run_teams(const Communicator& comm, bool member, int color,
+                            const std::string& what,
+                            const std::function<Json(const Communicator&)>& body) {
+  const Communicator team = comm.split(color);
+  Json result;
+  if (member) result = body(team);
+  comm.quiet_barrier(what);
+  const std::vector<Json> all = allgather_json(
+      comm, Json{{"signal", Session::termination_signal()}, {"result", result}}, what);
+  std::vector<Json> results;
+  for (const Json& j : all) {
+    TIDE_CHECK(j.at("signal").get<int>() == 0,
+               "the scaling experiment was stopped by a signal during {}", what);
+    results.push_back(j.at("result"));
+  }
+  return results;
+}
+
 // Runs `body` on the first `ranks` ranks of `comm` (a team of their own) while the others
 // sleep; every rank returns rank 0's JSON.
 Json on_team(const Communicator& comm, int ranks, const std::string& what,
              const std::function<Json(const Communicator&)>& body) {
   const bool member = comm.rank() < ranks;
-  const Communicator team = comm.split(member ? 0 : 1);
-  Json result = Json::array();
-  if (member) result = body(team);
-  comm.quiet_barrier(what);
-  return allgather_json(comm, comm.rank() == 0 ? result : Json::array(), what)[0];
+  return run_teams(comm, member, member ? 0 : 1, what, body)[0];
 }
 
 // Runs `body` on each of the first `ranks` ranks alone (a team of one each) while the
@@ -78,11 +99,7 @@ Json on_team(const Communicator& comm, int ranks, const std::string& what,
 Json side_by_side_runs(const Communicator& comm, int ranks, const std::string& what,
                        const std::function<Json(const Communicator&)>& body) {
   const bool member = comm.rank() < ranks;
-  const Communicator alone = comm.split(member ? comm.rank() : ranks);
-  Json result = Json::array();
-  if (member) result = body(alone);
-  comm.quiet_barrier(what);
-  const std::vector<Json> all = allgather_json(comm, result, what);
+  const std::vector<Json> all = run_teams(comm, member, member ? comm.rank() : ranks, what, body);
   return Json(std::vector<Json>(all.begin(), all.begin() + ranks));
 }
 
@@ -141,7 +158,7 @@ Json measure_collectives(const Communicator& team) {
 }
 
 MeasuredCollective collective_of(const Json& j) {
-  MeasuredCollective m{.ranks = j.at("ranks").get<int>()};
+  MeasuredCollective m{.ranks = j.at("ranks").get<int>(), .points = {}};
   for (const Json& p : j.at("allreduce"))
     m.points.emplace_back(p.at("bytes").get<double>(), p.at("seconds").get<double>());
   return m;
@@ -183,7 +200,12 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
                "--ranks {}: the job has {} rank{}; launch it with mpirun -np {} or more", r,
                comm.size(), comm.size() > 1 ? "s" : "", r);
   }
-  TIDE_CHECK(sc.max_nodes >= 1, "--max-nodes must be at least 1, got {}", sc.max_nodes);
+  TIDE_CHECK(sc.max_nodes >= 1 && sc.max_nodes <= (1 << 20),
+             "--max-nodes must be in [1, 1048576], got {}", sc.max_nodes);
+  for (const int64_t g : sc.target_batches)
+    TIDE_CHECK(g >= 1, "--target-batches: {} is not a positive batch size", g);
+  TIDE_CHECK(sc.node_threads >= 0, "--node-threads must be 0 (all processors) or more, got {}",
+             sc.node_threads);
   TIDE_CHECK(sc.steps >= 20, "--steps {}: at least 20 are needed (the first five are warm-up)",
              sc.steps);
   TIDE_CHECK(options.target_loss > 0, "--target-loss must be positive, got {}",
@@ -205,8 +227,9 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
   auto threads_at = [&sc](int) { return sc.check_threads; };
   const int local = Communicator::world().local_size();
   // TrainingRun's rule for --overlap auto: a core spare for the Reducer's thread.
-  auto spare_core = [&](int threads, int ranks_here) {
-    return static_cast<int64_t>(ranks_here) * threads < static_cast<int64_t>(cores);
+  auto spare_core = [](int threads, int ranks_here) {  // as reducer_options(): all the cores
+    return static_cast<int64_t>(ranks_here) * threads <
+           static_cast<int64_t>(std::thread::hardware_concurrency());
   };
 
   // 1. The step's compute: for k ranks here, k ranks side by side on the cores, each
@@ -291,8 +314,8 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
     if (*k > 1) measure(*k);
     check(*k);
   }
-  std::sort(checks.begin(), checks.end(),
-            [](const Check& a, const Check& b) { return a.ranks < b.ranks; });
+  std::stable_sort(checks.begin(), checks.end(),
+                   [](const Check& a, const Check& b) { return a.ranks < b.ranks; });
 
   // A node: one rank on node_threads (the same runs as k = 1 unless --node-threads differs).
   std::map<int64_t, Timed> node;
@@ -385,7 +408,7 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
     for (const int64_t b : sc.batch_sizes) {
       const StepCompute s =
           compute_of(node.at(b), reducer_options_of(config, spare_core(node_threads, 1)));
-      Series curve{.label = fmt::format("batch {} per node", b)};
+      Series curve{.label = fmt::format("batch {} per node", b), .points = {}};
       std::vector<double> tts;
       double step1 = 0;
       for (const int n : nodes) {

@@ -330,7 +330,8 @@ SeriesTrainSummary train_series_autoencoder(TrainConfig c, SeriesTrainOptions o,
                        .stop_reason = r.stop_reason,
                        .checkpoint = r.checkpoint,
                        .history = r.history,
-                       .timing = r.timing};
+                       .timing = r.timing,
+                       .parameter_elements = {}};
   for (const Variable& v : task.model().parameters()) s.parameter_elements.push_back(v.numel());
   if (const TargetLossHook* target = task.target()) {
     s.target_s = target->seconds();
