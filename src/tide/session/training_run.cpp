@@ -95,19 +95,6 @@ std::unique_ptr<Optimizer> make_configured_optimizer(const Module& model, const 
                                                             .decay_1d = !c.no_decay_bias_norm});
 }
 
-// The Reducer's options of --bucket-mb, --first-bucket-mb and --overlap. auto: overlap needs a
-// core for the Reducer's thread; where compute threads take them all, an allreduce during
-// backward only takes their cycles (measured: bench/README.md).
-ReducerOptions reducer_options(const TrainConfig& c) {
-  const bool spare_core = static_cast<int64_t>(Communicator::world().local_size()) * num_threads() <
-                          static_cast<int64_t>(std::thread::hardware_concurrency());
-  return ReducerOptions{
-      .bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
-      .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-      .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core),
-      .compression = c.grad_compression};
-}
-
 }  // namespace
 
 ResumePoint resume_run(const TrainConfig& c, CheckpointStore& store, const std::string& config_hash,
@@ -221,8 +208,9 @@ void build_training(RunParts& p) {
   p.optimizer = make_configured_optimizer(p.model, c, p.lr);
   p.schedule_options = schedule_options(c, p.per_epoch);
   p.schedule = std::make_unique<LrSchedule>(p.lr, p.total, p.schedule_options);
-  p.parallel = std::make_unique<DataParallel>(p.model.parameters(), p.comm, c.accumulate,
-                                              reducer_options(c));
+  p.parallel = std::make_unique<DataParallel>(
+      p.model.parameters(), p.comm, c.accumulate,
+      reducer_options(c, Communicator::world().local_size(), num_threads()));
 }
 
 // What every rank must agree on: the parameters and the settings that change what is
@@ -413,6 +401,16 @@ void finish_files(const RunParts& p, const RunSpec& spec, const RunResult& r) {
 }
 
 }  // namespace
+
+ReducerOptions reducer_options(const TrainConfig& c, int ranks_here, int threads) {
+  const bool spare_core = static_cast<int64_t>(ranks_here) * threads <
+                          static_cast<int64_t>(std::thread::hardware_concurrency());
+  return ReducerOptions{
+      .bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
+      .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
+      .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core),
+      .compression = c.grad_compression};
+}
 
 TrainingRun::TrainingRun(TrainConfig config, const Communicator& comm)
     : config_(std::move(config)), comm_(comm) {

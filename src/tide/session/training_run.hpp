@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tide/distributed/communicator.hpp"
+#include "tide/distributed/reducer_options.hpp"
 #include "tide/nn/module.hpp"
 #include "tide/optim/optimizer.hpp"
 #include "tide/optim/schedule.hpp"
@@ -41,6 +42,12 @@ struct MicroBatch {
 };
 
 // How a run ended, on every rank.
+// The Reducer's options of --bucket-mb, --first-bucket-mb and --overlap for `ranks_here`
+// ranks on this machine of `threads` each. auto: overlap needs a core for the Reducer's
+// thread; where compute threads take them all, an allreduce during backward only takes their
+// cycles (measured: bench/README.md).
+ReducerOptions reducer_options(const TrainConfig& c, int ranks_here, int threads);
+
 struct RunResult {
   std::string run_dir;
   int64_t steps = 0;

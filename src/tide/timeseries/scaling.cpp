@@ -6,7 +6,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -19,6 +18,7 @@
 #include "tide/kernels/parallel.hpp"
 #include "tide/report/files.hpp"
 #include "tide/report/plot.hpp"
+#include "tide/session/training_run.hpp"
 #include "tide/timeseries/series.hpp"
 
 namespace tide {
@@ -164,15 +164,6 @@ MeasuredCollective collective_of(const Json& j) {
   return m;
 }
 
-// The Reducer's options as TrainingRun makes them, with overlap decided by `spare_core`.
-ReducerOptions reducer_options_of(const TrainConfig& c, bool spare_core) {
-  return ReducerOptions{
-      .bucket_bytes = static_cast<int64_t>(c.bucket_mb * 1e6),
-      .first_bucket_bytes = static_cast<int64_t>(c.first_bucket_mb * 1e6),
-      .overlap = c.overlap == Overlap::on || (c.overlap == Overlap::automatic && spare_core),
-      .compression = c.grad_compression};
-}
-
 // The compute of a measured step, the hooks and the rest of the loop in `other`.
 StepCompute compute_of(const Timed& t, const ReducerOptions& r) {
   const StepTiming& m = t.timing;
@@ -226,11 +217,6 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
   TIDE_CHECK(sc.check_threads >= 1, "--check-threads must be at least 1, got {}", sc.check_threads);
   auto threads_at = [&sc](int) { return sc.check_threads; };
   const int local = Communicator::world().local_size();
-  // TrainingRun's rule for --overlap auto: a core spare for the Reducer's thread.
-  auto spare_core = [](int threads, int ranks_here) {  // as reducer_options(): all the cores
-    return static_cast<int64_t>(ranks_here) * threads <
-           static_cast<int64_t>(std::thread::hardware_concurrency());
-  };
 
   // 1. The step's compute: for k ranks here, k ranks side by side on the cores, each
   // training alone (no gradient exchange), so that their compute shares the cores as in a
@@ -295,8 +281,7 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
             (fs::path(out) / "runs" / fmt::format("check-ranks{}-batch{}", k, b)).string(), t));
       });
       const Timed run = timed_of(j);
-      const StepCompute s =
-          compute_of(compute.at({k, b}), reducer_options_of(config, spare_core(threads, local)));
+      const StepCompute s = compute_of(compute.at({k, b}), reducer_options(config, local, threads));
       const StepPrediction p =
           k == 1 ? predict_step(s, nullptr, 0)
                  : predict_step(
@@ -406,8 +391,7 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
           "|---:|---:|---:|---:|---:|---:|\n";
     std::vector<Series> curves;
     for (const int64_t b : sc.batch_sizes) {
-      const StepCompute s =
-          compute_of(node.at(b), reducer_options_of(config, spare_core(node_threads, 1)));
+      const StepCompute s = compute_of(node.at(b), reducer_options(config, 1, node_threads));
       Series curve{.label = fmt::format("batch {} per node", b), .points = {}};
       std::vector<double> tts;
       double step1 = 0;
