@@ -228,11 +228,12 @@ TEST_F(Series, TimeToSolutionPerBatchSizeAndRankCount) {
 TEST_F(Series, TheScalingModelIsCheckedHereAndPredictsTheNetworks) {
   const auto r = run_command(fmt::format(
       "{} -np 2 {} experiment scaling --db '{}' --window 8 --stride 2 --latent 16 --steps 20 "
-      "--batch-sizes 32 --target-batches 32,64 --target-loss 0.1 --max-nodes 4 --out {}/sc",
+      "--batch-sizes 32 --target-batches 32,64 --target-loss 0.1 --max-nodes 4 --repeats 3 --out "
+      "{}/sc",
       kMpirun, kTide, server_->url(), dir_.string()));
   ASSERT_EQ(r.status, 0) << r.out;
   const fs::path out = dir_ / "sc";
-  auto rows = [&](const char* file) {
+  auto rows = [&](const fs::path& file) {
     std::istringstream lines(testing::read_bytes((out / file).string()));
     std::vector<std::vector<std::string>> all;
     for (std::string line; std::getline(lines, line);) {
@@ -249,6 +250,11 @@ TEST_F(Series, TheScalingModelIsCheckedHereAndPredictsTheNetworks) {
     EXPECT_EQ(check[i][0], std::to_string(i));
     EXPECT_GT(std::stod(check[i][3]), 0);  // measured
     EXPECT_GT(std::stod(check[i][4]), 0);  // predicted
+    // Of the three runs: the fastest (the check's), the median, the slowest.
+    EXPECT_EQ(check[i][11], "3");
+    EXPECT_LE(std::stod(check[i][3]), std::stod(check[i][12]));
+    EXPECT_LE(std::stod(check[i][12]), std::stod(check[i][15]));
+    EXPECT_GT(std::stod(check[i][13]), 0);  // predicted from the median runs
   }
   // The 2-rank run reduced its gradients and held the control collective; 1 rank did not.
   EXPECT_EQ(std::stod(check[1][8]), 0);
@@ -274,6 +280,18 @@ TEST_F(Series, TheScalingModelIsCheckedHereAndPredictsTheNetworks) {
                                            kTide, server_->url(), dir_.string()));
   EXPECT_EQ(bad.status, 1);
   EXPECT_THAT(bad.out, HasSubstr("none.toml: no such file, nor a shipped network"));
+  // A target no run reaches: one clear line, and the measurements made so far are kept.
+  const auto unreached = run_command(fmt::format(
+      "{} experiment scaling --db '{}' --window 8 --stride 2 --latent 16 --steps 20 "
+      "--batch-sizes 32 --target-batches 32,64 --target-loss 1e-9 --epochs 1 --repeats 1 "
+      "--out {}/unreached",
+      kTide, server_->url(), dir_.string()));
+  EXPECT_EQ(unreached.status, 1) << unreached.out;
+  EXPECT_THAT(unreached.out,
+              HasSubstr("0 of the global batches 32,64 reached --target-loss 1e-09"));
+  EXPECT_EQ(rows(dir_ / "unreached" / "check.csv").size(), 2u);
+  EXPECT_THAT(testing::read_bytes((dir_ / "unreached" / "steps_to_target.csv").string()),
+              HasSubstr("32,-1\n64,-1\n"));
 }
 
 TEST_F(Series, BadInputIsOneClearLine) {

@@ -205,6 +205,11 @@ void add_scaling_command(CLI::App* exp) {
                   "Threads of each rank in the check's runs (one: OpenMP teams sharing the "
                   "cores with the data threads and the database vary most from run to run)")
       ->capture_default_str();
+  cmd->add_option(
+         "--repeats", sc->repeats,
+         "Runs of each compute measurement and check, in turn: the model is built from and "
+         "checked against the fastest (and the median) of them")
+      ->capture_default_str();
   auto out = std::make_shared<std::string>();
   cmd->add_option("--out", *out,
                   "Output directory: runs/, calibration.csv, allreduce.csv, check.csv, "

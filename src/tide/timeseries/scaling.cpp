@@ -214,6 +214,8 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
 
   const int cores = num_procs();
   const int node_threads = sc.node_threads > 0 ? sc.node_threads : cores;
+  TIDE_CHECK(sc.repeats >= 1 && sc.repeats <= 100, "--repeats must be in [1, 100], got {}",
+             sc.repeats);
   TIDE_CHECK(sc.check_threads >= 1, "--check-threads must be at least 1, got {}", sc.check_threads);
   auto threads_at = [&sc](int) { return sc.check_threads; };
   const int local = Communicator::world().local_size();
@@ -221,24 +223,30 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
   // 1. The step's compute: for k ranks here, k ranks side by side on the cores, each
   // training alone (no gradient exchange), so that their compute shares the cores as in a
   // k-rank job; for a node, one rank on node_threads threads.
-  std::map<std::pair<int, int64_t>, Timed> compute;  // (ranks side by side, batch)
+  // Each run is repeated, calibration and check in turn. Identical runs here differ by up to
+  // 40 % from run to run (each run keeps one pace throughout, whichever it drew), so the
+  // model is built from, and checked against, the fastest run of each: timeit's rule, the
+  // slower runs being the machine's interference. The median runs are checked as well.
+  std::map<std::pair<int, int64_t>, std::vector<Timed>> compute_runs;  // (side by side, batch)
   std::set<int> side_by_side(sc.check_ranks.begin(), sc.check_ranks.end());
   side_by_side.insert(1);
-  auto calibrate = [&](int k) {
+  auto calibrate = [&](int k, int rep) {
     const Json all =
         side_by_side_runs(comm, k, "the compute measurements", [&](const Communicator& t) {
           Json runs = Json::array();
           const int threads = threads_at(k);
           for (const int64_t b : sc.batch_sizes) {
             if (comm.rank() == 0)
-              log_info("scaling: the step of batch {} on {} rank{} side by side, {} thread{} each",
-                       b, k, k > 1 ? "s" : "", threads, threads > 1 ? "s" : "");
-            runs.push_back(to_json(
-                time_run(config, options, b, threads, sc.steps,
-                         (fs::path(out) / "runs" /
-                          fmt::format("compute-{}x{}-batch{}-rank{}", k, threads, b, comm.rank()))
-                             .string(),
-                         t)));
+              log_info(
+                  "scaling: the step of batch {} on {} rank{} side by side, {} thread{} each "
+                  "(run {} of {})",
+                  b, k, k > 1 ? "s" : "", threads, threads > 1 ? "s" : "", rep + 1, sc.repeats);
+            runs.push_back(to_json(time_run(config, options, b, threads, sc.steps,
+                                            (fs::path(out) / "runs" /
+                                             fmt::format("compute-{}x{}-batch{}-rank{}-run{}", k,
+                                                         threads, b, comm.rank(), rep + 1))
+                                                .string(),
+                                            t)));
           }
           return runs;
         });
@@ -250,9 +258,17 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
         if (r == 0 || t.timing.step > slowest.timing.step) slowest = t;
       }
       slowest.ranks = k;
-      compute[{k, sc.batch_sizes[i]}] = slowest;
+      compute_runs[{k, sc.batch_sizes[i]}].push_back(slowest);
     }
   };
+  auto by_step = [](std::vector<Timed> runs) {
+    std::sort(runs.begin(), runs.end(),
+              [](const Timed& a, const Timed& b) { return a.timing.step < b.timing.step; });
+    return runs;
+  };
+  auto median_of = [](const std::vector<Timed>& sorted) { return sorted[(sorted.size() - 1) / 2]; };
+  std::map<std::pair<int, int64_t>, Timed> compute, compute_median;  // the fastest, median runs
+
   // 2. Allreduce and control collective at each rank count of the check.
   std::map<int, MeasuredCollective> measured;
   std::map<int, double> control;
@@ -267,58 +283,140 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
   struct Check {
     int ranks, threads;
     int64_t batch;
-    double measured, predicted;
-    StepTiming parts;  // of the measured step
+    double measured, predicted;                // the fastest runs
+    double median_measured, median_predicted;  // the median runs
+    double slowest;
+    StepTiming parts;  // of the fastest run
   };
-  std::vector<Check> checks;
-  auto check = [&](int k) {
+  std::map<std::pair<int, int64_t>, std::vector<Timed>> check_runs;
+  auto check_run = [&](int k, int rep) {
     for (const int64_t b : sc.batch_sizes) {
-      const int threads = threads_at(k);
       const Json j = on_team(comm, k, "a run of the check", [&](const Communicator& t) {
-        log_info("scaling: check run on {} rank{}, batch {}", k, k > 1 ? "s" : "", b);
+        log_info("scaling: check run on {} rank{}, batch {} (run {} of {})", k, k > 1 ? "s" : "", b,
+                 rep + 1, sc.repeats);
         return to_json(time_run(
-            config, options, b, threads, sc.steps,
-            (fs::path(out) / "runs" / fmt::format("check-ranks{}-batch{}", k, b)).string(), t));
+            config, options, b, threads_at(k), sc.steps,
+            (fs::path(out) / "runs" / fmt::format("check-ranks{}-batch{}-run{}", k, b, rep + 1))
+                .string(),
+            t));
       });
-      const Timed run = timed_of(j);
-      const StepCompute s = compute_of(compute.at({k, b}), reducer_options(config, local, threads));
-      const StepPrediction p =
-          k == 1 ? predict_step(s, nullptr, 0)
-                 : predict_step(
-                       s, [&m = measured.at(k)](double bytes) { return m.seconds(bytes); },
-                       control.at(k));
-      checks.push_back({k, threads, b, run.timing.step, p.step, run.timing});
+      check_runs[{k, b}].push_back(timed_of(j));
     }
   };
   // Most ranks first, so that the runs on one thread come before those whose OpenMP team's
   // idle threads go on spinning on a core after the run.
   const std::set<int> to_check(sc.check_ranks.begin(), sc.check_ranks.end());
   for (auto k = side_by_side.rbegin(); k != side_by_side.rend(); ++k) {
-    calibrate(*k);
-    if (!to_check.count(*k)) continue;
-    if (*k > 1) measure(*k);
-    check(*k);
+    if (to_check.count(*k) && *k > 1) measure(*k);
+    for (int rep = 0; rep < sc.repeats; ++rep) {
+      calibrate(*k, rep);
+      if (to_check.count(*k)) check_run(*k, rep);
+    }
   }
-  std::stable_sort(checks.begin(), checks.end(),
-                   [](const Check& a, const Check& b) { return a.ranks < b.ranks; });
+  for (const auto& [key, runs] : compute_runs) {
+    const std::vector<Timed> sorted = by_step(runs);
+    compute[key] = sorted.front();
+    compute_median[key] = median_of(sorted);
+  }
+  std::vector<Check> checks;
+  for (const int k : to_check)
+    for (const int64_t b : sc.batch_sizes) {
+      const std::vector<Timed> runs = by_step(check_runs.at({k, b}));
+      const int threads = threads_at(k);
+      auto predict = [&](const Timed& calibration) {
+        const StepCompute s = compute_of(calibration, reducer_options(config, local, threads));
+        return (k == 1 ? predict_step(s, nullptr, 0)
+                       : predict_step(
+                             s, [&m = measured.at(k)](double bytes) { return m.seconds(bytes); },
+                             control.at(k)))
+            .step;
+      };
+      checks.push_back({k, threads, b, runs.front().timing.step, predict(compute.at({k, b})),
+                        median_of(runs).timing.step, predict(compute_median.at({k, b})),
+                        runs.back().timing.step, runs.front().timing});
+    }
 
   // A node: one rank on node_threads (the same runs as k = 1 unless --node-threads differs).
   std::map<int64_t, Timed> node;
   if (node_threads == threads_at(1)) {
     for (const int64_t b : sc.batch_sizes) node[b] = compute.at({1, b});
   } else {
+    // Repeated as the check's runs are, and the fastest kept.
     const Json all = on_team(comm, 1, "the compute measurements", [&](const Communicator& t) {
       Json runs = Json::array();
-      for (const int64_t b : sc.batch_sizes)
-        runs.push_back(to_json(time_run(
-            config, options, b, node_threads, sc.steps,
-            (fs::path(out) / "runs" / fmt::format("compute-node-{}-batch{}", node_threads, b))
-                .string(),
-            t)));
+      for (int rep = 0; rep < sc.repeats; ++rep)
+        for (const int64_t b : sc.batch_sizes)
+          runs.push_back(to_json(
+              time_run(config, options, b, node_threads, sc.steps,
+                       (fs::path(out) / "runs" /
+                        fmt::format("compute-node-{}-batch{}-run{}", node_threads, b, rep + 1))
+                           .string(),
+                       t)));
       return runs;
     });
-    for (size_t i = 0; i < sc.batch_sizes.size(); ++i)
-      node[sc.batch_sizes[i]] = timed_of(all.at(i));
+    for (size_t i = 0; i < all.size(); ++i) {
+      const Timed t = timed_of(all.at(i));
+      const auto it = node.find(t.batch);
+      if (it == node.end() || t.timing.step < it->second.timing.step) node[t.batch] = t;
+    }
+  }
+
+  std::string md = fmt::format(
+      "# Scaling model of `tide timeseries train` (the LSTM autoencoder)\n\n"
+      "Measured on this machine: {} processor{}, {} rank{} in the job.\n\n",
+      cores, cores > 1 ? "s" : "", comm.size(), comm.size() > 1 ? "s" : "");
+
+  md += fmt::format(
+      "## Check against runs here\n\nEvery run is repeated {} times (each run's step: its "
+      "median step). The model is built from the fastest calibration runs and checked against "
+      "the fastest real runs; the same for the median runs, beside them.\n\n"
+      "| ranks | threads each | batch per rank | measured step (ms) | predicted (ms) | error | "
+      "median run (ms) | predicted from medians (ms) | error | slowest run (ms) |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+      sc.repeats);
+  std::string check_csv =
+      "ranks,threads,batch,measured_step_s,predicted_step_s,error_pct,measured_forward_s,"
+      "measured_backward_s,measured_reduce_s,measured_control_s,measured_apply_s,runs,"
+      "median_step_s,median_predicted_step_s,median_error_pct,slowest_step_s\n";
+  double worst = 0, worst_median = 0;
+  for (const Check& c : checks) {
+    const double err = 100.0 * (c.predicted - c.measured) / c.measured;
+    const double median_err = 100.0 * (c.median_predicted - c.median_measured) / c.median_measured;
+    worst = std::max(worst, std::abs(err));
+    worst_median = std::max(worst_median, std::abs(median_err));
+    check_csv += fmt::format(
+        "{},{},{},{:.6f},{:.6f},{:.1f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.1f},"
+        "{:.6f}\n",
+        c.ranks, c.threads, c.batch, c.measured, c.predicted, err, c.parts.forward,
+        c.parts.backward, c.parts.reduce, c.parts.control, c.parts.apply, sc.repeats,
+        c.median_measured, c.median_predicted, median_err, c.slowest);
+    md += fmt::format(
+        "| {}{} | {} | {} | {:.3f} | {:.3f} | {:+.1f} % | {:.3f} | {:.3f} | {:+.1f} % | {:.3f} |\n",
+        c.ranks, c.ranks * c.threads > cores ? " (oversubscribed)" : "", c.threads, c.batch,
+        1e3 * c.measured, 1e3 * c.predicted, err, 1e3 * c.median_measured, 1e3 * c.median_predicted,
+        median_err, 1e3 * c.slowest);
+  }
+  md += fmt::format("\nLargest error: {:.1f} % (fastest runs), {:.1f} % (median runs).\n\n", worst,
+                    worst_median);
+
+  // What is measured so far is written now, in case the runs to the target fail.
+  if (comm.rank() == 0) {
+    std::string calib_csv =
+        "side_by_side,threads,batch,forward_s,backward_s,apply_s,other_s,step_s\n";
+    for (const auto& [key, t] : compute) {
+      const StepTiming& m = t.timing;
+      calib_csv += fmt::format(
+          "{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", t.ranks, t.threads, t.batch, m.forward,
+          m.backward, m.apply,
+          std::max(0.0, m.step - m.forward - m.backward - m.reduce - m.control - m.apply), m.step);
+    }
+    std::string ar_csv = "ranks,bytes,seconds,bytes_per_s\n";
+    for (const auto& [k, m] : measured)
+      for (const auto& [bytes, s] : m.points)
+        ar_csv += fmt::format("{},{:.0f},{:.9f},{:.0f}\n", k, bytes, s, bytes / s);
+    write_text_file(csv_path(out, "calibration.csv"), calib_csv);
+    write_text_file(csv_path(out, "allreduce.csv"), ar_csv);
+    write_text_file(csv_path(out, "check.csv"), check_csv);
   }
 
   // 4. Steps to the target loss against the global batch, on one rank.
@@ -341,6 +439,18 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
   for (const Json& j : targets)
     if (j.at("steps").get<int64_t>() > 0)
       reached.emplace_back(j.at("batch").get<double>(), j.at("steps").get<double>());
+  if (reached.size() < 2) {
+    std::string partial = "global_batch,steps\n";
+    for (const Json& j : targets)
+      partial += fmt::format("{},{}\n", j.at("batch").get<int64_t>(), j.at("steps").get<int64_t>());
+    if (comm.rank() == 0) write_text_file(csv_path(out, "steps_to_target.csv"), partial);
+    TIDE_FAIL(
+        "tide experiment scaling: {} of the global batches {} reached --target-loss {} within "
+        "--epochs {} (steps -1 in {}: not reached); at least two are needed to fit the steps to "
+        "the target. Raise --epochs or --target-loss; the measurements so far are in {}",
+        reached.size(), fmt::join(sc.target_batches, ","), options.target_loss, config.epochs,
+        csv_path(out, "steps_to_target.csv"), out);
+  }
   const StepsToTarget fit = fit_steps_to_target(reached);
   for (const Json& j : targets)
     target_csv += fmt::format("{},{},{:.1f}\n", j.at("batch").get<int64_t>(),
@@ -352,31 +462,6 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
   std::string scaling_csv =
       "network,nodes,batch,global_batch,step_s,exposed_s,efficiency,steps,"
       "time_to_solution_s\n";
-  std::string md = fmt::format(
-      "# Scaling model of `tide timeseries train` (the LSTM autoencoder)\n\n"
-      "Measured on this machine: {} processor{}, {} rank{} in the job.\n\n",
-      cores, cores > 1 ? "s" : "", comm.size(), comm.size() > 1 ? "s" : "");
-
-  md +=
-      "## Check against runs here\n\n| ranks | threads each | batch per rank | measured step "
-      "(ms) | predicted (ms) | error |\n|---:|---:|---:|---:|---:|---:|\n";
-  std::string check_csv =
-      "ranks,threads,batch,measured_step_s,predicted_step_s,error_pct,measured_forward_s,"
-      "measured_backward_s,measured_reduce_s,measured_control_s,measured_apply_s\n";
-  double worst = 0;
-  for (const Check& c : checks) {
-    const double err = 100.0 * (c.predicted - c.measured) / c.measured;
-    worst = std::max(worst, std::abs(err));
-    check_csv +=
-        fmt::format("{},{},{},{:.6f},{:.6f},{:.1f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", c.ranks,
-                    c.threads, c.batch, c.measured, c.predicted, err, c.parts.forward,
-                    c.parts.backward, c.parts.reduce, c.parts.control, c.parts.apply);
-    md += fmt::format("| {}{} | {} | {} | {:.3f} | {:.3f} | {:+.1f} % |\n", c.ranks,
-                      c.ranks * c.threads > cores ? " (oversubscribed)" : "", c.threads, c.batch,
-                      1e3 * c.measured, 1e3 * c.predicted, err);
-  }
-  md += fmt::format("\nLargest error: {:.1f} %.\n\n", worst);
-
   md += fmt::format(
       "## Steps to a training loss of {}\n\nS(B) = S_min (1 + B_noise / B) fitted to {} global "
       "batches: S_min = {:.0f} steps, B_noise = {:.1f}.\n\n",
@@ -443,22 +528,6 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
       "model adds the allreduces and the control collective measured at that rank count.\n";
 
   if (comm.rank() == 0) {
-    std::string calib_csv =
-        "side_by_side,threads,batch,forward_s,backward_s,apply_s,other_s,step_s\n";
-    for (const auto& [key, t] : compute) {
-      const StepTiming& m = t.timing;
-      calib_csv += fmt::format(
-          "{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", t.ranks, t.threads, t.batch, m.forward,
-          m.backward, m.apply,
-          std::max(0.0, m.step - m.forward - m.backward - m.reduce - m.control - m.apply), m.step);
-    }
-    std::string ar_csv = "ranks,bytes,seconds,bytes_per_s\n";
-    for (const auto& [k, m] : measured)
-      for (const auto& [bytes, s] : m.points)
-        ar_csv += fmt::format("{},{:.0f},{:.9f},{:.0f}\n", k, bytes, s, bytes / s);
-    write_text_file(csv_path(out, "calibration.csv"), calib_csv);
-    write_text_file(csv_path(out, "allreduce.csv"), ar_csv);
-    write_text_file(csv_path(out, "check.csv"), check_csv);
     write_text_file(csv_path(out, "steps_to_target.csv"), target_csv);
     write_text_file(csv_path(out, "scaling.csv"), scaling_csv);
     write_text_file(csv_path(out, "summary.md"), md);

@@ -112,6 +112,7 @@ struct ScalingOptions {
   std::vector<int64_t> target_batches;  // global batches trained to the target loss
   int node_threads = 0;                 // a node's one rank; 0: this machine's processors
   int check_threads = 1;                // each rank of the check's runs
+  int repeats = 5;  // of each compute and check run: the fastest, and the median, are kept
 };
 // Runs the measurements on the ranks of `comm` (the ranks that sit out sleep) and writes
 // into `out`: calibration.csv, allreduce.csv, check.csv, steps_to_target.csv, scaling.csv,
