@@ -160,6 +160,9 @@ const std::map<std::string, std::vector<std::string>>& non_defaults() {
       {"nan-policy", {"--nan-policy", "skip"}},
       {"early-stopping", {"--early-stopping", "2"}},
       {"summary-every-steps", {"--summary-every-steps", "0"}},
+      {"histogram-every-steps", {"--histogram-every-steps", "5"}},
+      {"trace", {"--trace", "trace.json"}},
+      {"trace-steps", {"--trace-steps", "10-20"}},
   };
   return m;
 }

@@ -168,6 +168,22 @@ TEST(Communicator, AllgatherTensorsAndStrings) {
               std::string(static_cast<size_t>(q) * 3, 'a' + static_cast<char>(q)));
 }
 
+TEST(Communicator, GatherBringsEveryRanksStringToTheRootAlone) {
+  const int W = world().size(), r = world().rank();
+  for (int root = 0; root < W; ++root) {
+    const std::vector<std::string> got =
+        world().gather(std::string(static_cast<size_t>(r) * 5, 'a' + static_cast<char>(r)), root);
+    if (r != root) {
+      EXPECT_TRUE(got.empty());
+      continue;
+    }
+    ASSERT_EQ(got.size(), static_cast<size_t>(W));
+    for (int q = 0; q < W; ++q)
+      EXPECT_EQ(got[static_cast<size_t>(q)],
+                std::string(static_cast<size_t>(q) * 5, 'a' + static_cast<char>(q)));
+  }
+}
+
 TEST(Communicator, TeamsAreConsecutiveGroupsOfNearlyEqualSize) {
   const int W = world().size(), r = world().rank();
   for (int k = 1; k <= W; ++k) {

@@ -161,6 +161,50 @@ TEST(Experiment, SmallBatchSizeExperimentWritesItsReport) {
   for (const char* run : {"batch-32", "batch-256"})
     EXPECT_TRUE(fs::exists(fs::path(out) / run / "metrics.csv")) << run;
 
+  // TensorBoard's hparams plugin, read by the independent reader of the summaries' tests:
+  // each run a session with its batch size that ended well, and the experiment in the
+  // output directory with both values and the final metrics.
+  auto hparams_records = [](const fs::path& dir) {
+    std::vector<nlohmann::json> records;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().filename().string().rfind("events.out.tfevents.", 0) != 0) continue;
+      const auto r = testing::run_command("/usr/bin/python3 " + std::string(TIDE_SOURCE_DIR) +
+                                          "/tests/report/read_events.py " + e.path().string());
+      EXPECT_EQ(r.status, 0) << r.out;
+      if (r.status != 0) continue;
+      const nlohmann::json events = nlohmann::json::parse(r.out);
+      for (const auto& h : events["hparams"]) records.push_back(h);
+    }
+    return records;
+  };
+  for (const auto& [run, batch] : {std::pair{"batch-32", 32}, std::pair{"batch-256", 256}}) {
+    const auto records = hparams_records(fs::path(out) / run);
+    ASSERT_EQ(records.size(), 2u) << run;
+    EXPECT_EQ(records[0]["tag"], "_hparams_/session_start_info");
+    EXPECT_EQ(records[0]["plugin"], "hparams");
+    EXPECT_EQ(records[0]["hparams"]["batch-size"], batch) << records[0].dump();
+    EXPECT_EQ(records[0]["version"], 0);
+    EXPECT_EQ(records[0]["tensor"], nlohmann::json({{"dtype", 1}, {"float_val", {0.0}}}));
+    EXPECT_GT(records[0]["start_time_secs"].get<double>(), 1.7e9);  // seconds since 1970
+    EXPECT_EQ(records[1]["kind"], "session_end_info");
+    EXPECT_EQ(records[1]["status"], 1);  // success
+    EXPECT_GE(records[1]["end_time_secs"].get<double>(),
+              records[0]["start_time_secs"].get<double>());
+  }
+  const auto experiment = hparams_records(out);
+  ASSERT_EQ(experiment.size(), 1u);
+  EXPECT_EQ(experiment[0]["kind"], "experiment");
+  EXPECT_EQ(experiment[0]["name"], "batch size");
+  EXPECT_GT(experiment[0]["time_created_secs"].get<double>(), 1.7e9);
+  ASSERT_EQ(experiment[0]["hparams"].size(), 1u) << experiment[0].dump();
+  EXPECT_EQ(experiment[0]["hparams"][0]["name"], "batch-size");
+  EXPECT_EQ(experiment[0]["hparams"][0]["type"], 3);  // a number
+  EXPECT_EQ(experiment[0]["hparams"][0]["values"], nlohmann::json({32, 256}));
+  std::vector<std::string> metrics;
+  for (const auto& m : experiment[0]["metrics"]) metrics.push_back(m["tag"]);
+  EXPECT_EQ(metrics, (std::vector<std::string>{"test/loss", "test/accuracy", "train/loss",
+                                               "train/accuracy"}));
+
   // curves.csv: a header and one row per run and epoch; figures in range.
   std::stringstream csv(read_file(fs::path(out) / "curves.csv"));
   std::string line;

@@ -1,6 +1,8 @@
 // TensorBoard summaries and `tide plot` as a user meets them: the event file of a short run,
 // read back by an independent reader, holds the scalars metrics.csv shows; `tide plot`
 // draws runs into a PNG and names what is wrong with bad input.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +15,8 @@
 
 #include "support/testing.hpp"
 #include "tide/data/image_io.hpp"
+#include "tide/report/event_writer.hpp"
+#include "tide/tensor/safetensors.hpp"
 
 namespace tide {
 namespace {
@@ -95,6 +99,117 @@ TEST(Summaries, EventFileHoldsTheScalarsOfMetricsCsv) {
   int status = 0;
   read_events(path, &status);
   EXPECT_NE(status, 0);
+}
+
+// The edges of a histogram, read back by the independent reader: nothing, only NaN, all
+// equal, infinities, values whose difference overflows, and where a value on a bucket's edge
+// goes ((left, right], the first from min itself).
+TEST(Summaries, HistogramsOfEmptyConstantAndExtremeValues) {
+  const std::string dir = fresh_dir("histogram_edges");
+  fs::create_directories(dir);
+  {
+    EventWriter w(dir);
+    const double nan = std::nan("");
+    const std::vector<std::vector<double>> cases = {
+        {}, {nan}, {1, 1, 1}, {-INFINITY, 1, 2}, {-1e308, 1e308}, {0, 0.5, 1}};
+    for (size_t i = 0; i < cases.size(); ++i)
+      w.histogram("h", static_cast<int64_t>(i), cases[i].data(),
+                  static_cast<int64_t>(cases[i].size()), 2);
+    const std::vector<float> f = {3, 1, 2};
+    w.histogram("f32", 0, f.data(), 3, 2);
+  }
+  const nlohmann::json events = read_events(event_file(dir));
+  ASSERT_FALSE(events.contains("error")) << events.dump();
+  ASSERT_EQ(events["histograms"].size(), 7u);
+  auto at = [&](size_t i) { return events["histograms"][i]; };
+  for (size_t i : {0u, 1u}) {  // nothing finite: no values, one empty bucket
+    EXPECT_EQ(at(i)["num"], 0) << i;
+    EXPECT_EQ(at(i)["counts"], nlohmann::json({0.0})) << i;
+  }
+  EXPECT_EQ(at(2)["num"], 3);
+  EXPECT_EQ(at(2)["limits"], nlohmann::json({1.0}));
+  EXPECT_EQ(at(2)["counts"], nlohmann::json({3.0}));
+  EXPECT_EQ(at(3)["num"], 2);  // the infinity left out
+  EXPECT_EQ(at(3)["min"], 1);
+  EXPECT_EQ(at(3)["counts"], nlohmann::json({1.0, 1.0}));
+  EXPECT_EQ(at(4)["limits"], nlohmann::json({0.0, 1e308}));
+  EXPECT_EQ(at(4)["sum_squares"], "inf");  // as it is
+  EXPECT_EQ(at(4)["counts"], nlohmann::json({1.0, 1.0}));
+  EXPECT_EQ(at(5)["limits"], nlohmann::json({0.5, 1.0}));
+  EXPECT_EQ(at(5)["counts"], nlohmann::json({2.0, 1.0}));
+  EXPECT_EQ(at(5)["sum"], 1.5);
+  EXPECT_EQ(at(5)["sum_squares"], 1.25);
+  EXPECT_EQ(at(6)["tag"], "f32");
+  EXPECT_EQ(at(6)["limits"], nlohmann::json({2.0, 3.0}));
+  EXPECT_EQ(at(6)["counts"], nlohmann::json({2.0, 1.0}));
+}
+
+// Histograms of every parameter and its gradient every --histogram-every-steps, read back
+// by the independent reader: whole (counts add up to the elements), ordered, and at the last
+// step exactly the final model's values; a resumed run's events start with a SessionLog
+// START at the step it resumed from, so TensorBoard drops the stale points after it.
+TEST(Summaries, HistogramsOfWeightsAndGradientsAndTheSessionLogOfAResume) {
+  const std::string dir = fresh_dir("histograms");
+  auto train = [&](int steps) {
+    return testing::run_command(fmt::format(
+        "{} train --model mlp --hidden 32 --max-steps {} --summary-every-steps 0 "
+        "--histogram-every-steps 10 --checkpoint-every-steps 10 --threads 1 --run-dir {}",
+        kTide, steps, dir));
+  };
+  const auto first = train(20);
+  ASSERT_EQ(first.status, 0) << first.out;
+  const nlohmann::json events = read_events(event_file(dir));
+  ASSERT_FALSE(events.contains("error")) << events.dump();
+  for (const auto& s : events["scalars"])  // no step scalars; the evaluation's only
+    EXPECT_EQ(s["tag"].get<std::string>().rfind("test/", 0), 0u) << s.dump();
+  EXPECT_TRUE(events["session_logs"].empty());
+  const TensorMap model = load_safetensors(dir + "/model.safetensors");
+  std::map<std::pair<std::string, int64_t>, nlohmann::json> histograms;
+  for (const auto& h : events["histograms"]) histograms[{h["tag"], h["step"].get<int64_t>()}] = h;
+  EXPECT_EQ(histograms.size(), model.size() * 2 * 2);  // weights, gradients; steps 10, 20
+  for (const auto& [name, tensor] : model) {
+    for (const char* kind : {"weights/", "gradients/"})
+      for (int64_t step : {10, 20}) {
+        const nlohmann::json& h = histograms.at({kind + name, step});
+        EXPECT_EQ(h["num"].get<double>(), static_cast<double>(tensor.numel())) << name;
+        double total = 0;
+        for (double c : h["counts"]) total += c;
+        EXPECT_EQ(total, h["num"].get<double>()) << kind << name;
+        const std::vector<double> limits = h["limits"];
+        EXPECT_TRUE(std::is_sorted(limits.begin(), limits.end())) << kind << name;
+        EXPECT_DOUBLE_EQ(limits.back(), h["max"].get<double>());
+        EXPECT_LT(h["min"].get<double>(), h["max"].get<double>()) << kind << name;
+      }
+    // The last histogram of the weights is the model the run wrote.
+    const nlohmann::json& last = histograms.at({"weights/" + name, 20});
+    const float* v = tensor.data<float>();
+    const auto [lo, hi] = std::minmax_element(v, v + tensor.numel());
+    double sum = 0;
+    for (int64_t i = 0; i < tensor.numel(); ++i) sum += v[i];
+    EXPECT_EQ(last["min"].get<double>(), static_cast<double>(*lo)) << name;
+    EXPECT_EQ(last["max"].get<double>(), static_cast<double>(*hi)) << name;
+    EXPECT_NEAR(last["sum"].get<double>(), sum, 1e-6 * std::max(1.0, std::abs(sum))) << name;
+  }
+
+  const auto resumed = train(30);
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  ASSERT_THAT(resumed.out, HasSubstr("resuming from"));
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+      files.push_back(e.path().string());
+  ASSERT_EQ(files.size(), 2u) << "the resumed run writes a file of its own";
+  int starts = 0;
+  for (const std::string& f : files) {
+    const nlohmann::json e = read_events(f);
+    for (const auto& log : e["session_logs"]) {
+      EXPECT_EQ(log["status"], 1);  // START
+      EXPECT_EQ(log["step"], 21);   // the first step of the resumed run
+      EXPECT_THAT(log["msg"].get<std::string>(), HasSubstr("resumed from"));
+      ++starts;
+    }
+  }
+  EXPECT_EQ(starts, 1);
 }
 
 TEST(Plot, DrawsRunsIntoAPngAndNamesBadInput) {

@@ -83,6 +83,27 @@ TEST_F(Series, FourClassesOnTwoRanksClusterByShape) {
   // The database and the CSV agree on series 5's cluster.
   const std::string row5 = server_->psql("SELECT cluster FROM series_clusters WHERE series_id = 5");
   EXPECT_THAT(csv, HasSubstr("\n5," + row5.substr(0, row5.size() - 1) + ","));
+  // TensorBoard's projector: the codes, one row of 2 x 16 values per series (mean and
+  // standard deviation of its windows' codes), beside their series, cluster and label.
+  const fs::path clusters = dir_ / "clusters";
+  const std::string config = testing::read_bytes((clusters / "projector_config.pbtxt").string());
+  EXPECT_THAT(config, HasSubstr("tensor_path: \"codes.tsv\""));
+  EXPECT_THAT(config, HasSubstr("metadata_path: \"codes_metadata.tsv\""));
+  EXPECT_THAT(config, HasSubstr("tensor_shape: 800\n  tensor_shape: 32"));
+  std::istringstream tensor(testing::read_bytes((clusters / "codes.tsv").string()));
+  std::istringstream metadata(testing::read_bytes((clusters / "codes_metadata.tsv").string()));
+  std::string header, row, meta;
+  std::getline(metadata, header);
+  EXPECT_EQ(header, "series_id\tcluster\tlabel");
+  int rows = 0;
+  while (std::getline(tensor, row)) {
+    ++rows;
+    EXPECT_EQ(std::count(row.begin(), row.end(), '\t'), 31) << rows;
+    ASSERT_TRUE(std::getline(metadata, meta));
+    if (meta.rfind("5\t", 0) == 0)  // series 5: the cluster of clusters.csv
+      EXPECT_EQ(meta.substr(2, meta.find('\t', 2) - 2), row5.substr(0, row5.size() - 1));
+  }
+  EXPECT_EQ(rows, 800);
 }
 
 // The autoencoder in bf16 (its LSTM and linear products, and the gradients on the wire)

@@ -57,6 +57,8 @@ void add_predict_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 // `tide export`: a run's network as an ONNX model (onnx/onnx.hpp).
 void add_export_command(CLI::App& app);
+// `tide profile`: a --trace file read back as a table of phases (session/trace_file.hpp).
+void add_profile_command(CLI::App& app);
 
 // `tide fit`: classical regression of CSV data (fit/fit.hpp).
 void add_fit_command(CLI::App& app);

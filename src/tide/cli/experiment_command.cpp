@@ -99,8 +99,8 @@ void add_regularization_command(CLI::App* exp) {
     std::vector<ExperimentResult> results = run_experiment(runs, out, Communicator::world());
     const Selection chosen = select_combination(
         runs, results, *criterion == "accuracy" ? Criterion::test_accuracy : Criterion::test_loss,
-        [&out](const ExperimentRun& run) {
-          return run_experiment({run}, out, Communicator::world()).at(0);
+        [&out, keys = varying_keys(runs)](const ExperimentRun& run) {
+          return run_experiment({run}, out, Communicator::world(), keys).at(0);
         });
     runs.insert(runs.end(), chosen.runs.begin(), chosen.runs.end());
     results.insert(results.end(), chosen.results.begin(), chosen.results.end());

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   tide::cli::add_export_command(app);
   tide::cli::add_convolve_command(app);
   tide::cli::add_plot_command(app);
+  tide::cli::add_profile_command(app);
   tide::cli::add_experiment_command(app);
   tide::cli::add_fit_command(app);
   tide::cli::add_kmeans_command(app);

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "tide/core/trace.hpp"
+
 namespace tide {
 
 template <typename T>
@@ -65,7 +67,10 @@ class Prefetcher {
   // rethrows its exception.
   T pop() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return !ready_.empty() || error_; });
+    if (ready_.empty()) {  // the consumer waits for data: a span of the trace
+      const TraceSpan span("data wait", "data");
+      changed_.wait(lock, [&] { return !ready_.empty() || error_; });
+    }
     if (ready_.empty()) {
       const std::exception_ptr e = error_;
       lock.unlock();

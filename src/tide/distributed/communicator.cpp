@@ -272,32 +272,71 @@ Tensor Communicator::allgather(const Tensor& t, const std::string& what) const {
   return out;
 }
 
+namespace {
+
+// The parts of `all` at `offsets`, `lengths` long.
+std::vector<std::string> split_parts(const std::string& all, const std::vector<int>& offsets,
+                                     const std::vector<int>& lengths) {
+  std::vector<std::string> out;
+  for (size_t r = 0; r < lengths.size(); ++r)
+    out.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(lengths[r])));
+  return out;
+}
+
+// Offsets of parts `lengths` long laid end to end; throws when they add up to more than one
+// collective carries.
+std::vector<int> offsets_of(const std::vector<int>& lengths, const std::string& what) {
+  std::vector<int> offsets(lengths.size(), 0);
+  int64_t total = 0;
+  for (size_t r = 0; r < lengths.size(); ++r) {
+    offsets[r] = static_cast<int>(std::min<int64_t>(total, kMaxCount));
+    total += lengths[r];
+  }
+  TIDE_CHECK(total <= kMaxCount, "{}: {} bytes in all is more than one collective carries", what,
+             total);
+  return offsets;
+}
+
+}  // namespace
+
+Communicator::StringLayout Communicator::string_layout(const std::string& s,
+                                                      const std::string& what) const {
+  const int length = static_cast<int>(s.size());
+  // Every rank learns every length, so that a total too large fails on all alike.
+  StringLayout l{.lengths = std::vector<int>(static_cast<size_t>(size_)), .offsets = {}};
+  TIDE_MPI(MPI_Allgather(&length, 1, MPI_INT, l.lengths.data(), 1, MPI_INT, handle_->comm), what);
+  l.offsets = offsets_of(l.lengths, what);
+  return l;
+}
+
 std::vector<std::string> Communicator::allgather(const std::string& s,
                                                  const std::string& what) const {
   if (!handle_) return {s};
   TIDE_CHECK(static_cast<int64_t>(s.size()) <= kMaxCount, "{}: a string of {} bytes is too long",
              what, s.size());
   Waiting wait(*watch_, what);
-  int length = static_cast<int>(s.size());
-  std::vector<int> lengths(static_cast<size_t>(size_));
-  TIDE_MPI(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, handle_->comm), what);
-  std::vector<int> offsets(static_cast<size_t>(size_), 0);
-  int64_t total = 0;
-  for (int r = 0; r < size_; ++r) {
-    offsets[static_cast<size_t>(r)] = static_cast<int>(total);
-    total += lengths[static_cast<size_t>(r)];
-  }
-  TIDE_CHECK(total <= kMaxCount, "{}: {} bytes in all is more than one allgather carries", what,
-             total);
-  std::string all(static_cast<size_t>(total), '\0');
-  TIDE_MPI(MPI_Allgatherv(s.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(),
-                          MPI_CHAR, handle_->comm),
+  const auto [lengths, offsets] = string_layout(s, what);
+  std::string all(static_cast<size_t>(offsets.back()) + static_cast<size_t>(lengths.back()), '\0');
+  TIDE_MPI(MPI_Allgatherv(s.data(), static_cast<int>(s.size()), MPI_CHAR, all.data(),
+                          lengths.data(), offsets.data(), MPI_CHAR, handle_->comm),
            what);
-  std::vector<std::string> out;
-  for (int r = 0; r < size_; ++r)
-    out.push_back(all.substr(static_cast<size_t>(offsets[static_cast<size_t>(r)]),
-                             static_cast<size_t>(lengths[static_cast<size_t>(r)])));
-  return out;
+  return split_parts(all, offsets, lengths);
+}
+
+std::vector<std::string> Communicator::gather(const std::string& s, int root,
+                                              const std::string& what) const {
+  if (!handle_) return {s};
+  TIDE_CHECK(static_cast<int64_t>(s.size()) <= kMaxCount, "{}: a string of {} bytes is too long",
+             what, s.size());
+  Waiting wait(*watch_, what);
+  const auto [lengths, offsets] = string_layout(s, what);
+  const bool here = rank_ == root;
+  std::string all;
+  if (here) all.resize(static_cast<size_t>(offsets.back()) + static_cast<size_t>(lengths.back()));
+  TIDE_MPI(MPI_Gatherv(s.data(), static_cast<int>(s.size()), MPI_CHAR, all.data(), lengths.data(),
+                       offsets.data(), MPI_CHAR, root, handle_->comm),
+           what);
+  return here ? split_parts(all, offsets, lengths) : std::vector<std::string>{};
 }
 
 void Communicator::barrier(const std::string& what) const {

@@ -59,6 +59,9 @@ class Communicator {
   // Every rank's string, indexed by rank; the strings may differ in length.
   std::vector<std::string> allgather(const std::string& s,
                                      const std::string& what = "allgather") const;
+  // Every rank's string on `root`, indexed by rank; an empty list on the others.
+  std::vector<std::string> gather(const std::string& s, int root,
+                                  const std::string& what = "gather") const;
   void barrier(const std::string& what = "barrier") const;
   // A barrier that sleeps while it waits (MPI's spins): for ranks that sit out while others
   // are timed on the same cores.
@@ -82,6 +85,11 @@ class Communicator {
   Communicator();
   template <class T>
   void allreduce_raw(T* data, int64_t n, ReduceOp op, const std::string& what) const;
+  // Every rank's string length and where it goes in the concatenation (a collective).
+  struct StringLayout {
+    std::vector<int> lengths, offsets;
+  };
+  StringLayout string_layout(const std::string& s, const std::string& what) const;
 
   std::shared_ptr<Handle> handle_;  // null in a world of one
   int rank_ = 0, size_ = 1, local_size_ = 1;

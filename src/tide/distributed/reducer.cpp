@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "tide/core/trace.hpp"
+
 namespace tide {
 namespace {
 
@@ -133,6 +135,7 @@ void Reducer::reduce_bucket(int b) {
   const std::string what =
       fmt::format("the gradient allreduce of step {}, bucket {} of {} ({:.1f} MB)", step_ + 1,
                   b + 1, buckets_.size(), static_cast<double>(buffer.nbytes()) / 1e6);
+  const TraceSpan span("allreduce", "communication", b, static_cast<int64_t>(buffer.nbytes()));
   const auto start = Clock::now();
   if (compression_ == GradCompression::bf16)
     comm_.allreduce_bf16(buffer.data<float>(), buffer.numel(), what + " in bf16");
@@ -144,6 +147,7 @@ void Reducer::reduce_bucket(int b) {
 }
 
 void Reducer::run() {
+  trace::name_thread("reducer");
   std::unique_lock lock(mutex_);
   while (true) {
     changed_.wait(lock, [&] {

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +15,7 @@
 #include "tide/core/log.hpp"
 #include "tide/distributed/gather.hpp"
 #include "tide/distributed/replicate.hpp"
+#include "tide/report/event_writer.hpp"
 #include "tide/report/files.hpp"
 #include "tide/report/plot.hpp"
 
@@ -48,7 +52,10 @@ ordered_json to_json(const ExperimentResult& r) {
                        number(e.test_loss), number(e.test_accuracy), number(e.eval_train_loss),
                        number(e.eval_train_accuracy), number(e.test_rmse), number(e.test_r2),
                        e.regression});
+  ordered_json hparams = ordered_json::array();
+  for (const auto& [key, value] : r.hparams) hparams.push_back({key, value});
   return {{"name", r.name},
+          {"hparams", hparams},
           {"batch_size", r.batch_size},
           {"lr", r.summary.lr},
           {"warmup_steps", r.summary.warmup_steps},
@@ -62,6 +69,8 @@ ordered_json to_json(const ExperimentResult& r) {
 ExperimentResult from_json(const ordered_json& j) {
   ExperimentResult r;
   r.name = j.at("name").get<std::string>();
+  for (const ordered_json& h : j.at("hparams"))
+    r.hparams.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
   r.batch_size = j.at("batch_size").get<int64_t>();
   r.summary.lr = j.at("lr").get<double>();
   r.summary.warmup_steps = j.at("warmup_steps").get<int64_t>();
@@ -82,6 +91,17 @@ ExperimentResult from_json(const ordered_json& j) {
                                             .eval_train_loss = number_of(e[6]),
                                             .eval_train_accuracy = number_of(e[7])});
   return r;
+}
+
+// config.toml's `key = value` lines of `c`, by key.
+std::map<std::string, std::string> toml_values(const TrainConfig& c) {
+  std::map<std::string, std::string> values;
+  std::istringstream lines(to_toml(c));
+  for (std::string line; std::getline(lines, line);) {
+    const size_t eq = line.find(" = ");
+    if (eq != std::string::npos && line[0] != '#') values[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return values;
 }
 
 void check_name(const std::string& name) {
@@ -198,10 +218,25 @@ Selection select_combination(const std::vector<ExperimentRun>& singles,
   return s;
 }
 
+std::vector<std::string> varying_keys(const std::vector<ExperimentRun>& runs) {
+  std::vector<std::string> keys;
+  if (runs.empty()) return keys;
+  std::vector<std::map<std::string, std::string>> values;
+  for (const ExperimentRun& r : runs) values.push_back(toml_values(r.config));
+  for (const auto& [key, first] : values[0])
+    if (std::any_of(values.begin(), values.end(), [&key = key, &first = first](const auto& v) {
+          const auto it = v.find(key);
+          return it == v.end() || it->second != first;
+        }))
+      keys.push_back(key);
+  return keys;
+}
+
 std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& runs,
-                                             const std::string& out_dir,
-                                             const Communicator& world) {
+                                             const std::string& out_dir, const Communicator& world,
+                                             std::vector<std::string> hparam_keys) {
   TIDE_CHECK(!runs.empty(), "an experiment needs at least one run");
+  if (hparam_keys.empty()) hparam_keys = varying_keys(runs);
   for (const ExperimentRun& r : runs) check_name(r.name);
   const int teams = static_cast<int>(std::min<int64_t>(world.size(), std::ssize(runs)));
   const Team team = split_into_teams(world, teams);
@@ -210,6 +245,11 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
   for (size_t i = static_cast<size_t>(team.index); i < runs.size();
        i += static_cast<size_t>(teams)) {
     TrainConfig c = runs[i].config;
+    const std::map<std::string, std::string> values = toml_values(c);  // the global batch's
+    c.hparams.clear();
+    for (const std::string& key : hparam_keys)
+      if (const auto it = values.find(key); it != values.end())
+        c.hparams.emplace_back(key, it->second);
     TIDE_CHECK(c.batch_size % size == 0,
                "run {}: the batch of {} does not split over the {} ranks of team {}", runs[i].name,
                c.batch_size, size, team.index);
@@ -225,8 +265,10 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
       set_log_prefix(fmt::format("rank {}/{} team {} {}", world.rank(), world.size(), team.index,
                                  runs[i].name));
     log_info("experiment run {} of {}: {}", i + 1, runs.size(), runs[i].name);
-    ExperimentResult result{
-        .name = runs[i].name, .batch_size = global, .summary = train_classifier(c, team.comm)};
+    ExperimentResult result{.name = runs[i].name,
+                            .hparams = c.hparams,
+                            .batch_size = global,
+                            .summary = train_classifier(c, team.comm)};
     if (team.comm.rank() == 0) mine.push_back(to_json(result));
   }
   // Every team's results, in the order of `runs`.
@@ -373,6 +415,24 @@ void write_experiment_report(const std::string& experiment, const std::string& o
   write_text_file((dir / "summary.md").string(), table);
 
   draw_experiment_plots(experiment, dir, results, regressions);
+  // The hparams plugin's experiment: each hyperparameter with the values the runs took.
+  std::vector<std::pair<std::string, std::vector<EventWriter::HParam>>> hparams;
+  for (const ExperimentResult& r : results)
+    for (const auto& [key, value] : r.hparams) {
+      auto it = std::find_if(hparams.begin(), hparams.end(),
+                             [&key = key](const auto& h) { return h.first == key; });
+      if (it == hparams.end()) it = hparams.insert(hparams.end(), {key, {}});
+      const EventWriter::HParam v = EventWriter::hparam_from_toml(value);
+      if (std::find(it->second.begin(), it->second.end(), v) == it->second.end())
+        it->second.push_back(v);
+    }
+  if (!hparams.empty()) {
+    const std::vector<std::string> metrics =
+        regressions ? std::vector<std::string>{"test/loss", "test/rmse", "test/r2", "train/loss"}
+                    : std::vector<std::string>{"test/loss", "test/accuracy", "train/loss",
+                                               "train/accuracy"};
+    EventWriter(out_dir).hparams_experiment(experiment, hparams, metrics);
+  }
 }
 
 }  // namespace tide

@@ -27,8 +27,9 @@ struct ExperimentRun {
 
 struct ExperimentResult {
   std::string name;
-  int64_t batch_size = 0;  // global
-  double lr = 0;           // after --lr-scaling
+  std::vector<std::pair<std::string, std::string>> hparams;  // the run's, as config.toml says
+  int64_t batch_size = 0;                                    // global
+  double lr = 0;                                             // after --lr-scaling
   int64_t warmup_steps = 0;
   TrainSummary summary;
 };
@@ -74,12 +75,19 @@ Selection select_combination(const std::vector<ExperimentRun>& singles,
                              const std::vector<ExperimentResult>& results, Criterion criterion,
                              const std::function<ExperimentResult(const ExperimentRun&)>& run);
 
+// The config.toml keys whose values differ between `runs`: the hyperparameters the
+// experiment compares (batch-size; weight-decay, l1, dropout, ...).
+std::vector<std::string> varying_keys(const std::vector<ExperimentRun>& runs);
+
 // Runs `runs` on the ranks of `world`: with R ranks and K runs, min(R, K) teams of
 // consecutive ranks, team t running runs t, t + teams, ... one after another, each with its
 // global batch split over the team's ranks (it must divide). Run i writes its run directory
-// <out_dir>/<name>. Every rank returns every result (gathered from the teams).
+// <out_dir>/<name>, whose TensorBoard events carry the values of `hparam_keys` (default:
+// varying_keys(runs)) for the hparams plugin. Every rank returns every result (gathered
+// from the teams).
 std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& runs,
-                                             const std::string& out_dir, const Communicator& world);
+                                             const std::string& out_dir, const Communicator& world,
+                                             std::vector<std::string> hparam_keys = {});
 
 // Writes, into out_dir: curves.csv (one row per run and evaluation), train_accuracy.png,
 // train_loss.png, test_accuracy.png and test_loss.png (against epoch, one curve per run),
@@ -87,6 +95,8 @@ std::vector<ExperimentResult> run_experiment(const std::vector<ExperimentRun>& r
 // and summary.md (the same as a Markdown table). Train figures are those of --eval-train
 // when the runs had it, else the means over the epoch's training steps.
 // `best`, when given, names the run summary.json reports as the best and the table marks.
+// Also a TensorBoard event file in out_dir with the hparams plugin's experiment: the runs'
+// hyperparameters with the values they took, and their final metrics' tags.
 void write_experiment_report(const std::string& experiment, const std::string& out_dir,
                              const std::vector<ExperimentResult>& results,
                              const std::string& best = "");

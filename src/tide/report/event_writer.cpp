@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -30,6 +33,63 @@ double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+template <typename T>
+void fill_histogram(tensorboard::HistogramProto* h, const T* values, int64_t n, int buckets) {
+  double lo = INFINITY, hi = -INFINITY, sum = 0, squares = 0, count = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = static_cast<double>(values[i]);
+    if (!std::isfinite(v)) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    sum += v;
+    squares += v * v;
+    ++count;
+  }
+  if (count == 0) lo = hi = 0;
+  h->set_min(lo);
+  h->set_max(hi);
+  h->set_num(count);
+  h->set_sum(sum);
+  h->set_sum_squares(squares);
+  // Bucket i holds (limit[i-1], limit[i]]; the first from min itself.
+  const int k = hi > lo ? std::max(1, buckets) : 1;
+  std::vector<double> counts(static_cast<size_t>(k), 0.0);
+  const double width = hi / k - lo / k;  // hi - lo may overflow
+  for (int64_t i = 0; i < n && k > 1; ++i) {
+    const double v = static_cast<double>(values[i]);
+    if (!std::isfinite(v)) continue;
+    // Halved, so that v - lo cannot overflow either.
+    const double at = std::ceil((v / 2 - lo / 2) / (width / 2)) - 1;
+    counts[static_cast<size_t>(std::clamp(at, 0.0, static_cast<double>(k - 1)))] += 1;
+  }
+  if (k == 1) counts[0] = count;
+  for (int b = 0; b < k; ++b) {
+    h->add_bucket_limit(b == k - 1 ? hi : lo + width * (b + 1));
+    h->add_bucket(counts[static_cast<size_t>(b)]);
+  }
+}
+
+// A histogram's Event, serialized.
+template <typename T>
+std::string histogram_event(const std::string& tag, int64_t step, const T* values, int64_t n,
+                            int buckets) {
+  tensorboard::Event e;
+  e.set_wall_time(unix_seconds());
+  e.set_step(step);
+  tensorboard::SummaryValue* v = e.mutable_summary()->add_value();
+  v->set_tag(tag);
+  fill_histogram(v->mutable_histo(), values, n, buckets);
+  return e.SerializeAsString();
+}
+
+tensorboard::HParamValue hparam_value(const EventWriter::HParam& v) {
+  tensorboard::HParamValue out;
+  if (const double* d = std::get_if<double>(&v)) out.set_number_value(*d);
+  if (const std::string* t = std::get_if<std::string>(&v)) out.set_string_value(*t);
+  if (const bool* b = std::get_if<bool>(&v)) out.set_bool_value(*b);
+  return out;
+}
+
 }  // namespace
 
 uint32_t crc32c(std::string_view bytes) {
@@ -47,9 +107,15 @@ uint32_t masked_crc32c(std::string_view bytes) {
 EventWriter::EventWriter(const std::string& dir) {
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
-  path_ =
+  // A file of its own, never another's: a run resumed within the same second (or a second
+  // writer in the directory) takes the next suffix.
+  const std::string base =
       fmt::format("{}/events.out.tfevents.{}.{}", dir, static_cast<int64_t>(unix_seconds()), host);
-  file_ = std::fopen(path_.c_str(), "wb");
+  for (int n = 0; n < 1000 && file_ == nullptr; ++n) {
+    path_ = n == 0 ? base : fmt::format("{}.{}", base, n);
+    file_ = std::fopen(path_.c_str(), "wbx");
+    if (file_ == nullptr && errno != EEXIST) break;
+  }
   TIDE_CHECK(file_ != nullptr, "{}: cannot create: {}", path_, std::strerror(errno));
   tensorboard::Event e;
   e.set_wall_time(unix_seconds());
@@ -69,6 +135,91 @@ void EventWriter::scalar(const std::string& tag, int64_t step, double value) {
   v->set_tag(tag);
   v->set_simple_value(static_cast<float>(value));
   write_record(e.SerializeAsString());
+}
+
+void EventWriter::histogram(const std::string& tag, int64_t step, const float* values, int64_t n,
+                            int buckets) {
+  write_record(histogram_event(tag, step, values, n, buckets));
+}
+
+void EventWriter::histogram(const std::string& tag, int64_t step, const double* values, int64_t n,
+                            int buckets) {
+  write_record(histogram_event(tag, step, values, n, buckets));
+}
+
+void EventWriter::session_start(int64_t step, const std::string& message) {
+  tensorboard::Event e;
+  e.set_wall_time(unix_seconds());
+  e.set_step(step);
+  e.mutable_session_log()->set_status(1);  // START
+  e.mutable_session_log()->set_msg(message);
+  write_record(e.SerializeAsString());
+}
+
+void EventWriter::write_hparams(const std::string& tag, const std::string& plugin_data) {
+  tensorboard::Event e;
+  e.set_wall_time(unix_seconds());
+  tensorboard::SummaryValue* v = e.mutable_summary()->add_value();
+  v->set_tag(tag);
+  v->mutable_metadata()->mutable_plugin_data()->set_plugin_name("hparams");
+  v->mutable_metadata()->mutable_plugin_data()->set_content(plugin_data);
+  tensorboard::TensorProto* t = v->mutable_tensor();
+  t->set_dtype(1);
+  t->mutable_tensor_shape();
+  t->add_float_val(0);
+  write_record(e.SerializeAsString());
+}
+
+void EventWriter::hparams_session_start(const std::vector<std::pair<std::string, HParam>>& hparams,
+                                        const std::string& group) {
+  tensorboard::HParamsPluginData d;
+  tensorboard::SessionStartInfo* info = d.mutable_session_start_info();
+  for (const auto& [name, value] : hparams) (*info->mutable_hparams())[name] = hparam_value(value);
+  info->set_group_name(group);
+  info->set_start_time_secs(unix_seconds());
+  write_hparams("_hparams_/session_start_info", d.SerializeAsString());
+}
+
+EventWriter::HParam EventWriter::hparam_from_toml(const std::string& value) {
+  if (value == "true" || value == "false") return value == "true";
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+    return value.substr(1, value.size() - 2);
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (end != value.c_str() && *end == '\0' && std::isfinite(v)) return v;
+  return value;
+}
+
+void EventWriter::hparams_session_end(bool success) {
+  tensorboard::HParamsPluginData d;
+  d.mutable_session_end_info()->set_status(success ? 1 : 2);
+  d.mutable_session_end_info()->set_end_time_secs(unix_seconds());
+  write_hparams("_hparams_/session_end_info", d.SerializeAsString());
+}
+
+void EventWriter::hparams_experiment(
+    const std::string& name,
+    const std::vector<std::pair<std::string, std::vector<HParam>>>& hparams,
+    const std::vector<std::string>& metric_tags) {
+  tensorboard::HParamsPluginData d;
+  tensorboard::Experiment* x = d.mutable_experiment();
+  x->set_name(name);
+  x->set_time_created_secs(unix_seconds());
+  for (const auto& [hparam, values] : hparams) {
+    tensorboard::HParamInfo* info = x->add_hparam_infos();
+    info->set_name(hparam);
+    int type = 3;
+    if (!values.empty() && std::holds_alternative<std::string>(values[0])) type = 1;
+    if (!values.empty() && std::holds_alternative<bool>(values[0])) type = 2;
+    info->set_type(type);
+    for (const HParam& v : values) *info->mutable_domain_discrete()->add_values() = hparam_value(v);
+  }
+  for (const std::string& tag : metric_tags) {
+    tensorboard::MetricInfo* m = x->add_metric_infos();
+    m->mutable_name()->set_tag(tag);
+    m->set_dataset_type(tag.rfind("train", 0) == 0 ? 1 : 2);
+  }
+  write_hparams("_hparams_/experiment", d.SerializeAsString());
 }
 
 void EventWriter::write_record(std::string_view data) {

@@ -11,6 +11,7 @@
 
 #include "tide/core/error.hpp"
 #include "tide/models/zoo.hpp"
+#include "tide/session/trace_file.hpp"
 
 namespace tide {
 
@@ -175,7 +176,18 @@ std::vector<Option> run_options(TrainConfig& c) {
              "Stop after this many evaluations without a lower test loss",
              at_least(0).zero_means("off")),
       option("summary_every_steps", "summary-every-steps", c.summary_every_steps,
-             "Write TensorBoard scalars every this many steps", at_least(0).zero_means("none")),
+             "Write TensorBoard scalars every this many steps",
+             at_least(0).zero_means("none but the evaluations' (when histograms or an experiment "
+                                    "open an event file)")),
+      option("histogram_every_steps", "histogram-every-steps", c.histogram_every_steps,
+             "Write TensorBoard histograms of every parameter and its gradient every this many "
+             "steps",
+             at_least(0).zero_means("none")),
+      option("trace", "trace", c.trace,
+             "Write a Chrome trace of the steps (open it in Perfetto or chrome://tracing, or read "
+             "it with `tide profile`) to this file; a relative path is in the run directory"),
+      option("trace_steps", "trace-steps", c.trace_steps,
+             "The steps --trace records: A-B, or A (default: all, up to a limit of events)"),
   };
 }
 
@@ -198,6 +210,9 @@ void validate_optimizer_and_run(const TrainConfig& c) {
   check_option(c.epochs > 0 || c.max_steps > 0, {"epochs", "max_steps"},
                "{0} and {1} are both 0: nothing to do");
   check_option(!c.nesterov || c.momentum > 0, {"nesterov", "momentum"}, "{0} needs {1} > 0");
+  check_option(c.trace_steps.empty() || parse_trace_steps(c.trace_steps).has_value(),
+               {"trace_steps"}, "{0} '{}': expected A-B (steps from 1, A <= B) or A",
+               c.trace_steps);
   check_option(!c.nesterov || c.optimizer == OptimizerKind::sgd, {"nesterov", "optimizer"},
                "{0} is an option of {1} sgd");
   check_option(

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tide/core/options.hpp"
@@ -130,6 +131,15 @@ struct TrainConfig {
   NanPolicy nan_policy = NanPolicy::stop;
   int64_t early_stopping = 0;         // evaluations without a better test loss; 0: off
   int64_t summary_every_steps = 100;  // TensorBoard scalars; 0: none
+  int64_t histogram_every_steps = 0;  // TensorBoard histograms of parameters, gradients
+  // The timeline (session/trace_file.hpp): a Chrome trace of steps `trace_steps` ("A-B" or
+  // "A"; empty: all), to `trace` (relative: in the run directory); empty: none.
+  std::string trace;
+  std::string trace_steps;
+
+  // Not an option: the hyperparameters `tide experiment` compares, written to the run's
+  // TensorBoard events for the hparams plugin (flag name and value as in config.toml).
+  std::vector<std::pair<std::string, std::string>> hparams;
 };
 
 // The options of a TrainConfig in three groups, named by member: the model, its data and how

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "tide/core/log.hpp"
+#include "tide/core/trace.hpp"
 
 namespace tide {
 
@@ -71,6 +72,7 @@ void CheckpointHook::end(Session& s) {
 void CheckpointHook::save(Session& s) {
   last_time_ = s.elapsed();
   if (s.comm().rank() != 0) return;
+  const TraceSpan span("checkpoint", "io");
   TrainingState state = identity_;
   state.step = s.state().step;
   state.epoch = s.state().epoch;
@@ -141,6 +143,7 @@ void EvaluationHook::end(Session& s) {
 }
 
 void EvaluationHook::run(Session& s, int64_t epoch, bool end_of_epoch) {
+  const TraceSpan span("evaluation", "eval");
   const EvalResult test = evaluate_();
   last_step_ = s.state().step;
   const int64_t step = s.state().step;
@@ -216,6 +219,25 @@ void SummaryHook::after_evaluation(Session&, const EpochRecord& r) {
   } else {
     writer_->scalar("test/rmse", r.step, r.test_rmse);
     writer_->scalar("test/r2", r.step, r.test_r2);
+  }
+}
+
+HistogramHook::HistogramHook(int64_t every, EventWriter* writer, Parameters parameters)
+    : every_(every), writer_(writer), parameters_(std::move(parameters)) {}
+
+void HistogramHook::after_step(Session& s, const StepResult&) {
+  const int64_t step = s.state().step;
+  if (every_ <= 0 || !writer_ || step % every_ != 0) return;
+  auto write = [&](const std::string& tag, const Tensor& t) {
+    if (!t.defined()) return;  // no gradient yet (a parameter backward did not reach)
+    if (t.dtype() == DType::f32)
+      writer_->histogram(tag, step, t.data<float>(), t.numel());
+    else if (t.dtype() == DType::f64)
+      writer_->histogram(tag, step, t.data<double>(), t.numel());
+  };
+  for (const auto& [name, v] : parameters_()) {
+    write("weights/" + name, v.value());
+    write("gradients/" + name, v.grad());
   }
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "tide/autograd/variable.hpp"
 #include "tide/optim/schedule.hpp"
 #include "tide/report/event_writer.hpp"
 #include "tide/report/metrics.hpp"
@@ -163,6 +164,20 @@ class SummaryHook : public Hook {
   bool accuracy_;
   StepSums window_;
   double window_start_ = -1;
+};
+
+// Histograms of every parameter and its gradient (the averaged one, as the update used it)
+// every `every` steps, as weights/<name> and gradients/<name>; rank 0 writes them.
+class HistogramHook : public Hook {
+ public:
+  using Parameters = std::function<std::vector<std::pair<std::string, Variable>>()>;
+  HistogramHook(int64_t every, EventWriter* writer, Parameters parameters);
+  void after_step(Session& s, const StepResult& r) override;
+
+ private:
+  int64_t every_;
+  EventWriter* writer_;
+  Parameters parameters_;
 };
 
 // Stops when the end-of-epoch evaluation's loss has not improved for `patience` evaluations

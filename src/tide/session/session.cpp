@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "tide/core/log.hpp"
+#include "tide/core/trace.hpp"
 #include "tide/kernels/parallel.hpp"
 
 namespace tide {
@@ -161,18 +162,30 @@ void Session::report_evaluation(const EpochRecord& record) {
 
 void Session::run(const Compute& compute, const Apply& apply) {
   start_s_ = now_s();
+  trace::name_thread("loop");
+  trace::set_step(0);  // the trace's steps are the loop's, from 1: begin and end lie outside
   for (auto& h : hooks_) h->begin(*this);
   if (!stop_requested()) start_epoch_(state_.epoch, state_.batch);
   double boundary = now_s();
   while (!stop_requested()) {
+    // The step about to run is state_.step + 1 (from 1); the trace files spans under it.
+    const int64_t step = state_.step + 1;
+    trace::set_step(step);
+    const double traced_from = trace::recording() ? trace::now_us() : -1;
     for (auto& h : hooks_) h->before_step(*this);
     if (stop_requested()) break;
     StepResult result = compute(*this);
     const double computed = now_s();
-    agree_on_step(result);
+    {
+      const TraceSpan span("control", "communication");
+      agree_on_step(result);
+    }
     if (stop_requested()) break;  // a signal: this step is not applied
     const double agreed = now_s();
-    apply(*this, result);
+    {
+      const TraceSpan span("apply");
+      apply(*this, result);
+    }
     const double applied = now_s();
     result.timing.control = agreed - computed;
     result.timing.apply = applied - agreed;
@@ -191,10 +204,12 @@ void Session::run(const Compute& compute, const Apply& apply) {
       stop_for_signal(g_signal.load(), true);
     if (epoch_done && !stop_requested()) start_epoch_(state_.epoch, 0);
     const double next = now_s();
+    if (traced_from >= 0) trace::record("step", "step", step, traced_from, trace::now_us());
     result.timing.step = next - boundary;
     boundary = next;
     if (timings_.size() < kMaxTimings) timings_.push_back(result.timing);
   }
+  trace::set_step(0);
   agree_on_signal();
   for (auto& h : hooks_) h->end(*this);
 }

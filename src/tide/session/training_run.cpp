@@ -13,6 +13,7 @@
 #include "tide/autograd/autocast.hpp"
 #include "tide/core/hash.hpp"
 #include "tide/core/log.hpp"
+#include "tide/core/trace.hpp"
 #include "tide/distributed/data_parallel.hpp"
 #include "tide/distributed/reducer.hpp"
 #include "tide/distributed/replicate.hpp"
@@ -25,6 +26,7 @@
 #include "tide/report/metrics.hpp"
 #include "tide/report/progress.hpp"
 #include "tide/session/hooks.hpp"
+#include "tide/session/trace_file.hpp"
 #include "tide/tensor/safetensors.hpp"
 
 namespace tide {
@@ -224,6 +226,8 @@ std::string agreement_text(const RunParts& p, const RunSpec& spec) {
   shared.data_dir.clear();
   shared.threads = 0;
   shared.prefetch = 0;
+  shared.trace.clear();
+  shared.trace_steps.clear();
   return describe_parameters(p.model.named_parameters()) + to_toml(shared) + spec.agreement;
 }
 
@@ -279,7 +283,18 @@ void add_standard_hooks(Session& session, RunParts& p, const RunSpec& spec) {
     p.metrics.emplace((std::filesystem::path(dir) / "metrics.csv").string(),
                       p.start.from.empty() ? -1 : p.start.state.step);
     p.progress = std::make_unique<Progress>(stderr, p.total, c.log_every, p.start.state.step);
-    if (c.summary_every_steps > 0) p.events.emplace(dir);
+    if (c.summary_every_steps > 0 || c.histogram_every_steps > 0 || !c.hparams.empty())
+      p.events.emplace(dir);
+    // TensorBoard drops the points from the first step this run makes on that the run
+    // before wrote after its checkpoint.
+    if (p.events && !p.start.from.empty())
+      p.events->session_start(p.start.state.step + 1, "resumed from " + p.start.from);
+    if (p.events && !c.hparams.empty()) {
+      std::vector<std::pair<std::string, EventWriter::HParam>> hparams;
+      for (const auto& [key, value] : c.hparams)
+        hparams.emplace_back(key, EventWriter::hparam_from_toml(value));
+      p.events->hparams_session_start(hparams, "");
+    }
   }
   MetricsWriter* metrics = p.metrics ? &*p.metrics : nullptr;
   const Optimizer& optimizer = *p.optimizer;
@@ -298,6 +313,10 @@ void add_standard_hooks(Session& session, RunParts& p, const RunSpec& spec) {
   p.summaries = std::make_shared<SummaryHook>(
       c.summary_every_steps, p.events ? &*p.events : nullptr, lr_now, spec.counts_correct);
   session.add_hook(p.summaries);
+  if (c.histogram_every_steps > 0)
+    session.add_hook(
+        std::make_shared<HistogramHook>(c.histogram_every_steps, p.events ? &*p.events : nullptr,
+                                        [&model = p.model] { return model.named_parameters(); }));
   LrSchedule& schedule = *p.schedule;
   Module& model = p.model;
   p.checkpoints = std::make_shared<CheckpointHook>(
@@ -330,17 +349,25 @@ StepResult compute_step(RunParts& p, int64_t step) {
   };
   Clock::time_point t = Clock::now();
   for (int64_t micro = 0; micro < k; ++micro) {
+    TraceSpan forward("forward");
     const MicroBatch m = p.task.forward();
     const double loss = m.loss.value().item();
+    forward.end();
     r.timing.forward += seconds_since(t);
     if (!std::isfinite(loss)) r.skipped = true;
-    p.parallel->backward(m.loss, step);
+    {
+      const TraceSpan backward("backward");
+      p.parallel->backward(m.loss, step);
+    }
     r.timing.backward += seconds_since(t);
     r.examples += m.examples;
     r.correct += m.correct;
     r.loss += loss / static_cast<double>(k);
   }
-  p.parallel->finish();
+  {
+    const TraceSpan reduce("reduce", "communication");
+    p.parallel->finish();
+  }
   r.timing.reduce = seconds_since(t);
   return r;
 }
@@ -438,11 +465,28 @@ RunResult TrainingRun::train(TrainingTask& task, const RunSpec& spec) {
   // Forward, backward and the evaluation hooks run on this thread, all inside the scope.
   const Autocast autocast(p.precision);
   const auto started = Clock::now();
+  const std::string trace_path =
+      config_.trace.empty() ? ""
+                            : (std::filesystem::path(config_.run_dir) / config_.trace).string();
+  const bool tracing = start_trace(comm_, trace_path, config_.trace_steps);
   session.run([&p](Session& s) { return compute_step(p, s.state().step); },
               [&p](Session& s, StepResult& r) { apply_step(p, s.state().step, r); });
+  if (tracing) {
+    const TraceWritten w = write_trace(comm_, trace_path);
+    if (p.writer) {
+      log_info("trace: {} events in {} (`tide profile {}`)", w.events, trace_path, trace_path);
+      if (w.dropped > 0)
+        log_warn(
+            "the trace kept the first {} events of each rank and dropped {}: narrow "
+            "--trace-steps",
+            trace_event_limit(comm_.size()), w.dropped);
+    }
+  }
   const RunResult r =
       result_of(p, session, std::chrono::duration<double>(Clock::now() - started).count());
   finish_files(p, spec, r);
+  if (p.events && !config_.hparams.empty())
+    p.events->hparams_session_end(r.stopped_by_signal == 0 && !p.nan_guard->stopped(session));
   TIDE_CHECK(!p.nan_guard->stopped(session), "training diverged: {}", session.stop_reason());
   return r;
 }

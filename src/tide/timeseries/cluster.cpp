@@ -17,6 +17,7 @@
 #include "tide/distributed/gather.hpp"
 #include "tide/kernels/parallel.hpp"
 #include "tide/report/files.hpp"
+#include "tide/report/projector.hpp"
 #include "tide/session/checkpoint.hpp"
 #include "tide/session/training_run.hpp"
 #include "tide/tensor/safetensors.hpp"
@@ -220,6 +221,17 @@ std::vector<SeriesCluster> write_tables(const std::string& dir, const SeriesTabl
     code_csv += '\n';
   }
   write_text_file((fs::path(dir) / "codes.csv").string(), code_csv);
+  // The same codes for TensorBoard's projector, coloured by cluster (and label).
+  std::vector<std::string> columns = {"series_id", "cluster"};
+  if (labelled) columns.emplace_back("label");
+  std::vector<std::vector<std::string>> metadata;
+  metadata.reserve(t.ids.size());
+  for (size_t i = 0; i < t.ids.size(); ++i) {
+    metadata.push_back({std::to_string(t.ids[i]), std::to_string(t.clusters[i])});
+    if (labelled) metadata.back().push_back(std::to_string(t.labels[i]));
+  }
+  write_projector(dir, "codes", t.codes.data(), static_cast<int64_t>(t.ids.size()), t.dims, columns,
+                  metadata);
   return rows;
 }
 
