@@ -147,7 +147,7 @@ TEST(Summaries, HistogramsOfEmptyConstantAndExtremeValues) {
 // Histograms of every parameter and its gradient every --histogram-every-steps, read back
 // by the independent reader: whole (counts add up to the elements), ordered, and at the last
 // step exactly the final model's values; a resumed run's events start with a SessionLog
-// START at the step it resumed from, so TensorBoard drops the stale points after it.
+// START at its first step, so TensorBoard drops the stale points from there on.
 TEST(Summaries, HistogramsOfWeightsAndGradientsAndTheSessionLogOfAResume) {
   const std::string dir = fresh_dir("histograms");
   auto train = [&](int steps) {

@@ -132,6 +132,13 @@ TEST(TraceFile, TwoRanksTraceTheirStepsAndTheProfileReadsThemBack) {
       kMpirun, kTide, (dir / "mixed").string(), kTide, (dir / "mixed").string()));
   EXPECT_NE(mixed.status, 0);
   EXPECT_THAT(mixed.out, HasSubstr("--trace is given to rank 0 but not to rank 1"));
+  const auto windows = testing::run_command(fmt::format(
+      "{} -np 1 {} train --model mlp --max-steps 2 --threads 1 --trace t.json --trace-steps 1-2 "
+      "--run-dir {} : -np 1 {} train --model mlp --max-steps 2 --threads 1 --trace t.json "
+      "--trace-steps 1 --run-dir {}",
+      kMpirun, kTide, (dir / "windows").string(), kTide, (dir / "windows").string()));
+  EXPECT_NE(windows.status, 0);
+  EXPECT_THAT(windows.out, HasSubstr("--trace-steps: rank 0 traces '1-2', rank 1 '1'"));
 }
 
 }  // namespace

@@ -277,6 +277,15 @@ TEST_F(Series, TheScalingModelIsCheckedHereAndPredictsTheNetworks) {
     EXPECT_LE(std::stod(check[i][12]), std::stod(check[i][15]));
     EXPECT_GT(std::stod(check[i][13]), 0);  // predicted from the median runs
   }
+  // On 1 rank the model's step is the calibration's: the fastest run's from calibration.csv,
+  // and no slower than the one predicted from the median runs.
+  const auto calibration = rows("calibration.csv");
+  ASSERT_GE(calibration.size(), 2u);
+  EXPECT_EQ(calibration[1][0], "1");
+  // (less its control collective and reduce, which one rank does not hold: microseconds)
+  EXPECT_NEAR(std::stod(check[1][4]), std::stod(calibration[1][7]),
+              0.01 * std::stod(calibration[1][7]));
+  EXPECT_LE(std::stod(check[1][4]), std::stod(check[1][13]));
   // The 2-rank run reduced its gradients and held the control collective; 1 rank did not.
   EXPECT_EQ(std::stod(check[1][8]), 0);
   EXPECT_GT(std::stod(check[2][8]) + std::stod(check[2][9]), 0);

@@ -46,7 +46,7 @@ inline bool recording() {
   return detail::g_recording.load(std::memory_order_relaxed);
 }
 
-// This thread's name in the trace ("loop", "reducer", "data"); the first call counts.
+// This thread's name in the trace ("loop", "reducer"); the first call counts.
 void name_thread(const char* name);
 // Microseconds since start.
 double now_us();

@@ -300,11 +300,18 @@ std::vector<int> offsets_of(const std::vector<int>& lengths, const std::string& 
 }  // namespace
 
 Communicator::StringLayout Communicator::string_layout(const std::string& s,
-                                                      const std::string& what) const {
-  const int length = static_cast<int>(s.size());
-  // Every rank learns every length, so that a total too large fails on all alike.
-  StringLayout l{.lengths = std::vector<int>(static_cast<size_t>(size_)), .offsets = {}};
-  TIDE_MPI(MPI_Allgather(&length, 1, MPI_INT, l.lengths.data(), 1, MPI_INT, handle_->comm), what);
+                                                       const std::string& what) const {
+  // Every rank learns every length before any is checked, so that a string or a total too
+  // large fails on all alike.
+  const int64_t length = static_cast<int64_t>(s.size());
+  std::vector<int64_t> all(static_cast<size_t>(size_));
+  TIDE_MPI(MPI_Allgather(&length, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, handle_->comm), what);
+  StringLayout l;
+  for (size_t r = 0; r < all.size(); ++r) {
+    TIDE_CHECK(all[r] <= kMaxCount, "{}: rank {}'s string of {} bytes is too long", what, r,
+               all[r]);
+    l.lengths.push_back(static_cast<int>(all[r]));
+  }
   l.offsets = offsets_of(l.lengths, what);
   return l;
 }
@@ -312,8 +319,6 @@ Communicator::StringLayout Communicator::string_layout(const std::string& s,
 std::vector<std::string> Communicator::allgather(const std::string& s,
                                                  const std::string& what) const {
   if (!handle_) return {s};
-  TIDE_CHECK(static_cast<int64_t>(s.size()) <= kMaxCount, "{}: a string of {} bytes is too long",
-             what, s.size());
   Waiting wait(*watch_, what);
   const auto [lengths, offsets] = string_layout(s, what);
   std::string all(static_cast<size_t>(offsets.back()) + static_cast<size_t>(lengths.back()), '\0');
@@ -326,8 +331,6 @@ std::vector<std::string> Communicator::allgather(const std::string& s,
 std::vector<std::string> Communicator::gather(const std::string& s, int root,
                                               const std::string& what) const {
   if (!handle_) return {s};
-  TIDE_CHECK(static_cast<int64_t>(s.size()) <= kMaxCount, "{}: a string of {} bytes is too long",
-             what, s.size());
   Waiting wait(*watch_, what);
   const auto [lengths, offsets] = string_layout(s, what);
   const bool here = rank_ == root;

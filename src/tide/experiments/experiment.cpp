@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -222,12 +224,18 @@ std::vector<std::string> varying_keys(const std::vector<ExperimentRun>& runs) {
   std::vector<std::string> keys;
   if (runs.empty()) return keys;
   std::vector<std::map<std::string, std::string>> values;
-  for (const ExperimentRun& r : runs) values.push_back(toml_values(r.config));
-  for (const auto& [key, first] : values[0])
-    if (std::any_of(values.begin(), values.end(), [&key = key, &first = first](const auto& v) {
-          const auto it = v.find(key);
-          return it == v.end() || it->second != first;
-        }))
+  std::set<std::string> all;  // every key of any run
+  for (const ExperimentRun& r : runs) {
+    values.push_back(toml_values(r.config));
+    for (const auto& [key, value] : values.back()) all.insert(key);
+  }
+  auto value = [](const std::map<std::string, std::string>& v, const std::string& key) {
+    const auto it = v.find(key);
+    return it == v.end() ? std::optional<std::string>() : std::optional(it->second);
+  };
+  for (const std::string& key : all)
+    if (std::any_of(values.begin(), values.end(),
+                    [&](const auto& v) { return value(v, key) != value(values[0], key); }))
       keys.push_back(key);
   return keys;
 }

@@ -52,9 +52,10 @@ void fill_histogram(tensorboard::HistogramProto* h, const T* values, int64_t n, 
   h->set_sum(sum);
   h->set_sum_squares(squares);
   // Bucket i holds (limit[i-1], limit[i]]; the first from min itself.
-  const int k = hi > lo ? std::max(1, buckets) : 1;
-  std::vector<double> counts(static_cast<size_t>(k), 0.0);
+  int k = hi > lo ? std::max(1, buckets) : 1;
   const double width = hi / k - lo / k;  // hi - lo may overflow
+  if (!(width > 0)) k = 1;               // a spread too small for k buckets (subnormals)
+  std::vector<double> counts(static_cast<size_t>(k), 0.0);
   for (int64_t i = 0; i < n && k > 1; ++i) {
     const double v = static_cast<double>(values[i]);
     if (!std::isfinite(v)) continue;

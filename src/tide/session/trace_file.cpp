@@ -74,11 +74,17 @@ bool start_trace(const Communicator& comm, const std::string& path, const std::s
   if (comm.size() > 1) {
     // A collective on every rank, traced or not: a rank that traced alone would wait in the
     // trace's barrier and gather while the others went on to their allreduces.
+    // And on the window, so that the profile compares the same steps.
     const std::vector<std::string> all =
-        comm.allgather(mine ? "1" : "0", "the agreement on --trace");
-    for (size_t r = 1; r < all.size(); ++r)
-      TIDE_CHECK(all[r] == all[0], "--trace is given to rank {} but not to rank {}: give it to all",
-                 all[0] == "1" ? 0 : r, all[0] == "1" ? r : 0);
+        comm.allgather(mine ? "1" + steps : "", "the agreement on --trace");
+    for (size_t r = 1; r < all.size(); ++r) {
+      TIDE_CHECK(all[r].empty() == all[0].empty(),
+                 "--trace is given to rank {} but not to rank {}: give it to all",
+                 all[0].empty() ? r : 0, all[0].empty() ? 0 : r);
+      TIDE_CHECK(all[r] == all[0],
+                 "--trace-steps: rank 0 traces '{}', rank {} '{}': give all the same",
+                 all[0].substr(1), r, all[r].substr(1));
+    }
   }
   if (!mine) return false;
   const std::optional<TraceSteps> window = parse_trace_steps(steps);

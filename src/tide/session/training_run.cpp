@@ -469,24 +469,40 @@ RunResult TrainingRun::train(TrainingTask& task, const RunSpec& spec) {
       config_.trace.empty() ? ""
                             : (std::filesystem::path(config_.run_dir) / config_.trace).string();
   const bool tracing = start_trace(comm_, trace_path, config_.trace_steps);
+  // However the run ends, the trace stops recording and an experiment's session is closed:
+  // a success only when the run finished.
+  struct Closing {
+    RunParts& p;
+    bool finished = false;
+    ~Closing() {
+      trace::stop();
+      if (!p.events || p.c.hparams.empty()) return;
+      try {
+        p.events->hparams_session_end(finished);
+      } catch (const Error& e) {
+        log_warn("{}", e.what());
+      }
+    }
+  } closing{p};
   session.run([&p](Session& s) { return compute_step(p, s.state().step); },
               [&p](Session& s, StepResult& r) { apply_step(p, s.state().step, r); });
   if (tracing) {
-    const TraceWritten w = write_trace(comm_, trace_path);
-    if (p.writer) {
-      log_info("trace: {} events in {} (`tide profile {}`)", w.events, trace_path, trace_path);
-      if (w.dropped > 0)
-        log_warn(
-            "the trace kept the first {} events of each rank and dropped {}: narrow "
-            "--trace-steps",
-            trace_event_limit(comm_.size()), w.dropped);
+    try {
+      const TraceWritten w = write_trace(comm_, trace_path);
+      if (p.writer) {
+        log_info("trace: {} events in {} (`tide profile {}`)", w.events, trace_path, trace_path);
+        if (w.dropped > 0)
+          log_warn("the trace kept {} events per rank and dropped {}: narrow --trace-steps",
+                   trace_event_limit(comm_.size()), w.dropped);
+      }
+    } catch (const Error& e) {  // rank 0's file: the training is not lost for it
+      log_warn("the trace was not written: {}", e.what());
     }
   }
   const RunResult r =
       result_of(p, session, std::chrono::duration<double>(Clock::now() - started).count());
   finish_files(p, spec, r);
-  if (p.events && !config_.hparams.empty())
-    p.events->hparams_session_end(r.stopped_by_signal == 0 && !p.nan_guard->stopped(session));
+  closing.finished = r.stopped_by_signal == 0 && !p.nan_guard->stopped(session);
   TIDE_CHECK(!p.nan_guard->stopped(session), "training diverged: {}", session.stop_reason());
   return r;
 }

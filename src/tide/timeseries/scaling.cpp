@@ -224,7 +224,7 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
   // training alone (no gradient exchange), so that their compute shares the cores as in a
   // k-rank job; for a node, one rank on node_threads threads.
   // Each run is repeated, calibration and check in turn. Identical runs here differ by up to
-  // 40 % from run to run (each run keeps one pace throughout, whichever it drew), so the
+  // 52 % from run to run (each run keeps one pace throughout, whichever it drew), so the
   // model is built from, and checked against, the fastest run of each: timeit's rule, the
   // slower runs being the machine's interference. The median runs are checked as well.
   std::map<std::pair<int, int64_t>, std::vector<Timed>> compute_runs;  // (side by side, batch)
