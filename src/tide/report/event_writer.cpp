@@ -33,6 +33,20 @@ double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// An Event now at `step`, and one summary value of it named `tag`.
+tensorboard::Event event_at(int64_t step) {
+  tensorboard::Event e;
+  e.set_wall_time(unix_seconds());
+  e.set_step(step);
+  return e;
+}
+
+tensorboard::SummaryValue* add_value(tensorboard::Event& e, const std::string& tag) {
+  tensorboard::SummaryValue* v = e.mutable_summary()->add_value();
+  v->set_tag(tag);
+  return v;
+}
+
 template <typename T>
 void fill_histogram(tensorboard::HistogramProto* h, const T* values, int64_t n, int buckets) {
   double lo = INFINITY, hi = -INFINITY, sum = 0, squares = 0, count = 0;
@@ -74,12 +88,8 @@ void fill_histogram(tensorboard::HistogramProto* h, const T* values, int64_t n, 
 template <typename T>
 std::string histogram_event(const std::string& tag, int64_t step, const T* values, int64_t n,
                             int buckets) {
-  tensorboard::Event e;
-  e.set_wall_time(unix_seconds());
-  e.set_step(step);
-  tensorboard::SummaryValue* v = e.mutable_summary()->add_value();
-  v->set_tag(tag);
-  fill_histogram(v->mutable_histo(), values, n, buckets);
+  tensorboard::Event e = event_at(step);
+  fill_histogram(add_value(e, tag)->mutable_histo(), values, n, buckets);
   return e.SerializeAsString();
 }
 
@@ -129,12 +139,8 @@ EventWriter::~EventWriter() {
 }
 
 void EventWriter::scalar(const std::string& tag, int64_t step, double value) {
-  tensorboard::Event e;
-  e.set_wall_time(unix_seconds());
-  e.set_step(step);
-  tensorboard::SummaryValue* v = e.mutable_summary()->add_value();
-  v->set_tag(tag);
-  v->set_simple_value(static_cast<float>(value));
+  tensorboard::Event e = event_at(step);
+  add_value(e, tag)->set_simple_value(static_cast<float>(value));
   write_record(e.SerializeAsString());
 }
 
@@ -149,19 +155,15 @@ void EventWriter::histogram(const std::string& tag, int64_t step, const double* 
 }
 
 void EventWriter::session_start(int64_t step, const std::string& message) {
-  tensorboard::Event e;
-  e.set_wall_time(unix_seconds());
-  e.set_step(step);
+  tensorboard::Event e = event_at(step);
   e.mutable_session_log()->set_status(1);  // START
   e.mutable_session_log()->set_msg(message);
   write_record(e.SerializeAsString());
 }
 
 void EventWriter::write_hparams(const std::string& tag, const std::string& plugin_data) {
-  tensorboard::Event e;
-  e.set_wall_time(unix_seconds());
-  tensorboard::SummaryValue* v = e.mutable_summary()->add_value();
-  v->set_tag(tag);
+  tensorboard::Event e = event_at(0);
+  tensorboard::SummaryValue* v = add_value(e, tag);
   v->mutable_metadata()->mutable_plugin_data()->set_plugin_name("hparams");
   v->mutable_metadata()->mutable_plugin_data()->set_content(plugin_data);
   tensorboard::TensorProto* t = v->mutable_tensor();

@@ -354,11 +354,12 @@ std::string scaling_experiment(const TrainConfig& config, const SeriesTrainOptio
                        t)));
       return runs;
     });
-    for (size_t i = 0; i < all.size(); ++i) {
-      const Timed t = timed_of(all.at(i));
-      const auto it = node.find(t.batch);
-      if (it == node.end() || t.timing.step < it->second.timing.step) node[t.batch] = t;
+    std::map<int64_t, std::vector<Timed>> node_runs;
+    for (const Json& j : all) {
+      const Timed t = timed_of(j);
+      node_runs[t.batch].push_back(t);
     }
+    for (const auto& [b, runs] : node_runs) node[b] = by_step(runs).front();
   }
 
   std::string md = fmt::format(
