@@ -137,8 +137,9 @@ run fit-sgd "$tide" fit --model polynomial --degree 3 --method sgd --epochs 30 -
   --out "$work/fit-sgd"
 
 # tide timeseries train against a private PostgreSQL server, stopped on exit.
-pg="$work/pg"
-trap '"$root/scripts/pg-local" stop "$pg" >/dev/null 2>&1 || true' EXIT
+# Under /tmp, which the postgres user reaches wherever the build is.
+pg=$(mktemp -d /tmp/tide-pg-XXXXXX)
+trap '"$root/scripts/pg-local" stop "$pg" >/dev/null 2>&1 || true; rm -rf "$pg"' EXIT
 url=$("$root/scripts/pg-local" start "$pg")
 run series-generate "$tide" timeseries generate --out "$work/series.csv" --series 120 --length 32 \
   --classes 3 --seed 1
